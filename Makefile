@@ -1,0 +1,32 @@
+# The two commands a newcomer needs:
+#   make lab    install everything into .venv and open the course in JupyterLab
+#   make test   install everything (with test tools) into .venv and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: lab test install doctor bench clean
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab notebooks/00-start-here.ipynb
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+doctor: $(VENV)/.installed
+	$(BIN)/streamlab doctor
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m streamlab.bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "streamlab needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Run: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) test-output .pytest_cache *.egg-info

@@ -1,0 +1,100 @@
+"""Shared fixtures: every backend-dependent test runs on fakeredis and on a real server.
+
+The real server is, in order: ``REDIS_URL`` if set, else a private server this
+test session starts (so the machine's own 6379 is never touched), else
+127.0.0.1:6379. With none of them the real cases skip, saying why; with
+``STREAMLAB_REQUIRE_SERVER=1`` they fail instead.
+
+Tests use keys under a unique ``streamlab:test:<hex>:`` prefix (the ``prefix``
+fixture) and delete them afterwards, so they never touch keys they did not make.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+import pytest
+
+from streamlab import backend as sl_backend
+from streamlab import server as sl_server
+
+REQUIRE_SERVER = os.environ.get("STREAMLAB_REQUIRE_SERVER") == "1"
+
+
+def _no_real_server(reason: str):
+    if REQUIRE_SERVER:
+        pytest.fail(f"STREAMLAB_REQUIRE_SERVER=1 but no real Redis server: {reason}")
+    pytest.skip(f"no real Redis server: {reason}")
+
+
+@pytest.fixture(scope="session")
+def real_server_url():
+    """URL of a real Redis server for this test session, or skip (fail if required)."""
+    env_url = os.environ.get("REDIS_URL")
+    if env_url:
+        yield env_url
+        return
+    if sl_server.find_server_binary():
+        srv = sl_server.PrivateServer().start()
+        try:
+            yield srv.url
+        finally:
+            srv.stop()
+        return
+    try:
+        sl_backend._probe(sl_backend.LOCAL_URL)
+    except Exception as exc:  # noqa: BLE001
+        _no_real_server(f"REDIS_URL is unset, no redis-server/valkey-server on PATH, "
+                        f"and nothing answers on 127.0.0.1:6379 ({exc})")
+    yield sl_backend.LOCAL_URL
+
+
+@pytest.fixture(params=["fake", "real"])
+def backend_kind(request):
+    """'fake' or 'real': parametrizes a test over both backends."""
+    return request.param
+
+
+@pytest.fixture
+def r(backend_kind, request):
+    """A streamlab Client on fakeredis or on the real test server."""
+    if backend_kind == "fake":
+        client = sl_backend.connect(backend="fake", quiet=True)
+    else:
+        url = request.getfixturevalue("real_server_url")
+        client = sl_backend.connect(url, quiet=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(r):
+    """A key prefix unique to this test; every key under it is deleted afterwards."""
+    p = f"streamlab:test:{uuid.uuid4().hex[:12]}:"
+    yield p
+    keys = list(r.scan_iter(match=p + "*", count=1000))
+    if keys:
+        r.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """Fail a test that leaves a thread running that it started."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        extra = [t for t in threading.enumerate()
+                 if t not in before and t.is_alive() and not _is_library_thread(t)]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+def _is_library_thread(t: threading.Thread) -> bool:
+    # Threads owned by libraries we do not control and that end on their own.
+    return t.name.startswith(("asyncio_", "ThreadPoolExecutor", "IPythonHistorySavingThread"))

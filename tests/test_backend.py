@@ -1,0 +1,209 @@
+"""connect() and the backend ladder: which Redis is chosen, and clear messages when none works."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import redis
+
+import streamlab as sl
+from streamlab import backend, server
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("STREAMLAB_BACKEND", raising=False)
+    return monkeypatch
+
+
+def closed_port_url() -> str:
+    return f"redis://:hunter2@127.0.0.1:{server.free_port()}/0"
+
+
+def test_explicit_url_wins_over_everything(clean_env, real_server_url):
+    clean_env.setenv("REDIS_URL", closed_port_url())  # would fail if it were tried
+    clean_env.setenv("STREAMLAB_BACKEND", "fake")
+    r = sl.connect(real_server_url, quiet=True)
+    assert r.backend.kind == "url"
+    assert r.ping()
+
+
+def test_redis_url_is_used_when_set(clean_env, real_server_url):
+    clean_env.setenv("REDIS_URL", real_server_url)
+    r = sl.connect(quiet=True)
+    assert r.backend.kind == "env"
+    assert [s.name for s in r.backend.ladder] == ["url", "env"]
+
+
+def test_unreachable_redis_url_names_it_without_password_and_says_what_to_do(clean_env):
+    url = closed_port_url()
+    clean_env.setenv("REDIS_URL", url)
+    with pytest.raises(sl.BackendError) as err:
+        sl.connect(quiet=True)
+    message = str(err.value)
+    assert "hunter2" not in message
+    assert backend.redact(url) in message
+    assert "nothing answered" in message and "unset REDIS_URL" in message
+
+
+def test_wrong_password_is_reported_as_such(clean_env):
+    if not server.find_server_binary():
+        pytest.skip("needs a redis-server binary to start a server with a password")
+    with server.PrivateServer(extra_args=["--requirepass", "right-one"]) as srv:
+        wrong = f"redis://:wrong-one@127.0.0.1:{srv.port}/0"
+        with pytest.raises(sl.BackendError) as err:
+            sl.connect(wrong, quiet=True)
+        assert "refused the password" in str(err.value)
+        assert "wrong-one" not in str(err.value)
+        good = sl.connect(f"redis://:right-one@127.0.0.1:{srv.port}/0", quiet=True)
+        assert good.ping()
+        assert "right-one" not in good.banner()
+        good.close()
+
+
+def test_malformed_url_says_what_a_url_looks_like(clean_env):
+    with pytest.raises(sl.BackendError) as err:
+        sl.connect("localhost:6379", quiet=True)
+    assert "redis://host:6379/0" in str(err.value)
+
+
+def test_unknown_backend_lists_the_valid_ones(clean_env):
+    clean_env.setenv("STREAMLAB_BACKEND", "postgres")
+    with pytest.raises(sl.BackendError) as err:
+        sl.connect(quiet=True)
+    for name in ("auto", "env", "local", "private", "fake"):
+        assert name in str(err.value)
+
+
+def test_forced_private_without_binary_says_how_to_install(clean_env):
+    clean_env.setenv("STREAMLAB_BACKEND", "private")
+    clean_env.setattr(server, "find_server_binary", lambda: None)
+    with pytest.raises(sl.BackendError) as err:
+        sl.connect(quiet=True)
+    text = str(err.value)
+    assert "apt-get install redis-server" in text and "brew install redis" in text
+    assert "conda-forge" in text
+
+
+def test_forced_env_without_redis_url_is_an_error_not_a_fallback(clean_env):
+    clean_env.setenv("STREAMLAB_BACKEND", "env")
+    with pytest.raises(sl.BackendError, match="REDIS_URL is not set"):
+        sl.connect(quiet=True)
+
+
+def test_ladder_falls_through_to_fake_when_nothing_else_exists(clean_env):
+    clean_env.setattr(backend, "LOCAL_URL", closed_port_url())
+    clean_env.setattr(server, "find_server_binary", lambda: None)
+    r = sl.connect(quiet=True)
+    assert r.backend.kind == "fake"
+    outcomes = {s.name: s.outcome for s in r.backend.ladder}
+    assert outcomes == {"url": "skipped", "env": "skipped", "local": "skipped",
+                        "private": "skipped", "fake": "chosen"}
+
+
+def test_forced_fake_banner_names_fakeredis(clean_env, capsys):
+    clean_env.setenv("STREAMLAB_BACKEND", "fake")
+    r = sl.connect()
+    line = capsys.readouterr().out.strip()
+    assert line == r.banner()
+    assert "fakeredis" in line and "\n" not in line
+
+
+def test_redact_hides_password_only():
+    assert backend.redact("redis://user:secret@host:6380/2") == "redis://user:***@host:6380/2"
+    assert backend.redact("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_fake_clients_in_one_process_share_one_server(clean_env):
+    a = sl.connect(backend="fake", quiet=True)
+    b = sl.connect(backend="fake", quiet=True)
+    key = "streamlab:test:shared"
+    try:
+        a.set(key, "1")
+        assert b.get(key) == "1"
+        assert a.walrus.get(key) == b"1"
+    finally:
+        a.delete(key)
+
+
+def test_blocked_reader_wakes_on_xadd(r, prefix):
+    stream = prefix + "s"
+    reader = r.new_client()
+    got = []
+    t = threading.Thread(target=lambda: got.append(reader.xread({stream: "$"}, block=5000)))
+    t.start()
+    time.sleep(0.3)
+    entry_id = r.xadd(stream, {"k": "v"})
+    t.join(6)
+    assert not t.is_alive()
+    assert got and got[0][0][0] == stream and got[0][0][1][0][0] == entry_id
+    reader.close()
+
+
+@pytest.mark.slow
+def test_block_6000_on_empty_stream_returns_empty_without_error(r, prefix, backend_kind):
+    if backend_kind == "fake":
+        pytest.skip("the socket-timeout pitfall is about real connections")
+    start = time.monotonic()
+    assert r.xread({prefix + "empty": "$"}, block=6000) == []
+    assert time.monotonic() - start >= 5.5  # it really waited, rather than failing early
+
+
+def test_replies_have_resp2_shapes_on_every_backend(r, prefix):
+    stream = prefix + "s"
+    first = r.xadd(stream, {"a": "1"})
+    reply = r.xread({stream: "0"})
+    assert reply == [[stream, [(first, {"a": "1"})]]]
+
+
+def test_supports_rejects_unknown_feature_names(r):
+    with pytest.raises(ValueError, match="Known features"):
+        r.supports("time-travel")
+
+
+def test_supports_answers_for_every_feature(r, backend_kind):
+    features = r.features()
+    assert set(features) == set(backend.FEATURES)
+    assert features["xautoclaim"] and features["lag"] and features["partial-ids"]
+    if backend_kind == "fake":
+        # measured, not assumed: fakeredis has no XSETID and no MEMORY USAGE
+        assert features["xsetid"] is False
+        assert features["memory-usage"] is False
+    else:
+        assert features["xsetid"] is True
+        assert features["xdelex"] == (r.backend.version >= (8, 2))
+
+
+def test_walrus_database_is_on_the_same_server(r, prefix):
+    stream = prefix + "walrus"
+    entry_id = r.walrus.Stream(stream).add({"sensor_id": "sensor1"})
+    assert r.xrange(stream) == [(entry_id.decode(), {"sensor_id": "sensor1"})]
+
+
+def test_reset_deletes_only_that_lessons_keys(r):
+    r.set("lesson99:a", "x")
+    r.xadd("lesson99:s", {"f": "1"})
+    r.set("lesson98:keep", "x")
+    r.set("streamlab_outside_course", "x")
+    try:
+        assert sl.reset(r, lesson=99, quiet=True) == 2
+        assert r.exists("lesson99:a", "lesson99:s") == 0
+        assert r.get("lesson98:keep") == "x"
+        assert r.get("streamlab_outside_course") == "x"
+    finally:
+        r.delete("lesson98:keep", "streamlab_outside_course")
+
+
+def test_reset_never_touches_keys_outside_the_course(r):
+    r.set("someone-elses:key", "precious")
+    r.set("lesson97:mine", "x")
+    try:
+        sl.reset(r, quiet=True)
+        assert r.get("someone-elses:key") == "precious"
+        assert not r.exists("lesson97:mine")
+    finally:
+        r.delete("someone-elses:key")
