@@ -16,6 +16,6 @@ __all__ = ["BackendError", "Client", "connect", "doctor", "lesson_prefix", "rese
 
 def doctor(url: str | None = None) -> None:
     """Print versions, the backend ``connect()`` would pick and why, and the fix for each problem."""
-    from .doctor import run
+    from .diagnostics import run
 
     run(url=url)

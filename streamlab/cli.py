@@ -14,7 +14,7 @@ import threading
 
 
 def cmd_doctor(args) -> int:
-    from .doctor import run
+    from .diagnostics import run
 
     report = run(url=args.url)
     return 1 if report.problems else 0
