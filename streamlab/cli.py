@@ -1,8 +1,13 @@
-"""The ``streamlab`` command: ``doctor``, ``server``, ``reset`` (``produce``/``consume`` come with lesson 07).
+"""The ``streamlab`` command.
 
-    streamlab doctor            is this machine ready; what fixes it
-    streamlab server [--port]   a private redis-server in the foreground; prints REDIS_URL
-    streamlab reset [--lesson N]  delete the course's keys (lessonNN:*, streamlab:*) and nothing else
+    streamlab doctor                      is this machine ready; what fixes it
+    streamlab server [--port P]           a private redis-server in the foreground; prints REDIS_URL
+    streamlab reset [--lesson N]          delete the course's keys (lessonNN:*, streamlab:*), nothing else
+    streamlab produce SENSOR [--rate R] [--count N]       the article's producer.py
+    streamlab consume GROUP CONSUMER [--alert-above T]    the article's consumergroup.py, fixed
+
+``produce`` and ``consume`` talk to ``REDIS_URL`` (or ``--url``), like every
+lesson, and stop cleanly on Ctrl-C: the entry in hand finishes, exit code 0.
 """
 
 from __future__ import annotations
@@ -59,6 +64,77 @@ def cmd_reset(args) -> int:
     return 0
 
 
+def _connect_or_explain(url, command):
+    from . import backend
+
+    try:
+        return backend.connect(url, quiet=True)
+    except backend.BackendError as exc:
+        print(f"streamlab {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _warn_if_private_to_this_process(r, command) -> None:
+    if r.backend.kind in ("fake", "private"):
+        print(f"streamlab {command}: note: no REDIS_URL and no server on 127.0.0.1:6379, so this runs "
+              f"on {r.backend.server_name} inside this process only; other terminals will not see it. "
+              "Start `streamlab server` and export the REDIS_URL it prints.", file=sys.stderr)
+
+
+def cmd_produce(args) -> int:
+    from . import pipeline
+
+    r = _connect_or_explain(args.url, "produce")
+    if r is None:
+        return 1
+    _warn_if_private_to_this_process(r, "produce")
+    stop = pipeline.stop_on_signals()
+    try:
+        sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
+                                count=args.count, stop=stop)
+    except ValueError as exc:
+        print(f"streamlab produce: {exc}", file=sys.stderr)
+        return 2
+    except redis_errors() as exc:
+        print(f"streamlab produce: {explain_error(exc)}", file=sys.stderr)
+        return 1
+    print(f"{args.sensor}: sent {sent} entries to {args.stream}")
+    return 0
+
+
+def cmd_consume(args) -> int:
+    from . import pipeline
+
+    r = _connect_or_explain(args.url, "consume")
+    if r is None:
+        return 1
+    _warn_if_private_to_this_process(r, "consume")
+    stop = pipeline.stop_on_signals()
+    try:
+        pipeline.consume(r, args.group, args.consumer, stream=args.stream,
+                         start_from=args.start_from, block_ms=args.block, count=args.count,
+                         alert_above=args.alert_above, alerts_stream=args.alerts_stream,
+                         work_seconds=args.work, idle_exit=args.idle_exit, stop=stop)
+    except redis_errors() as exc:
+        print(f"streamlab consume: {explain_error(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def redis_errors():
+    import redis
+
+    return (redis.RedisError,)
+
+
+def explain_error(exc) -> str:
+    try:
+        from .explain import explain
+    except ImportError:
+        return str(exc)
+    return explain(exc)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamlab", description="Helpers for the streamlab course.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="Redis URL (default: the usual ladder)")
     p.add_argument("--lesson", type=int, help="only this lesson's keys")
     p.set_defaults(func=cmd_reset)
+
+    from .pipeline import DEFAULT_ALERTS, DEFAULT_STREAM
+
+    p = sub.add_parser("produce", help="send sensor readings to a stream (the article's producer.py)")
+    p.add_argument("sensor", help="sensor name, e.g. sensor1")
+    p.add_argument("--stream", default=DEFAULT_STREAM, help=f"stream key (default {DEFAULT_STREAM})")
+    p.add_argument("--rate", type=float, default=1.0, help="readings per second (default 1)")
+    p.add_argument("--count", type=int, help="stop after this many (default: until Ctrl-C)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("consume", help="read a stream as one consumer of a group, ack what it processes")
+    p.add_argument("group")
+    p.add_argument("consumer")
+    p.add_argument("--stream", default=DEFAULT_STREAM, help=f"stream key (default {DEFAULT_STREAM})")
+    p.add_argument("--start-from", default="0",
+                   help="where a NEW group starts: 0 (all history, default) or $ (only new entries); "
+                        "an existing group is never rewound")
+    p.add_argument("--block", type=int, default=2000, help="XREADGROUP BLOCK in ms (default 2000)")
+    p.add_argument("--count", type=int, default=1, help="entries per read (default 1, as the article)")
+    p.add_argument("--alert-above", type=float, help="copy entries with temp above this to the alerts stream")
+    p.add_argument("--alerts-stream", default=DEFAULT_ALERTS, help=f"(default {DEFAULT_ALERTS})")
+    p.add_argument("--work", type=float, default=0.0, help="seconds of pretend work per entry")
+    p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    p.set_defaults(func=cmd_consume)
     return parser
 
 
