@@ -82,7 +82,10 @@ def _warn_if_private_to_this_process(r, command) -> None:
 
 
 def cmd_produce(args) -> int:
+    import redis
+
     from . import pipeline
+    from .explain import explain
 
     r = _connect_or_explain(args.url, "produce")
     if r is None:
@@ -95,15 +98,18 @@ def cmd_produce(args) -> int:
     except ValueError as exc:
         print(f"streamlab produce: {exc}", file=sys.stderr)
         return 2
-    except redis_errors() as exc:
-        print(f"streamlab produce: {explain_error(exc)}", file=sys.stderr)
+    except redis.RedisError as exc:
+        print(f"streamlab produce: {explain(exc)}", file=sys.stderr)
         return 1
     print(f"{args.sensor}: sent {sent} entries to {args.stream}")
     return 0
 
 
 def cmd_consume(args) -> int:
+    import redis
+
     from . import pipeline
+    from .explain import explain
 
     r = _connect_or_explain(args.url, "consume")
     if r is None:
@@ -115,24 +121,10 @@ def cmd_consume(args) -> int:
                          start_from=args.start_from, block_ms=args.block, count=args.count,
                          alert_above=args.alert_above, alerts_stream=args.alerts_stream,
                          work_seconds=args.work, idle_exit=args.idle_exit, stop=stop)
-    except redis_errors() as exc:
-        print(f"streamlab consume: {explain_error(exc)}", file=sys.stderr)
+    except redis.RedisError as exc:
+        print(f"streamlab consume: {explain(exc)}", file=sys.stderr)
         return 1
     return 0
-
-
-def redis_errors():
-    import redis
-
-    return (redis.RedisError,)
-
-
-def explain_error(exc) -> str:
-    try:
-        from .explain import explain
-    except ImportError:
-        return str(exc)
-    return explain(exc)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,323 @@
+"""Errors a learner can cause, told as "what happened, what to do".
+
+Three ways in:
+
+- ``explain(exc)``: two lines, what happened (with the error text Redis or
+  redis-py gave) and what to do;
+- ``hint(exc)``: the same in one line, or ``None`` when the error is not one a
+  learner causes (``%%redis`` prints it under ``(error) ...``);
+- ``with friendly():``: prints ``explain(exc)`` instead of a traceback for
+  every learner error raised in the block; anything else (a bug) propagates.
+
+The rules match the error texts of real Redis and of fakeredis, which differ in
+places (FIDELITY.md): fakeredis says ``ERR BUSYGROUP`` where Redis says
+``BUSYGROUP``, raises a Python ``AttributeError`` where Redis answers
+``WRONGTYPE`` to XREAD/XREADGROUP, calls ``$`` in XREADGROUP an invalid ID, and
+answers ``syntax error`` to an unbalanced ``XREAD ... STREAMS`` list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import traceback
+
+import redis
+
+from .backend import BackendError, redact
+
+WRONGTYPE_TEXT = "WRONGTYPE Operation against a key holding the wrong kind of value"
+
+#: The shape of each stream command, as the Redis docs give it, for "wrong number of
+#: arguments" and "syntax error".
+SYNTAX = {
+    "XADD": "XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] *|id field value "
+            "[field value ...]",
+    "XRANGE": "XRANGE key start end [COUNT n]",
+    "XREVRANGE": "XREVRANGE key end start [COUNT n]",
+    "XREAD": "XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...] "
+             "(one ID per stream, in the same order)",
+    "XREADGROUP": "XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key "
+                  "[key ...] id [id ...] (one ID per stream, in the same order)",
+    "XGROUP": "XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n]; XGROUP SETID key group "
+              "id|$; XGROUP DESTROY key group; XGROUP CREATECONSUMER|DELCONSUMER key group "
+              "consumer",
+    "XACK": "XACK key group id [id ...]",
+    "XPENDING": "XPENDING key group [[IDLE ms] start end count [consumer]]",
+    "XCLAIM": "XCLAIM key group consumer min-idle-ms id [id ...] [IDLE ms] [TIME ms] "
+              "[RETRYCOUNT n] [FORCE] [JUSTID]",
+    "XAUTOCLAIM": "XAUTOCLAIM key group consumer min-idle-ms start [COUNT n] [JUSTID]",
+    "XTRIM": "XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n] (LIMIT only with ~)",
+    "XDEL": "XDEL key id [id ...]",
+    "XLEN": "XLEN key",
+    "XINFO": "XINFO STREAM key [FULL [COUNT n]]; XINFO GROUPS key; XINFO CONSUMERS key group",
+    "XSETID": "XSETID key last-id",
+}
+
+#: The Redis version that brought each stream command (a missing one is a version question).
+SINCE = {
+    **{name: "5.0" for name in ("XADD", "XRANGE", "XREVRANGE", "XREAD", "XREADGROUP", "XGROUP",
+                                "XACK", "XPENDING", "XCLAIM", "XTRIM", "XDEL", "XLEN", "XINFO",
+                                "XSETID")},
+    "XAUTOCLAIM": "6.2",
+    "XGROUP CREATECONSUMER": "6.2",
+    "XDELEX": "8.2",
+    "XACKDEL": "8.2",
+    "XNACK": "8.8",
+}
+
+#: The special IDs each command takes, for "Invalid stream ID".
+_SPECIAL_IDS = {
+    "XADD": "* lets Redis pick the ID and <ms>-* picks the sequence (Redis 7.0+).",
+    "XRANGE": "- and + mean the two ends; ( before an ID excludes it (Redis 6.2+).",
+    "XREVRANGE": "+ and - mean the two ends; ( before an ID excludes it (Redis 6.2+).",
+    "XREAD": "$ means entries added from now on; > belongs to XREADGROUP, not XREAD.",
+    "XREADGROUP": "> means entries never delivered to the group, 0 this consumer's pending "
+                  "ones; $ is not allowed here.",
+    "XGROUP": "$ starts the group at the end of the stream, 0 at the beginning.",
+}
+
+# (pattern searched in the server's text, what happened, what to do). First match wins.
+# A callable takes the command name (or None) and returns the text.
+_RESPONSE_RULES = [
+    (r"in XSETID is smaller than the target stream top item",
+     "The ID is smaller than the newest entry's ID, and a stream's last ID never goes back.",
+     "Give XSETID an ID at least as large as the newest entry's (XINFO STREAM shows "
+     "last-generated-id)."),
+    (r"smaller than the target stream top item",
+     "The ID is not greater than the newest entry's ID: stream IDs only ever grow.",
+     "Use * so Redis picks the next ID, or an ID greater than the newest one "
+     "(XREVRANGE key + - COUNT 1 shows it)."),
+    (r"must be greater than 0-0",
+     "0-0 can never be an entry's ID: the smallest there is is 0-1.",
+     "Use *, or an explicit ID of 0-1 or more."),
+    (r"\$ ID is meaningless",
+     "XREADGROUP does not take $: the group itself remembers where it is.",
+     "Use > for entries never delivered to the group, or 0 for this consumer's pending ones."),
+    (r"> ID can be specified only",
+     "> only works with XREADGROUP.",
+     "In XREAD use $ for entries added from now on, or an ID to read what came after it."),
+    (r"Invalid stream ID",
+     "An ID argument is not a stream ID.",
+     lambda cmd: ("A stream ID is <ms>-<seq> (two whole numbers, e.g. 1700000000000-0) or just "
+                  "<ms>. " + _SPECIAL_IDS.get(cmd or "", "")).strip()),
+    (r"^WRONGTYPE",
+     "That key exists but holds another type of value than a stream.",
+     "TYPE key shows what it holds; use another key name, or DEL the key if it is yours."),
+    (r"requires the key to exist",
+     "The stream key does not exist yet, so there is no group on it either.",
+     "Create both at once: XGROUP CREATE key group $ MKSTREAM (mkstream=True in redis-py)."),
+    (r"^NOGROUP",
+     "That consumer group (or the stream under it) does not exist.",
+     "Create it with XGROUP CREATE key group $ MKSTREAM (MKSTREAM also makes a missing stream); "
+     "XINFO GROUPS key lists the groups there are."),
+    (r"BUSYGROUP",
+     "A group with that name already exists on this stream.",
+     "Use it as it is (re-running the cell is harmless), move it with XGROUP SETID, or XGROUP "
+     "DESTROY it first; in Python, catch this error to make creating the group idempotent."),
+    (r"^ERR no such key",
+     "That key does not exist.",
+     "Check the name: EXISTS key answers 1 when it is there, SCAN 0 MATCH lesson* lists keys."),
+    (r"^UNBLOCKED",
+     "The stream was deleted while this read was waiting on it.",
+     "Create the stream and group again (XGROUP CREATE key group $ MKSTREAM), then read again."),
+    (r"Unbalanced",
+     "The STREAMS list needs one ID per stream key.",
+     lambda cmd: "Write the keys, then one ID per stream in the same order: "
+                 + SYNTAX.get(cmd or "XREAD", SYNTAX["XREAD"])),
+    (r"wrong number of arguments|syntax error",
+     lambda cmd: f"{cmd or 'The command'} got arguments it does not accept in that form or count.",
+     lambda cmd: ("Its shape is: " + SYNTAX[cmd]) if cmd in SYNTAX
+     else f"Compare with the syntax of {cmd or 'the command'} in the Redis docs."),
+    (r"not an integer or out of range|timeout is negative|must be >= 0|Invalid min-idle-time",
+     "A number argument is not a whole number of 0 or more.",
+     "COUNT, BLOCK (milliseconds), MAXLEN, LIMIT, IDLE and min-idle-time take whole numbers, "
+     "e.g. COUNT 10 BLOCK 2000."),
+    (r"^NOPERM",
+     "This server's user may not run that command or touch that key.",
+     "On a shared server, ask which commands and key prefix you may use."),
+    (r"^OOM",
+     "The server is out of memory (its maxmemory limit).",
+     "Trim your streams (XTRIM key MAXLEN 1000) or run sl.reset() to delete the course's keys."),
+]
+
+
+def server_text(exc: BaseException) -> str:
+    """The error text as redis-cli would print it after ``(error)``.
+
+    redis-py strips the ``ERR`` code off the message and keeps it in
+    ``status_code``; it is put back here. fakeredis's AttributeError on XREAD of
+    a non-stream key becomes the WRONGTYPE text Redis sends. Passwords in URLs
+    are replaced by ``***``.
+    """
+    if _is_fakeredis_wrongtype(exc):
+        return WRONGTYPE_TEXT
+    text = str(exc)
+    code = getattr(exc, "status_code", None)
+    if isinstance(exc, redis.RedisError) and code and not text.startswith(code):
+        text = f"{code} {text}"
+    return _redact_urls(text)
+
+
+def hint(exc: BaseException, command: str | None = None) -> str | None:
+    """One line on the usual cause and the fix, or None if ``exc`` is not a learner's error."""
+    if isinstance(exc, BackendError):
+        return str(exc)
+    found = _diagnose(exc, _command_name(exc, command))
+    return None if found is None else f"{found[0]} {found[1]}"
+
+
+def explain(exc: BaseException, command: str | None = None) -> str:
+    """What happened and what to do, in two lines (one line for errors it does not know).
+
+    ``command`` (e.g. ``"XADD"``) sharpens the advice when the error text does
+    not name the command, as with ``syntax error``.
+    """
+    if isinstance(exc, BackendError):
+        return str(exc)
+    found = _diagnose(exc, _command_name(exc, command))
+    if found is None:
+        if isinstance(exc, redis.ResponseError):
+            return f"Redis refused the command: {server_text(exc)}"
+        return f"{type(exc).__name__}: {_redact_urls(str(exc))}"
+    what, fix = found
+    return f"What happened: {what} [{server_text(exc)}]\nWhat to do: {fix}"
+
+
+def is_learner_error(exc: BaseException) -> bool:
+    """True for errors a learner can cause: anything Redis refuses, an unreachable or
+    misconfigured server, a payload redis-py cannot send. A bug in code is not one."""
+    return (isinstance(exc, (redis.ResponseError, redis.ConnectionError, redis.TimeoutError,
+                             BackendError))
+            or _diagnose(exc, None) is not None)
+
+
+@contextlib.contextmanager
+def friendly():
+    """``with friendly():`` prints the explanation of a learner error instead of raising it.
+
+    The rest of the block is skipped, as with any exception; errors that are not
+    a learner's (see ``is_learner_error``) propagate with their traceback. Also
+    works as a decorator: ``@friendly()``.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - sorted just below
+        if not is_learner_error(exc):
+            raise
+        print(explain(exc))
+
+
+# --- the rules ------------------------------------------------------------------
+
+def _diagnose(exc: BaseException, cmd: str | None) -> tuple[str, str] | None:
+    """(what happened, what to do) for a learner error, else None."""
+    if isinstance(exc, redis.AuthenticationError):  # NOAUTH, WRONGPASS
+        return ("The server wants a password and did not get the right one.",
+                "Put it in the URL: redis://:PASSWORD@host:6379/0 "
+                "(or redis://USER:PASSWORD@host:6379/0).")
+    if isinstance(exc, redis.TimeoutError):
+        return _timeout(exc)
+    if isinstance(exc, redis.ConnectionError):
+        return _connection(exc)
+    if isinstance(exc, redis.DataError):
+        return _data(exc)
+    if isinstance(exc, redis.ResponseError) or _is_fakeredis_wrongtype(exc):
+        text = server_text(exc)
+        return _unknown_command(text) or _match(text, cmd)
+    return None
+
+
+def _match(text: str, cmd: str | None) -> tuple[str, str] | None:
+    for pattern, what, fix in _RESPONSE_RULES:
+        if re.search(pattern, text):
+            return (what(cmd) if callable(what) else what), (fix(cmd) if callable(fix) else fix)
+    return None
+
+
+def _unknown_command(text: str) -> tuple[str, str] | None:
+    # Redis: "unknown command 'XDELEX', ..." and "unknown subcommand 'FOO'. Try XGROUP HELP.";
+    # fakeredis: "unknown command 'xsetid', ..." and "unknown command 'xgroup foo', ...".
+    sub = re.search(r"unknown subcommand '([^']*)'\. Try (\S+) HELP", text)
+    plain = re.search(r"unknown command '([^']*)'", text)
+    if sub:
+        name = f"{sub.group(2)} {sub.group(1)}".upper()
+    elif plain:
+        name = plain.group(1).upper()
+    else:
+        return None
+    version = SINCE.get(name)
+    if version:
+        return (f"{name} came with Redis {version} and this server does not have it "
+                "(fakeredis does not implement every command).",
+                f"Run it on Redis {version} or newer: r.backend shows what you are connected to; "
+                "sl.connect(url) picks another server.")
+    command, _, subcommand = name.partition(" ")
+    if subcommand and command in SINCE:
+        return (f"{command} has no subcommand {subcommand} on this server (fakeredis lacks a few).",
+                f"Check the spelling: {SYNTAX.get(command, command)}.")
+    return (f"Redis has no command {name}.",
+            "Check the spelling: the stream commands are XADD, XRANGE, XREVRANGE, XREAD, "
+            "XREADGROUP, XGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XTRIM, XDEL, XLEN, XINFO.")
+
+
+def _timeout(exc: redis.TimeoutError) -> tuple[str, str]:
+    if "reading" in str(exc):
+        return ("The client stopped waiting for the reply after its socket_timeout: a BLOCK "
+                "longer than that timeout trips it (redis-py's default is 5 s).",
+                "Use a client without a read timeout (sl.connect() clients have none, or "
+                "redis.Redis(socket_timeout=None)), or keep BLOCK below socket_timeout.")
+    return ("The server did not answer in time when connecting.",
+            "Check the host and port (and any firewall), or use sl.connect() without a URL.")
+
+
+def _connection(exc: redis.ConnectionError) -> tuple[str, str]:
+    text = str(exc)
+    if re.search(r"refused|Name or service not known|nodename nor servname|emulating a "
+                 r"connection error|Error -?\d+ connecting", text):
+        return ("Nothing answered where the client tried to connect.",
+                "Start a server (redis-server), fix REDIS_URL or the URL you passed, or call "
+                "sl.connect() without a URL to use the built-in backend.")
+    return ("The connection to Redis broke (the server may have restarted or gone away).",
+            "Run the cell again once the server is back; streamlab's workers reconnect by "
+            "themselves.")
+
+
+def _data(exc: redis.DataError) -> tuple[str, str] | None:
+    text = str(exc)
+    kind = re.search(r"Invalid input of type: '(\w+)'", text)
+    if kind:
+        shown = "None" if kind.group(1) == "NoneType" else kind.group(1)
+        return (f"A field value is a Python {shown}; a stream entry holds only flat "
+                "field/value strings.",
+                "Payload values must be str, bytes, int or float: leave out a None field (or "
+                "store ''), store True as '1', and json.dumps() nested data (json.loads it "
+                "when reading).")
+    if "non-empty dict" in text:
+        return ("An entry needs at least one field.",
+                "Pass a dict with one field or more, e.g. {'temp': 21.5}.")
+    return None
+
+
+# --- helpers ----------------------------------------------------------------------
+
+def _is_fakeredis_wrongtype(exc: BaseException) -> bool:
+    """fakeredis's XREAD/XREADGROUP on a non-stream key: AttributeError inside fakeredis."""
+    if not isinstance(exc, AttributeError) or exc.__traceback__ is None:
+        return False
+    last = traceback.extract_tb(exc.__traceback__)[-1]
+    return "fakeredis" in last.filename and "object has no attribute" in str(exc)
+
+
+def _command_name(exc: BaseException, command: str | None) -> str | None:
+    """The command the error is about: as given, else as named in the error text."""
+    if command:
+        return command.split()[0].upper()
+    found = re.search(r"for '(\w+)' command|\bin (X[A-Z]+)\b|Unbalanced '?(X[A-Z]+)", str(exc))
+    if found:
+        return next(g for g in found.groups() if g).upper()
+    return None
+
+
+def _redact_urls(text: str) -> str:
+    return re.sub(r"rediss?://\S+", lambda m: redact(m.group(0)), text)

@@ -1,0 +1,348 @@
+"""``%redis`` and ``%%redis``: Redis commands in a notebook cell, typed and printed as in redis-cli.
+
+::
+
+    %%redis
+    XADD lesson01:events MAXLEN 10000 * user_id 1001 action login
+    XRANGE lesson01:events - +
+
+How it behaves, and why:
+
+- **Quoting** is redis-cli's (its ``sdssplitargs``): ``"double quotes"`` with
+  ``\\n \\r \\t \\b \\a \\\\ \\"`` and ``\\xHH`` escapes, ``'single quotes'`` where
+  only ``\\'`` is special, whitespace between arguments. IPython's ``$name`` and
+  ``{expr}`` expansion is switched off: ``$`` belongs to Redis (``XREAD ... $``).
+- **One command per line.** Blank lines and ``#`` lines are skipped. When a cell
+  holds several commands, each reply follows a ``> COMMAND`` line.
+- **Replies print as redis-cli prints them** on a terminal: ``"quoted"`` strings
+  with escapes, ``(integer) 3``, ``(nil)``, ``(empty array)``, numbered and
+  indented nested arrays, status replies such as ``OK`` bare. Commands go through
+  ``execute_command`` on a client with no response callbacks and no decoding, so
+  what is printed is the RESP2 reply itself, not redis-py's Python reshaping of
+  it. Once read, a status reply (``+OK``) and a string reply look the same (and
+  fakeredis converts them before redis-py sees them), so the commands that reply
+  with a status are listed in ``STATUS_COMMANDS``.
+- **Errors** print ``(error) <text as Redis sent it>`` and a ``hint:`` line from
+  ``streamlab.explain``; the cell carries on with the next command, as redis-cli
+  does when fed a file of commands. Nothing raises; only a bug in streamlab would.
+- **One connection per registered client**, like a redis-cli session: a
+  ``MULTI`` in one cell and ``EXEC`` in the next work.
+- **FLUSHDB / FLUSHALL** run only on fakeredis and on a private server; on any
+  other server they are refused, since other people's keys may live there
+  (``sl.reset()`` deletes only the course's keys). ``SUBSCRIBE``, ``PSUBSCRIBE``,
+  ``SSUBSCRIBE`` and ``MONITOR`` are refused too: they never return.
+- **Blocking.** ``XREAD``/``XREADGROUP ... BLOCK ms`` waits on the kernel's main
+  thread, as redis-cli waits. The kernel's interrupt (the stop button) ends the
+  wait: the connection is dropped, so the server forgets the blocked read, and
+  the rest of the cell is skipped. ``BLOCK 0`` waits until an entry arrives or
+  the interrupt comes.
+
+``streamlab.connect()`` calls ``register(shell, client)``; calling it again
+rebinds the magics to the newest client. ``%load_ext streamlab.magics`` also works.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import redis
+from IPython.core.magic import no_var_expand
+
+from .explain import hint, is_learner_error, server_text
+
+
+class Status(bytes):
+    """A status ("simple string") reply, such as ``OK``: redis-cli prints it without quotes."""
+
+
+#: Commands whose RESP2 reply is a status rather than a string.
+STATUS_COMMANDS = {
+    "SET", "SETEX", "PSETEX", "MSET", "HMSET", "LSET", "LTRIM", "RENAME", "RESTORE", "SELECT",
+    "SWAPDB", "FLUSHDB", "FLUSHALL", "AUTH", "MULTI", "DISCARD", "WATCH", "UNWATCH", "RESET",
+    "TYPE", "XGROUP", "XSETID", "PFMERGE", "SAVE", "BGSAVE", "BGREWRITEAOF", "READONLY",
+    "READWRITE", "REPLICAOF", "SLAVEOF", "MIGRATE",
+}
+#: Commands whose subcommands differ: only these subcommands reply with a status.
+STATUS_SUBCOMMANDS = {
+    "CONFIG": {"SET", "RESETSTAT", "REWRITE"},
+    "CLIENT": {"SETNAME", "SETINFO", "PAUSE", "UNPAUSE", "REPLY", "KILL", "NO-EVICT", "NO-TOUCH"},
+    "SCRIPT": {"FLUSH", "KILL"},
+    "FUNCTION": {"DELETE", "FLUSH", "KILL", "RESTORE"},
+    "SLOWLOG": {"RESET"},
+    "MEMORY": {"PURGE"},
+    "ACL": {"SETUSER", "SAVE", "LOAD"},
+    "MODULE": {"LOAD", "UNLOAD"},
+}
+NEVER_RETURN = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"}
+FLUSHES = {"FLUSHDB", "FLUSHALL"}
+FLUSH_ALLOWED = {"fake", "private"}  # backends that belong to this kernel alone
+
+
+# --- redis-cli's quoting -------------------------------------------------------------
+
+_UNESCAPE = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_SPACE = b" \t\n\r\v\f"
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def split_args(line: str) -> list[bytes]:
+    """Split a command line into arguments exactly as redis-cli does (``sdssplitargs``).
+
+    Raises ``ValueError("Invalid argument(s)")`` (redis-cli's words) for an
+    unclosed quote or a closing quote followed by anything but a space.
+    """
+    data = line.encode()
+    n = len(data)
+
+    def at(i: int) -> int:  # like reading a C string: 0 past the end
+        return data[i] if i < n else 0
+
+    args: list[bytes] = []
+    i = 0
+    while True:
+        while at(i) and at(i) in _SPACE:
+            i += 1
+        if not at(i):
+            return args
+        current = bytearray()
+        in_double = in_single = done = False
+        while not done:
+            c = at(i)
+            if in_double:
+                if c == ord("\\") and at(i + 1) == ord("x") and at(i + 2) in _HEX \
+                        and at(i + 3) in _HEX:
+                    current.append(int(data[i + 2:i + 4], 16))
+                    i += 3
+                elif c == ord("\\") and at(i + 1):
+                    i += 1
+                    current.append(_UNESCAPE.get(at(i), at(i)))
+                elif c == ord('"'):
+                    _closing_quote_ends_argument(at(i + 1))
+                    done = True
+                elif not c:
+                    raise ValueError("Invalid argument(s)")
+                else:
+                    current.append(c)
+            elif in_single:
+                if c == ord("\\") and at(i + 1) == ord("'"):
+                    i += 1
+                    current.append(ord("'"))
+                elif c == ord("'"):
+                    _closing_quote_ends_argument(at(i + 1))
+                    done = True
+                elif not c:
+                    raise ValueError("Invalid argument(s)")
+                else:
+                    current.append(c)
+            elif not c or c in b" \n\r\t":
+                done = True
+            elif c == ord('"'):
+                in_double = True
+            elif c == ord("'"):
+                in_single = True
+            else:
+                current.append(c)
+            if at(i):
+                i += 1
+        args.append(bytes(current))
+
+
+def _closing_quote_ends_argument(following: int) -> None:
+    if following and following not in _SPACE:
+        raise ValueError("Invalid argument(s)")
+
+
+# --- redis-cli's printing ------------------------------------------------------------
+
+_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', 10: "\\n", 13: "\\r", 9: "\\t", 7: "\\a", 8: "\\b"}
+
+
+def format_reply(reply) -> str:
+    """A raw RESP2 reply as redis-cli prints it on a terminal (``cliFormatReplyTTY``).
+
+    ``bytes``/``str`` -> ``"quoted"`` (a ``Status`` bare), ``int`` -> ``(integer) n``,
+    ``None`` -> ``(nil)``, ``[]`` -> ``(empty array)``, a ``ResponseError`` ->
+    ``(error) ...``, lists -> numbered lines, nested lists indented under their number.
+    """
+    return _format(reply, "").rstrip("\n")
+
+
+def _format(reply, prefix: str) -> str:
+    if isinstance(reply, redis.ResponseError):
+        return f"(error) {server_text(reply)}\n"
+    if reply is None:
+        return "(nil)\n"
+    if isinstance(reply, int):
+        return f"(integer) {reply}\n"
+    if isinstance(reply, Status):
+        return reply.decode("utf-8", "replace") + "\n"
+    if isinstance(reply, str):
+        reply = reply.encode()
+    if isinstance(reply, bytes):
+        return _quote(reply) + "\n"
+    if not reply:
+        return "(empty array)\n"
+    width = len(str(len(reply)))
+    inner = prefix + " " * (width + 2)  # nested arrays start under the item's text
+    out = []
+    for number, item in enumerate(reply, start=1):
+        lead = "" if number == 1 else prefix  # the first item follows its parent's number
+        out.append(f"{lead}{number:>{width}}) " + _format(item, inner))
+    return "".join(out)
+
+
+def _quote(data: bytes) -> str:
+    """redis-cli's ``sdscatrepr``: printable ASCII as is, the rest escaped."""
+    return '"' + "".join(_ESCAPES.get(b) or (chr(b) if 32 <= b < 127 else f"\\x{b:02x}")
+                         for b in data) + '"'
+
+
+# --- a redis-cli session -------------------------------------------------------------
+
+class Session:
+    """One connection to a Client's server, running command lines as redis-cli does."""
+
+    def __init__(self, client):
+        self.backend = client.backend
+        self._pool = client.new_client(decode_responses=False).connection_pool
+        self._conn: redis.Redis | None = None  # connected on first use: the server may be down now
+        self._queued: list[list[bytes]] | None = None  # commands queued since MULTI
+
+    def _connection(self) -> redis.Redis:
+        if self._conn is None:
+            conn = redis.Redis(connection_pool=self._pool, single_connection_client=True)
+            conn.response_callbacks.clear()  # raw RESP2 replies, not redis-py's shapes
+            self._conn = conn
+        return self._conn
+
+    def run(self, text: str) -> None:
+        """Run every command line of ``text``, printing each reply (see the module docstring)."""
+        lines = [line.strip() for line in text.splitlines()]
+        commands = [line for line in lines if line and not line.startswith("#")]
+        for line in commands:
+            if len(commands) > 1:
+                print(f"> {line}")
+            if not self.run_line(line):
+                return
+
+    def run_line(self, line: str) -> bool:
+        """Run one command line and print its reply; False if interrupted (stop the cell)."""
+        try:
+            args = split_args(line)
+        except ValueError as exc:
+            print(exc)
+            print("hint: A quote is not closed, or a closing quote is followed by something "
+                  "other than a space. Quote the whole argument: 'like this' or \"like this\".")
+            return True
+        name, sub = _names(args)
+        refusal = self._refusal(name)
+        if refusal:
+            print(refusal)
+            return True
+        try:
+            # The name goes out as typed, so error texts echo it as redis-cli's would.
+            reply = self._connection().execute_command(args[0].decode("utf-8", "replace"),
+                                                       *args[1:])
+        except KeyboardInterrupt:
+            self._queued = None  # redis-py dropped the connection, and any MULTI with it
+            print(f"(interrupted) {name} stopped waiting; the rest of the cell was skipped.")
+            return False
+        except Exception as exc:  # noqa: BLE001 - learner errors printed, the rest re-raised
+            if not is_learner_error(exc):
+                raise
+            if name in ("EXEC", "DISCARD"):
+                self._queued = None
+            print(f"(error) {server_text(exc)}")
+            line_hint = hint(exc, name)
+            if line_hint:
+                print(f"hint: {line_hint}")
+            return True
+        print(format_reply(self._mark_status(args, name, sub, reply)))
+        return True
+
+    def _refusal(self, name: str) -> str | None:
+        if name in FLUSHES and self.backend.kind not in FLUSH_ALLOWED:
+            return (f"streamlab: {name} refused: on this server ({self.backend.kind} backend) it "
+                    "would delete every key, other people's too. sl.reset() deletes only the "
+                    "course's keys (lessonNN:*, streamlab:*).")
+        if name in NEVER_RETURN:
+            return (f"streamlab: {name} listens until stopped, so it would never finish the "
+                    "cell. Use r.pubsub() in Python instead (lesson 06).")
+        return None
+
+    def _mark_status(self, args: list[bytes], name: str, sub: str, reply):
+        """Wrap the status replies in ``reply`` as ``Status``, tracking MULTI ... EXEC."""
+        if name == "EXEC":
+            queued, self._queued = self._queued or [], None
+            if isinstance(reply, list):
+                return [_as_status(q, x) for q, x in zip(queued, reply)]
+        elif name == "DISCARD":
+            self._queued = None
+        elif name == "MULTI":
+            self._queued = []
+        elif self._queued is not None and reply == b"QUEUED":
+            self._queued.append(args)
+            return Status(reply)
+        if sub == "HELP" and isinstance(reply, list):  # HELP lines are status replies
+            return [Status(x) for x in reply]
+        return _as_status(args, reply)
+
+    def close(self) -> None:
+        """Close the session's connection."""
+        if self._conn is not None:
+            self._conn.close()
+        self._pool.disconnect()
+
+
+def _names(args: list[bytes]) -> tuple[str, str]:
+    """The command name and its first argument, upper-case (for subcommands)."""
+    name = args[0].decode("utf-8", "replace").upper()
+    sub = args[1].decode("utf-8", "replace").upper() if len(args) > 1 else ""
+    return name, sub
+
+
+def _as_status(args: list[bytes], reply):
+    if not isinstance(reply, bytes):
+        return reply
+    name, sub = _names(args)
+    if name == "PING":
+        is_status = len(args) == 1  # PING message echoes a string
+    elif name == "SET":
+        is_status = b"GET" not in (a.upper() for a in args[3:])  # SET ... GET returns the old value
+    elif name in STATUS_SUBCOMMANDS:
+        is_status = sub in STATUS_SUBCOMMANDS[name]
+    else:
+        is_status = name in STATUS_COMMANDS
+    return Status(reply) if is_status else reply
+
+
+# --- IPython --------------------------------------------------------------------------
+
+_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def register(shell, client) -> Session:
+    """Give ``shell`` the ``%redis``/``%%redis`` magics, running on ``client``'s server.
+
+    Called again (each ``sl.connect()`` does), it closes the previous session and
+    rebinds the magics to the new client.
+    """
+    previous = _sessions.pop(shell, None)
+    if previous is not None:
+        previous.close()
+    session = _sessions[shell] = Session(client)
+
+    @no_var_expand
+    def redis_magic(line: str, cell: str | None = None) -> None:
+        """Redis commands as in redis-cli: ``%redis XLEN key``, or one a line under ``%%redis``."""
+        session.run(line if cell is None else f"{line}\n{cell}")
+
+    shell.register_magic_function(redis_magic, magic_kind="line_cell", magic_name="redis")
+    return session
+
+
+def load_ipython_extension(shell) -> None:
+    """``%load_ext streamlab.magics``: ``sl.connect()``, which registers the magics."""
+    from .backend import connect
+
+    connect()
