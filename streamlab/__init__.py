@@ -7,12 +7,13 @@ In a lesson::
 """
 
 from .backend import BackendError, Client, connect
+from . import exercises
 from .explain import explain, friendly
 from .keys import lesson_prefix, reset
 
 __version__ = "0.1.0"
 
-__all__ = ["BackendError", "Client", "connect", "doctor", "explain", "friendly", "lesson_prefix",
+__all__ = ["BackendError", "Client", "connect", "doctor", "exercises", "explain", "friendly", "lesson_prefix",
            "reset", "__version__"]
 
 
