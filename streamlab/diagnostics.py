@@ -131,7 +131,9 @@ def diagnose(url: str | None = None) -> Report:
     try:
         report.banner = client.banner()
         missing = [name for name, ok in client.features().items() if not ok]
-        detail = "all stream features present" if not missing else "missing: " + ", ".join(missing)
+        detail = ("every stream feature the course shows is there" if not missing else
+                  "fine for the course; newer features this server lacks (lessons say which "
+                  "version brings them): " + ", ".join(missing))
         report.checks.append(Check("features", True, detail))
     finally:
         client.close()

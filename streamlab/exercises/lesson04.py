@@ -1,0 +1,268 @@
+"""Checkers for lesson 04, failure and recovery (notebooks/04-failure-and-recovery.ipynb).
+
+Solutions: notebooks/solutions/04-failure-and-recovery.py. Every exercise asks
+for a function; the checker builds its own scene under ``lesson04:exN`` (a
+crashed consumer, entries delivered many times, ...) and runs the function on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import redis
+
+from . import ExerciseSet, LearnerError, Wrong
+
+exercises = ExerciseSet(lesson=4, solutions="04-failure-and-recovery.py")
+
+GROUP = "workers"
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _ids(value, call: str) -> list[str]:
+    """The learner's answer as a list of ID strings (IDs, (id, fields) pairs, or XPENDING dicts)."""
+    if isinstance(value, (str, bytes, int)) or not hasattr(value, "__iter__"):
+        raise Wrong(f"{call} returned {value!r:.80}; return a list of entry IDs.")
+    out = []
+    for item in value:
+        if isinstance(item, dict) and "message_id" in item:
+            item = item["message_id"]
+        elif isinstance(item, (tuple, list)) and item:
+            item = item[0]
+        out.append(_text(item))
+    return out
+
+
+def _scene(r, stream: str, n: int) -> list[str]:
+    """A fresh stream of ``n`` orders and the group ``workers`` reading it from the start."""
+    r.delete(stream, stream + ":dead")
+    ids = [r.xadd(stream, {"order": i, "amount": i % 9 + 1}) for i in range(n)]
+    r.xgroup_create(stream, GROUP, id="0")
+    return ids
+
+
+def _read(r, stream: str, consumer: str, count: int) -> list[str]:
+    reply = r.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+    return [i for i, _ in reply[0][1]] if reply else []
+
+
+# --- exercise 1 -----------------------------------------------------------------------
+
+@exercises.add(1, "Find the stuck work", hints=[
+    "`XPENDING stream group IDLE ms - + count` lists only entries idle for at least `ms` "
+    "milliseconds; redis-py: `r.xpending_range(stream, group, min='-', max='+', count=1000, idle=ms)`.",
+    "Each row is a dict; the ID is under `'message_id'`. Return `[p['message_id'] for p in rows]`.",
+])
+def ex1(ex, stuck_ids):
+    """A function returning the IDs pending for at least ``min_idle_ms``, whoever holds them."""
+    r, stream = ex.r, ex.key("ex1")
+    ids = _scene(r, stream, 8)
+    crashed = _read(r, stream, "crashed", 3)
+    time.sleep(0.25)
+    busy = _read(r, stream, "busy", 3)
+    r.xack(stream, GROUP, busy[0])
+    call = f"`stuck_ids(r, '{stream}', '{GROUP}', 200)`"
+    got = _ids(ex.call(stuck_ids, r, stream, GROUP, 200), call)
+    if sorted(got) == sorted(crashed):
+        if got != sorted(got, key=lambda i: tuple(map(int, i.split("-")))):
+            raise Wrong(f"{call} found the right entries but not in ID order; XPENDING lists them in order.")
+        return (f"The three entries 'crashed' read a quarter of a second ago are stuck; the two "
+                f"'busy' holds were delivered just now, so they are not (yet).")
+    if sorted(got) == sorted(crashed + busy[1:]):
+        raise Wrong(f"{call} returned every pending entry, including the two 'busy' received "
+                    "a moment ago. Only entries idle for at least 200 ms are stuck: use IDLE.")
+    if sorted(got) == sorted(ids[6:]):
+        raise Wrong(f"{call} returned the entries nobody has read yet; stuck entries are "
+                    "the ones delivered and never acked (XPENDING).")
+    raise Wrong(f"{call} returned {got}, but the entries idle for 200 ms or more are {crashed}.")
+
+
+# --- exercise 2 -----------------------------------------------------------------------
+
+@exercises.add(2, "Rescue everything with XAUTOCLAIM", hints=[
+    "`r.xautoclaim(stream, group, consumer, min_idle_ms, start_id=cursor)` returns "
+    "`[next_cursor, claimed_entries, deleted_ids]` and looks at no more than 100 entries per call.",
+    "Start with `cursor = '0-0'`, call it in a `while True` loop, keep the IDs of "
+    "`claimed_entries`, set `cursor = next_cursor`, and stop when it comes back as `'0-0'`.",
+])
+def ex2(ex, rescue_all):
+    """A function that claims every entry idle for ``min_idle_ms``, following XAUTOCLAIM's cursor."""
+    r, stream = ex.r, ex.key("ex2")
+    _scene(r, stream, 260)
+    crashed = _read(r, stream, "crashed", 250)
+    time.sleep(0.25)
+    busy = _read(r, stream, "busy", 5)
+    call = f"`rescue_all(r, '{stream}', '{GROUP}', 'rescuer', 200)`"
+    got = _ids(ex.call(rescue_all, r, stream, GROUP, "rescuer", 200), call)
+    held = {c["name"]: int(c["pending"]) for c in r.xpending(stream, GROUP)["consumers"]}
+    if held.get("busy", 0) < len(busy):
+        raise Wrong(f"{call} took entries from 'busy', which received them a moment ago. "
+                    "Pass the minimum idle time to XAUTOCLAIM so that live work is left alone.")
+    if held.get("rescuer", 0) < len(crashed):
+        if len(got) in (10, 100) or held.get("rescuer", 0) in (10, 100):
+            raise Wrong(f"{call} claimed {held.get('rescuer', 0)} of the {len(crashed)} stuck "
+                        "entries: one XAUTOCLAIM call looks at a page of the PEL at a time. "
+                        "Call it again from the cursor it returns until that cursor is '0-0'.")
+        raise Wrong(f"after {call} 'rescuer' holds {held.get('rescuer', 0)} entries; all "
+                    f"{len(crashed)} entries 'crashed' left behind should be its now.")
+    if sorted(got) != sorted(crashed):
+        raise Wrong(f"'rescuer' now holds the right entries, but {call} returned {len(got)} IDs "
+                    f"instead of the {len(crashed)} it claimed; return the claimed IDs.")
+    return (f"All {len(crashed)} stuck entries are 'rescuer''s now, found page by page; "
+            "the 5 'busy' is working on were left alone.")
+
+
+# --- exercise 3 -----------------------------------------------------------------------
+
+@exercises.add(3, "Send poison to the dead-letter stream", hints=[
+    "`r.xpending_range(stream, group, '-', '+', 1000)` gives each pending entry's "
+    "`times_delivered`; the entry's fields come from `r.xrange(stream, entry_id, entry_id)`.",
+    "For each entry delivered more than `max_deliveries` times: `r.xadd(dead_stream, {**fields, "
+    "'original_id': entry_id, 'deliveries': n})` and then `r.xack(stream, group, entry_id)`. "
+    "In a transaction (`pipe = r.pipeline()`, ..., `pipe.execute()`) both happen or neither.",
+])
+def ex3(ex, dead_letter_poison):
+    """A function moving entries delivered more than ``max_deliveries`` times to a dead-letter stream."""
+    r, stream = ex.r, ex.key("ex3")
+    dead = stream + ":dead"
+    _scene(r, stream, 6)
+    deliveries = {}
+    for consumer, extra in (("a", 0), ("b", 3), ("c", 4)):
+        for entry_id in _read(r, stream, consumer, 2):
+            deliveries[entry_id] = 1 + extra
+        for _ in range(extra):
+            r.xreadgroup(GROUP, consumer, {stream: "0"})  # each re-read is one more delivery
+    poison = [i for i, n in deliveries.items() if n > 3]
+    call = f"`dead_letter_poison(r, '{stream}', '{GROUP}', '{dead}', 3)`"
+    got = _ids(ex.call(dead_letter_poison, r, stream, GROUP, dead, 3), call)
+    copies = r.xrange(dead)
+    pending = [p["message_id"] for p in r.xpending_range(stream, GROUP, "-", "+", 100)]
+    if not copies:
+        raise Wrong(f"after {call} the dead-letter stream {dead} is empty; XADD a copy of each "
+                    "entry delivered more than 3 times to it.")
+    by_original = {_text(f.get("original_id", "")): f for _, f in copies}
+    if "" in by_original or len(by_original) != len(copies):
+        raise Wrong(f"the copies in {dead} need an `original_id` field holding the entry's ID "
+                    "in the source stream, one copy per entry.")
+    if sorted(by_original) != sorted(poison):
+        too_many = sorted(set(by_original) - set(poison))
+        if too_many:
+            raise Wrong(f"{call} dead-lettered {too_many}, delivered only "
+                        f"{', '.join(str(deliveries[i]) for i in too_many if i in deliveries)} time(s): "
+                        "only entries delivered more than 3 times are poison.")
+        raise Wrong(f"{dead} holds copies of {sorted(by_original)}, but the entries delivered "
+                    f"more than 3 times are {poison}.")
+    for entry_id in poison:
+        fields = by_original[entry_id]
+        if str(fields.get("deliveries")) != str(deliveries[entry_id]):
+            raise Wrong(f"the copy of {entry_id} says deliveries={fields.get('deliveries')!r}; "
+                        f"XPENDING said it was delivered {deliveries[entry_id]} times.")
+        if "order" not in fields:
+            raise Wrong(f"the copy of {entry_id} lost the entry's own fields; copy them too "
+                        "(someone will want to look at the poison later).")
+    still = sorted(set(poison) & set(pending))
+    if still:
+        raise Wrong(f"{still} are in the dead-letter stream but still pending in {GROUP!r}: "
+                    "XACK them after copying, or the reaper will find them again and again.")
+    if sorted(pending) != sorted(set(deliveries) - set(poison)):
+        raise Wrong(f"entries that were not poison left the PEL too: only ack what you dead-lettered.")
+    if sorted(got) != sorted(poison):
+        raise Wrong(f"the dead-letter stream is right, but {call} returned {got} rather than "
+                    f"the moved IDs {poison}.")
+    return ("The four entries delivered 4 and 5 times are in the dead-letter stream with their "
+            "original ID and delivery count, and acked; the two delivered once are still pending.")
+
+
+# --- exercise 4 -----------------------------------------------------------------------
+
+class _Crash(redis.ConnectionError):
+    """The simulated crash of exercise 4."""
+
+
+def _crash_after(r, writes: int):
+    """A copy of ``r`` that dies before its command number ``writes + 1``, as a process killed mid-way would.
+
+    ``SCRIPT`` commands (redis-py loading a Lua script) do not count.
+    """
+    crashy = copy.copy(r)
+    done = []
+    original = r.execute_command
+
+    def execute_command(*args, **options):
+        name = _text(args[0]).upper() if args else ""
+        if name != "SCRIPT" and len(done) >= writes:
+            raise _Crash("simulated crash: the process died before this command")
+        result = original(*args, **options)
+        if name != "SCRIPT":
+            done.append(name)
+        return result
+
+    crashy.execute_command = execute_command
+    return crashy
+
+
+@exercises.add(4, "Apply each order once", hints=[
+    "`r.set(prefix + 'processed:' + entry_id, 1, nx=True)` returns True only the first time: "
+    "that tells a new entry from a duplicate.",
+    "Marking and applying must happen together: if the process dies between SET NX and INCRBY, "
+    "the mark says done but the amount was never added. A Lua script runs both in one step: "
+    "`r.register_script(\"if redis.call('SET', KEYS[1], 1, 'NX') then redis.call('INCRBY', "
+    "KEYS[2], ARGV[1]) return 1 end return 0\")`.",
+])
+def ex4(ex, apply_once):
+    """``apply_once(r, prefix, entry_id, amount)``: add ``amount`` to ``prefix + 'total'`` the first time only."""
+    r = ex.r
+    prefix = ex.key("ex4:")
+    _clean(r, prefix)
+    deliveries = [("1-0", 5), ("2-0", 7), ("1-0", 5), ("3-0", 2), ("2-0", 7), ("1-0", 5)]
+    got = []
+    for entry_id, amount in deliveries:
+        got.append(ex.call(apply_once, r, prefix, entry_id, amount))
+    total = int(r.get(prefix + "total") or 0)
+    call = f"`apply_once(r, '{prefix}', id, amount)`"
+    if total == sum(a for _, a in deliveries):
+        raise Wrong(f"{prefix}total is {total}: every delivery was applied, duplicates too. "
+                    "Remember which IDs were processed (SET ... NX) and skip the repeats.")
+    if total != 14:
+        raise Wrong(f"after deliveries of 1-0 (5), 2-0 (7), 1-0, 3-0 (2), 2-0, 1-0 the total "
+                    f"should be 14, but {prefix}total is {total}.")
+    if [bool(g) for g in got] != [True, True, False, True, False, False]:
+        raise Wrong(f"the total is right, but {call} returned {got}; return True when the "
+                    "amount was applied and False for a duplicate.")
+
+    # Kill the process after its first command, then after its second, ...: the
+    # redelivery that follows must add the amount exactly once every time.
+    for writes in range(1, 6):
+        _clean(r, prefix)
+        try:
+            apply_once(_crash_after(r, writes), prefix, "9-0", 3)
+            crashed = False
+        except _Crash:
+            crashed = True
+        except Exception as exc:  # noqa: BLE001 - a learner function may raise anything
+            raise LearnerError(f"{call} raised {type(exc).__name__}: {exc}") from None
+        ex.call(apply_once, r, prefix, "9-0", 3)  # the redelivery after the crash
+        total = int(r.get(prefix + "total") or 0)
+        _clean(r, prefix)
+        if total == 0:
+            raise Wrong("duplicates are absorbed, but a crash between marking and applying loses "
+                        "the order: the mark says 'done', so the redelivery is skipped and the "
+                        "amount is never added. Mark and apply in one step (a Lua script, see the hints).")
+        if total != 3:
+            raise Wrong("duplicates are absorbed, but a crash after applying and before marking "
+                        "applies the order twice: the redelivery finds no mark. Mark and apply in "
+                        "one step (a Lua script, see the hints).")
+        if not crashed:
+            break
+    return ("Duplicates are absorbed, and a crash in the middle of apply_once neither loses "
+            "nor doubles an order: marking and applying happen together.")
+
+
+def _clean(r, prefix: str) -> None:
+    keys = list(r.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        r.delete(*keys)

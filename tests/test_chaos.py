@@ -1,0 +1,192 @@
+"""The chaos experiment loses nothing: crashes, poison and redeliveries on both backends, and a ledger that adds up.
+
+The reliability test runs the issue's scenario (2,000 orders, 3 consumers, a
+10% crash rate per delivery, 1% poison) for 10 fixed seeds on each backend.
+Seeds decide every crash per (entry, delivery), so a failing seed replays the
+same fates. Even seeds restart a crashed consumer under its own name (it
+re-reads its PEL with 0), odd seeds under a new name (only the reaper can
+recover its entries). Each run's figures go to test-output/chaos-reliability.json.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from streamlab import workers
+from streamlab.chaos import ChaosExperiment, fate, is_poison, unit
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES_FILE = ROOT / "test-output" / "chaos-reliability.json"
+SEEDS = range(1, 11)
+
+
+def record_figures(backend: str, seed: int, figures: dict) -> None:
+    FIGURES_FILE.parent.mkdir(exist_ok=True)
+    data = json.loads(FIGURES_FILE.read_text()) if FIGURES_FILE.exists() else {}
+    data.setdefault(backend, {})[str(seed)] = figures
+    FIGURES_FILE.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def streamlab_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("streamlab-") and t.is_alive()]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_chaos_run_loses_nothing_and_the_guard_absorbs_every_duplicate(r, prefix, backend_kind, seed):
+    exp = ChaosExperiment(r, prefix, entries=2000, consumers=3, crash_probability=0.1,
+                          poison_share=0.01, min_idle_ms=50, max_deliveries=5, processing_ms=0,
+                          restart="same" if seed % 2 == 0 else "new", seed=seed)
+    began = time.monotonic()
+    finished = exp.run_until_done(timeout=90)
+    seconds = time.monotonic() - began
+    c = exp.counts()
+    record_figures(backend_kind, seed, {
+        "produced": c["produced"], "processed once": c["processed once"],
+        "processed more than once": c["processed more than once"],
+        "duplicates absorbed": c["duplicates absorbed"], "dead-lettered": c["dead-lettered"],
+        "lost": c["lost"], "crashes": c["crashes"], "restarts": exp.restarts,
+        "restart": exp.restart, "seconds": round(seconds, 2)})
+
+    assert finished, f"not every entry was acked or dead-lettered in time: {c}"
+    assert c["produced"] == 2000 == r.xlen(exp.stream)
+    assert c["lost"] == 0, f"lost orders {c['lost seqs'][:20]}"
+    assert c["still pending"] == 0 and c["not delivered yet"] == 0
+    # Each entry left the PEL exactly once: by one XACK that answered 1, or by being dead-lettered.
+    records = exp.journal.snapshot()
+    assert len(records) == 2000
+    assert all((rec.acks == 1) != rec.dead for rec in records)
+    assert c["processed once"] + c["processed more than once"] + c["dead-lettered"] == 2000
+    # Poison never succeeds, so every poison order is in the dead-letter stream.
+    poison = {rec.seq for rec in records if rec.poison}
+    dead = {int(f["seq"]) for _, f in r.xrange(exp.dead_stream)}
+    assert poison and poison <= dead
+    # At-least-once produced duplicates, and the guard absorbed exactly those.
+    assert c["crashes"] > 100
+    assert c["duplicate runs (journal)"] > 0
+    assert c["duplicates absorbed"] == c["duplicate runs (journal)"]
+    assert c["total in Redis"] == c["total expected"]
+    assert not [w for w in exp.workers() if w.running]
+    assert streamlab_threads() == []
+
+
+def test_fates_depend_only_on_seed_entry_and_delivery():
+    first = [fate(7, seq, d, 0.1) for seq in range(1, 500) for d in (1, 2, 3)]
+    again = [fate(7, seq, d, 0.1) for seq in range(1, 500) for d in (1, 2, 3)]
+    other = [fate(8, seq, d, 0.1) for seq in range(1, 500) for d in (1, 2, 3)]
+    assert first == again != other
+    crashes = sum(f != "ok" for f in first) / len(first)
+    assert 0.07 < crashes < 0.13
+    assert {"crash-before", "crash-after"} <= set(first)
+    assert 0 <= unit(1, 2, 3) < 1
+    assert sum(is_poison(7, seq, 0.02) for seq in range(1, 5001)) in range(60, 141)
+
+
+def test_without_a_reaper_poison_stays_pending_and_the_ledger_says_so(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=200, consumers=2, crash_probability=0, poison_share=0.05,
+                          reaper=False, processing_ms=0, seed=3)
+    assert not exp.run_until_done(timeout=1.5)
+    c = exp.counts()
+    poison = sum(rec.poison for rec in exp.journal.snapshot())
+    assert poison > 0
+    assert c["still pending"] == poison
+    assert c["dead-lettered"] == 0
+    assert c["lost"] == 0
+    assert c["processed once"] == 200 - poison
+
+
+def test_restart_under_a_new_name_needs_the_reaper_and_retires_the_old_name(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=300, consumers=2, crash_probability=0.2, poison_share=0,
+                          reaper=True, min_idle_ms=30, processing_ms=0, restart="new", seed=5)
+    assert exp.run_until_done(timeout=30)
+    assert exp.restarts > 0
+    claims = [e for rec in exp.journal.snapshot() for e in rec.events
+              if e[1].startswith("delivery") and e[2] == "reaper"]
+    assert claims, "with new names only the reaper can take over a crashed consumer's entries"
+    names = {c["name"] for c in r.xinfo_consumers(exp.stream, exp.group)}
+    assert not names & set(exp.buried)
+    assert exp.counts()["lost"] == 0
+
+
+def test_journey_shows_deliveries_claims_and_the_dead_letter(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=100, consumers=2, crash_probability=0, poison_share=0.05,
+                          min_idle_ms=20, max_deliveries=3, processing_ms=0, seed=2)
+    assert exp.run_until_done(timeout=20)
+    seq = exp.pick("dead-lettered")
+    journey = exp.journey(seq)
+    assert journey.attrs["poison"]
+    assert list(journey["what"])[0] == "produced"
+    assert list(journey["what"])[-1] == "dead-lettered"
+    delivered = journey[journey["what"].str.startswith("delivery")]
+    assert delivered["what"].tolist() == ["delivery 1", "delivery 2", "delivery 3", "delivery 4"]
+    assert "XAUTOCLAIM" in " ".join(delivered["detail"])
+    assert exp.journey(journey.attrs["entry_id"]).equals(journey)
+    with pytest.raises(ValueError, match="No entry"):
+        exp.journey(10_000)
+
+
+def test_ledger_and_figure_are_ready_for_the_notebook(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=150, consumers=3, crash_probability=0.1, poison_share=0.02,
+                          min_idle_ms=30, processing_ms=0, seed=4)
+    assert exp.run_until_done(timeout=20)
+    ledger = exp.ledger()
+    assert ledger.loc["lost", "entries"] == 0
+    assert ledger.loc["produced", "entries"] == 150
+    assert len(exp.timeline()) >= 2
+    hist = exp.delivery_histogram()
+    assert hist.to_numpy().sum() == 150
+    fig = exp.figure()
+    assert len(fig.axes) >= 3
+
+
+def test_an_experiment_runs_once_and_bad_settings_are_refused(r, prefix):
+    with pytest.raises(ValueError, match="crash_probability"):
+        ChaosExperiment(r, prefix, crash_probability=1.5)
+    with pytest.raises(ValueError, match="restart"):
+        ChaosExperiment(r, prefix, restart="sometimes")
+    with pytest.raises(ValueError, match="entries"):
+        ChaosExperiment(r, prefix, entries=0)
+    exp = ChaosExperiment(r, prefix, entries=20, crash_probability=0, poison_share=0, processing_ms=0)
+    assert exp.run_until_done(timeout=10)
+    with pytest.raises(RuntimeError, match="already run"):
+        exp.start()
+    assert workers.running_workers() == []
+
+
+def test_chaos_panel_runs_from_python_and_shows_ledger_plots_and_a_journey(r, prefix):
+    from streamlab.chaospanel import ChaosPanel
+
+    panel = ChaosPanel(r, prefix=prefix, entries=100, crash_probability=0.1, poison_share=0.02,
+                       min_idle_ms=30, seed=6, processing_ms=0)
+    try:
+        assert "not started" in panel.summary()
+        panel.start()
+        panel.crash.value = 0.05  # a slider moved while it runs reaches the experiment
+        assert panel.experiment.crash_probability == 0.05
+        panel.experiment.run_until_done(timeout=20)
+        panel.stop()
+        assert panel.experiment.done
+        assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "lost" in panel.ledger_view.value and "color:#1a7f37" in panel.ledger_view.value
+        assert "order" in panel.journey_view.value
+        panel.pick_box.value = "1"
+        assert "order 1" in panel.journey_view.value
+        assert "finished: 100 of 100 orders" in panel.summary()
+    finally:
+        panel.close()
+    assert not panel.busy()
+
+
+def test_a_new_experiment_on_the_same_keys_stops_the_running_one_first(r, prefix):
+    first = ChaosExperiment(r, prefix, entries=100_000, rate=200, crash_probability=0, poison_share=0,
+                            processing_ms=0)
+    first.start()
+    time.sleep(0.3)
+    second = ChaosExperiment(r, prefix, entries=50, crash_probability=0, poison_share=0, processing_ms=0)
+    assert second.run_until_done(timeout=10)
+    assert not first.running and not first.pool.running and not first.reaper.running
+    assert second.counts()["produced"] == 50 == r.xlen(second.stream)

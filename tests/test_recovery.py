@@ -1,0 +1,207 @@
+"""Finding stuck work, taking it over, dead letters, idempotency and graceful shutdown, on both backends."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from streamlab import recovery
+from streamlab.consumers import ConsumerPool
+
+
+def stuck(r, prefix, n=5, consumer="alice", read=None):
+    """A stream of ``n`` orders, group ``g`` from 0, and ``consumer`` that read ``read`` of them and never acked."""
+    stream = prefix + "orders"
+    ids = [r.xadd(stream, {"order": i}) for i in range(n)]
+    r.xgroup_create(stream, "g", id="0")
+    r.xreadgroup("g", consumer, {stream: ">"}, count=read or n)
+    return stream, ids
+
+
+def test_a_consumer_that_read_and_never_acked_leaves_its_entries_pending(r, prefix):
+    stream, ids = stuck(r, prefix, n=5, read=3)
+    r.xreadgroup("g", "bob", {stream: ">"}, count=1)
+    summary = recovery.pending_summary(r, stream, "g")
+    assert summary.to_dict("records") == [{"consumer": "alice", "pending": 3}, {"consumer": "bob", "pending": 1}]
+    assert summary.attrs == {"total": 4, "smallest": ids[0], "greatest": ids[3]}
+    table = recovery.pending_entries(r, stream, "g")
+    assert list(table.columns) == recovery.PENDING_COLUMNS
+    assert table["entry_id"].tolist() == ids[:4]
+    assert table["deliveries"].tolist() == [1, 1, 1, 1]
+
+
+def test_pending_entries_filters_by_consumer_and_idle_time(r, prefix):
+    stream, ids = stuck(r, prefix, n=4, read=2)
+    time.sleep(0.15)
+    r.xreadgroup("g", "bob", {stream: ">"}, count=2)
+    assert recovery.pending_entries(r, stream, "g", consumer="bob")["entry_id"].tolist() == ids[2:]
+    idle = recovery.pending_entries(r, stream, "g", min_idle_ms=100)
+    assert idle["entry_id"].tolist() == ids[:2]
+    assert (idle["idle_ms"] >= 100).all()
+
+
+def test_rereading_own_pending_with_0_adds_a_delivery(r, prefix):
+    stream, ids = stuck(r, prefix, n=3)
+    again = r.xreadgroup("g", "alice", {stream: "0"})
+    assert [i for i, _ in again[0][1]] == ids
+    assert recovery.delivery_counts(r, stream, "g", ids) == {i: 2 for i in ids}
+    r.xack(stream, "g", ids[0])
+    assert recovery.delivery_counts(r, stream, "g", ids) == {ids[1]: 2, ids[2]: 2}
+
+
+def test_xclaim_takes_only_entries_idle_long_enough(r, prefix):
+    stream, ids = stuck(r, prefix, n=3)
+    assert recovery.claim(r, stream, "g", "rescuer", 60_000, ids) == []
+    time.sleep(0.06)
+    assert recovery.claim(r, stream, "g", "rescuer", 50, ids[:2]) == ids[:2]
+    table = recovery.pending_entries(r, stream, "g")
+    assert table.set_index("entry_id").loc[ids[0], "consumer"] == "rescuer"
+    assert table.set_index("entry_id").loc[ids[0], "deliveries"] == 2
+    assert recovery.claim(r, stream, "g", "rescuer", 50, []) == []
+
+
+def test_two_racing_rescuers_with_min_idle_never_take_the_same_entry(r, prefix):
+    stream, ids = stuck(r, prefix, n=20)
+    time.sleep(0.06)
+    race = recovery.race_claim(r, stream, "g", ids, min_idle_ms=50)
+    assert race["claimer"].tolist() == ["rescuer-a", "rescuer-b"]
+    won = [i for got in race["ids"] for i in got]
+    assert sorted(won) == sorted(ids), "every entry goes to exactly one rescuer"
+    owners = recovery.pending_entries(r, stream, "g").set_index("entry_id")["consumer"]
+    for _, row in race.iterrows():
+        assert all(owners[i] == row["claimer"] for i in row["ids"])
+
+
+def test_without_min_idle_the_second_rescuer_steals_from_the_first(r, prefix):
+    stream, ids = stuck(r, prefix, n=5)
+    race = recovery.race_claim(r, stream, "g", ids, min_idle_ms=0)
+    assert race["claimed"].tolist() == [5, 5]
+    assert recovery.delivery_counts(r, stream, "g", ids) == {i: 3 for i in ids}
+
+
+def test_autoclaim_follows_its_cursor_until_0_0(r, prefix):
+    stream, ids = stuck(r, prefix, n=25)
+    pages = list(recovery.autoclaim_pages(r, stream, "g", "rescuer", 0, count=10))
+    assert [p.cursor for p in pages][0] == "0-0"
+    assert pages[-1].next_cursor == "0-0"
+    assert len(pages) >= 3
+    assert [p.next_cursor for p in pages[:-1]] == [p.cursor for p in pages[1:]]
+    assert [i for p in pages for i, _ in p.claimed] == ids
+    claimed, deleted = recovery.autoclaim_all(r, stream, "g", "other", 60_000)
+    assert claimed == [] and deleted == []
+
+
+def test_autoclaim_reports_entries_deleted_while_pending(r, prefix):
+    if not r.supports("xautoclaim-deleted"):
+        pytest.skip("XAUTOCLAIM's third element needs Redis 7.0")
+    stream, ids = stuck(r, prefix, n=4)
+    r.xdel(stream, ids[1], ids[2])
+    claimed, deleted = recovery.autoclaim_all(r, stream, "g", "rescuer", 0)
+    assert [i for i, _ in claimed] == [ids[0], ids[3]]
+    assert deleted == [ids[1], ids[2]]
+    assert recovery.pending_summary(r, stream, "g").attrs["total"] == 2
+
+
+def test_dead_letter_keeps_the_fields_original_id_and_delivery_count_and_acks(r, prefix):
+    stream, ids = stuck(r, prefix, n=2)
+    dlq = prefix + "orders:dead"
+    copy_id = recovery.dead_letter(r, stream, "g", ids[0], {"order": "0"}, dlq, deliveries=6,
+                                   consumer="alice", reason="poison")
+    assert copy_id is not None
+    [(got_id, fields)] = r.xrange(dlq)
+    assert got_id == copy_id
+    assert fields == {"order": "0", "original_id": ids[0], "deliveries": "6", "source_stream": stream,
+                      "group": "g", "last_consumer": "alice", "reason": "poison"}
+    assert recovery.pending_entries(r, stream, "g")["entry_id"].tolist() == [ids[1]]
+
+
+def test_dead_letter_of_an_entry_someone_already_acked_copies_nothing(r, prefix):
+    stream, ids = stuck(r, prefix, n=1)
+    r.xack(stream, "g", ids[0])
+    assert recovery.dead_letter(r, stream, "g", ids[0], {"order": "0"}, prefix + "dead", 3) is None
+    assert r.exists(prefix + "dead") == 0
+
+
+def test_idempotency_guard_applies_an_entry_once_and_counts_the_duplicates(r, prefix):
+    guard = recovery.IdempotencyGuard(r, prefix, ttl=60)
+    total = prefix + "total"
+    results = [guard.apply(i, total, 5) for i in ("1-0", "2-0", "1-0", "1-0", "2-0")]
+    assert results == [True, True, False, False, False]
+    assert int(r.get(total)) == 10
+    assert guard.absorbed() == 3
+    assert guard.first_time("3-0") and not guard.first_time("3-0")
+    assert guard.absorbed() == 4
+    assert guard.seen("1-0") and not guard.seen("9-0")
+    assert 0 < r.ttl(guard.marker("1-0")) <= 60
+
+
+def test_reaper_retries_what_it_claims_and_dead_letters_poison(r, prefix):
+    stream, ids = stuck(r, prefix, n=6)
+    poison = {ids[2]}
+    done = []
+
+    def handler(entry_id, fields, deliveries):
+        if entry_id in poison:
+            raise ValueError("cannot process this order")
+        done.append(entry_id)
+
+    reaper = recovery.Reaper(r, stream, "g", min_idle_ms=20, max_deliveries=3, handler=handler,
+                             name=f"reaper-test:{prefix}")
+    events = []
+    reaper.listeners.append(events.append)
+    reaper.start()
+    deadline = time.monotonic() + 10
+    while reaper.dead_lettered < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    reaper.stop()
+    assert sorted(done) == sorted(set(ids) - poison)
+    assert recovery.pending_summary(r, stream, "g").attrs["total"] == 0
+    [(_, copy)] = r.xrange(stream + ":dead")
+    assert copy["original_id"] == ids[2] and copy["deliveries"] == "4"
+    kinds = [e.kind for e in events if e.entry_id == ids[2]]
+    assert kinds == ["claimed", "failed", "claimed", "failed", "claimed", "dead-lettered"]
+    assert reaper.passes >= 1 and not reaper.running
+
+
+def test_reaper_refuses_nonsense_settings(r, prefix):
+    with pytest.raises(ValueError, match="max_deliveries"):
+        recovery.Reaper(r, prefix + "s", "g", max_deliveries=0)
+    with pytest.raises(ValueError, match="min_idle_ms"):
+        recovery.Reaper(r, prefix + "s", "g", min_idle_ms=-1)
+
+
+def test_graceful_shutdown_finishes_the_batch_in_hand_and_leaves_nothing_pending(r, prefix):
+    stream = prefix + "orders"
+    pool = ConsumerPool(r, stream, "g", consumers=2, seconds=0.01, start_id="0", count=5,
+                        name=f"pool-test:{prefix}")
+    pool.start()
+    for i in range(200):
+        r.xadd(stream, {"order": i})
+    shutdown = recovery.GracefulShutdown(pool)
+    deadline = time.monotonic() + 5
+    while pool.total_processed < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    shutdown.request("test")
+    assert shutdown.wait(0) and shutdown.reason == "test"
+    assert not pool.running
+    assert recovery.pending_summary(r, stream, "g").attrs["total"] == 0
+    assert 10 <= pool.total_processed < 200
+
+
+def test_sigterm_requests_a_shutdown_and_the_old_handler_comes_back():
+    class Stoppable:
+        stopped = False
+
+        def stop(self):
+            self.stopped = True
+
+    before = signal.getsignal(signal.SIGTERM)
+    target = Stoppable()
+    shutdown = recovery.GracefulShutdown(target)
+    with shutdown.installed():
+        signal.raise_signal(signal.SIGTERM)
+        assert shutdown.wait(1)
+    assert shutdown.reason == "SIGTERM" and target.stopped
+    assert signal.getsignal(signal.SIGTERM) is before
