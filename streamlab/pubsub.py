@@ -1,0 +1,577 @@
+"""Pub/Sub next to Streams (lesson 06): the same events, two ways of delivering them.
+
+``PUBLISH channel message`` hands a message to whoever is subscribed *right
+now* and forgets it: a subscriber that is offline misses it for good (at most
+once). ``XADD stream * ...`` stores the event, and a consumer group remembers
+how far it has read, so a consumer that comes back catches up (at least once,
+with ``XACK``).
+
+``PubSubVsStreams`` runs that side by side: one publisher writes every event
+to a channel *and* to a stream, a ``Subscriber`` thread listens on the
+channel, a ``GroupReader`` thread reads the stream through a consumer group,
+and both can be taken offline and brought back while events keep coming.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import ipywidgets as W
+import redis
+
+from . import server as _server
+from .widgets import Panel, button_row
+from .workers import Worker
+
+#: How long a reader thread waits for a message before checking whether it should stop.
+POLL_SECONDS = 0.1
+
+
+def _wait_until(condition, timeout: float, interval: float = 0.01) -> bool:
+    """Poll ``condition()`` until it is true or ``timeout`` seconds have passed; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while not (ok := condition()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return ok
+
+
+class Subscriber(Worker):
+    """``SUBSCRIBE``/``PSUBSCRIBE`` on its own connection, read on a background thread.
+
+    ``start()`` returns once the server has confirmed every subscription, so a
+    message published after it is delivered. ``stop()`` closes the connection:
+    the server forgets the subscriber, and anything published meanwhile is
+    gone for it. ``start()`` again subscribes afresh. ``messages`` keeps what
+    arrived: dicts with ``channel``, ``pattern``, ``data`` and ``t`` (monotonic time).
+    """
+
+    def __init__(self, r: redis.Redis, channels=(), patterns=(), *, name: str | None = None):
+        channels, patterns = _as_tuple(channels), _as_tuple(patterns)
+        if not channels and not patterns:
+            raise ValueError("A Subscriber needs at least one channel or pattern.")
+        super().__init__(name or f"subscriber-{'+'.join(channels + patterns)}")
+        self.r, self.channels, self.patterns = r, channels, patterns
+        self.messages: list[dict] = []
+        self._client = None
+        self._pubsub = None
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
+
+    def on_start(self) -> None:
+        self._client = self.r.new_client() if hasattr(self.r, "new_client") else self.r
+        self._pubsub = self._client.pubsub()
+        if self.channels:
+            self._pubsub.subscribe(*self.channels)
+        if self.patterns:
+            self._pubsub.psubscribe(*self.patterns)
+        # Read the confirmations here: once they are in, the server has the subscriptions.
+        expected = len(self.channels) + len(self.patterns)
+        confirmed = 0
+        deadline = time.monotonic() + 5
+        while confirmed < expected and time.monotonic() < deadline:
+            reply = self._pubsub.get_message(timeout=0.1)
+            if reply and reply["type"] in ("subscribe", "psubscribe"):
+                confirmed += 1
+        if confirmed < expected:
+            self._close()
+            raise TimeoutError("the server did not confirm SUBSCRIBE within 5 s.")
+
+    def step(self) -> None:
+        reply = self._pubsub.get_message(timeout=POLL_SECONDS)
+        if not reply or reply["type"] not in ("message", "pmessage"):
+            return
+        self.messages.append({"channel": reply["channel"], "pattern": reply.get("pattern"),
+                              "data": reply["data"], "t": time.monotonic()})
+
+    def on_stop(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._pubsub is not None:
+            self._pubsub.close()
+            self._pubsub = None
+        if self._client is not None and self._client is not self.r:
+            self._client.close()
+        self._client = None
+
+
+class GroupReader(Worker):
+    """``XREADGROUP GROUP g c BLOCK 100 COUNT 100 STREAMS key >`` then ``XACK``, on a background thread.
+
+    The group is created at ``start_id`` (``$``: only new entries) if it does
+    not exist. After ``stop()`` the group remembers how far it got; ``start()``
+    again carries on from there. ``messages`` keeps ``(id, fields, t)``.
+    """
+
+    def __init__(self, r: redis.Redis, stream: str, group: str, consumer: str = "reader", *,
+                 start_id: str = "$", name: str | None = None):
+        super().__init__(name or f"reader-{stream}-{group}")
+        self.r, self.stream, self.group, self.consumer = r, stream, group, consumer
+        self.start_id = start_id
+        self.messages: list[tuple[str, dict, float]] = []
+        self._client = None
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
+
+    def on_start(self) -> None:
+        try:
+            self.r.xgroup_create(self.stream, self.group, id=self.start_id, mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._client = self.r.new_client() if hasattr(self.r, "new_client") else self.r
+
+    def step(self) -> None:
+        reply = self._client.xreadgroup(self.group, self.consumer, {self.stream: ">"},
+                                        count=100, block=int(POLL_SECONDS * 1000))
+        for _, entries in reply or []:
+            now = time.monotonic()
+            for entry_id, fields in entries:
+                self.messages.append((entry_id, fields, now))
+            self._client.xack(self.stream, self.group, *[e[0] for e in entries])
+
+    def on_stop(self) -> None:
+        if self._client is not None and self._client is not self.r:
+            self._client.close()
+        self._client = None
+
+
+def _as_tuple(value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+# --- the experiment ------------------------------------------------------------
+
+@dataclass
+class Result:
+    """What each side received of ``events`` events while both were offline for ``offline``."""
+
+    events: int
+    offline: tuple[int, int] | None
+    subscriber_seqs: list[int]
+    stream_seqs: list[int]
+    published_at: list[float] = field(default_factory=list)   # seconds since the start, per event
+    subscriber_at: list[float] = field(default_factory=list)  # seconds since the start, per message
+    stream_at: list[float] = field(default_factory=list)
+    offline_at: tuple[float, float] | None = None
+
+    @property
+    def subscriber_received(self) -> int:
+        return len(set(self.subscriber_seqs))
+
+    @property
+    def stream_received(self) -> int:
+        return len(set(self.stream_seqs))
+
+    @property
+    def subscriber_missed(self) -> list[int]:
+        return sorted(set(range(1, self.events + 1)) - set(self.subscriber_seqs))
+
+    @property
+    def stream_missed(self) -> list[int]:
+        return sorted(set(range(1, self.events + 1)) - set(self.stream_seqs))
+
+    def table(self):
+        """Received and missed per side, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"received": [self.subscriber_received, self.stream_received],
+             "missed": [len(self.subscriber_missed), len(self.stream_missed)]},
+            index=["Pub/Sub subscriber", "stream consumer group"])
+
+    def plot(self):
+        """Two panels: received/missed bars per side, and cumulative counts over time."""
+        import matplotlib.pyplot as plt
+
+        fig, (bars, lines) = plt.subplots(1, 2, figsize=(11, 3.8),
+                                          gridspec_kw={"width_ratios": [1, 1.6]})
+        t = self.table()
+        labels = ["Pub/Sub\nsubscriber", "stream\nconsumer group"]
+        bars.bar(labels, t["received"], color="#2da44e", label="received")
+        bars.bar(labels, t["missed"], bottom=t["received"], color="#cf222e", label="missed")
+        for i, (got, lost) in enumerate(zip(t["received"], t["missed"])):
+            bars.text(i, got / 2, str(got), ha="center", va="center", color="white", weight="bold")
+            if lost:
+                bars.text(i, got + lost / 2, str(lost), ha="center", va="center", color="white",
+                          weight="bold")
+        bars.set_ylabel("events")
+        bars.set_title(f"{self.events} events published")
+        bars.legend(loc="lower right")
+
+        for label, times, style in (("published", self.published_at, "k--"),
+                                    ("Pub/Sub subscriber", self.subscriber_at, "-"),
+                                    ("stream consumer group", self.stream_at, "-")):
+            if times:
+                xs = sorted(times)
+                lines.step(xs, range(1, len(xs) + 1), style, where="post", label=label)
+        if self.offline_at:
+            lines.axvspan(*self.offline_at, color="#d0d7de", alpha=0.6, label="both readers offline")
+        lines.set_xlabel("seconds")
+        lines.set_ylabel("events so far")
+        lines.set_title("received over time")
+        lines.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        return fig
+
+
+class PubSubVsStreams:
+    """One publisher, two delivery paths: ``PUBLISH channel`` and ``XADD stream``, same events.
+
+    ``run(events=100, offline=(31, 70))`` publishes events 1..100, takes the
+    subscriber and the stream reader offline just before event 31 and brings
+    them back just after event 70, waits for the readers to settle, and
+    returns a ``Result``: the subscriber has 60, the stream reader all 100.
+    """
+
+    def __init__(self, r: redis.Redis, prefix: str = "lesson06:", name: str = "events"):
+        self.r = r
+        self.channel = f"{prefix}{name}"          # channels and keys live apart; same name is fine
+        self.stream = f"{prefix}{name}"
+        self.group = "catch-up"
+        self.subscriber = Subscriber(r, self.channel, name=f"pubsub-vs-streams-sub-{self.channel}")
+        self.reader = GroupReader(r, self.stream, self.group,
+                                  name=f"pubsub-vs-streams-reader-{self.stream}")
+        self.published = 0
+        self._t0 = time.monotonic()
+        self._published_at: list[float] = []
+        self._sub_online_published = 0  # events published while the subscriber listened
+
+    def publish(self, seq: int) -> int:
+        """``PUBLISH channel seq`` and ``XADD stream * seq <seq>`` in one round trip;
+        returns how many subscribers got the message."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.publish(self.channel, str(seq))
+        pipe.xadd(self.stream, {"seq": str(seq)})
+        receivers, _ = pipe.execute()
+        self.published += 1
+        self._published_at.append(time.monotonic() - self._t0)
+        if self.subscriber.running:
+            self._sub_online_published += 1
+        return receivers
+
+    def start(self) -> None:
+        """Fresh keys, then both readers online (the group starts at ``$``: only new events)."""
+        self.r.delete(self.stream)
+        self.published = 0
+        self._published_at = []
+        self._sub_online_published = 0
+        self.subscriber.messages.clear()
+        self.reader.messages.clear()
+        self._t0 = time.monotonic()
+        self.reader.start()
+        self.subscriber.start()
+
+    def take_offline(self, timeout: float = 5) -> None:
+        """Stop both readers (after the subscriber has read what was sent to it, so counts are exact)."""
+        _wait_until(lambda: self.subscriber.count >= self._sub_online_published, timeout)
+        self.subscriber.stop()
+        self.reader.stop()
+        # The server drops a closed subscriber when it notices the closed socket.
+        _wait_until(lambda: self._numsub() == 0, timeout)
+
+    def bring_back(self) -> None:
+        """Start both readers again: the subscriber subscribes anew, the reader resumes its group."""
+        self.reader.start()
+        self.subscriber.start()
+
+    def stop(self) -> None:
+        self.subscriber.stop()
+        self.reader.stop()
+
+    def settle(self, timeout: float = 10) -> bool:
+        """Wait until the stream reader has every event and the subscriber all it was sent."""
+        return _wait_until(lambda: self.reader.count >= self.published
+                           and self.subscriber.count >= self._sub_online_published, timeout)
+
+    def result(self, offline=None, offline_at=None) -> Result:
+        t0 = self._t0
+        return Result(
+            events=self.published, offline=offline,
+            subscriber_seqs=[int(m["data"]) for m in self.subscriber.messages],
+            stream_seqs=[int(fields["seq"]) for _, fields, _ in self.reader.messages],
+            published_at=list(self._published_at),
+            subscriber_at=[m["t"] - t0 for m in self.subscriber.messages],
+            stream_at=[t - t0 for _, _, t in self.reader.messages],
+            offline_at=offline_at)
+
+    def run(self, events: int = 100, offline: tuple[int, int] | None = (31, 70),
+            rate: float | None = 200) -> Result:
+        """Publish ``events`` events at ``rate`` per second (None: as fast as possible), with both
+        readers offline for events ``offline[0]..offline[1]``; returns the ``Result``."""
+        if events < 1:
+            raise ValueError(f"events must be at least 1, got {events}.")
+        if offline is not None:
+            first, last = offline
+            if not 1 <= first <= last <= events:
+                raise ValueError(f"offline must be (first, last) with 1 <= first <= last <= {events}, "
+                                 f"got {offline}.")
+        self.start()
+        offline_at = [None, None]
+        try:
+            for seq in range(1, events + 1):
+                if offline and seq == offline[0]:
+                    offline_at[0] = time.monotonic() - self._t0
+                    self.take_offline()
+                self.publish(seq)
+                if offline and seq == offline[1]:
+                    offline_at[1] = time.monotonic() - self._t0
+                    self.bring_back()
+                if rate:
+                    time.sleep(1 / rate)
+            self.settle()
+        finally:
+            self.stop()
+        return self.result(offline, tuple(offline_at) if offline else None)
+
+    def _numsub(self) -> int:
+        return dict(self.r.pubsub_numsub(self.channel)).get(self.channel, 0)
+
+
+# --- live: a publisher on a thread and a panel with buttons -----------------------
+
+class Publisher(Worker):
+    """Calls ``experiment.publish(seq)`` ``rate`` times a second on a background thread."""
+
+    def __init__(self, experiment: "PubSubVsStreams", rate: float = 20, name: str | None = None):
+        if not 0 < rate <= 1000:
+            raise ValueError(f"rate must be between 0 and 1000 events a second, got {rate}.")
+        super().__init__(name or f"publisher-{experiment.channel}")
+        self.experiment, self.rate = experiment, rate
+
+    def step(self) -> None:
+        self.experiment.publish(self.experiment.published + 1)
+        self.sleep(1 / self.rate)
+
+
+class PubSubPanel(Panel):
+    """The experiment live: a publisher, and buttons that take the readers offline and back.
+
+    Python API (what the notebook calls so an executed notebook shows output):
+    ``start()``, ``take_offline()``, ``bring_back()``, ``stop()``, ``run_for(s)``,
+    ``result()`` (a ``Result`` to ``plot()``).
+    """
+
+    def __init__(self, r: redis.Redis, prefix: str = "lesson06:", name: str = "live", rate: float = 20):
+        self.experiment = PubSubVsStreams(r, prefix=prefix, name=name)
+        self.publisher = Publisher(self.experiment, rate)
+        super().__init__(f"panel:pubsub-vs-streams:{self.experiment.channel}")
+        self._offline_from: float | None = None
+        self._offline_windows: list[tuple[float, float]] = []
+        self.start_button = W.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", icon="stop")
+        self.offline_button = W.Button(description="Readers offline", icon="plug")
+        self.back_button = W.Button(description="Readers back", icon="refresh")
+        self.counters = W.HTML()
+        self.start_button.on_click(self._report(self.start))
+        self.stop_button.on_click(self._report(self.stop))
+        self.offline_button.on_click(self._report(self.take_offline))
+        self.back_button.on_click(self._report(self.bring_back))
+        self.widget = W.VBox([button_row(self.start_button, self.stop_button, self.offline_button,
+                                         self.back_button), self.counters, self.status])
+        self.refresh()
+
+    def workers(self) -> list[Worker]:
+        return [self.publisher, self.experiment.subscriber, self.experiment.reader]
+
+    def busy(self) -> bool:
+        return self.publisher.running
+
+    def start(self) -> "PubSubPanel":
+        """Fresh keys, both readers online, the publisher running."""
+        if self._closed:
+            raise RuntimeError("This panel was closed; make a new one.")
+        self.publisher.stop()
+        self.experiment.start()
+        self._offline_from, self._offline_windows = None, []
+        self.publisher.start()
+        self.start_refresher()
+        return self
+
+    def take_offline(self) -> "PubSubPanel":
+        """Both readers go away; the publisher keeps publishing."""
+        if self.experiment.subscriber.running or self.experiment.reader.running:
+            self._offline_from = self._now()
+            self.experiment.take_offline()
+        self.refresh()
+        return self
+
+    def bring_back(self) -> "PubSubPanel":
+        """Both readers come back: the subscriber hears only what comes next, the reader catches up."""
+        if self._offline_from is not None:
+            self._offline_windows.append((self._offline_from, self._now()))
+            self._offline_from = None
+            self.experiment.bring_back()
+        self.refresh()
+        return self
+
+    def stop(self) -> "PubSubPanel":
+        """Stop publishing, let the readers that are online catch up, then stop them."""
+        self.publisher.stop()
+        if self._offline_from is None:
+            self.experiment.settle(timeout=5)
+        return super().stop()
+
+    def result(self) -> Result:
+        windows = list(self._offline_windows)
+        if self._offline_from is not None:
+            windows.append((self._offline_from, self._now()))
+        return self.experiment.result(offline_at=windows[0] if windows else None)
+
+    def _now(self) -> float:
+        return time.monotonic() - self.experiment._t0
+
+    def _counters(self) -> list[tuple[str, str]]:
+        e = self.experiment
+        online = "offline" if self._offline_from is not None else "online"
+        return [("published", f"{e.published:,}"), ("readers", online),
+                ("subscriber received", f"{e.subscriber.count:,}"),
+                ("subscriber missed", f"{e.published - e.subscriber.count:,}"),
+                ("stream reader received", f"{e.reader.count:,}"),
+                ("stream reader behind", f"{e.published - e.reader.count:,}")]
+
+    def refresh(self) -> None:
+        self.counters.value = " &nbsp;·&nbsp; ".join(f"<b>{k}</b> {v}" for k, v in self._counters())
+        if not self._closed:
+            self.set_status("publishing" if self.publisher.running else "stopped",
+                            "ok" if self.publisher.running else "info")
+
+    def summary(self) -> str:
+        return "Pub/Sub vs Streams: " + " | ".join(f"{k} {v}" for k, v in self._counters())
+
+
+def pubsub_panel(r: redis.Redis, prefix: str = "lesson06:", rate: float = 20) -> PubSubPanel:
+    """``PubSubPanel`` on channel and stream ``<prefix>live``."""
+    return PubSubPanel(r, prefix=prefix, rate=rate)
+
+
+# --- a slow subscriber and the output buffer limit ------------------------------
+
+@dataclass
+class BufferLimitDemo:
+    """What happened to a subscriber that never read while messages kept coming."""
+
+    where: str
+    limit: str
+    published: int
+    delivered_by_publish: int   # sum of PUBLISH replies: how many times a subscriber was there
+    subscriber_read: int        # messages the slow subscriber managed to read afterwards
+    disconnected: bool
+    note: str = ""
+
+    def __str__(self) -> str:
+        if not self.published:
+            return self.note
+        return (f"{self.where}: limit {self.limit!r}; published {self.published} messages; "
+                f"the subscriber was still connected for {self.delivered_by_publish} of them, "
+                f"read {self.subscriber_read}, and was "
+                f"{'disconnected by the server' if self.disconnected else 'never disconnected'}."
+                + (f" {self.note}" if self.note else ""))
+
+
+def output_buffer_limit(r: redis.Redis) -> str | None:
+    """``CONFIG GET client-output-buffer-limit``, the ``pubsub`` part (``pubsub <hard> <soft> <secs>``).
+
+    None where there is no CONFIG (fakeredis, many managed services).
+    """
+    if getattr(getattr(r, "backend", None), "is_fake", False):
+        return None
+    try:
+        value = r.config_get("client-output-buffer-limit").get("client-output-buffer-limit", "")
+    except redis.ResponseError:
+        return None
+    words = value.split()
+    for i, word in enumerate(words):
+        if word == "pubsub":
+            return " ".join(words[i:i + 4])
+    return None
+
+
+def may_reconfigure(r: redis.Redis) -> bool:
+    """True only for a server streamlab started itself (``r.backend.kind == 'private'``):
+    the course never runs ``CONFIG SET`` on a server someone else runs."""
+    return getattr(getattr(r, "backend", None), "kind", None) == "private"
+
+
+def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
+                         messages: int = 4000, payload_bytes: int = 4096,
+                         hard_limit: str = "256kb") -> BufferLimitDemo:
+    """A subscriber that never reads, a publisher that keeps going, and a tiny
+    ``client-output-buffer-limit pubsub``: the server disconnects the subscriber.
+
+    ``CONFIG SET`` is used only on a server streamlab started: ``r``'s own if it
+    is private, else a scratch private server started for the demo and stopped
+    after it. With no ``redis-server`` binary at hand nothing is changed and the
+    result says why.
+    """
+    is_fake = getattr(getattr(r, "backend", None), "is_fake", False)
+    fake_note = ("fakeredis itself has no output buffer limit: it keeps undelivered messages "
+                 "in Python memory and never disconnects a slow subscriber.") if is_fake else ""
+    if may_reconfigure(r):
+        return _overflow(r.backend.url, "this kernel's private server", channel, messages,
+                         payload_bytes, hard_limit, fake_note)
+    if _server.find_server_binary() is None:
+        why = ("No redis-server here to start a scratch server, and the course never runs "
+               "CONFIG SET on a server it did not start.")
+        return BufferLimitDemo("not run", output_buffer_limit(r) or "unknown", 0, 0, 0, False,
+                               f"{fake_note} {why}".strip())
+    scratch = _server.PrivateServer().start()
+    try:
+        return _overflow(scratch.url, "a scratch server streamlab started for this demo", channel,
+                         messages, payload_bytes, hard_limit, fake_note)
+    finally:
+        scratch.stop()
+
+
+def _overflow(url: str, where: str, channel: str, messages: int, payload_bytes: int,
+              hard_limit: str, note: str = "") -> BufferLimitDemo:
+    admin = redis.Redis.from_url(url, decode_responses=True, protocol=2)
+    # The subscriber must see the disconnect, not silently reconnect and resubscribe.
+    slow = redis.Redis.from_url(url, decode_responses=True, protocol=2, socket_timeout=2,
+                                retry=None)
+    before = admin.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+    limit = f"pubsub {hard_limit} 0 0"
+    admin.config_set("client-output-buffer-limit", limit)
+    pubsub = slow.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(channel)
+        pubsub.get_message(timeout=1)  # the confirmation: the server has the subscription
+        payload = "x" * payload_bytes
+        delivered = 0
+        pipe = admin.pipeline(transaction=False)
+        for i in range(messages):
+            pipe.publish(channel, payload)
+            if (i + 1) % 100 == 0:
+                delivered += sum(pipe.execute())
+        delivered += sum(pipe.execute())
+        read, disconnected = 0, False
+        while True:
+            try:
+                reply = pubsub.get_message(timeout=0.5)
+            except (redis.ConnectionError, ConnectionError, OSError):
+                disconnected = True
+                break
+            if reply is None:
+                break
+            read += 1
+    finally:
+        try:
+            pubsub.close()
+            slow.close()
+        finally:
+            admin.config_set("client-output-buffer-limit", before)
+            admin.close()
+    return BufferLimitDemo(where, limit, messages, delivered, read,
+                           disconnected or delivered < messages, note)
+
+
+__all__ = ["BufferLimitDemo", "GroupReader", "Publisher", "PubSubPanel", "PubSubVsStreams", "Result",
+           "Subscriber", "may_reconfigure", "output_buffer_limit", "pubsub_panel",
+           "slow_subscriber_demo"]

@@ -1,0 +1,187 @@
+"""Lesson 06's experiment: Pub/Sub forgets what an offline subscriber missed, a stream does not."""
+
+from __future__ import annotations
+
+import time
+
+import matplotlib
+import pytest
+
+from streamlab import pubsub
+from streamlab import server as sl_server
+
+matplotlib.use("Agg")
+
+
+def wait_for(condition, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_offline_subscriber_misses_events_31_to_70_and_the_stream_consumer_gets_all_100(r, prefix):
+    result = pubsub.PubSubVsStreams(r, prefix=prefix).run(events=100, offline=(31, 70), rate=None)
+    assert result.subscriber_received == 60
+    assert result.subscriber_missed == list(range(31, 71))
+    assert result.stream_received == 100
+    assert result.stream_missed == []
+    assert result.table().loc["Pub/Sub subscriber"].tolist() == [60, 40]
+    assert result.table().loc["stream consumer group"].tolist() == [100, 0]
+
+
+def test_with_nobody_offline_both_sides_get_everything(r, prefix):
+    result = pubsub.PubSubVsStreams(r, prefix=prefix).run(events=50, offline=None, rate=None)
+    assert (result.subscriber_received, result.stream_received) == (50, 50)
+
+
+def test_stream_consumer_catches_up_in_order_after_coming_back(r, prefix):
+    result = pubsub.PubSubVsStreams(r, prefix=prefix).run(events=40, offline=(5, 30), rate=500)
+    assert result.stream_seqs == list(range(1, 41))
+    assert result.subscriber_seqs == list(range(1, 5)) + list(range(31, 41))
+
+
+def test_result_plot_has_bars_and_lines(r, prefix):
+    result = pubsub.PubSubVsStreams(r, prefix=prefix).run(events=20, offline=(5, 10), rate=None)
+    fig = result.plot()
+    bars, lines = fig.axes
+    assert len(bars.patches) == 4  # received + missed for each side
+    assert {line.get_label() for line in lines.get_lines()} >= {"published", "Pub/Sub subscriber"}
+    matplotlib.pyplot.close(fig)
+
+
+def test_run_rejects_an_offline_window_outside_the_events(r, prefix):
+    exp = pubsub.PubSubVsStreams(r, prefix=prefix)
+    with pytest.raises(ValueError, match="offline must be"):
+        exp.run(events=10, offline=(5, 20))
+    with pytest.raises(ValueError, match="at least 1"):
+        exp.run(events=0)
+
+
+def test_message_published_before_subscribe_is_lost(r, prefix):
+    channel = prefix + "early"
+    assert r.publish(channel, "too early") == 0
+    sub = pubsub.Subscriber(r, channel).start()
+    try:
+        assert r.publish(channel, "on time") == 1
+        assert wait_for(lambda: sub.count == 1)
+        assert [m["data"] for m in sub.messages] == ["on time"]
+    finally:
+        sub.stop()
+
+
+def test_psubscribe_receives_every_matching_channel(r, prefix):
+    sub = pubsub.Subscriber(r, patterns=prefix + "sensor:*").start()
+    try:
+        r.publish(prefix + "sensor:1", "a")
+        r.publish(prefix + "other", "b")
+        r.publish(prefix + "sensor:2", "c")
+        assert wait_for(lambda: sub.count == 2)
+        assert [(m["channel"], m["pattern"]) for m in sub.messages] == [
+            (prefix + "sensor:1", prefix + "sensor:*"), (prefix + "sensor:2", prefix + "sensor:*")]
+    finally:
+        sub.stop()
+
+
+def test_pubsub_fans_out_to_every_subscriber_like_one_group_per_reader(r, prefix):
+    channel, stream = prefix + "news", prefix + "news-stream"
+    subs = [pubsub.Subscriber(r, channel, name=f"fan-{i}-{prefix}").start() for i in range(3)]
+    readers = [pubsub.GroupReader(r, stream, f"group-{i}", name=f"fanr-{i}-{prefix}").start()
+               for i in range(3)]
+    try:
+        for i in range(10):
+            assert r.publish(channel, str(i)) == 3
+            r.xadd(stream, {"i": i})
+        assert wait_for(lambda: all(s.count == 10 for s in subs + readers))
+    finally:
+        for worker in subs + readers:
+            worker.stop()
+    assert len(r.xinfo_groups(stream)) == 3
+
+
+def test_subscriber_stops_within_a_poll_and_closes_its_connection(r, prefix):
+    channel = prefix + "quiet"
+    sub = pubsub.Subscriber(r, channel).start()
+    assert dict(r.pubsub_numsub(channel))[channel] == 1
+    started = time.monotonic()
+    sub.stop()
+    assert time.monotonic() - started < 1
+    assert not sub.running
+    assert wait_for(lambda: dict(r.pubsub_numsub(channel))[channel] == 0)
+
+
+def test_subscriber_needs_something_to_subscribe_to(r):
+    with pytest.raises(ValueError, match="at least one channel"):
+        pubsub.Subscriber(r)
+
+
+def test_output_buffer_limit_is_read_with_config_get_on_a_real_server(r):
+    limit = pubsub.output_buffer_limit(r)
+    if r.backend.is_fake:
+        assert limit is None
+    else:
+        assert limit.startswith("pubsub ") and len(limit.split()) == 4
+
+
+def test_course_never_reconfigures_a_server_it_did_not_start(r):
+    assert not pubsub.may_reconfigure(r)  # the test server is passed by URL
+
+
+@pytest.mark.skipif(sl_server.find_server_binary() is None, reason="needs redis-server on PATH")
+def test_slow_subscriber_is_disconnected_by_the_output_buffer_limit(r):
+    before = pubsub.output_buffer_limit(r)
+    demo = pubsub.slow_subscriber_demo(r, messages=3000, payload_bytes=4096, hard_limit="256kb")
+    assert demo.disconnected
+    assert demo.delivered_by_publish < demo.published
+    assert demo.subscriber_read <= demo.delivered_by_publish
+    assert pubsub.output_buffer_limit(r) == before  # r's own server was never touched
+    if r.backend.is_fake:
+        assert "no output buffer limit" in demo.note
+
+
+def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on(r, prefix):
+    panel = pubsub.PubSubPanel(r, prefix=prefix, rate=100)
+    try:
+        panel.start()
+        assert wait_for(lambda: panel.experiment.published >= 20)
+        panel.take_offline()
+        offline_at = panel.experiment.published
+        assert wait_for(lambda: panel.experiment.published >= offline_at + 20)
+        back_at = panel.experiment.published  # before bring_back: the publisher keeps going
+        panel.bring_back()
+        assert wait_for(lambda: panel.experiment.published >= back_at + 10)
+        panel.stop()
+        result = panel.result()
+        assert result.stream_received == result.events       # caught up
+        assert len(result.subscriber_missed) >= 20             # all sent while away
+        assert set(range(offline_at + 1, back_at + 1)) <= set(result.subscriber_missed)
+        assert "subscriber missed" in panel.summary()
+    finally:
+        panel.close()
+
+
+def test_publisher_rejects_a_silly_rate(r, prefix):
+    with pytest.raises(ValueError, match="rate"):
+        pubsub.Publisher(pubsub.PubSubVsStreams(r, prefix=prefix), rate=0)
+
+
+@pytest.mark.skipif(sl_server.find_server_binary() is None, reason="needs redis-server on PATH")
+def test_on_a_private_server_the_demo_uses_it_and_restores_its_limit():
+    from streamlab import backend as sl_backend
+
+    srv = sl_server.PrivateServer().start()
+    try:
+        private = sl_backend.Backend(kind="private", url=srv.url, server_name="redis",
+                                     version=(7, 0), version_text="7.0", private_server=srv)
+        client = sl_backend._make_client(private)
+        try:
+            assert pubsub.may_reconfigure(client)
+            before = pubsub.output_buffer_limit(client)
+            demo = pubsub.slow_subscriber_demo(client, messages=3000)
+            assert demo.where == "this kernel's private server"
+            assert demo.disconnected and demo.delivered_by_publish < 3000
+            assert pubsub.output_buffer_limit(client) == before
+        finally:
+            client.close()
+    finally:
+        srv.stop()
