@@ -1,0 +1,397 @@
+"""ipywidgets panels that drive the course's workers: thin wiring, the logic lives in the workers.
+
+Every panel shares the same skeleton (``Panel``): a name, a status line, a row
+of buttons, a refresher thread that redraws the panel about 4 times a second
+while its workers run, and a registry, so that re-running a cell stops the
+previous panel of the same name (its workers and its refresher) before the new
+one starts. A panel has the same Python API as a worker (``start()``,
+``stop()``, ``run_for(seconds)``), so a notebook can drive it without a click;
+after ``stop()`` it shows its final numbers, and it also displays as plain
+text/HTML where widgets do not render (nbclient, nbconvert).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+import time
+
+import ipywidgets as W
+import redis
+
+from . import workers
+from .explain import explain
+from .producer import MAX_RATE, MIN_RATE, Producer
+
+REFRESH_INTERVAL = 0.25  # seconds: about 4 redraws a second
+TAIL_ROWS = 5
+
+_panels: dict[str, "Panel"] = {}
+_panels_lock = threading.Lock()
+
+_STATUS_COLOURS = {"info": "#555", "ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e"}
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short "what happened / what to do" text for ``exc``, for a status line.
+
+    Our own checks (``ValueError``) already say both; anything from Redis or
+    redis-py goes through ``streamlab.explain``.
+    """
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return explain(exc)
+
+
+def status_line() -> W.HTML:
+    """An empty one-line HTML widget for a panel's status."""
+    return W.HTML(layout=W.Layout(min_height="1.6em"))
+
+
+def button_row(*buttons: W.Widget) -> W.HBox:
+    """Buttons (and small inputs) side by side."""
+    return W.HBox(list(buttons), layout=W.Layout(align_items="center", flex_flow="row wrap"))
+
+
+def html_table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """A small HTML table of ``rows`` (dicts), escaped; columns default to every key seen, in order."""
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns += [c for c in row if c not in columns]
+    head = "".join(f"<th style='text-align:left;padding:0 8px'>{html.escape(str(c))}</th>"
+                   for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape(str(row.get(c, '')))}</td>"
+                         for c in columns) + "</tr>"
+        for row in rows
+    )
+    return f"<table style='font-family:monospace;font-size:90%'><tr>{head}</tr>{body}</table>"
+
+
+class _Refresher(workers.Worker):
+    """Redraws a panel every ``REFRESH_INTERVAL`` seconds while the panel is busy, then stops itself."""
+
+    def __init__(self, panel: "Panel"):
+        super().__init__(f"{panel.name}:refresh")
+        self.panel = panel
+
+    def step(self) -> None:
+        busy = self.panel.busy()  # asked before drawing, so the last drawing shows the end
+        self.panel.refresh()
+        if not busy:
+            self.stop()  # the workers ended (stopped or failed): nothing more to show
+            return
+        self.sleep(REFRESH_INTERVAL)
+
+
+class Panel:
+    """The base of every streamlab panel: name registry, status line, refresher, display.
+
+    A subclass builds its widgets, puts them in ``self.widget`` (including
+    ``self.status``), lists its workers in ``workers()``, and implements
+    ``refresh()`` (read the workers and the server, update the widgets) and
+    ``summary()`` (the same numbers as plain text).
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.status = status_line()
+        self.widget: W.Widget = W.VBox([self.status])
+        self._refresher: _Refresher | None = None
+        self._closed = False
+        self.closed_reason = ""
+        with _panels_lock:
+            previous = _panels.get(name)
+            _panels[name] = self
+        if previous is not None:
+            previous.shutdown("replaced by a newer panel of the same name")
+
+    # --- to implement -----------------------------------------------------------
+    def workers(self) -> list[workers.Worker]:
+        return []
+
+    def refresh(self) -> None:
+        """Update the widgets from the workers and the server (called on the refresher thread)."""
+
+    def summary(self) -> str:
+        return f"{type(self).__name__} {self.name!r}"
+
+    def summary_html(self) -> str:
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+    # --- lifecycle ---------------------------------------------------------------
+    def busy(self) -> bool:
+        """True while any of the panel's workers runs."""
+        return any(w.running for w in self.workers())
+
+    def start_refresher(self) -> None:
+        if self._refresher is None or not self._refresher.running or self._refresher.stopping:
+            self._refresher = _Refresher(self)
+            self._refresher.start()
+
+    def stop_refresher(self) -> None:
+        if self._refresher is not None:
+            self._refresher.stop()
+            self._refresher = None
+
+    def stop(self) -> "Panel":
+        """Stop the workers and the refresher, then show the final numbers."""
+        for w in self.workers():
+            w.stop()
+        self.stop_refresher()
+        self.refresh()
+        return self
+
+    def run_for(self, seconds: float) -> "Panel":
+        """``start()``, wait ``seconds`` (less if the workers end sooner), ``stop()``."""
+        self.start()
+        deadline = time.monotonic() + seconds
+        try:
+            while self.busy() and time.monotonic() < deadline:
+                time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+        finally:
+            self.stop()
+        return self
+
+    def start(self) -> "Panel":
+        raise NotImplementedError
+
+    def shutdown(self, reason: str = "closed") -> None:
+        """Stop everything for good (a newer panel took the name, or ``close()``)."""
+        self.stop()
+        self._closed = True
+        self.closed_reason = reason
+        self.set_status(f"stopped: {reason}", "info")
+
+    def close(self) -> None:
+        """Stop everything and close the widgets; the panel's name is free again."""
+        self.shutdown()
+        with _panels_lock:
+            if _panels.get(self.name) is self:
+                del _panels[self.name]
+        _close_tree(self.widget)
+
+    # --- display -----------------------------------------------------------------
+    def set_status(self, text: str, level: str = "info") -> None:
+        colour = _STATUS_COLOURS.get(level, _STATUS_COLOURS["info"])
+        self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
+
+    def _report(self, action):
+        """Wrap a button callback: an exception becomes the status line, not a traceback."""
+        def handler(*_):
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 - shown to the learner, not lost
+                self.set_status(describe_error(exc), "error")
+        return handler
+
+    def _repr_mimebundle_(self, **kwargs):
+        # The widget where widgets render; the summary wherever they do not.
+        data = self.widget._repr_mimebundle_(**kwargs)
+        data["text/plain"] = self.summary()
+        data["text/html"] = self.summary_html()
+        return data
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def _close_tree(widget: W.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
+
+
+class ProducerPanel(Panel):
+    """A ``Producer`` (paced ``XADD`` of sensor readings) with controls and live counters.
+
+    Controls: stream key, sensor names, rate (log slider, 1 to 10,000 msgs/s),
+    Start/Stop, Burst N. Shows sent, achieved rate, ``XLEN`` and the newest
+    entries (``XREVRANGE key + - COUNT 5``). Python API: ``start()``, ``stop()``,
+    ``run_for(seconds)``, ``burst(n)``; ``panel.producer`` is the worker itself.
+    """
+
+    def __init__(self, r: redis.Redis, stream: str,
+                 sensors=("sensor1", "sensor2", "sensor3"), rate: float = 10,
+                 maxlen: int | None = None, name: str | None = None, burst_size: int = 1000,
+                 **producer_options):
+        self.r = r
+        self.producer = Producer(r, stream, sensors=sensors, rate=rate, maxlen=maxlen,
+                                 name=name, **producer_options)
+        super().__init__(f"panel:{self.producer.name}")
+        self.xlen: int | None = None
+        self.tail: list[tuple[str, dict]] = []
+        self._burst_thread: threading.Thread | None = None
+        self._burst_cancel = threading.Event()
+
+        self.stream_box = W.Text(value=stream, description="stream", continuous_update=False)
+        self.sensors_box = W.Text(value=", ".join(self.producer.sensors), description="sensors",
+                                  continuous_update=False)
+        self.rate_slider = W.FloatLogSlider(
+            value=self.producer.rate, base=10, min=math.log10(MIN_RATE), max=math.log10(MAX_RATE),
+            step=0.01, description="msgs/s",
+            readout_format=",.0f", continuous_update=False,
+            layout=W.Layout(width="420px"),
+        )
+        self.start_button = W.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", icon="stop")
+        self.burst_size = W.BoundedIntText(value=burst_size, min=1, max=1_000_000,
+                                           description="burst N", layout=W.Layout(width="180px"))
+        self.burst_button = W.Button(description="Burst", icon="bolt")
+        self.counters = W.HTML()
+        self.tail_view = W.HTML()
+
+        self.start_button.on_click(self._report(self.start))
+        self.stop_button.on_click(self._report(self.stop))
+        self.burst_button.on_click(self._report(self._burst_in_background))
+        self.rate_slider.observe(self._report(self._apply_rate), names="value")
+        self.stream_box.observe(self._report(self._apply_target), names="value")
+        self.sensors_box.observe(self._report(self._apply_target), names="value")
+
+        self.widget = W.VBox([
+            W.HBox([self.stream_box, self.sensors_box]),
+            self.rate_slider,
+            button_row(self.start_button, self.stop_button, self.burst_size, self.burst_button),
+            self.counters,
+            self.status,
+            self.tail_view,
+        ])
+        self.refresh()
+
+    # --- Python API ------------------------------------------------------------
+    def workers(self) -> list[workers.Worker]:
+        return [self.producer]
+
+    def busy(self) -> bool:
+        thread = self._burst_thread
+        return self.producer.running or (thread is not None and thread.is_alive())
+
+    def start(self) -> "ProducerPanel":
+        """Start producing at the slider's rate (``XADD`` on a background thread)."""
+        if self._closed:
+            raise RuntimeError(f"This panel is stopped for good ({self.closed_reason}); "
+                               f"make a new one.")
+        self.producer.start()
+        self.start_refresher()
+        self.refresh()
+        return self
+
+    def stop(self) -> "ProducerPanel":
+        """Stop the producer, a Burst-button burst and the refresher; show the final numbers."""
+        thread = self._burst_thread
+        if thread is not None:
+            self._burst_cancel.set()
+            thread.join()
+            self._burst_thread = None
+        return super().stop()
+
+    def burst(self, n: int) -> "ProducerPanel":
+        """Send ``n`` entries at full speed (pipelined ``XADD``); returns when they are in."""
+        self.producer.burst(n)
+        self.refresh()
+        return self
+
+    @property
+    def rate(self) -> float:
+        return self.producer.rate
+
+    @rate.setter
+    def rate(self, value: float) -> None:
+        self.producer.rate = value
+        self.rate_slider.value = self.producer.rate
+
+    # --- widget callbacks ----------------------------------------------------------
+    def _apply_rate(self) -> None:
+        self.producer.rate = self.rate_slider.value
+
+    def _apply_target(self) -> None:
+        """New stream key or sensors from the text boxes; a running producer restarts on them."""
+        was_running = self.producer.running
+        self.producer.retarget(self.stream_box.value.strip(), self.sensors_box.value)
+        if was_running:
+            self.start()
+        self.refresh()
+
+    def _burst_in_background(self) -> None:
+        # A click must not block the kernel: the burst runs on its own short-lived thread.
+        if self._burst_thread is not None and self._burst_thread.is_alive():
+            return
+        n = self.burst_size.value
+        self._burst_cancel.clear()
+
+        def run():
+            try:
+                self.producer.burst(n, cancel=self._burst_cancel)
+            except Exception as exc:  # noqa: BLE001 - shown in the status line
+                self.set_status(describe_error(exc), "error")
+
+        self._burst_thread = threading.Thread(target=run, name=f"streamlab-{self.name}:burst",
+                                              daemon=True)
+        self._burst_thread.start()
+        self.start_refresher()
+
+    # --- drawing ------------------------------------------------------------------
+    def status_text(self) -> str:
+        p = self.producer
+        if p.status == "reconnecting":
+            return f"reconnecting: the server is not answering ({p.error}); retrying with backoff"
+        if p.status == "failed" and p.error is not None:
+            return "failed: " + describe_error(p.error)
+        if p.status == "idle":
+            return "ready: press Start or Burst (or call panel.start(), panel.burst(n))"
+        return p.status
+
+    def refresh(self) -> None:
+        problem = None
+        try:
+            self.xlen = self.r.xlen(self.producer.stream)
+            self.tail = self.r.xrevrange(self.producer.stream, count=TAIL_ROWS)
+        except redis.ResponseError as exc:  # e.g. the key holds another type
+            self.xlen, self.tail = None, []
+            problem = exc
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass  # keep the last numbers; the status line says the producer is reconnecting
+        self.counters.value = self._counters_html()
+        self.tail_view.value = html_table([{"id": i, **f} for i, f in self.tail])
+        if self._closed:
+            return
+        if problem is not None and self.producer.status != "failed":
+            self.set_status(describe_error(problem), "error")
+        else:
+            level = {"running": "ok", "reconnecting": "warn", "failed": "error"}.get(
+                self.producer.status, "info")
+            self.set_status(self.status_text(), level)
+
+    def _counters(self) -> list[tuple[str, str]]:
+        p = self.producer
+        return [
+            ("sent", f"{p.sent:,}"),
+            ("achieved", f"{p.achieved_rate:,.0f} msgs/s"),
+            ("XLEN", "?" if self.xlen is None else f"{self.xlen:,}"),
+            ("last ID", p.last_id or "-"),
+            ("errors", f"{p.errors:,}"),
+        ]
+
+    def _counters_html(self) -> str:
+        return " &nbsp;·&nbsp; ".join(f"<b>{k}</b> {html.escape(v)}" for k, v in self._counters())
+
+    def summary(self) -> str:
+        p = self.producer
+        lines = [f"producer {p.name!r} -> {p.stream!r} at {p.rate:,.0f} msgs/s: {self.status_text()}",
+                 "  " + " | ".join(f"{k} {v}" for k, v in self._counters())]
+        lines += [f"  {entry_id}  {fields}" for entry_id, fields in self.tail]
+        return "\n".join(lines)
+
+    def summary_html(self) -> str:
+        p = self.producer
+        head = (f"<b>producer</b> {html.escape(p.name)} &rarr; <code>{html.escape(p.stream)}</code> "
+                f"at {p.rate:,.0f} msgs/s: {html.escape(self.status_text())}")
+        return (f"<div>{head}<br>{self._counters_html()}"
+                f"{html_table([{'id': i, **f} for i, f in self.tail])}</div>")
+
+
+def producer_panel(r: redis.Redis, stream: str, **options) -> ProducerPanel:
+    """A ``ProducerPanel`` on ``stream``: ``sl.producer_panel(r, 'lesson01:sensors', rate=50)``."""
+    return ProducerPanel(r, stream, **options)
