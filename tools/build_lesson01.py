@@ -139,6 +139,10 @@ CELLS = [
     The stream is unchanged by them. The last one gives only milliseconds; Redis fills
     in sequence 0, so the ID is `5-0`.
 
+    Each `(error)` line is the server's reply, as redis-cli shows it. The `hint:` line
+    under it is not from Redis: the course's `%%redis` adds it, and redis-cli prints no
+    such line.
+
     `0-0` is special: it is the smallest possible ID, which readers use to mean "from
     the very beginning", so no entry may have it, even in an empty stream.
     """),
@@ -185,9 +189,9 @@ CELLS = [
     md("""
     ## 6. `NOMKSTREAM` and `XLEN`
 
-    `XADD` creates the stream if the key does not exist. With `NOMKSTREAM` it does not:
-    the reply is `(nil)` and nothing is written. That protects against a typo in a key
-    name quietly creating a new stream that no reader watches.
+    `XADD` creates the stream if the key does not exist. With `NOMKSTREAM` (Redis 6.2+)
+    it does not: the reply is `(nil)` and nothing is written. That protects against a
+    typo in a key name quietly creating a new stream that no reader watches.
     """),
     redis("""
     XADD lesson01:nobody-here NOMKSTREAM * reading lost
@@ -337,23 +341,36 @@ CELLS = [
     panel
     """),
     md("""
-    The buttons have a Python API too. Two seconds at 20 messages a second, then a
-    burst of 2,000 (pipelined `XADD`):
+    The buttons have a Python API too. Two seconds at 20 messages a second:
     """),
     code("""
     panel.run_for(2)
+    """),
+    md("""
+    The entries carry the article's three fields and two more that the course's
+    producer adds to every entry:
+
+    - `seq`: the producer's running count, 1, 2, 3, ... A reader that sees a number
+      skipped knows an entry went missing.
+    - `sent_at`: the producer's clock when it made the entry, in seconds since 1970
+      (`time.time()`). A reader subtracts it from its own clock to see how long the
+      entry took to reach it; lesson 02 does that.
+
+    `burst(n)` ignores the rate: it sends `n` entries as fast as the server takes them,
+    many `XADD`s per round trip (a pipeline, as in section 3). 2,000 of them:
     """),
     code("""
     panel.burst(2000)
     """),
     md("""
-    The burst went in far faster than one entry per millisecond, so many of its entries
-    share a millisecond, just as in section 3:
+    Did the burst's entries share milliseconds, as in section 3? Count them. How many fit
+    in one millisecond depends on the server: fakeredis, which is Python code running in
+    this kernel, takes far fewer than a real Redis.
     """),
     code("""
-    per_ms = id_table(r.xrange("lesson01:sensors")).groupby("milliseconds").size()
-    print(f"{per_ms.sum():,} entries in {len(per_ms):,} different milliseconds; "
-          f"up to {per_ms.max()} entries in one millisecond")
+    per_ms = id_table(r.xrange("lesson01:sensors")[-2000:]).groupby("milliseconds").size()
+    print(f"the burst's {per_ms.sum():,} entries landed in {len(per_ms):,} different milliseconds; "
+          f"{per_ms.mean():.1f} entries shared each of those on average, up to {per_ms.max()}")
     """),
 
     md("""

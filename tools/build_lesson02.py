@@ -108,8 +108,11 @@ CELLS = [
     print(f"{len(last_10s)} entries, from {max(ages):.1f} s to {min(ages):.1f} s ago")
     """),
     md("""
-    A reading every 100 ms, so about 100 of them. The same works for any window, e.g.
-    between 30 and 20 seconds ago, counted per sensor:
+    Fewer than 100, though there is a reading every 100 ms: this history is not live. It
+    stopped when the cell at the top wrote it, so its newest reading is already a little
+    old (the second number above), and the end of the window holds no readings.
+
+    The same works for any window, e.g. between 30 and 20 seconds ago, counted per sensor:
     """),
     code("""
     window = r.xrange("lesson02:history", min=now_ms - 30_000, max=now_ms - 20_000)
@@ -127,7 +130,7 @@ CELLS = [
     """),
     md("""
     From a stored ID, it carries on after that entry; that is how a reader resumes
-    (section 8):
+    (section 9):
     """),
     code("""
     reply = r.xread({"lesson02:history": "0"}, count=2)
@@ -177,21 +180,32 @@ CELLS = [
     ## 6. Waiting for new entries: `XREAD BLOCK`
 
     With `BLOCK ms`, an `XREAD` that finds nothing waits up to `ms` milliseconds and
-    returns as soon as an entry arrives. Here a producer on a background thread adds 20
-    readings a second (each stamped with the time it was sent, `sent_at`), while this
-    cell blocks and records how long each entry took to reach it: from the producer
-    calling `XADD` to `XREAD` returning.
+    returns as soon as an entry arrives. Here the producer from lesson 01's panel adds 20
+    readings a second on a background thread, while this cell blocks and records how long
+    each entry took to reach it: from the producer calling `XADD` to `XREAD` returning.
+    Every entry it writes carries `seq`, its running count (1, 2, 3, ...), and `sent_at`,
+    its clock when it made the entry, in seconds since 1970; `time.time()` minus
+    `sent_at` is the time taken.
 
-    Note the loop: the first read starts at `$`; every later read starts at the last ID
-    it got. Starting from `$` again each time would miss entries that arrived between
-    two reads.
+    Three things in the code below:
+
+    - A blocked `XREAD` holds its connection until it returns: nothing else can be sent
+      on that connection meanwhile. The producer runs on another thread, so it gets a
+      client of its own, `r.new_client()`.
+    - The reader notes the stream's newest ID (or `0-0` if there is no stream yet)
+      **before** starting the producer, and reads from there. `$` would be too late: it
+      means "newest when this `XREAD` runs", and the producer sends its first entry the
+      moment it starts, usually before the first `XREAD` reaches the server.
+    - Every later read starts at the last ID it got. Going back to `$` each time would
+      miss entries that arrived between two reads.
     """),
     code("""
     from streamlab.producer import Producer
 
-    producer = Producer(r.new_client(), "lesson02:live", rate=20)  # its own connection
-    latencies_ms = []
-    last_id = "$"
+    newest = r.xrevrange("lesson02:live", count=1)
+    last_id = newest[0][0] if newest else "0-0"
+    producer = Producer(r.new_client(), "lesson02:live", rate=20)
+    sent_at, latencies_ms = [], []
     producer.start()
     try:
         deadline = time.monotonic() + 3
@@ -200,36 +214,30 @@ CELLS = [
             returned = time.time()
             for _, entries in reply:
                 for entry_id, fields in entries:
-                    latencies_ms.append((returned - float(fields["sent_at"])) * 1000)
+                    sent_at.append(float(fields["sent_at"]))
+                    latencies_ms.append((returned - sent_at[-1]) * 1000)
                     last_id = entry_id
     finally:
         producer.stop()
-
-    latency = pd.Series(latencies_ms)
-    pd.DataFrame({"entries": [len(latency)], "p50 (ms)": [latency.quantile(0.5)],
-                  "p95 (ms)": [latency.quantile(0.95)], "max (ms)": [latency.max()]}).round(2)
+    """),
+    md("""
+    The median (p50), the 95th percentile (95 % of entries took less) and the slowest, in
+    milliseconds:
     """),
     code("""
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from streamlab import latency
 
-    fig, ax = plt.subplots(figsize=(7, 3))
-    # Logarithmic bins: most wake-ups take well under a millisecond, a few take far longer.
-    ax.hist(latency, bins=np.geomspace(latency.min(), latency.max(), 30), color="#4c72b0")
-    ax.set_xscale("log")
-    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-             if latency.min() <= t <= latency.max()]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.minorticks_off()
-    for q, style in ((0.5, "-"), (0.95, "--")):
-        ax.axvline(latency.quantile(q), color="#c44e52", linestyle=style,
-                   label=f"p{int(q * 100)} = {latency.quantile(q):.2f} ms")
-    ax.set_xlabel("time from XADD to the blocked XREAD returning (ms)")
-    ax.set_ylabel("entries")
-    ax.set_title(f"Wake-up latency of {len(latency)} entries on "
-                 f"{r.backend.server_name} {r.backend.version_text}")
-    ax.legend()
-    plt.show()
+    latency.summary(latencies_ms)
+    """),
+    md("""
+    Each dot below is one entry: when it was sent, and how long it took to reach the
+    reader. The red line is the median. When the slowest entry took over ten times as
+    long as the fastest, the vertical axis is logarithmic (1, 2, 5, 10 ms nearly evenly
+    spaced), so the usual case and the slow ones both fit.
+    """),
+    code("""
+    latency.strip_plot(sent_at, latencies_ms,
+                       f"{len(latencies_ms)} entries on {r.backend.server_name} {r.backend.version_text}")
     """),
     code("""
     if r.backend.is_fake:
@@ -240,9 +248,10 @@ CELLS = [
               "server waking the blocked client, and the reply's trip back.")
     """),
     md("""
-    The median is usually below a millisecond. The slow tail is the machine busy with
-    something else at that moment; here the producer and the reader are also two
-    threads of one Python process, taking turns.
+    Here the median is usually around a millisecond; the tail, the few slow dots, depends
+    on the machine. A slow dot is the machine busy with something else at that moment,
+    and here the producer and the reader are also two threads of one Python process,
+    taking turns.
     """),
 
     md("""
@@ -266,9 +275,12 @@ CELLS = [
     A redis-py client stops waiting for a reply after its `socket_timeout`, and redis-py
     8 sets that to **5 seconds** by default. A `BLOCK` longer than that makes the client
     give up while the server is still, correctly, waiting: `TimeoutError: Timeout
-    reading from socket`. And redis-py first retries three times with growing pauses,
-    so `BLOCK 8000` on a quiet stream fails only after about a minute. The article's
-    consumer-group program blocks for 5000 ms, right at that edge.
+    reading from socket`. Worse, a redis-py 8 client retries a timed-out command **10
+    times** by default, pausing a little longer each time (a random pause under 10 ms,
+    then under 20, 40, ..., at most 1 s), and each retry waits its own 5 s. So
+    `XREAD BLOCK 8000` on a quiet stream raises `TimeoutError` only after 11 tries of
+    5 s, about a minute. The article's consumer-group program blocks for 5000 ms, right
+    at that edge.
 
     Here is the same thing in small: a read timeout of 0.5 s, a `BLOCK` of 1 s, and no
     retries so it fails at once.
@@ -278,7 +290,9 @@ CELLS = [
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    print("redis-py's default socket_timeout:", redis.Redis().get_connection_kwargs()["socket_timeout"], "s")
+    default = redis.Redis()  # not connected: it only shows redis-py's defaults
+    print("redis-py's default socket_timeout:", default.get_connection_kwargs()["socket_timeout"], "s;",
+          "retries:", default.get_retry().get_retries())
     if r.backend.is_fake:
         print("fakeredis has no socket, so it cannot show the trap: the same read simply "
               "waits 1 s and returns []. On a real server it raises TimeoutError.")
@@ -373,25 +387,41 @@ CELLS = [
     md("""
     ## Try it
 
-    Start the producer panel, then run the cell under it: for 2 seconds it blocks on
-    the stream and prints each entry as it arrives (make it longer when you try it by
-    hand). Change the rate and run it again.
+    A producer panel, and a reader that prints each entry as it arrives. The second cell
+    below starts the panel's producer itself (as a click on **Start** would), reads for
+    2 seconds, stops the producer and counts: every entry sent is printed once. Change
+    the rate with the slider, or the 2 seconds, and run that cell again.
     """),
     code("""
     from streamlab.widgets import ProducerPanel
 
-    panel = ProducerPanel(r, "lesson02:try", rate=5)
+    panel = ProducerPanel(r.new_client(), "lesson02:try", rate=5)
     panel
     """),
     code("""
-    panel.start()  # a click on Start does the same
-    last_id, until = "$", time.monotonic() + 2
-    while time.monotonic() < until:
-        for _, entries in r.xread({"lesson02:try": last_id}, block=500):
+    # One XREAD after last_id, waiting up to block_ms; prints what came, returns (last ID, how many).
+    def print_new(last_id, block_ms=None):
+        count = 0
+        for _, entries in r.xread({"lesson02:try": last_id}, block=block_ms):
             for entry_id, fields in entries:
-                print(entry_id, fields["sensor_id"], fields["temp"])
-                last_id = entry_id
+                print(entry_id, "seq", fields["seq"], fields["sensor_id"], fields["temp"])
+                last_id, count = entry_id, count + 1
+        return last_id, count
+    """),
+    code("""
+    newest = r.xrevrange("lesson02:try", count=1)
+    last_id = newest[0][0] if newest else "0-0"  # noted before the producer starts, as in section 6
+    sent_before, received = panel.producer.sent, 0
+
+    panel.start()
+    until = time.monotonic() + 2
+    while time.monotonic() < until:
+        last_id, n = print_new(last_id, block_ms=500)
+        received += n
     panel.stop()
+    last_id, n = print_new(last_id)  # entries sent after the last read, before stop(): no need to wait
+    received += n
+    print(f"sent {panel.producer.sent - sent_before}, received {received}")
     """),
 
     md("""
@@ -438,8 +468,10 @@ CELLS = [
     **Exercise 3.** A reader follows several streams; `positions` maps each stream to the
     last ID it has read, e.g. `{"lesson02:history": "0", "lesson02:alerts": "0"}`. Write
     `read_new(r, positions)`: with **one** `XREAD` (no blocking), return
-    `(entries, new_positions)`: the new entries of every stream in one list, and a new
-    dict with each stream's last ID read. Leave `positions` itself unchanged.
+    `(entries, new_positions)`: `entries` is one list of the new entries of every stream,
+    each an `(id, fields)` pair as redis-py gives them (without the stream names), and
+    `new_positions` is a new dict with each stream's last ID read. Leave `positions`
+    itself unchanged.
     """),
     code("""
     def read_new(r, positions):
@@ -453,7 +485,8 @@ CELLS = [
     md("""
     **Exercise 4.** Write `wait_for_next(r, stream, timeout_ms)`: wait up to
     `timeout_ms` for an entry added **after** the call, and return it as
-    `(id, fields)`, or `None` if none came in time.
+    `(id, fields)`, or `None` if none came in time. (`BLOCK 0` would wait forever: keep
+    the timeout.)
     """),
     code("""
     def wait_for_next(r, stream, timeout_ms):
@@ -476,8 +509,12 @@ CELLS = [
       nothing new is left out of the reply.
     - `$` means "whatever is newest when the command runs": useful only with `BLOCK`.
       For the newest entry use `XREVRANGE key + - COUNT 1` (or `XREAD ... +` on 7.4+).
-    - `XREAD BLOCK ms` wakes within about a millisecond of an `XADD` and returns `[]`
-      on timeout, provided the client's socket timeout is longer than the block.
+    - `XREAD BLOCK ms` returns as soon as an entry arrives (around a millisecond after
+      the `XADD` here; the slow tail depends on the machine), and `[]` on timeout,
+      provided the client's socket timeout is longer than the block (redis-py's default
+      is 5 s, and it retries 10 times before it raises).
+    - To miss nothing, note where you are (the newest ID, or the last ID read) before
+      entries can arrive; `$` is "newest when this `XREAD` runs".
     - Storing the last ID handled under a key lets a consumer stop and resume.
 
     ## Next

@@ -41,7 +41,7 @@ def write(path: str | Path, cells: list) -> Path:
     """Write ``cells`` as a notebook at ``path`` (relative to the repository root)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
         "language_info": {"name": "python"},
     }
     nb.cells = cells

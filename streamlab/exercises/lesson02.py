@@ -256,7 +256,8 @@ def _call_with_deadline(ex, fn, args, wait: float, wake):
 
 @exercises.add(4, "Wait for the next entry", hints=[
     "`r.xread({stream: '$'}, block=timeout_ms)` waits up to timeout_ms for an entry added "
-    "after the call, and returns `[]` if none comes.",
+    "after the call, and returns `[]` if none comes. Pass the timeout through: `block=0` "
+    "(BLOCK 0) waits forever.",
     "From the reply `[[stream, [(id, fields)]]]` return `reply[0][1][0]`; on `[]` return None.",
 ])
 def ex4(ex, wait_for_next):
