@@ -24,7 +24,10 @@ def test_committed_notebook_holds_no_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT)) for p in NOTEBOOKS])
 def test_notebook_uses_the_python3_kernel(path):
     nb = json.loads(path.read_text())
-    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
+    spec = nb["metadata"].get("kernelspec", {})
+    # One kernel name and label everywhere: drifting kernel names break "Run all" for learners.
+    assert spec.get("name") == "python3"
+    assert spec.get("display_name") == "Python 3 (ipykernel)"
 
 
 def test_lessons_open_with_title_goals_prerequisites_and_time():

@@ -606,7 +606,7 @@ middle of its work, find the stuck entries, take them over with `XCLAIM` and
 """)
 
 nb = new_notebook(cells=cells, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 })
 nbformat.write(nb, Path(__file__).resolve().parents[1] / "notebooks" / "03-consumer-groups.ipynb")
