@@ -1,0 +1,932 @@
+"""Lesson 07's capstone: the article's sensor pipeline, run from a notebook.
+
+::
+
+    cap = Capstone(r)           # 3 producers, group "workers" (w1, w2), group "alerts" (a1)
+    cap.commands()              # the terminal commands it runs (the article's way)
+    cap.start()                 # start everything at once, plus the reaper and the supervisor
+    cap.dashboard()             # live widget; cap.show() draws the same as a picture
+    left = cap.kill("w1")       # SIGKILL one worker: returns the IDs it left pending
+    cap.wait_finished(left)     # ...until the reaper (XAUTOCLAIM) has done them
+    cap.restart("w1"); cap.add_worker("w3")
+    cap.wait_drained()          # producers done, both groups caught up, nothing pending
+    cap.stop()
+    cap.ledger()                # produced = processed, alerts = readings above the threshold
+
+What runs:
+
+- producers: ``streamlab produce SENSOR`` (``XADD lesson07:sensors * ...``);
+- workers: ``streamlab consume workers wN`` (``XREADGROUP GROUP workers wN ... >``,
+  pretend work, ``XACK``);
+- alerters: ``streamlab consume alerts aN --alert-above T`` (an entry hotter than
+  ``T`` is copied to ``lesson07:alerts``; copy and ``XACK`` in one ``MULTI``/``EXEC``);
+- a reaper (``recovery.Reaper``, on a thread here): ``XAUTOCLAIM`` takes over
+  entries left idle by a dead worker, finishes them and acknowledges them;
+- a supervisor thread that reads every member's output, notices exits, and
+  samples both groups (``XINFO GROUPS``, ``XPENDING``, ``XLEN``) for the dashboard
+  (``observe.Sampler``); with a live dashboard, one more thread redraws it.
+
+On a real server (any backend with a URL, the private server included) each
+producer and consumer is its own OS process, started with
+``python -m streamlab.cli produce|consume ...`` against ``REDIS_URL``, in
+parallel (each takes about half a second to start). fakeredis lives inside
+this Python process, where no other process can reach it, so there the same
+programs (``pipeline.produce`` / ``pipeline.consume``) run on threads.
+
+Nothing outlives its owner: ``stop()`` sends SIGINT (each program finishes the
+entry in hand and exits 0) and SIGKILLs whatever is still alive after a
+timeout. The supervisor is a ``streamlab`` worker, so re-running the cell
+(same name), ``sl.reset()`` and ``workers.stop_all()`` stop the pipeline too;
+an ``atexit`` hook stops it when the kernel exits, and on Linux every child also
+gets ``PR_SET_PDEATHSIG`` (SIGTERM when the kernel dies, even by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import pipeline, plots, recovery, workers
+from .observe import Sampler, lag_of
+
+STREAM = pipeline.DEFAULT_STREAM
+ALERTS = pipeline.DEFAULT_ALERTS
+SENSORS = ("sensor1", "sensor2", "sensor3")
+ALERT_COLOUR = "#9467bd"
+REDRAW_SECONDS = 2.0
+
+_SENT = re.compile(r": sent (\d+-\d+) ")
+_PROCESSED = re.compile(r": processed (\d+-\d+) .*?temp=(\S+)( -> ALERT)?$")
+
+# --- dying with the kernel -------------------------------------------------------------
+
+try:  # looked up once here: a preexec_fn must not import (another thread may hold the import lock)
+    import ctypes
+
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM when the process that started it dies.
+
+    Strictly, when the *thread* that started it ends: start members from the
+    notebook's own (main) thread, never from a short-lived one.
+    """
+    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def backend_mode(r) -> str:
+    """``"processes"`` when other processes can reach ``r``'s server (it has a URL), else ``"threads"``."""
+    return "threads" if r.backend.is_fake or not r.backend.url else "processes"
+
+
+# --- members: one producer or consumer, as a process or a thread --------------------------
+
+
+class Member:
+    """One program of the pipeline and what its output said (sent / processed / alerts).
+
+    ``ProcessMember`` and ``ThreadMember`` run it; both offer ``start(runner)``,
+    ``interrupt()`` (Ctrl-C), ``kill()``, ``wait(timeout)``, ``poll()``,
+    ``close()`` and the ``alive`` and ``where`` properties.
+    """
+
+    def __init__(self, name: str, role: str, group: str | None, argv: list[str]):
+        self.name = name
+        self.role = role  # producer, worker, alerter
+        self.group = group
+        self.argv = argv  # the `streamlab ...` arguments
+        self.lines: deque[str] = deque(maxlen=200)
+        self.sent = 0
+        self.processed_ids: list[str] = []
+        self.alerts = 0
+        self.joined = False
+        self.status = "new"  # new, running, exited 0, exited N, killed, ended by SIGxxx
+        self._poll_lock = threading.Lock()  # the supervisor and the notebook both poll
+
+    @property
+    def command(self) -> str:
+        return "streamlab " + shlex.join(self.argv)
+
+    @property
+    def processed(self) -> int:
+        return len(self.processed_ids)
+
+    def feed(self, line: str) -> None:
+        """Take one line of the program's output (the same text a terminal shows)."""
+        self.lines.append(line)
+        if self.role == "producer":
+            if _SENT.search(line):
+                self.sent += 1
+            return
+        m = _PROCESSED.search(line)
+        if m:
+            self.processed_ids.append(m.group(1))
+            self.alerts += bool(m.group(3))
+        elif " group " in line and ("joined" in line or "created" in line):
+            self.joined = True
+
+    def tail(self, n: int = 5) -> str:
+        return "\n".join(list(self.lines)[-n:])
+
+    def __repr__(self) -> str:
+        return f"<{self.role} {self.name}: {self.command} ({self.where}, {self.status})>"
+
+
+def exit_status(code: int) -> str:
+    """A process's return code in words: ``exited 0``, ``killed`` (SIGKILL), ``ended by SIGINT``, ..."""
+    if code >= 0:
+        return f"exited {code}"
+    if code == -signal.SIGKILL:
+        return "killed"
+    try:
+        return f"ended by {signal.Signals(-code).name}"  # e.g. Ctrl-C before it was ready to catch it
+    except ValueError:
+        return f"ended by signal {-code}"
+
+
+class ProcessMember(Member):
+    """A member run as ``python -m streamlab.cli ...``, its output going to a log file."""
+
+    proc: subprocess.Popen | None = None
+
+    def start(self, runner: "Capstone") -> None:
+        self.log_path = os.path.join(runner.logdir, f"{self.name}.log")
+        self._log = open(self.log_path, "wb")
+        self._reader = open(self.log_path, "rb")
+        self._partial = b""
+        env = {**os.environ, "REDIS_URL": runner.r.backend.url, "STREAMLAB_BACKEND": "env",
+               "PYTHONUNBUFFERED": "1"}  # every line reaches the log at once, as in a terminal
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlab.cli", *self.argv],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            # Its own session: interrupting the kernel must not reach the pipeline.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+        )
+        self._log.close()  # the child has its own copy
+        self.status = "running"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def where(self) -> str:
+        return f"pid {self.proc.pid}" if self.proc else ""
+
+    def interrupt(self) -> None:
+        if self.alive:
+            self.proc.send_signal(signal.SIGINT)  # Ctrl-C: finish the entry in hand, exit 0
+
+    def kill(self) -> None:
+        if self.alive:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.poll()
+
+    def wait(self, timeout: float) -> bool:
+        if self.proc is None:
+            return True
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        self.poll()
+        return True
+
+    def poll(self) -> None:
+        """Read the output written since the last poll; note an exit."""
+        if self.proc is None:
+            return
+        with self._poll_lock:
+            if self._reader.closed:
+                return
+            data = self._partial + self._reader.read()
+            *lines, self._partial = data.split(b"\n")
+            for line in lines:
+                self.feed(line.decode("utf-8", "replace"))
+            code = self.proc.poll()
+            if code is not None and self.status == "running":
+                self.status = exit_status(code)
+
+    def close(self) -> None:
+        with self._poll_lock:
+            for fh in (getattr(self, "_log", None), getattr(self, "_reader", None)):
+                if fh is not None:
+                    fh.close()
+
+
+class _Killed(BaseException):
+    """Ends a member's thread where it stands (the thread version of SIGKILL)."""
+
+
+class ThreadMember(Member):
+    """A member run on a thread of this process (fakeredis): ``pipeline.produce``/``consume``."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._killed = False
+        self._exit: str | None = None
+
+    def start(self, runner: "Capstone") -> None:
+        self.client = self._mortal(runner.r.new_client())
+        self.thread = threading.Thread(target=self._run, args=(runner,),
+                                       name=f"streamlab-capstone-{self.name}", daemon=True)
+        self.status = "running"
+        self.thread.start()
+
+    def _mortal(self, client):
+        """``client``, changed so that once this member is killed its next command raises.
+
+        Python cannot end a thread from outside; this is the nearest thing to
+        SIGKILL: the work in hand is never acknowledged (its ``EXEC`` with the
+        ``XACK`` is refused), so it stays pending with the rest of its batch.
+        """
+        member = self
+        run_command, make_pipeline = client.execute_command, client.pipeline
+
+        def execute_command(*args, **options):
+            if member._killed:
+                raise _Killed
+            return run_command(*args, **options)
+
+        def pipeline(*args, **kwargs):
+            pipe = make_pipeline(*args, **kwargs)
+            run_pipeline = pipe.execute
+
+            def execute(*a, **k):
+                if member._killed:
+                    raise _Killed
+                return run_pipeline(*a, **k)
+
+            pipe.execute = execute
+            return pipe
+
+        client.execute_command, client.pipeline = execute_command, pipeline
+        return client
+
+    def _run(self, runner: "Capstone") -> None:
+        try:
+            if self.role == "producer":
+                runner._produce_on_thread(self, self.client, self._stop, self.feed)
+            else:
+                runner._consume_on_thread(self, self.client, self._stop, self.feed)
+            self._exit = "exited 0"
+        except _Killed:
+            self._exit = "killed"
+        except Exception as exc:  # noqa: BLE001 - shown in the member's output and status
+            from .explain import explain
+
+            self.lines.append(f"streamlab {self.argv[0]}: {explain(exc)}")
+            self._exit = "exited 1"
+        finally:
+            self.client.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def where(self) -> str:
+        return f"thread {self.thread.name}" if self.thread else ""
+
+    def interrupt(self) -> None:
+        self._stop.set()
+
+    def kill(self) -> None:
+        self._killed = True  # its next Redis command raises (see _mortal)
+        self._stop.set()
+        self.wait(10)
+
+    def wait(self, timeout: float) -> bool:
+        if self.thread is not None:
+            self.thread.join(timeout)
+        self.poll()
+        return not self.alive
+
+    def poll(self) -> None:
+        if self.thread is not None and not self.alive and self.status == "running":
+            self.status = self._exit or "exited 1"
+
+    def close(self) -> None:
+        pass
+
+
+# --- the pipeline ------------------------------------------------------------------------
+
+
+class _GroupCounts:
+    """What ``observe.Sampler`` needs of a pool: processed per consumer, and the consumers."""
+
+    def __init__(self, cap: "Capstone", group: str):
+        self.cap, self.group = cap, group
+
+    @property
+    def consumers(self) -> list[str]:
+        names = [m.name for m in self.cap.members.values() if m.group == self.group]
+        return names + (["reaper"] if self.group == self.cap.group and self.cap.reaper else [])
+
+    @property
+    def processed(self) -> Counter:
+        counts = Counter({m.name: m.processed for m in self.cap.members.values()
+                          if m.group == self.group})
+        if self.group == self.cap.group and self.cap.reaper is not None:
+            counts["reaper"] = len(self.cap.reaper_ids)
+        return counts
+
+
+class _Supervisor(workers.Worker):
+    """The pipeline's own thread: reads members' output, notices exits, samples, redraws."""
+
+    def __init__(self, cap: "Capstone"):
+        super().__init__(cap.name)
+        self.cap = cap
+
+    def on_start(self) -> None:
+        self.client = self.cap.r.new_client()
+
+    def step(self) -> None:
+        self.cap._tick(self.client)
+        self.sleep(0.1)
+
+    def on_stop(self) -> None:
+        try:
+            self.cap._stop_members()
+        finally:
+            self.client.close()
+
+
+class _Refresher(workers.Worker):
+    """Redraws the live dashboard every ``REDRAW_SECONDS`` on a thread of its own.
+
+    Drawing takes a good fraction of a second on a busy machine: on the
+    supervisor's thread it would leave gaps in the samples.
+    """
+
+    def __init__(self, cap: "Capstone"):
+        super().__init__(f"{cap.name}:dashboard")
+        self.cap = cap
+
+    def step(self) -> None:
+        began = time.monotonic()
+        self.cap._redraw()
+        self.sleep(max(0.1, REDRAW_SECONDS - (time.monotonic() - began)))
+
+
+_live: "weakref.WeakSet[Capstone]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_everything_at_exit() -> None:
+    for cap in list(_live):
+        cap._stop_members(timeout=1)
+        if cap.logdir:
+            shutil.rmtree(cap.logdir, ignore_errors=True)
+
+
+@dataclass(repr=False)
+class Ledger:
+    """The end-of-run accounts: one row per check, and whether everything adds up."""
+
+    rows: list[tuple[str, object, str]] = field(default_factory=list)  # (what, value, verdict)
+    ok: bool = True
+    missing: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["what", "value", "check"])
+
+    def __str__(self) -> str:
+        width = max(len(w) for w, _, _ in self.rows)
+        lines = [f"{w:<{width}}  {v!s:>8}  {c}" for w, v, c in self.rows]
+        lines.append("NOTHING LOST: every check adds up." if self.ok else "SOMETHING DOES NOT ADD UP (see ✘).")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        verdict = ("<b style='color:#1a7f37'>✔ nothing lost: every check adds up</b>" if self.ok
+                   else "<b style='color:#cf222e'>✘ something does not add up</b>")
+        return self.frame().to_html(index=False) + f"<p>{verdict}</p>"
+
+
+class Capstone:
+    """The sensor pipeline of lesson 07 (see the module docstring): start, break, recover, account.
+
+    ``rate`` readings per second per sensor, ``count`` readings per sensor
+    (``None``: until stopped); workers read ``batch`` entries per
+    ``XREADGROUP`` and spend ``work`` seconds on each; the alerters copy readings
+    with ``temp`` above ``threshold``. ``reaper_idle_ms``: how long an entry
+    must sit unacknowledged before the reaper takes it over (``None``: no
+    reaper). ``mode``: ``"processes"``, ``"threads"`` or ``None`` (by backend).
+    """
+
+    def __init__(self, r, *, stream: str = STREAM, alerts: str = ALERTS,
+                 sensors=SENSORS, workers=("w1", "w2"), alerters=("a1",),
+                 group: str = "workers", alert_group: str = "alerts", threshold: float = 25.0,
+                 rate: float = 8.0, count: int | None = 100, work: float = 0.08, batch: int = 5,
+                 block_ms: int = 500, reaper_idle_ms: int | None = 1500, mode: str | None = None,
+                 interval: float = 0.25, name: str | None = None):
+        if mode not in (None, "processes", "threads"):
+            raise ValueError(f"mode must be 'processes', 'threads' or None (pick by backend), not {mode!r}.")
+        if mode == "processes" and backend_mode(r) == "threads":
+            raise ValueError("Separate processes cannot reach fakeredis: it lives inside this Python "
+                             "process. Use a real server (`streamlab server`, then set REDIS_URL), "
+                             "or mode='threads'.")
+        if float(rate) <= 0:
+            raise ValueError(f"rate must be above 0 readings per second, got {rate!r}.")
+        if count is not None and int(count) < 1:
+            raise ValueError(f"count must be 1 or more readings per sensor (or None), got {count!r}.")
+        if float(work) < 0 or int(batch) < 1:
+            raise ValueError("work must be 0 or more seconds and batch 1 or more entries.")
+        names = [*sensors, *workers, *alerters]
+        if len(set(names)) != len(names) or "reaper" in names:
+            raise ValueError(f"every producer and consumer needs its own name (and 'reaper' is "
+                             f"taken by the reaper): got {names}.")
+        self.r = r
+        self.mode = mode or backend_mode(r)
+        self.stream, self.alerts = stream, alerts
+        self.group, self.alert_group = group, alert_group
+        self.threshold = float(threshold)
+        self.rate, self.count = float(rate), count
+        self.work, self.batch, self.block_ms = float(work), int(batch), int(block_ms)
+        self.reaper_idle_ms = reaper_idle_ms
+        self.interval = float(interval)
+        self.name = name or f"capstone:{stream}"
+        self._lock = threading.RLock()
+        self.members: dict[str, Member] = {}
+        for s in sensors:
+            self._add_member(s, "producer")
+        for w in workers:
+            self._add_member(w, "worker")
+        for a in alerters:
+            self._add_member(a, "alerter")
+        self.reaper: recovery.Reaper | None = None
+        self.reaper_ids: list[str] = []
+        self.events: list[tuple[float, str]] = []
+        self.logdir: str | None = None
+        self._supervisor: _Supervisor | None = None
+        self._reset_samples()
+        self._widget = None
+        self._refresher: _Refresher | None = None
+
+    # --- members ------------------------------------------------------------------
+    def _member_argv(self, name: str, role: str) -> list[str]:
+        if role == "producer":
+            argv = ["produce", name, "--rate", f"{self.rate:g}"]
+            if self.count is not None:
+                argv += ["--count", str(int(self.count))]
+            return argv + self._stream_option()
+        group = self.group if role == "worker" else self.alert_group
+        argv = ["consume", group, name, *self._stream_option(), "--count", str(self.batch),
+                "--block", str(self.block_ms)]
+        if role == "worker":
+            return argv + (["--work", f"{self.work:g}"] if self.work else [])
+        argv += ["--alert-above", f"{self.threshold:g}"]
+        return argv + ([] if self.alerts == ALERTS else ["--alerts-stream", self.alerts])
+
+    def _stream_option(self) -> list[str]:
+        return [] if self.stream == STREAM else ["--stream", self.stream]
+
+    def _add_member(self, name: str, role: str) -> Member:
+        cls = ProcessMember if self.mode == "processes" else ThreadMember
+        group = None if role == "producer" else (self.group if role == "worker" else self.alert_group)
+        member = cls(name, role, group, self._member_argv(name, role))
+        with self._lock:  # the supervisor thread walks this dict
+            self.members[name] = member
+        return member
+
+    def _member(self, name: str) -> Member:
+        try:
+            return self.members[name]
+        except KeyError:
+            raise ValueError(f"No member called {name!r}; the pipeline has: "
+                             f"{', '.join(self.members)}.") from None
+
+    def commands(self) -> list[str]:
+        """The terminal commands this pipeline runs, one per producer and consumer."""
+        return [m.command for m in self.members.values()]
+
+    # thread versions of the same programs (fakeredis)
+    def _produce_on_thread(self, m: Member, client, stop, out) -> None:
+        sent = pipeline.produce(client, m.name, stream=self.stream, rate=self.rate,
+                                count=self.count, stop=stop, out=out)
+        out(f"{m.name}: sent {sent} entries to {self.stream}")
+
+    def _consume_on_thread(self, m: Member, client, stop, out) -> None:
+        alert = self.threshold if m.role == "alerter" else None
+        pipeline.consume(client, m.group, m.name, stream=self.stream, block_ms=self.block_ms,
+                         count=self.batch, alert_above=alert, alerts_stream=self.alerts,
+                         work_seconds=self.work if m.role == "worker" else 0.0, stop=stop, out=out)
+
+    # --- lifecycle -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return any(m.alive for m in self.members.values())
+
+    def start(self) -> "Capstone":
+        """Start from empty streams: delete this pipeline's two streams, create both groups
+        (``XGROUP CREATE ... 0 MKSTREAM``), then start every member at once, the reaper and the supervisor."""
+        self.stop()
+        self.r.delete(self.stream, self.alerts, self.stream + ":dead")
+        for group in (self.group, self.alert_group):
+            pipeline.ensure_group(self.r, self.stream, group, "0")
+        self._new_logdir()
+        for name in list(self.members):
+            old = self.members[name]
+            old.close()
+            self.members[name] = self._add_member(name, old.role)
+        self.reaper_ids = []
+        self.events = []
+        self._reset_samples()
+        self._supervisor = _Supervisor(self)
+        self._supervisor.start()  # stops an older pipeline of the same name first
+        if self._widget is not None:
+            self._start_refresher()
+        _live.add(self)
+        # Consumers first, so they are waiting when the first readings arrive.
+        for m in sorted(self.members.values(), key=lambda m: m.role == "producer"):
+            m.start(self)
+        if self.reaper_idle_ms is not None:
+            self.reaper = recovery.Reaper(self.r, self.stream, self.group, consumer="reaper",
+                                          min_idle_ms=self.reaper_idle_ms, handler=self._reaper_work,
+                                          name=f"{self.name}:reaper")
+            self.reaper.listeners.append(self._reaper_event)
+            self.reaper.start()
+        self.events.append((0.0, "start"))
+        return self
+
+    def _new_logdir(self) -> None:
+        if self.logdir:
+            shutil.rmtree(self.logdir, ignore_errors=True)
+        self.logdir = tempfile.mkdtemp(prefix="streamlab-capstone-") if self.mode == "processes" else None
+
+    def wait_started(self, timeout: float = 15) -> bool:
+        """Wait until every consumer has joined its group (each process takes ~0.5 s to start)."""
+        return self._wait(lambda: all(m.joined or not m.alive for m in self.members.values()
+                                      if m.role != "producer"), timeout)
+
+    def stop(self, timeout: float = 3) -> "Capstone":
+        """Ctrl-C every member (each finishes its entry and exits 0); SIGKILL any left after ``timeout``."""
+        if self._supervisor is None:
+            return self
+        self._supervisor.stop(timeout + 5)  # its on_stop stops the members
+        self._stop_members(timeout)
+        self.sample()  # the final state, so every line of the dashboard ends where the run ended
+        if self._widget is not None:
+            self._redraw()
+        return self
+
+    def _stop_members(self, timeout: float = 3) -> None:
+        if self._refresher is not None:
+            self._refresher.stop()
+        with self._lock:
+            if self.reaper is not None:
+                self.reaper.stop()
+            members = list(self.members.values())
+            for m in members:
+                m.interrupt()
+            deadline = time.monotonic() + timeout
+            for m in members:
+                if not m.wait(max(0.0, deadline - time.monotonic())):
+                    m.kill()
+                    m.lines.append(f"(did not stop within {timeout:g} s of Ctrl-C: killed)")
+            for m in members:
+                m.poll()
+
+    def close(self) -> None:
+        """Stop everything and delete the output files of the processes."""
+        self.stop()
+        for m in self.members.values():
+            m.close()
+        if self.logdir:
+            shutil.rmtree(self.logdir, ignore_errors=True)
+            self.logdir = None
+        _live.discard(self)
+
+    # --- breaking and mending ------------------------------------------------------------
+    def kill(self, name: str) -> list[str]:
+        """SIGKILL one member (on threads: end it after its current entry); returns the IDs it left pending.
+
+        The pending IDs are ``XPENDING stream group - + 1000 <name>`` right after the kill.
+        """
+        m = self._member(name)
+        if not m.alive:
+            raise ValueError(f"{name} is not running ({m.status}).")
+        m.kill()
+        self._event(f"{name} killed")
+        if m.group is None:
+            return []
+        rows = self.r.xpending_range(self.stream, m.group, "-", "+", 1000, consumername=name)
+        return [p["message_id"] for p in rows]
+
+    def add_worker(self, name: str) -> Member:
+        """Start one more worker (``streamlab consume workers <name>``) while the pipeline runs."""
+        if name in self.members and self.members[name].alive:
+            raise ValueError(f"{name} is already running.")
+        previous = self.members.get(name)
+        if previous is not None:
+            previous.poll()
+        m = self._add_member(name, "worker")
+        if previous is not None:  # a restart: keep what the dead one did in the ledger
+            m.processed_ids = list(previous.processed_ids)
+            previous.close()
+        m.start(self)
+        self._event(f"{name} started")
+        return m
+
+    def restart(self, name: str) -> Member:
+        """Start a stopped or killed worker again under the same name: it first takes back its own
+        pending entries (``XREADGROUP ... 0``), then reads new ones."""
+        return self.add_worker(name)
+
+    def pending(self, group: str | None = None) -> pd.DataFrame:
+        """``XPENDING`` per consumer of ``group`` (default: the workers)."""
+        return recovery.pending_summary(self.r, self.stream, group or self.group)
+
+    def pending_entries(self, name: str, group: str | None = None) -> pd.DataFrame:
+        """``XPENDING stream group - + 100 <name>``: the entries ``name`` holds, how long idle, how often delivered."""
+        return recovery.pending_entries(self.r, self.stream, group or self.group, consumer=name)
+
+    def _reaper_work(self, entry_id: str, fields: dict, deliveries: int) -> None:
+        time.sleep(self.work)
+
+    def _reaper_event(self, event) -> None:
+        if event.kind == "acked":
+            with self._lock:
+                self.reaper_ids.append(event.entry_id)
+            if len(self.reaper_ids) == 1:
+                self._event("reaper took over")
+
+    def _event(self, label: str) -> None:
+        self.events.append((self._now(), label))
+
+    # --- waiting -------------------------------------------------------------------------
+    def _wait(self, condition, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return bool(condition())
+
+    def wait_pending(self, name: str, at_least: int = 1, timeout: float = 10) -> bool:
+        """Wait until consumer ``name`` holds ``at_least`` pending entries (a good moment to kill it)."""
+        return self._wait(lambda: self.holding(name) >= at_least, timeout)
+
+    def holding(self, name: str) -> int:
+        """How many entries consumer ``name`` holds, delivered and not acked (``XPENDING`` summary)."""
+        m = self._member(name)
+        return int(self.pending(m.group).set_index("consumer")["pending"].get(name, 0))
+
+    def processed_ids(self) -> set[str]:
+        """Every entry ID a worker or the reaper reported as processed (and acked)."""
+        with self._lock:
+            for m in self.members.values():
+                m.poll()
+            done = {i for m in self.members.values() if m.role == "worker" for i in m.processed_ids}
+        return done | set(self.reaper_ids)
+
+    def wait_finished(self, ids, timeout: float = 15) -> bool:
+        """Wait until every one of ``ids`` was processed by somebody (after a kill: taken over and done)."""
+        return self._wait(lambda: set(ids) <= self.processed_ids(), timeout)
+
+    def drained(self) -> bool:
+        """Producers finished, and both groups have read everything and acked it (lag 0, nothing pending)."""
+        if any(m.alive for m in self.members.values() if m.role == "producer"):
+            return False
+        info = {g["name"]: g for g in self.r.xinfo_groups(self.stream)}
+        for group in (self.group, self.alert_group):
+            row = info.get(group)
+            if row is None or int(row["pending"]) or lag_of(self.r, self.stream, row)[0] != 0:
+                return False
+        return True
+
+    def wait_drained(self, timeout: float = 30) -> bool:
+        """Wait until ``drained()``; True if it happened in time."""
+        return self._wait(self.drained, timeout)
+
+    # --- sampling (on the supervisor's thread) -------------------------------------------
+    def _reset_samples(self) -> None:
+        self._t0 = time.monotonic()
+        self.samplers = {g: Sampler(self.r, self.stream, g, pool=_GroupCounts(self, g),
+                                    interval=self.interval, window=3600, name=f"{self.name}:{g}")
+                         for g in (self.group, self.alert_group)}
+        for s in self.samplers.values():
+            s.t0 = self._t0
+        self._alert_rows: list[tuple[float, int, int]] = []
+        self._next_sample = 0.0
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _tick(self, client) -> None:
+        with self._lock:
+            for m in self.members.values():
+                m.poll()
+        now = time.monotonic()
+        if now >= self._next_sample:
+            self._next_sample = now + self.interval
+            self.sample(client)
+
+    def sample(self, client=None) -> None:
+        """One sample of both groups (``XINFO``/``XPENDING``) and of the alerts stream (``XLEN``)."""
+        client = client or self.r
+        for s in self.samplers.values():
+            s.client = client
+            s.sample()
+        self._alert_rows.append((self._now(), client.xlen(self.alerts), client.xlen(self.stream)))
+
+    # --- looking at it -----------------------------------------------------------------------
+    def status(self) -> pd.DataFrame:
+        """One row per member: role, group, where it runs, status, sent / processed / alerts."""
+        with self._lock:
+            for m in self.members.values():
+                m.poll()
+            rows = [{"name": m.name, "role": m.role, "group": m.group or "", "runs as": m.where,
+                     "status": m.status, "sent": m.sent if m.role == "producer" else "",
+                     "processed": "" if m.role == "producer" else m.processed,
+                     "alerts": m.alerts if m.role == "alerter" else ""}
+                    for m in self.members.values()]
+        if self.reaper is not None:
+            rows.append({"name": "reaper", "role": "reaper", "group": self.group,
+                         "runs as": "thread in this kernel", "status": self.reaper.status,
+                         "sent": "", "processed": len(self.reaper_ids), "alerts": ""})
+        return pd.DataFrame(rows)
+
+    def tail(self, name: str, n: int = 5) -> str:
+        """The last ``n`` lines a member printed (what its terminal would show)."""
+        m = self._member(name)
+        m.poll()
+        return m.tail(n)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The samples so far: per group (lag, pending, ...), per worker (pending, processed), alerts."""
+        return {
+            "workers": self.samplers[self.group].stream_frame(),
+            "alerters": self.samplers[self.alert_group].stream_frame(),
+            "consumers": self.samplers[self.group].consumer_frame(),
+            "alerts": pd.DataFrame(self._alert_rows, columns=["t", "alerts", "readings"]),
+        }
+
+    def figure(self):
+        """The dashboard as a matplotlib Figure (see ``capstone_figure``)."""
+        return capstone_figure(self.frames(), self.events, self.group, self.alert_group, self.threshold)
+
+    def show(self) -> None:
+        """Display the dashboard as a picture (kept in a saved notebook)."""
+        from IPython.display import Image, display
+
+        display(Image(plots.to_png(self.figure())))
+
+    def dashboard(self):
+        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs."""
+        import ipywidgets as W
+
+        self._widget = (W.HTML(), W.Image(format="png", layout=W.Layout(max_width="100%")))
+        if self.running:
+            self._start_refresher()  # it draws the first picture: this cell returns at once
+        else:
+            self._redraw()
+        return W.VBox(list(self._widget))
+
+    def _start_refresher(self) -> None:
+        if self._refresher is None or not self._refresher.running:
+            self._refresher = _Refresher(self)
+            self._refresher.start()
+
+    def _redraw(self) -> None:
+        counters, image = self._widget
+        image.value = plots.to_png(self.figure())
+        counters.value = self.status()[["name", "status", "sent", "processed", "alerts"]].to_html(index=False)
+
+    # --- accounts ------------------------------------------------------------------------------
+    def ledger(self) -> Ledger:
+        """Check the run against Redis: every reading processed, the alerts exactly the hot readings.
+
+        Reads the whole stream (``XRANGE``), the alerts (``XRANGE``), both groups
+        (``XINFO GROUPS``), and what every worker and the reaper reported processing.
+        """
+        for m in self.members.values():
+            m.poll()
+        entries = self.r.xrange(self.stream)
+        ids = [i for i, _ in entries]
+        hot = {i for i, f in entries if pipeline._temperature(f) > self.threshold}
+        alert_sources = [f.get("source_id") for _, f in self.r.xrange(self.alerts)]
+        done = [i for m in self.members.values() if m.role == "worker" for i in m.processed_ids]
+        done += self.reaper_ids
+        counted = Counter(done)
+        groups = {g["name"]: g for g in self.r.xinfo_groups(self.stream)}
+        produced = sum(m.sent for m in self.members.values() if m.role == "producer")
+        expected = self.count * sum(m.role == "producer" for m in self.members.values()) \
+            if self.count is not None else None
+        led = Ledger()
+        led.missing = [i for i in ids if i not in counted]
+        led.duplicates = sorted(i for i, n in counted.items() if n > 1)
+
+        def row(what, value, good: bool, note: str = "") -> None:
+            led.rows.append((what, value, ("✔ " if good else "✘ ") + note))
+            led.ok &= good
+
+        row("readings in the stream (XLEN)", len(ids), expected is None or len(ids) == expected,
+            "" if expected is None else f"{self.count} from each of {expected // self.count} sensors")
+        row("readings the producers printed", produced, produced == len(ids), "= XLEN")
+        for group in (self.group, self.alert_group):
+            g = groups.get(group, {})
+            lag = lag_of(self.r, self.stream, g)[0] if g else None
+            row(f"group {group}: pending / lag", f"{g.get('pending', '?')} / {lag}",
+                g.get("pending") == 0 and lag == 0, "read everything, acked everything")
+        row(f"processed by {self.group} (+ reaper)", len(counted), not led.missing,
+            "every reading" if not led.missing else f"{len(led.missing)} never processed")
+        row("processed twice", len(led.duplicates), True,
+            "at-least-once: a redelivery after a crash" if led.duplicates else "none")
+        row(f"readings above {self.threshold:g} °C", len(hot), True, "counted from XRANGE")
+        row(f"alerts in {self.alerts}", len(alert_sources),
+            sorted(alert_sources) == sorted(hot), "exactly the hot readings, each once")
+        return led
+
+
+def capstone_figure(frames: dict[str, pd.DataFrame], events: list[tuple[float, str]],
+                    group: str = "workers", alert_group: str = "alerts", threshold: float = 25.0):
+    """Four panels: lag per group, pending per worker, processed per worker, readings and alerts.
+
+    ``frames`` as ``Capstone.frames()`` returns them; ``events`` ((seconds, label))
+    are drawn as dotted vertical lines on every panel.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 6.6), dpi=80)
+    FigureCanvasAgg(fig)
+    # Fixed margins: a constrained layout would cost more than the drawing itself.
+    axes = fig.subplots(2, 2, sharex=True, gridspec_kw=dict(left=0.06, right=0.985, bottom=0.08,
+                                                             top=0.95, wspace=0.15, hspace=0.22))
+    (ax_lag, ax_pending), (ax_done, ax_alerts) = axes
+    titles = [(ax_lag, "Lag per group (entries not yet delivered)", "entries"),
+              (ax_pending, f"Pending per consumer of '{group}' (delivered, not acked)", "entries"),
+              (ax_done, f"Processed per consumer of '{group}'", "entries (total)"),
+              (ax_alerts, "Readings and alerts", "entries (total)")]
+    for ax, title, ylabel in titles:
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in (ax_done, ax_alerts):
+        ax.set_xlabel("seconds since start", fontsize=9)
+    workers_frame, alerters_frame = frames["workers"], frames["alerters"]
+    if not workers_frame.empty:
+        ax_lag.plot(workers_frame["t"], workers_frame["lag"].astype(float), color=plots.GROUP_COLOUR,
+                    lw=1.8, label=group)
+    if not alerters_frame.empty:
+        ax_lag.plot(alerters_frame["t"], alerters_frame["lag"].astype(float), color=ALERT_COLOUR, lw=1.8,
+                    label=alert_group)
+        ax_pending.plot(alerters_frame["t"], alerters_frame["pending"], color=ALERT_COLOUR, lw=1,
+                        ls="--", drawstyle="steps-post", label=f"group '{alert_group}' (all)")
+    consumers = frames["consumers"]
+    for name, rows in consumers.groupby("consumer", sort=False) if not consumers.empty else []:
+        colour = plots.consumer_colour(name)
+        ax_pending.plot(rows["t"], rows["pending"], color=colour, lw=1.5, drawstyle="steps-post", label=name)
+        ax_done.plot(rows["t"], rows["processed"], color=colour, lw=1.8, label=name)
+    alerts = frames["alerts"]
+    if not alerts.empty:
+        ax_alerts.plot(alerts["t"], alerts["readings"], color="#17becf", lw=1.8, label="readings (XLEN)")
+        ax_alerts.plot(alerts["t"], alerts["alerts"], color="#d62728", lw=1.8,
+                       label=f"alerts: temp > {threshold:g} °C")
+    for ax in axes.flat:
+        lines = ax.get_lines()
+        top = max([1.0, *(float(np.nanmax(y)) for y in (ln.get_ydata() for ln in lines)
+                          if len(y) and np.isfinite(np.asarray(y, float)).any())])
+        ax.set_ylim(0, top * (1.7 if ax is ax_lag else 1.3))  # headroom for the legend and labels
+        if lines:
+            ax.legend(fontsize=8, loc="upper right" if ax is ax_lag else "upper left", frameon=False,
+                      ncol=1 if ax is ax_lag else min(len(lines), 5))
+    marks = [(t, label) for t, label in events if label != "start"]
+    for k, (t, label) in enumerate(marks):
+        for ax in axes.flat:
+            ax.axvline(t, color="#888888", lw=0.9, ls=":")
+        # Stacked downwards, so that labels of events close in time do not overlap.
+        ax_lag.annotate(f" {label}", (t, 0.97 - 0.09 * k), xycoords=("data", "axes fraction"),
+                        fontsize=8, va="top", ha="left", color="#444444")
+    return fig
