@@ -40,6 +40,7 @@ GUARANTEED_BY = {
     "traitlets": "ipywidgets",
     "numpy": "pandas",
     "pillow": "matplotlib",  # matplotlib saves images through it
+    "jupyter-client": "ipykernel",  # the kernel protocol ipykernel speaks
 }
 
 # Where the conda-forge package has another name than the PyPI distribution.
