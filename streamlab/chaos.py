@@ -26,10 +26,12 @@ What happens:
   ``0`` first), under a new name (``"new"``: its old PEL is orphaned until the
   reaper claims it), or not at all (``"none"``).
 - The reaper (``recovery.Reaper``) claims entries idle for ``min_idle_ms``,
-  retries them, and after ``max_deliveries`` deliveries moves them to
-  ``<prefix>orders:dead``. A consumer replaying its own PEL after a restart
+  retries them, and moves an entry delivered more than ``max_deliveries`` times
+  to ``<prefix>orders:dead``. A consumer replaying its own PEL after a restart
   applies the same limit. It does not crash itself: a crash decision on its
   delivery abandons the entry (it stays pending) as a restarted reaper would.
+- A consumer that crashes mid-batch never touches the rest of its batch; the
+  journal notes those entries as "not reached", so their next delivery is explained.
 
 The ledger counts from Redis where it can (pending entries, the dead-letter
 stream, undelivered entries, the guard's duplicate counter) and from the
@@ -57,6 +59,8 @@ RESTART_MODES = ("same", "new", "none")
 SAMPLE_INTERVAL = 0.1
 SUPERVISOR_TICK = 0.01
 RETIRE_INTERVAL = 0.5
+#: How an entry ended, in the delivery histogram's columns.
+OUTCOMES = ("acked", "dead-lettered: poison", "dead-lettered: healthy", "not finished")
 
 
 class PoisonEntry(Exception):
@@ -208,13 +212,24 @@ class ChaosConsumer(Consumer):
             # or a poison entry is retried on every restart (and, as each re-read resets its
             # idle time on a real server, the reaper never finds it idle).
             batch = exp.dead_letter_over_limit(self.consumer, self.client, batch)
+        self._batch_seqs = [int(fields["seq"]) for _, entries in batch for _, fields in entries]
         return batch
 
     def process(self, entry_id: str, fields: dict) -> None:
         exp: ChaosExperiment = self.pool.experiment
-        exp.before_work(self.consumer, entry_id, fields, crash=ConsumerCrashed)
-        super().process(entry_id, fields)  # the processing time
-        exp.after_work(self.consumer, entry_id, fields, self.client, crash=ConsumerCrashed)
+        try:
+            exp.before_work(self.consumer, entry_id, fields, crash=ConsumerCrashed)
+            super().process(entry_id, fields)  # the processing time
+            exp.after_work(self.consumer, entry_id, fields, self.client, crash=ConsumerCrashed)
+        except ConsumerCrashed:
+            # The rest of the batch was delivered too (its delivery counts went up) but is never
+            # touched: say so in those entries' journeys, or their next delivery looks unexplained.
+            seqs = getattr(self, "_batch_seqs", [])
+            seq = int(fields["seq"])
+            for later in seqs[seqs.index(seq) + 1:] if seq in seqs else []:
+                exp.journal.note(later, "not reached", self.consumer,
+                                 f"{self.consumer} crashed on order {seq}, same batch")
+            raise
 
     def ack(self, stream: str, entry_id: str) -> int:
         reply = super().ack(stream, entry_id)
@@ -336,6 +351,7 @@ class ChaosExperiment:
         self.buried: list[str] = []
         self._samples: list[dict] = []
         self._started_at: float | None = None
+        self.reaper_switches: list[tuple[float, bool]] = []  # (seconds since start, on) for set_reaper() calls
         self._feed_lock = threading.Lock()
 
     # --- settings --------------------------------------------------------------------------
@@ -352,6 +368,8 @@ class ChaosExperiment:
             self.min_idle_ms = _whole(min_idle_ms, "min_idle_ms", 0, 3_600_000)
             self.reaper.min_idle_ms = self.min_idle_ms
         self.reaper_on = bool(on)
+        if self._started_at is not None and (not self.reaper_switches or self.reaper_switches[-1][1] != self.reaper_on):
+            self.reaper_switches.append((time.time() - self.t0, self.reaper_on))
         if self.running:
             if on:
                 self.reaper.start()
@@ -467,7 +485,8 @@ class ChaosExperiment:
             raise PoisonEntry(f"entry {entry_id} (order {seq}) is poison")
         if fate(self.seed, seq, self.journal.deliveries_of(seq), self.crash_probability) == "crash-before":
             self.journal.note(seq, "crashed" if crash is ConsumerCrashed else "abandoned", who,
-                              "before the work")
+                              "before the work" if crash is ConsumerCrashed else
+                              "simulated crash before the work: left pending")
             raise crash(f"chaos: {who} crashed before the work on {entry_id}")
 
     def after_work(self, who: str, entry_id: str, fields: dict, client: redis.Redis,
@@ -477,7 +496,8 @@ class ChaosExperiment:
         self.journal.worked(seq, who, applied)
         if fate(self.seed, seq, self.journal.deliveries_of(seq), self.crash_probability) == "crash-after":
             self.journal.note(seq, "crashed" if crash is ConsumerCrashed else "abandoned", who,
-                              "after the work, before XACK")
+                              "after the work, before XACK" if crash is ConsumerCrashed else
+                              "simulated crash after the work, before XACK: left pending")
             raise crash(f"chaos: {who} crashed after the work on {entry_id}, before XACK")
 
     def dead_letter_over_limit(self, who: str, client: redis.Redis, batch: list) -> list:
@@ -555,17 +575,30 @@ class ChaosExperiment:
                                      "consumers_alive"])
 
     def delivery_histogram(self) -> pd.DataFrame:
-        """How many entries were delivered 1, 2, 3, ... times, split by how they ended."""
-        rows = [(r.deliveries, "dead-lettered" if r.dead else "acked" if r.acks else "not finished")
-                for r in self.journal.snapshot() if r.deliveries]
+        """How many entries were delivered 1, 2, 3, ... times, split by how they ended.
+
+        Dead letters are split in two: poison (it could never succeed) and healthy
+        (a sound order that ran out of deliveries, mostly through crashes on its neighbours).
+        """
+        def outcome(r: EntryRecord) -> str:
+            if r.dead:
+                return "dead-lettered: poison" if r.poison else "dead-lettered: healthy"
+            return "acked" if r.acks else "not finished"
+
+        rows = [(r.deliveries, outcome(r)) for r in self.journal.snapshot() if r.deliveries]
         df = pd.DataFrame(rows, columns=["deliveries", "outcome"])
         if df.empty:
-            return pd.DataFrame(columns=["acked", "dead-lettered", "not finished"])
+            return pd.DataFrame(columns=list(OUTCOMES))
         table = df.groupby(["deliveries", "outcome"]).size().unstack(fill_value=0)
-        for col in ("acked", "dead-lettered", "not finished"):
+        for col in OUTCOMES:
             if col not in table:
                 table[col] = 0
-        return table[["acked", "dead-lettered", "not finished"]]
+        return table[list(OUTCOMES)]
+
+    def work_runs(self) -> pd.Series:
+        """How many orders had their work run 0, 1, 2, 3, ... times (from the journal), indexed by runs."""
+        runs = pd.Series([r.works for r in self.journal.snapshot()], dtype=int)
+        return runs.value_counts().sort_index().rename_axis("runs of the work").rename("orders")
 
     def counts(self) -> dict:
         """The ledger's numbers as a dict (see ``ledger()``), measured in Redis where possible."""
@@ -621,7 +654,8 @@ class ChaosExperiment:
             ("processed once", c["processed once"], "acked; the work ran once"),
             ("processed more than once", c["processed more than once"],
              "acked; the work ran again after a crash or a claim"),
-            ("duplicates absorbed", c["duplicates absorbed"], "the guard's counter in Redis (SET NX said no)"),
+            ("extra runs absorbed", c["duplicates absorbed"],
+             "runs, not orders: the guard's counter in Redis (SET NX said no)"),
             ("dead-lettered", c["dead-lettered"], f"entries in {self.dead_stream} (XRANGE)"),
             ("still pending", c["still pending"], "in the PEL (XPENDING): a consumer holds them"),
             ("not delivered yet", c["not delivered yet"], "after the group's last-delivered-id"),
@@ -646,19 +680,29 @@ class ChaosExperiment:
 
     def pick(self, kind: str = "most delivered") -> int | None:
         """An order number worth a look: ``most delivered``, ``dead-lettered`` (poison first),
-        ``duplicate`` (acked, its work ran more than once) or ``crashed``."""
+        ``duplicate`` (acked, its work ran more than once), ``crashed``, or ``crashed after the
+        work`` (a consumer crashed after its work and before ``XACK``, and a redelivery was
+        absorbed: the shortest such story)."""
         records = self.journal.snapshot()
+
+        def crashed_after_work(r: EntryRecord) -> bool:
+            return r.acks > 0 and r.works > 1 and any(
+                e[1] == "crashed" and e[3].startswith("after the work") for e in r.events)
+
         tests = {
             "most delivered": lambda r: True,
             "dead-lettered": lambda r: r.dead,
             "duplicate": lambda r: r.works > 1 and r.acks,
             "crashed": lambda r: any(e[1] == "crashed" for e in r.events),
+            "crashed after the work": crashed_after_work,
         }
         if kind not in tests:
             raise ValueError(f"kind must be one of {', '.join(tests)}; got {kind!r}.")
         chosen = [r for r in records if tests[kind](r)]
         if not chosen:
             return None
+        if kind == "crashed after the work":
+            return min(chosen, key=lambda r: (r.deliveries, len(r.events), r.seq)).seq
         return max(chosen, key=lambda r: (r.poison == (kind == "dead-lettered"), r.deliveries, -r.seq)).seq
 
     def figure(self):

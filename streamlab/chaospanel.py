@@ -18,7 +18,8 @@ from .chaos import RESTART_MODES, ChaosExperiment
 from .plots import PictureFigure, _style, to_png
 from .widgets import Panel, button_row, describe_error
 
-OUTCOME_COLOURS = {"acked": "#2ca02c", "dead-lettered": "#d62728", "not finished": "#9e9e9e"}
+OUTCOME_COLOURS = {"acked": "#2ca02c", "dead-lettered: poison": "#8c1c13",
+                   "dead-lettered: healthy": "#ff7f0e", "not finished": "#9e9e9e"}
 
 
 def chaos_figure(exp: ChaosExperiment, width: float = 12, height: float = 3.4, dpi: int = 80) -> PictureFigure:
@@ -39,6 +40,9 @@ def chaos_figure(exp: ChaosExperiment, width: float = 12, height: float = 3.4, d
         ax_crash.spines["top"].set_visible(False)
         ax_crash.set_ylim(bottom=0)
     ax_pending.set_ylim(bottom=0)
+    end = max(float(tl["t"].max()) if not tl.empty else 0.0, 0.1)
+    ax_pending.set_xlim(0, end * 1.03)
+    _mark_reaper_switches(exp, ax_pending, labels=True)
 
     _style(ax_hist, "Entries by number of deliveries", "entries", "deliveries")
     hist = exp.delivery_histogram()
@@ -58,16 +62,43 @@ def chaos_figure(exp: ChaosExperiment, width: float = 12, height: float = 3.4, d
         ax_hist.legend(fontsize=8, frameon=False, loc="upper right")
     ax_hist.axvline(exp.max_deliveries + 0.5, color="#d62728", lw=0.8, ls=":")
 
-    _style(ax_dead, "Dead-letter stream length (XLEN)", "entries")
+    _style(ax_dead, "Dead-letter stream length (XLEN)", "entries", "seconds")
     if not tl.empty:
-        ax_dead.step(tl["t"], tl["dead_lettered"], where="post", color="#9467bd", lw=1.6)
-    ax_dead.set_ylim(bottom=0)
+        # Start from (0, 0), so a stream that fills late still shows its flat start.
+        ax_dead.step([0.0, *tl["t"]], [0, *tl["dead_lettered"]], where="post", color="#9467bd", lw=2)
+        last = int(tl["dead_lettered"].iloc[-1])
+        ax_dead.annotate(f"{last:,}", (float(tl["t"].iloc[-1]), last), xytext=(-4, 2),
+                         textcoords="offset points", ha="right", va="bottom", fontsize=8, color="#9467bd")
+        top = max(1, int(tl["dead_lettered"].max())) * 1.25
+        ax_dead.set_ylim(-0.04 * top, top)  # a little below 0, so the flat start is not hidden by the axis
+    ax_dead.set_xlim(0, end * 1.03)
+    _mark_reaper_switches(exp, ax_dead, labels=False)
 
-    reaper = f"reaper on, min idle {exp.min_idle_ms} ms" if exp.reaper_on else "reaper off"
+    reaper = _reaper_text(exp)
     fig.suptitle(f"{exp.entries:,} orders · {len(exp.pool.consumers)} consumers · crash "
                  f"{exp.crash_probability:.0%} per delivery · poison {exp.poison_share:.0%} · {reaper} "
                  f"· restart: {exp.restart}", fontsize=10, x=0.06, y=0.98, ha="left")
     return fig
+
+
+def _reaper_text(exp: ChaosExperiment) -> str:
+    """The reaper's story for the title: on/off, and when it was switched."""
+    if not exp.reaper_switches:
+        return f"reaper on, min idle {exp.min_idle_ms} ms" if exp.reaper_on else "reaper off"
+    first = "on" if not exp.reaper_switches[0][1] else "off"
+    moves = ", ".join(f"{'on' if on else 'off'} at {t:.1f} s" for t, on in exp.reaper_switches)
+    return f"reaper {first}, then {moves} (min idle {exp.min_idle_ms} ms)"
+
+
+def _mark_reaper_switches(exp: ChaosExperiment, ax, labels: bool) -> None:
+    """A dotted vertical line where ``set_reaper()`` switched the reaper on or off."""
+    for t, on in exp.reaper_switches:
+        ax.axvline(t, color="#1f77b4", lw=1, ls=":")
+        if labels:
+            # Written up the line's left side, low down: while the reaper is off, pending runs high.
+            ax.annotate(f"reaper {'on' if on else 'off'}", (t, 0.05), xycoords=("data", "axes fraction"),
+                        xytext=(-2, 0), textcoords="offset points", ha="right", va="bottom", rotation=90,
+                        fontsize=8, color="#1f77b4")
 
 
 def ledger_html(exp: ChaosExperiment) -> str:

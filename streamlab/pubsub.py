@@ -206,12 +206,15 @@ class Result:
         bars.set_title(f"{self.events} events published")
         bars.legend(loc="lower right")
 
-        for label, times, style in (("published", self.published_at, "k--"),
-                                    ("Pub/Sub subscriber", self.subscriber_at, "-"),
-                                    ("stream consumer group", self.stream_at, "-")):
+        # Where the readers agree their lines coincide: the subscriber's is drawn wide and pale
+        # underneath, the stream's narrow on top, so both stay visible.
+        for label, times, style in (("published", self.published_at, dict(color="black", ls="--", lw=1)),
+                                    ("Pub/Sub subscriber", self.subscriber_at,
+                                     dict(color="#fb8500", lw=5, alpha=0.45)),
+                                    ("stream consumer group", self.stream_at, dict(color="#1f6feb", lw=1.6))):
             if times:
                 xs = sorted(times)
-                lines.step(xs, range(1, len(xs) + 1), style, where="post", label=label)
+                lines.step(xs, range(1, len(xs) + 1), where="post", label=label, **style)
         if self.offline_at:
             lines.axvspan(*self.offline_at, color="#d0d7de", alpha=0.6, label="both readers offline")
         lines.set_xlabel("seconds")
@@ -318,8 +321,10 @@ class PubSubVsStreams:
         try:
             for seq in range(1, events + 1):
                 if offline and seq == offline[0]:
-                    offline_at[0] = time.monotonic() - self._t0
+                    # The band starts once both readers are really gone: the publisher waits for
+                    # that (the stream reader finishes its blocking read), so 31..70 go to nobody.
                     self.take_offline()
+                    offline_at[0] = time.monotonic() - self._t0
                 self.publish(seq)
                 if offline and seq == offline[1]:
                     offline_at[1] = time.monotonic() - self._t0
@@ -462,18 +467,28 @@ class BufferLimitDemo:
     limit: str
     published: int
     delivered_by_publish: int   # sum of PUBLISH replies: how many times a subscriber was there
-    subscriber_read: int        # messages the slow subscriber managed to read afterwards
+    subscriber_read: int        # messages the subscriber read after the publishing stopped
     disconnected: bool
     note: str = ""
 
     def __str__(self) -> str:
         if not self.published:
             return self.note
-        return (f"{self.where}: limit {self.limit!r}; published {self.published} messages; "
-                f"the subscriber was still connected for {self.delivered_by_publish} of them, "
-                f"read {self.subscriber_read}, and was "
-                f"{'disconnected by the server' if self.disconnected else 'never disconnected'}."
-                + (f" {self.note}" if self.note else ""))
+        lines = [f"{self.where}, limit {self.limit!r}.",
+                 f"Published {self.published:,} messages while the subscriber read nothing.",
+                 f"PUBLISH counted the subscriber as a receiver for the first {self.delivered_by_publish:,}."]
+        if self.disconnected:
+            dropped = max(self.delivered_by_publish - self.subscriber_read, 0)
+            lines += [f"Afterwards it read {self.subscriber_read:,}: those had already reached its end "
+                      "of the connection.",
+                      f"The other {dropped:,} were still in the server's output buffer for it, and were "
+                      "dropped when the server disconnected it;",
+                      f"the last {self.published - self.delivered_by_publish:,} went to nobody."]
+        else:
+            lines.append(f"Afterwards it read {self.subscriber_read:,}; it was never disconnected.")
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
 
 
 def output_buffer_limit(r: redis.Redis) -> str | None:

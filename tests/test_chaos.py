@@ -143,6 +143,40 @@ def test_ledger_and_figure_are_ready_for_the_notebook(r, prefix):
     assert len(fig.axes) >= 3
 
 
+def test_journeys_explain_every_delivery_and_the_histogram_splits_dead_letters(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=300, consumers=3, crash_probability=0.15, poison_share=0.03,
+                          min_idle_ms=30, max_deliveries=3, processing_ms=0, seed=9)
+    assert exp.run_until_done(timeout=30)
+    records = exp.journal.snapshot()
+    # A crash mid-batch leaves its neighbours delivered but untouched: their journeys say so.
+    assert any(e[1] == "not reached" and "same batch" in e[3] for rec in records for e in rec.events)
+    seq = exp.pick("crashed after the work")
+    journey = exp.journey(seq)
+    assert "after the work, before XACK" in journey["detail"].tolist()
+    assert "duplicate: the guard absorbed it" in journey["detail"].tolist()
+    hist = exp.delivery_histogram()
+    dead = {rec.seq: rec.poison for rec in records if rec.dead}
+    assert hist["dead-lettered: poison"].sum() == sum(dead.values())
+    assert hist["dead-lettered: healthy"].sum() == len(dead) - sum(dead.values())
+    runs = exp.work_runs()
+    assert runs.sum() == 300
+    extra = sum((n - 1) * orders for n, orders in runs.items() if n > 1)
+    assert extra == exp.counts()["duplicates absorbed"]
+
+
+def test_switching_the_reaper_on_is_remembered_and_drawn(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=200, consumers=2, crash_probability=0.1, poison_share=0,
+                          reaper=False, min_idle_ms=30, processing_ms=0, restart="new", seed=3)
+    exp.start()
+    time.sleep(0.3)
+    exp.set_reaper(True)
+    assert exp.run_until_done(timeout=30)
+    assert len(exp.reaper_switches) == 1 and exp.reaper_switches[0][1] is True
+    assert 0.2 < exp.reaper_switches[0][0] < 5
+    fig = exp.figure()
+    assert "reaper off, then on at" in fig._suptitle.get_text()
+
+
 def test_an_experiment_runs_once_and_bad_settings_are_refused(r, prefix):
     with pytest.raises(ValueError, match="crash_probability"):
         ChaosExperiment(r, prefix, crash_probability=1.5)

@@ -139,6 +139,17 @@ def test_slow_subscriber_is_disconnected_by_the_output_buffer_limit(r):
         assert "no output buffer limit" in demo.note
 
 
+def test_buffer_limit_report_accounts_for_every_published_message():
+    demo = pubsub.BufferLimitDemo("a scratch server", "pubsub 256kb 0 0", published=4000,
+                                  delivered_by_publish=1008, subscriber_read=944, disconnected=True)
+    text = str(demo)
+    # read + dropped from the output buffer + sent to nobody = published
+    assert "read nothing" in text
+    assert "first 1,008" in text and "read 944" in text
+    assert "other 64 were still in the server's output buffer" in text
+    assert "last 2,992 went to nobody" in text
+
+
 def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on(r, prefix):
     panel = pubsub.PubSubPanel(r, prefix=prefix, rate=100)
     try:

@@ -135,6 +135,9 @@ XPENDING lesson03:orders kitchen - + 10
 """)
 
 md("""
+In the summary (the first reply), alice holds 3 and bob 1. A real server sends those
+counts as strings (`"3"`), fakeredis as integers (`(integer) 3`): the same numbers.
+
 `XACK` answered `2`: two entries left the list. Tea (`1-1`) and soup (`1-3`) are done;
 cake and pie are still with `alice`. As a pandas table:
 """)

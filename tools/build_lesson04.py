@@ -66,7 +66,9 @@ CELLS = [
     """),
     md("""
     The reply: 4 entries pending, the smallest and the greatest pending ID, then each
-    consumer with how many it holds (alice 3, bob 1). The same as a table:
+    consumer with how many it holds (alice 3, bob 1). A real server sends those two
+    counts as strings (`"3"`), fakeredis as integers (`(integer) 3`): the same numbers.
+    The same as a table (its `pending` column holds numbers on both):
     """),
     code("""
     summary = recovery.pending_summary(r, "lesson04:orders", "workers")
@@ -77,9 +79,6 @@ CELLS = [
     if r.backend.is_fake:
         print("fakeredis lists consumers in XPENDING (and XINFO) in the order they were "
               "created; real Redis sorts them by name. The table above is sorted either way.")
-    else:
-        print("Real Redis lists consumers sorted by name; fakeredis would list them in the "
-              "order they were created. The table above is sorted either way.")
     """),
     md("""
     ### The extended form: one line per entry
@@ -106,10 +105,22 @@ CELLS = [
     recovery.pending_entries(r, "lesson04:orders", "workers", consumer="alice", min_idle_ms=250)
     """),
     md("""
+    `recovery.pending_entries` only makes a table. The raw redis-py call takes the same
+    parts by name (`idle=` is `IDLE`, `consumername=` the consumer at the end) and
+    returns one dict per entry:
+    """),
+    code("""
+    rows = r.xpending_range("lesson04:orders", "workers", min="-", max="+", count=10,
+                            consumername="alice", idle=250)
+    rows[0]
+    """),
+    md("""
     ### Delivery counts grow
 
     Each time an entry is handed out again, its delivery count goes up. Here alice comes
-    back twice and re-reads her own pending entries (`XREADGROUP ... 0`, section 4).
+    back twice and re-reads her own pending entries: `XREADGROUP` with `0` instead of `>`
+    hands a consumer the entries it already holds, again (lesson 03, section 4; section 4
+    below uses it to restart a consumer).
     """),
     code("""
     for _ in range(2):
@@ -121,8 +132,7 @@ CELLS = [
         print("On fakeredis the idle times above kept growing: re-reading with 0 does not "
               "reset them. A real Redis server resets them to 0, as each re-read is a new delivery.")
     else:
-        print("The idle times went back to about 0: each re-read is a new delivery. "
-              "(fakeredis does not reset them; it keeps the time of the first delivery.)")
+        print("The idle times went back to about 0: each re-read is a new delivery.")
     """),
 
     md("""
@@ -216,15 +226,19 @@ CELLS = [
     A pending entry can disappear from the stream (`XDEL`, or `XTRIM`/`MAXLEN`, lesson
     05) while its ID is still in the PEL. There is nothing left to process.
     `XAUTOCLAIM` removes such IDs from the PEL and lists them in the third element of its
-    reply, so the rescuer can log what was lost.
+    reply, so the rescuer can log what was lost. This time the raw redis-py call,
+    `XAUTOCLAIM lesson04:backlog workers rescuer-2 0 0-0 COUNT 100`, with the three
+    parts of the reply unpacked:
     """),
     code("""
     held = recovery.pending_entries(r, "lesson04:backlog", "workers")["entry_id"].tolist()
     r.xdel("lesson04:backlog", held[0], held[1])  # gone from the stream, still in the PEL
 
+    reply = r.xautoclaim("lesson04:backlog", "workers", "rescuer-2", min_idle_time=0,
+                         start_id="0-0", count=100)
     if r.supports("xautoclaim-deleted"):
-        claimed, deleted = recovery.autoclaim_all(r, "lesson04:backlog", "workers", "rescuer-2", 0)
-        print(f"claimed {len(claimed)}; deleted while pending: {deleted}")
+        cursor, claimed, deleted = reply
+        print(f"cursor {cursor}; claimed {len(claimed)}; deleted while pending: {deleted}")
         print("still in the PEL:", recovery.pending_summary(r, "lesson04:backlog", "workers").attrs["total"])
     else:
         print(f"This server ({r.backend.version_text}) is older than Redis 7.0: XAUTOCLAIM has "
@@ -276,9 +290,13 @@ CELLS = [
 
     Some entries fail every time: a field that does not parse, an order for a product
     that does not exist. Claiming them again and again only burns work. Their delivery
-    count gives them away. A common policy: after N deliveries, **copy the entry to a
-    dead-letter stream** (with its original ID and delivery count, so someone can look
-    at it later) and **ack it**, so that it leaves the PEL.
+    count gives them away. A common policy: once an entry has been delivered more than N
+    times, **copy it to a dead-letter stream** (with its original ID and delivery count, so
+    someone can look at it later) and **ack it**, so that it leaves the PEL.
+
+    The PEL itself is not a dead-letter queue, though it can look like one: it holds work
+    in progress, every entry of it owned by a consumer and due to be finished or handed
+    out again. Nothing in it is set aside; an entry given up on needs a place of its own.
 
     `recovery.dead_letter` does both in one Lua script: `XACK` first, and `XADD` to the
     dead-letter stream only if that `XACK` answered 1. So an entry someone else finished
@@ -381,6 +399,8 @@ CELLS = [
     code("""
     from streamlab.consumers import ConsumerPool
 
+    # 3 consumers; each entry takes 10 ms of pretend work (seconds=0.01); 5 entries per read;
+    # the group starts at the beginning of the stream (start_id="0").
     pool = ConsumerPool(r, "lesson04:shutdown", "workers", consumers=3, seconds=0.01,
                         start_id="0", count=5, name="lesson04-shutdown")
     for n in range(500):
@@ -402,8 +422,9 @@ CELLS = [
     Everything at once. A producer puts orders on a stream, some of them poison; three
     consumers process them and crash at random (10% of deliveries, half of the crashes
     after the work and before `XACK`); a supervisor restarts crashed consumers; a reaper
-    claims idle entries and dead-letters poison after 5 deliveries; every order goes
-    through the idempotency guard.
+    claims idle entries, and dead-letters an entry delivered more than 5 times
+    (`max_deliveries=5`: the claim that makes it delivery 6 moves it to the dead-letter
+    stream instead of retrying it); every order goes through the idempotency guard.
 
     The panel's controls: crash probability, poison share, consumers, the reaper (on/off
     and its minimum idle time), and how a crashed consumer comes back (same name, a new
@@ -432,12 +453,42 @@ CELLS = [
     code("""
     chaos.ledger()
     """),
+    md("""
+    Two lines count something other than orders. `processed more than once` counts
+    acked orders whose work ran twice or more; `extra runs absorbed` counts **runs**: an
+    order whose work ran three times adds 2. The journal knows how often each order's
+    work ran:
+    """),
     code("""
     counts = chaos.counts()
-    print(f"{counts['crashes']} crashes; the work ran a second time "
-          f"{counts['duplicate runs (journal)']} times and the guard absorbed "
-          f"{counts['duplicates absorbed']} duplicates; "
-          f"total in Redis {counts['total in Redis']:,} = expected {counts['total expected']:,}")
+    runs = chaos.work_runs()  # orders, by how many times their work ran (0: poison, never worked)
+    print(runs.to_frame().T.to_string())
+    again = runs[runs.index > 1]
+    extra = int(((again.index - 1) * again).sum())
+    print(f"{counts['crashes']} crashes. {again.sum()} orders ran their work more than once, "
+          f"{extra} extra runs in all; the guard absorbed {counts['duplicates absorbed']} runs"
+          f"{' (every extra run)' if extra == counts['duplicates absorbed'] else ''}.")
+    if again.sum() != counts["processed more than once"]:
+        print(f"The ledger's 'processed more than once' ({counts['processed more than once']}) counts acked "
+              f"orders only. Dead-lettered after their work had run: "
+              f"{again.sum() - counts['processed more than once']}.")
+    print(f"Total in Redis {counts['total in Redis']:,}, expected {counts['total expected']:,}: "
+          f"{'each order counted once' if counts['total in Redis'] == counts['total expected'] else 'they differ'}.")
+    """),
+    md("""
+    A delivery count counts deliveries, not attempts. A consumer that crashes on the
+    first entry of a batch of ten never touches the other nine, yet each of them was
+    delivered once more (its journey says `not reached`). So a healthy order with unlucky
+    neighbours can pass the limit and end up dead-lettered: the histogram shows those in
+    orange (`dead-lettered: healthy`), on top of the dark red poison, when a run has any.
+    The line below counts both. A dead-letter stream is a queue for a human or a replay
+    tool, not a bin; and the limit should sit well above the retries a healthy entry may
+    need.
+    """),
+    code("""
+    hist = chaos.delivery_histogram()
+    print(f"dead-lettered: {hist['dead-lettered: poison'].sum()} poison orders; healthy orders "
+          f"that ran out of deliveries: {hist['dead-lettered: healthy'].sum()}")
     """),
     md("""
     The journey of one poison order: every delivery (who, how), every failure, and the
@@ -447,29 +498,28 @@ CELLS = [
     chaos.journey(chaos.pick("dead-lettered"))
     """),
     md("""
-    And one order whose work ran more than once: a crash after the work, before `XACK`,
-    then a redelivery that the guard turned away.
+    And one order whose consumer crashed after the work and before `XACK`: the entry
+    stayed pending, a later delivery ran the work again, and the guard turned it away.
+    In a journey, `not reached` means the consumer crashed on an earlier order of the
+    same batch: this one was delivered (its count went up) but never touched.
+    `abandoned` is the reaper's stand-in for a crash: it leaves the entry pending and
+    carries on with the next one.
     """),
     code("""
-    chaos.journey(chaos.pick("duplicate"))
+    chaos.journey(chaos.pick("crashed after the work"))
     """),
     md("""
-    A delivery count counts deliveries, not attempts. A consumer that crashes on the
-    first entry of a batch of ten never touches the other nine, yet each of them was
-    delivered once more. So a healthy order with unlucky neighbours can pass the limit
-    and end up dead-lettered (the histogram's red bars beyond the poison). A dead-letter
-    stream is a queue for a human or a replay tool, not a bin; and the limit should sit
-    well above the retries a healthy entry may need.
+    A claim does not stop the consumer it takes an entry from. If that consumer was only
+    slow, not dead, both work on the entry at once, and the second `XACK` replies 0. That
+    is at-least-once delivery too: only the minimum idle time keeps a rescuer away from
+    live work, so set it well above the time a healthy consumer holds an entry (a whole
+    batch, not one entry), and let the guard absorb the rare overlap.
     """),
     code("""
     if r.backend.is_fake:
         print("On fakeredis a re-read with 0 does not reset an entry's idle time, so the reaper "
-              "sometimes claims an entry a restarted consumer is working on: expect a few more "
+              "often claims an entry a restarted consumer is still working on: expect more "
               "duplicates here than on a real server. The guard absorbs them all the same.")
-    else:
-        print("A real server resets an entry's idle time when a restarted consumer re-reads it, "
-              "so the reaper leaves those entries alone. (On fakeredis it does not: a few more "
-              "duplicates there, all absorbed by the guard.)")
     """),
     md("""
     ### Without a reaper
@@ -493,9 +543,10 @@ CELLS = [
     orphans.figure()
     """),
     md("""
-    Pending climbed with every crash while the reaper was off, and fell once it ran. In
-    the panel above, try the same: untick the reaper, choose "restart as new", start,
-    and watch the pending line; then tick it again.
+    Pending climbed with every crash while the reaper was off, and fell once it ran (the
+    dotted line marks the moment `set_reaper(True)` switched it on); the dead-letter
+    stream only starts filling after it. In the panel above, try the same: untick the
+    reaper, choose "restart as new", start, and watch the pending line; then tick it again.
 
     ## Exercises
 
@@ -580,8 +631,9 @@ CELLS = [
       deleted or trimmed.
     - A consumer restarting under its own name re-reads its PEL with `0` (walking forward)
       before asking for `>`.
-    - Poison: after N deliveries, copy to a dead-letter stream with the original ID and
-      count, and ack, atomically.
+    - Poison: once delivered more than N times, copy it to a dead-letter stream with the
+      original ID and count, and ack it, atomically (`XACK` first, the copy only if it
+      replied 1). The PEL is work in progress, not a dead-letter queue.
     - At-least-once delivery means duplicates: mark and apply in one step
       (`SET processed:<id> NX` + the effect, in a Lua script).
     - Stop gracefully: finish and ack what you hold, then stop reading.

@@ -40,6 +40,7 @@ CELLS = [
     from streamlab.observe import group_info
 
     r = sl.connect()
+    cleared = sl.reset(r, lesson=5, quiet=True)  # start clean: stops workers, deletes only lesson05:* keys
     """),
 
     md("""
@@ -48,7 +49,6 @@ CELLS = [
     The article caps its stream in two ways: a separate `XTRIM` (which it suggests running as a scheduled job), and `MAXLEN` inside `XADD` itself. Here are both, exactly as the article wrote them except for the key, which is `lesson05:app:events` instead of `app:events` so that it stays inside this lesson:
     """),
     redis("""
-    DEL lesson05:app:events
     XADD lesson05:app:events MAXLEN 10000 * user_id 1001 action login
     XTRIM lesson05:app:events MAXLEN 10000
     XLEN lesson05:app:events
@@ -307,25 +307,47 @@ CELLS = [
     pd.DataFrame(states).set_index("after")
     """),
     code("""
+    now = states[-1]
+    print(f"{r.backend.server_name} {r.backend.version_text}: entries-read {now['entries-read']}, lag {now['lag']}.")
     if r.backend.is_fake:
-        print("fakeredis says entries-read 7 and lag 3 here; Redis 7.0 says entries-read 5 and lag 5.")
-        print("The counters after trimming are one of the places where fakeredis differs from Redis")
-        print("(see the table below): treat lag after a trim as an estimate on any backend.")
+        print("Redis 7.0.15 says entries-read 5 and lag 5 here (measured): fakeredis counts the trimmed")
+        print("entries as read. Treat lag after a trim as an estimate on any backend.")
     else:
-        print(f"{r.backend.server_name} {r.backend.version_text} counts entries-read 5 and lag 5 here; fakeredis would say 7 and 3.")
-        print("Lag after a trim is an estimate: trimmed entries that no one read stay in the count.")
+        print("fakeredis says entries-read 7 and lag 3 here (measured). Lag after a trim is an estimate:")
+        print("trimmed entries that no one read stay in the count.")
     """),
     md("""
-    And when an **unread** entry is removed with `XDEL`, Redis stops guessing: lag becomes `None` (nil), "unknown", until the group reads past the deleted ID. Tools that plot lag must cope with that (the course's sampler falls back to counting with `XRANGE`).
+    Trim harder: keep only the newest entry, and let alice read it. Now **nothing** is unread, so the true lag is 0. What does this backend say?
     """),
     code("""
-    last_id = r.xrevrange(jobs, count=1)[0][0]
+    r.xtrim(jobs, maxlen=1, approximate=False)
+    states.append(group_state("XTRIM MAXLEN = 1"))
+    r.xreadgroup("workers", "alice", {jobs: ">"})
+    states.append(group_state("alice read the rest"))
+    pd.DataFrame(states).set_index("after")
+    """),
+    code("""
+    lag = states[-1]["lag"]
+    print(f"Nothing is unread, and {r.backend.server_name} {r.backend.version_text} says lag {lag}.")
+    if r.backend.is_fake:
+        print("Redis 7.0.15 says lag 4 here (measured): it still counts the 4 entries trimmed before")
+        print("anyone read them as unread. fakeredis counts them as read, so it says 0.")
+    else:
+        print("The 4 entries trimmed before anyone read them still count as unread. fakeredis says 0")
+        print("here (measured): it counts them as read. The two backends disagree on the same history.")
+    """),
+    md("""
+    And when an **unread** entry is removed with `XDEL`, Redis stops guessing: lag becomes `None` (nil), "unknown", until the group reads past the deleted ID. Tools that plot lag must cope with that (the course's sampler falls back to counting with `XRANGE`). Two new entries arrive, and the newest is deleted before anyone reads it:
+    """),
+    code("""
+    r.xadd(jobs, {"job": 10})
+    last_id = r.xadd(jobs, {"job": 11})
     r.xdel(jobs, last_id)
-    states.append(group_state("XDEL of an unread entry"))
+    states.append(group_state("2 XADDs, XDEL of the unread newest"))
     pd.DataFrame(states).set_index("after")
     """),
     md("""
-    Where fakeredis and Redis 7.0.15 differ on this (measured, from the course's FIDELITY notes: 10 entries, 3 read):
+    Where fakeredis and Redis 7.0.15 differ on this (measured, from the course's FIDELITY notes: 10 entries, 3 read; the tables above are this backend's own answers):
 
     | step | Redis 7.0.15 | fakeredis 2.41 |
     |---|---|---|
@@ -355,7 +377,12 @@ CELLS = [
         left.plot(memory["length"], memory["bytes"] / 1024, "o-")
         left.set_ylabel("MEMORY USAGE (KiB)")
         left.set_title(f"memory vs length ({r.backend.server_name} {r.backend.version_text})")
-        right.loglog(memory["length"], memory["bytes_per_entry"], "o-", color="#9a6700")
+        per = memory["bytes_per_entry"]
+        right.loglog(memory["length"], per, "o-", color="#9a6700")
+        for x, y in zip(memory["length"], per):   # each point's value, so the log axis needs no guessing
+            right.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        right.set_yticks([t for t in (20, 50, 100, 200, 500, 1000, 2000) if per.min() / 2 <= t <= per.max() * 2])
+        right.set_ylim(per.min() / 1.5, per.max() * 2)
         right.set_ylabel("bytes per entry (log)")
         right.set_xlabel("entries (log)")
         right.set_title("per entry: high for tiny streams, then flat")

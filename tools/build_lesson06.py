@@ -38,6 +38,7 @@ CELLS = [
     from streamlab import pubsub
 
     r = sl.connect()
+    cleared = sl.reset(r, lesson=6, quiet=True)  # start clean: stops workers, deletes only lesson06:* keys
     """),
 
     md("""
@@ -49,7 +50,7 @@ CELLS = [
     PUBLISH lesson06:hello "is anyone there?"
     """),
     md("""
-    `(integer) 0`: nobody was subscribed, so the message went nowhere, and it is gone. (A channel is not a key: `lesson06:hello` exists only while someone publishes to it or listens on it.)
+    `(integer) 0`: nobody was subscribed, so the message went nowhere, and it is gone. (A channel is not a key: nothing is stored under its name. It exists only while at least one client is subscribed to it, which is what `PUBSUB CHANNELS` lists; publishing to it does not create it.)
 
     `SUBSCRIBE` turns a connection into a listener that can do nothing but receive, so it cannot run in a `%%redis` cell, which would never return. In Python, redis-py's `PubSub` object holds that connection. A listener gets its own client, `r.new_client()`:
     """),
@@ -116,7 +117,7 @@ CELLS = [
     - a **Pub/Sub subscriber** on the channel;
     - a **stream consumer** in a consumer group (`XREADGROUP ... >`, then `XACK`).
 
-    Just before event 31, both readers go offline (the subscriber's connection closes; the consumer stops reading). Just after event 70, both come back. Then we count.
+    Just before event 31, both readers go offline (the subscriber's connection closes; the consumer stops reading). The publisher waits until both are really gone (a fraction of a second: each reader first finishes the read it is waiting in; that is the flat stretch just before the grey band on the plot), so that events 31 to 70 are sent while nobody listens. Just after event 70, both come back. Then we count.
     """),
     code("""
     experiment = pubsub.PubSubVsStreams(r, prefix="lesson06:", name="events")
@@ -225,15 +226,26 @@ CELLS = [
         print("This server does not allow CONFIG GET (common on managed services).")
     """),
     md("""
-    Changing it is another matter. `CONFIG SET` changes the whole server, for everyone on it, so the course never runs it on a server it did not start (`r.backend.kind` says which kind yours is). To *see* a disconnect, `pubsub.slow_subscriber_demo()` starts a scratch `redis-server` of its own (when one is installed), sets a tiny limit there (`pubsub 256kb 0 0`), subscribes a client that never reads, and publishes 4,000 messages of 4 KB. The scratch server is stopped afterwards.
+    Changing it is another matter. `CONFIG SET` changes the whole server, for everyone on it, so the course never runs it on a server it did not start (`r.backend.kind` says which kind yours is). To *see* a disconnect, `pubsub.slow_subscriber_demo()` starts a scratch `redis-server` of its own (when one is installed), sets a tiny limit there (`pubsub 256kb 0 0`), subscribes a client, and publishes 4,000 messages of 4 KB while that client reads nothing. Once the publishing is over, the client reads whatever reached it. The scratch server is stopped afterwards.
     """),
     code("""
-    print("your backend:", r.backend.kind, "| may streamlab reconfigure it?", pubsub.may_reconfigure(r))
+    where = {"url": "the server at the URL you passed to sl.connect()",
+             "env": "the server named by the REDIS_URL environment variable",
+             "local": "a Redis server already running on this machine (127.0.0.1:6379)",
+             "private": "a redis-server this kernel started for itself",
+             "fake": "fakeredis, an imitation of Redis inside this Python process"}[r.backend.kind]
+    print(f"Your backend is {where} (r.backend.kind == {r.backend.kind!r}).")
+    if r.backend.is_fake:
+        print("CONFIG SET there? No: fakeredis has no CONFIG, so the demo needs a scratch server.")
+    elif pubsub.may_reconfigure(r):
+        print("CONFIG SET there? Yes: streamlab started that server, nobody else uses it.")
+    else:
+        print("CONFIG SET there? No: streamlab did not start it, so the demo uses a scratch server.")
     demo = pubsub.slow_subscriber_demo(r, messages=4000, payload_bytes=4096, hard_limit="256kb")
     print(demo)
     """),
     md("""
-    `PUBLISH` replies with the number of receivers, so the publisher can see the moment the subscriber vanished: the replies dropped from 1 to 0 after the number of messages printed above (about a thousand on the machine this lesson was written on; operating systems buffer different amounts). What the subscriber managed to read is what had already reached its side of the connection; the rest of its buffer was thrown away with the connection, and the server never says which messages those were. With a stream, a slow consumer only falls behind: its lag grows, and nothing is lost until trimming removes entries it has not read.
+    Read the numbers from the top. `PUBLISH` replies with the number of receivers, so the publisher saw the moment the subscriber vanished: the replies dropped from 1 to 0. Up to then, every message went into the server's output buffer for that client, and from there into the network connection as fast as the operating system took it. The subscriber's later reads found only what had already crossed to its end of the connection (how much depends on the operating system's buffers). What was still in the server's buffer was thrown away with the connection, and the server never says which messages those were. With a stream, a slow consumer only falls behind: its lag grows, and nothing is lost until trimming removes entries it has not read.
     """),
 
     md("""
@@ -274,7 +286,7 @@ CELLS = [
     md("""
     ### Exercise 2: catch up after a day off
 
-    The first lines create a consumer group `billing` on `lesson06:ex2`, then 25 events arrive while its consumer is away. Bring the consumer back: read everything the group has not seen yet, append each entry's `seq` (as a number) to `seen` in the order you read them, and acknowledge each one.
+    The first lines create a consumer group `billing` on `lesson06:ex2`, then 25 events arrive while its consumer is away. Bring the consumer back (any consumer name will do: the group, not the consumer, remembers what it has been given): read everything the group has not seen yet, append each entry's `seq` (as a number) to `seen` in the order you read them, and acknowledge each one.
     """),
     code("""
     r.delete("lesson06:ex2")
@@ -300,7 +312,7 @@ CELLS = [
     choices = {
         "typing indicator in a chat": ...,
         "orders that must each be charged exactly once": ...,
-        "tell every web server to drop a cache entry now": ...,
+        "tell every open dashboard to refresh now (one that misses it refreshes by itself within a minute)": ...,
         "a new service that must replay last week's events": ...,
         "sensor readings processed by a pool of workers": ...,
     }

@@ -22,6 +22,14 @@ def rescue_all(r, stream, group, consumer, min_idle_ms):
             return claimed
 
 # %% ex3: Send poison to the dead-letter stream
+# XACK first; the copy is made only if the entry was still pending (XACK replied 1).
+DEAD_LETTER = r.register_script("""
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+end
+return false
+""")
+
 def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
     moved = []
     for p in r.xpending_range(stream, group, min="-", max="+", count=1000):
@@ -29,12 +37,10 @@ def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
         if n <= max_deliveries:
             continue
         found = r.xrange(stream, entry_id, entry_id)
-        fields = found[0][1] if found else {}
-        pipe = r.pipeline()  # MULTI ... EXEC: the copy and the ack together
-        pipe.xadd(dead_stream, {**fields, "original_id": entry_id, "deliveries": n})
-        pipe.xack(stream, group, entry_id)
-        pipe.execute()
-        moved.append(entry_id)
+        fields = {**(found[0][1] if found else {}), "original_id": entry_id, "deliveries": n}
+        flat = [x for pair in fields.items() for x in pair]
+        if DEAD_LETTER(keys=[stream, dead_stream], args=[group, entry_id, *flat], client=r):
+            moved.append(entry_id)
     return moved
 
 # %% ex4: Apply each order once

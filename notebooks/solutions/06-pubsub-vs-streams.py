@@ -30,7 +30,7 @@ while True:
 choices = {
     "typing indicator in a chat": "pubsub",
     "orders that must each be charged exactly once": "streams",
-    "tell every web server to drop a cache entry now": "pubsub",
+    "tell every open dashboard to refresh now (one that misses it refreshes by itself within a minute)": "pubsub",
     "a new service that must replay last week's events": "streams",
     "sensor readings processed by a pool of workers": "streams",
 }

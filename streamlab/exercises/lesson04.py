@@ -85,7 +85,9 @@ def ex1(ex, stuck_ids):
 
 @exercises.add(2, "Rescue everything with XAUTOCLAIM", hints=[
     "`r.xautoclaim(stream, group, consumer, min_idle_ms, start_id=cursor)` returns "
-    "`[next_cursor, claimed_entries, deleted_ids]` and looks at no more than 100 entries per call.",
+    "`[next_cursor, claimed_entries, deleted_ids]`. One call claims at most `COUNT` entries "
+    "(`count=`; without it Redis uses 100) and scans at most 10 × `COUNT` pending entries, "
+    "so 250 stuck entries take more than one call.",
     "Start with `cursor = '0-0'`, call it in a `while True` loop, keep the IDs of "
     "`claimed_entries`, set `cursor = next_cursor`, and stop when it comes back as `'0-0'`.",
 ])
@@ -121,9 +123,14 @@ def ex2(ex, rescue_all):
 @exercises.add(3, "Send poison to the dead-letter stream", hints=[
     "`r.xpending_range(stream, group, '-', '+', 1000)` gives each pending entry's "
     "`times_delivered`; the entry's fields come from `r.xrange(stream, entry_id, entry_id)`.",
-    "For each entry delivered more than `max_deliveries` times: `r.xadd(dead_stream, {**fields, "
-    "'original_id': entry_id, 'deliveries': n})` and then `r.xack(stream, group, entry_id)`. "
-    "In a transaction (`pipe = r.pipeline()`, ..., `pipe.execute()`) both happen or neither.",
+    "For each entry delivered more than `max_deliveries` times: `XACK` it first, and `XADD` "
+    "the copy (`{**fields, 'original_id': entry_id, 'deliveries': n}`) to `dead_stream` only "
+    "if `XACK` replied 1. A reply of 0 means someone acked it meanwhile: it is done, not poison.",
+    "Make the two one step, as `recovery.dead_letter` does, with a Lua script: "
+    "`if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then return "
+    "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end`, registered with "
+    "`r.register_script(...)` and called with `keys=[stream, dead_stream]`, "
+    "`args=[group, entry_id, field1, value1, ...]`.",
 ])
 def ex3(ex, dead_letter_poison):
     """A function moving entries delivered more than ``max_deliveries`` times to a dead-letter stream."""

@@ -143,7 +143,9 @@ def ex3(ex, maxlen, mib):
     "XPENDING still lists the IDs, but XCLAIM cannot hand over entries that no longer exist.",
     "`XAUTOCLAIM key group consumer 0 0-0` returns three things: the next cursor, the entries "
     "it claimed, and the IDs it found deleted (and removed from the PEL).",
-    "`cursor, claimed, deleted = r.xautoclaim('lesson05:ex4', 'workers', 'cleaner', 0)`",
+    "In redis-py, `r.xautoclaim(name, groupname, consumername, min_idle_time)` returns those three "
+    "parts as one list. Which part is your answer? (Any consumer name will do; a minimum idle "
+    "time of 0 lets it look at every pending entry.)",
 ])
 def ex4(ex, deleted):
     """lesson05:ex4's group has 5 pending entries, 3 of them trimmed: remove those from the PEL."""

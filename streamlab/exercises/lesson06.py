@@ -28,7 +28,7 @@ EX2_EVENTS = 25
 EX3_ANSWERS = {
     "typing indicator in a chat": "pubsub",
     "orders that must each be charged exactly once": "streams",
-    "tell every web server to drop a cache entry now": "pubsub",
+    "tell every open dashboard to refresh now (one that misses it refreshes by itself within a minute)": "pubsub",
     "a new service that must replay last week's events": "streams",
     "sensor readings processed by a pool of workers": "streams",
 }
@@ -71,7 +71,7 @@ def ex1(ex, pattern):
 
 @exercises.add(2, "Catch up after a day off", hints=[
     "The group remembers where it stopped. `XREADGROUP GROUP billing <consumer> ... STREAMS "
-    "lesson06:ex2 >` gives what the group has not been given yet.",
+    "lesson06:ex2 >` gives what the group has not been given yet, whatever the consumer's name.",
     "Loop: read with count=10 until the reply is empty; for each entry append "
     "`int(fields['seq'])` to `seen` and `r.xack(...)` its ID.",
 ])
@@ -125,4 +125,6 @@ def ex3(ex, choices):
     if wrong:
         raise Wrong(f"{len(wrong)} of {len(EX3_ANSWERS)} are not the best fit: "
                     f"{', '.join(repr(j) for j in wrong)}. Would losing a message there hurt?")
-    return "each job has the right tool."
+    return ("each job has the right tool: Pub/Sub where a missed message does no harm (the next "
+            "keystroke, the next refresh), Streams where every message must be processed, shared "
+            "or replayed.")
