@@ -54,6 +54,10 @@ FEATURES: dict[str, tuple[tuple[int, ...], str]] = {
 class BackendError(RuntimeError):
     """No usable Redis for the step asked for. The message says what failed and what to do."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the message is the whole story.
+        return [f"BackendError: {self}"]
+
 
 def redact(url: str | None) -> str:
     """The URL with any password replaced by ``***``, safe to print or log."""

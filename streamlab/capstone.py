@@ -8,7 +8,7 @@
     cap.dashboard()             # live widget; cap.show() draws the same as a picture
     left = cap.kill("w1")       # SIGKILL one worker: returns the IDs it left pending
     cap.wait_finished(left)     # ...until the reaper (XAUTOCLAIM) has done them
-    cap.restart("w1"); cap.add_worker("w3")
+    cap.restart("w1"); cap.add_worker("w3")   # a new run of w1 (status() keeps the killed run's row)
     cap.wait_drained()          # producers done, both groups caught up, nothing pending
     cap.stop()
     cap.ledger()                # produced = processed, alerts = readings above the threshold
@@ -33,6 +33,10 @@ parallel (each takes about half a second to start). fakeredis lives inside
 this Python process, where no other process can reach it, so there the same
 programs (``pipeline.produce`` / ``pipeline.consume``) run on threads.
 
+A call that Redis cannot answer (the server went away, say) raises
+``PipelineError``, whose message says what happened, what to do, and what
+the failed call left behind; IPython shows that message without a traceback.
+
 Nothing outlives its owner: ``stop()`` sends SIGINT (each program finishes the
 entry in hand and exits 0) and SIGKILLs whatever is still alive after a
 timeout. The supervisor is a ``streamlab`` worker, so re-running the cell
@@ -44,6 +48,7 @@ gets ``PR_SET_PDEATHSIG`` (SIGTERM when the kernel dies, even by SIGKILL).
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import re
 import shlex
@@ -60,8 +65,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import redis
 
 from . import pipeline, plots, recovery, workers
+from .explain import explain, is_learner_error
 from .observe import Sampler, lag_of
 
 STREAM = pipeline.DEFAULT_STREAM
@@ -92,6 +99,43 @@ def _die_with_parent() -> None:
     _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+class PipelineError(RuntimeError):
+    """Redis refused or could not answer a pipeline call; the message says what happened and what to do.
+
+    In IPython it shows as that message alone: the fault is the server or the
+    setup, not the code in the cell, so a traceback would only hide the advice.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return f"{type(self).__name__}: {self}".splitlines()
+
+
+# What a failed call left behind, where that is not "nothing changed".
+_AFTER_FAILURE = {
+    "start": "nothing was started. Run it again once Redis answers (after connecting somewhere else, "
+             "make a new Capstone with the new client).",
+    "stop": "every program is stopped; only the dashboard's last sample is missing.",
+    "kill": "the member is dead, but the entries it left pending could not be read.",
+}
+
+
+def _explained(method):
+    """Turn a learner's Redis error (server down, refused command) in ``method`` into a ``PipelineError``."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except redis.RedisError as exc:
+            if not is_learner_error(exc):
+                raise
+            left = _AFTER_FAILURE.get(method.__name__)
+            raise PipelineError(f"Capstone.{method.__name__}() failed{': ' + left if left else '.'}"
+                                f"\n{explain(exc)}") from None
+
+    return call
+
+
 def backend_mode(r) -> str:
     """``"processes"`` when other processes can reach ``r``'s server (it has a URL), else ``"threads"``."""
     return "threads" if r.backend.is_fake or not r.backend.url else "processes"
@@ -118,7 +162,8 @@ class Member:
         self.processed_ids: list[str] = []
         self.alerts = 0
         self.joined = False
-        self.status = "new"  # new, running, exited 0, exited N, killed, ended by SIGxxx
+        self.interrupted = False  # sent Ctrl-C by stop(): its exit 0 is then "after Ctrl-C"
+        self.status = "new"  # new, running, exited 0 [after Ctrl-C], exited N, killed, ended by SIGxxx
         self._poll_lock = threading.Lock()  # the supervisor and the notebook both poll
 
     @property
@@ -150,8 +195,14 @@ class Member:
         return f"<{self.role} {self.name}: {self.command} ({self.where}, {self.status})>"
 
 
-def exit_status(code: int) -> str:
-    """A process's return code in words: ``exited 0``, ``killed`` (SIGKILL), ``ended by SIGINT``, ..."""
+def exit_status(code: int, interrupted: bool = False) -> str:
+    """A process's return code in words: ``exited 0``, ``exited 0 after Ctrl-C``, ``killed`` (SIGKILL), ...
+
+    ``interrupted``: the program was sent Ctrl-C (SIGINT), so an exit 0 was asked for,
+    not reached on its own (a producer that sent all its readings).
+    """
+    if code == 0 and interrupted:
+        return "exited 0 after Ctrl-C"
     if code >= 0:
         return f"exited {code}"
     if code == -signal.SIGKILL:
@@ -194,6 +245,7 @@ class ProcessMember(Member):
 
     def interrupt(self) -> None:
         if self.alive:
+            self.interrupted = True
             self.proc.send_signal(signal.SIGINT)  # Ctrl-C: finish the entry in hand, exit 0
 
     def kill(self) -> None:
@@ -225,7 +277,7 @@ class ProcessMember(Member):
                 self.feed(line.decode("utf-8", "replace"))
             code = self.proc.poll()
             if code is not None and self.status == "running":
-                self.status = exit_status(code)
+                self.status = exit_status(code, self.interrupted)
 
     def close(self) -> None:
         with self._poll_lock:
@@ -291,12 +343,11 @@ class ThreadMember(Member):
                 runner._produce_on_thread(self, self.client, self._stop, self.feed)
             else:
                 runner._consume_on_thread(self, self.client, self._stop, self.feed)
-            self._exit = "exited 0"
+            # A killed consumer may find its stop flag before its next command: still killed.
+            self._exit = "killed" if self._killed else exit_status(0, self.interrupted)
         except _Killed:
             self._exit = "killed"
         except Exception as exc:  # noqa: BLE001 - shown in the member's output and status
-            from .explain import explain
-
             self.lines.append(f"streamlab {self.argv[0]}: {explain(exc)}")
             self._exit = "exited 1"
         finally:
@@ -311,11 +362,14 @@ class ThreadMember(Member):
         return f"thread {self.thread.name}" if self.thread else ""
 
     def interrupt(self) -> None:
+        if self.alive:
+            self.interrupted = True
         self._stop.set()
 
     def kill(self) -> None:
-        self._killed = True  # its next Redis command raises (see _mortal)
-        self._stop.set()
+        # Its next Redis command raises (see _mortal): within one BLOCK or one entry's work.
+        # The stop flag stays unset, or the thread could end by a clean exit instead.
+        self._killed = True
         self.wait(10)
 
     def wait(self, timeout: float) -> bool:
@@ -348,8 +402,10 @@ class _GroupCounts:
 
     @property
     def processed(self) -> Counter:
-        counts = Counter({m.name: m.processed for m in self.cap.members.values()
-                          if m.group == self.group})
+        counts = Counter()
+        for m in self.cap.runs():  # a restarted worker's line carries on from its earlier run
+            if m.group == self.group:
+                counts[m.name] += m.processed
         if self.group == self.cap.group and self.cap.reaper is not None:
             counts["reaper"] = len(self.cap.reaper_ids)
         return counts
@@ -474,7 +530,8 @@ class Capstone:
         self.interval = float(interval)
         self.name = name or f"capstone:{stream}"
         self._lock = threading.RLock()
-        self.members: dict[str, Member] = {}
+        self.members: dict[str, Member] = {}  # name -> its current run
+        self.earlier: list[Member] = []  # runs that restart() replaced, kept for status() and the ledger
         for s in sensors:
             self._add_member(s, "producer")
         for w in workers:
@@ -544,6 +601,7 @@ class Capstone:
     def running(self) -> bool:
         return any(m.alive for m in self.members.values())
 
+    @_explained
     def start(self) -> "Capstone":
         """Start from empty streams: delete this pipeline's two streams, create both groups
         (``XGROUP CREATE ... 0 MKSTREAM``), then start every member at once, the reaper and the supervisor."""
@@ -552,6 +610,9 @@ class Capstone:
         for group in (self.group, self.alert_group):
             pipeline.ensure_group(self.r, self.stream, group, "0")
         self._new_logdir()
+        for old in self.earlier:
+            old.close()
+        self.earlier = []
         for name in list(self.members):
             old = self.members[name]
             old.close()
@@ -586,6 +647,7 @@ class Capstone:
         return self._wait(lambda: all(m.joined or not m.alive for m in self.members.values()
                                       if m.role != "producer"), timeout)
 
+    @_explained
     def stop(self, timeout: float = 3) -> "Capstone":
         """Ctrl-C every member (each finishes its entry and exits 0); SIGKILL any left after ``timeout``."""
         if self._supervisor is None:
@@ -617,7 +679,7 @@ class Capstone:
     def close(self) -> None:
         """Stop everything and delete the output files of the processes."""
         self.stop()
-        for m in self.members.values():
+        for m in self.runs():
             m.close()
         if self.logdir:
             shutil.rmtree(self.logdir, ignore_errors=True)
@@ -625,8 +687,9 @@ class Capstone:
         _live.discard(self)
 
     # --- breaking and mending ------------------------------------------------------------
+    @_explained
     def kill(self, name: str) -> list[str]:
-        """SIGKILL one member (on threads: end it after its current entry); returns the IDs it left pending.
+        """SIGKILL one member (on threads: end it at its next Redis command); returns the IDs it left pending.
 
         The pending IDs are ``XPENDING stream group - + 1000 <name>`` right after the kill.
         """
@@ -642,28 +705,51 @@ class Capstone:
 
     def add_worker(self, name: str) -> Member:
         """Start one more worker (``streamlab consume workers <name>``) while the pipeline runs."""
-        if name in self.members and self.members[name].alive:
-            raise ValueError(f"{name} is already running.")
-        previous = self.members.get(name)
-        if previous is not None:
-            previous.poll()
-        m = self._add_member(name, "worker")
-        if previous is not None:  # a restart: keep what the dead one did in the ledger
-            m.processed_ids = list(previous.processed_ids)
-            previous.close()
-        m.start(self)
-        self._event(f"{name} started")
-        return m
+        if self._supervisor is None:
+            raise ValueError("The pipeline was never started: run start() first.")
+        if name in self.members:
+            raise ValueError(f"{name} is already a member of this pipeline ({self.members[name].status}); "
+                             f"to start it again, use restart({name!r}).")
+        return self._launch(name, "worker")
 
     def restart(self, name: str) -> Member:
-        """Start a stopped or killed worker again under the same name: it first takes back its own
-        pending entries (``XREADGROUP ... 0``), then reads new ones."""
-        return self.add_worker(name)
+        """Start a stopped or killed member again under the same name, as a new process.
 
+        A consumer first takes back its own pending entries (``XREADGROUP ... 0``),
+        then reads new ones. The earlier run keeps its own row in ``status()``
+        (with how it ended), and what it did still counts in the ledger.
+        """
+        previous = self._member(name)
+        if previous.role == "producer":
+            raise ValueError(f"{name} is a producer: each run sends --count readings, so a second run would "
+                             "upset the ledger's count. Run start() again for a fresh pipeline.")
+        if previous.alive:
+            raise ValueError(f"{name} is still running; kill({name!r}) or stop() it first.")
+        if previous.status == "new":
+            raise ValueError(f"{name} was never started: run start() first.")
+        previous.poll()
+        previous.close()
+        self.earlier.append(previous)
+        return self._launch(name, previous.role, restarted=True)
+
+    def _launch(self, name: str, role: str, restarted: bool = False) -> Member:
+        m = self._add_member(name, role)
+        m.start(self)
+        self._event(f"{name} {'restarted' if restarted else 'started'}")
+        return m
+
+    def runs(self) -> list[Member]:
+        """Every run of every member, earlier runs of a restarted one just before its current run."""
+        with self._lock:
+            return [run for name, m in self.members.items()
+                    for run in [*(e for e in self.earlier if e.name == name), m]]
+
+    @_explained
     def pending(self, group: str | None = None) -> pd.DataFrame:
         """``XPENDING`` per consumer of ``group`` (default: the workers)."""
         return recovery.pending_summary(self.r, self.stream, group or self.group)
 
+    @_explained
     def pending_entries(self, name: str, group: str | None = None) -> pd.DataFrame:
         """``XPENDING stream group - + 100 <name>``: the entries ``name`` holds, how long idle, how often delivered."""
         return recovery.pending_entries(self.r, self.stream, group or self.group, consumer=name)
@@ -694,23 +780,25 @@ class Capstone:
         """Wait until consumer ``name`` holds ``at_least`` pending entries (a good moment to kill it)."""
         return self._wait(lambda: self.holding(name) >= at_least, timeout)
 
+    @_explained
     def holding(self, name: str) -> int:
         """How many entries consumer ``name`` holds, delivered and not acked (``XPENDING`` summary)."""
         m = self._member(name)
         return int(self.pending(m.group).set_index("consumer")["pending"].get(name, 0))
 
     def processed_ids(self) -> set[str]:
-        """Every entry ID a worker or the reaper reported as processed (and acked)."""
+        """Every entry ID a worker (any run of it) or the reaper reported as processed (and acked)."""
         with self._lock:
             for m in self.members.values():
                 m.poll()
-            done = {i for m in self.members.values() if m.role == "worker" for i in m.processed_ids}
+            done = {i for m in self.runs() if m.role == "worker" for i in m.processed_ids}
         return done | set(self.reaper_ids)
 
     def wait_finished(self, ids, timeout: float = 15) -> bool:
         """Wait until every one of ``ids`` was processed by somebody (after a kill: taken over and done)."""
         return self._wait(lambda: set(ids) <= self.processed_ids(), timeout)
 
+    @_explained
     def drained(self) -> bool:
         """Producers finished, and both groups have read everything and acked it (lag 0, nothing pending)."""
         if any(m.alive for m in self.members.values() if m.role == "producer"):
@@ -759,7 +847,8 @@ class Capstone:
 
     # --- looking at it -----------------------------------------------------------------------
     def status(self) -> pd.DataFrame:
-        """One row per member: role, group, where it runs, status, sent / processed / alerts."""
+        """One row per run of each member (a restarted worker has two): role, group, where it runs,
+        how it is or how it ended, and what that run sent / processed / alerted."""
         with self._lock:
             for m in self.members.values():
                 m.poll()
@@ -767,7 +856,7 @@ class Capstone:
                      "status": m.status, "sent": m.sent if m.role == "producer" else "",
                      "processed": "" if m.role == "producer" else m.processed,
                      "alerts": m.alerts if m.role == "alerter" else ""}
-                    for m in self.members.values()]
+                    for m in self.runs()]
         if self.reaper is not None:
             rows.append({"name": "reaper", "role": "reaper", "group": self.group,
                          "runs as": "thread in this kernel", "status": self.reaper.status,
@@ -821,19 +910,21 @@ class Capstone:
         counters.value = self.status()[["name", "status", "sent", "processed", "alerts"]].to_html(index=False)
 
     # --- accounts ------------------------------------------------------------------------------
+    @_explained
     def ledger(self) -> Ledger:
         """Check the run against Redis: every reading processed, the alerts exactly the hot readings.
 
         Reads the whole stream (``XRANGE``), the alerts (``XRANGE``), both groups
         (``XINFO GROUPS``), and what every worker and the reaper reported processing.
         """
-        for m in self.members.values():
+        runs = self.runs()
+        for m in runs:
             m.poll()
         entries = self.r.xrange(self.stream)
         ids = [i for i, _ in entries]
         hot = {i for i, f in entries if pipeline._temperature(f) > self.threshold}
         alert_sources = [f.get("source_id") for _, f in self.r.xrange(self.alerts)]
-        done = [i for m in self.members.values() if m.role == "worker" for i in m.processed_ids]
+        done = [i for m in runs if m.role == "worker" for i in m.processed_ids]
         done += self.reaper_ids
         counted = Counter(done)
         groups = {g["name"]: g for g in self.r.xinfo_groups(self.stream)}

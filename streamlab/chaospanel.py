@@ -253,6 +253,11 @@ class ChaosPanel(Panel):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self.set_status(describe_error(exc), "warn")
             return
+        except (ValueError, redis.ResponseError) as exc:
+            # A bad ID typed in the journey box: say so, and keep stop()/re-runs working.
+            self.journey_view.value = ""
+            self.set_status(describe_error(exc), "error")
+            return
         if not self._closed:
             self.set_status(self.status_text(), "ok" if exp.running else "info")
 

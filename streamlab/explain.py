@@ -293,6 +293,10 @@ def _data(exc: redis.DataError) -> tuple[str, str] | None:
                 "Payload values must be str, bytes, int or float: leave out a None field (or "
                 "store ''), store True as '1', and json.dumps() nested data (json.loads it "
                 "when reading).")
+    if "must be a non-negative integer" in text:
+        return ("A number argument is negative (redis-py checks BLOCK and COUNT before sending).",
+                "Use a whole number of 0 or more: block=2000 waits up to 2 s; block=0 waits for "
+                "ever; leave block out to not wait at all.")
     if "non-empty dict" in text:
         return ("An entry needs at least one field.",
                 "Pass a dict with one field or more, e.g. {'temp': 21.5}.")

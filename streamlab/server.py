@@ -88,16 +88,27 @@ def _answered_by(port: int, proc: subprocess.Popen) -> bool:
     return False
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM us when our parent dies."""
-    try:
-        import ctypes
+def die_with_this_process():
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child gets SIGTERM when we die (Linux).
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: the supervisor's own cleanup still applies
+    ``PR_SET_PDEATHSIG`` fires when the parent exits, even by SIGKILL. A parent
+    that dies between the fork and the ``prctl`` call would be missed, so the
+    child then checks that its parent is still the one that forked it. Returns
+    None off Linux, where callers rely on their own cleanup.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def server_command(binary: str, port: int, workdir: str, extra: list[str] = ()) -> list[str]:
@@ -131,7 +142,7 @@ def _start_server_process(binary: str, workdir: str, port: int | None, timeout: 
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_this_process(),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:

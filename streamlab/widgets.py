@@ -225,6 +225,7 @@ class ProducerPanel(Panel):
         self.tail: list[tuple[str, dict]] = []
         self._burst_thread: threading.Thread | None = None
         self._burst_cancel = threading.Event()
+        self._burst_error: BaseException | None = None
 
         self.stream_box = W.Text(value=stream, description="stream", continuous_update=False)
         self.sensors_box = W.Text(value=", ".join(self.producer.sensors), description="sensors",
@@ -273,6 +274,7 @@ class ProducerPanel(Panel):
         if self._closed:
             raise RuntimeError(f"This panel is stopped for good ({self.closed_reason}); "
                                f"make a new one.")
+        self._burst_error = None
         self.producer.start()
         self.start_refresher()
         self.refresh()
@@ -320,11 +322,14 @@ class ProducerPanel(Panel):
             return
         n = self.burst_size.value
         self._burst_cancel.clear()
+        self._burst_error = None
 
         def run():
             try:
                 self.producer.burst(n, cancel=self._burst_cancel)
             except Exception as exc:  # noqa: BLE001 - shown in the status line
+                # Kept until the next burst or start, so the refresher's redraw does not hide it.
+                self._burst_error = exc
                 self.set_status(describe_error(exc), "error")
 
         self._burst_thread = threading.Thread(target=run, name=f"streamlab-{self.name}:burst",
@@ -335,6 +340,8 @@ class ProducerPanel(Panel):
     # --- drawing ------------------------------------------------------------------
     def status_text(self) -> str:
         p = self.producer
+        if self._burst_error is not None:
+            return "burst failed: " + describe_error(self._burst_error)
         if p.status == "reconnecting":
             return f"reconnecting: the server is not answering ({p.error}); retrying with backoff"
         if p.status == "failed" and p.error is not None:
