@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -235,15 +232,3 @@ def test_payload_that_is_not_a_dict_is_explained(r, prefix):
     with pytest.raises(ValueError, match="payload must return a dict"):
         p.burst(1)
     assert r.exists(prefix + "s") == 0
-
-
-def test_benchmark_script_prints_its_table_on_fakeredis():
-    script = Path(__file__).resolve().parents[1] / "bench" / "bench_producer.py"
-    out = subprocess.run(
-        [sys.executable, str(script), "--backend", "fake", "-n", "200", "--rounds", "1",
-         "--paced-seconds", "0.2"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "| streamlab Producer.burst(n) |" in out.stdout
-    assert "x raw pipelined XADD" in out.stdout
