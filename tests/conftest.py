@@ -80,6 +80,18 @@ def prefix(r):
         r.delete(*keys)
 
 
+@pytest.fixture(scope="session")
+def shell(tmp_path_factory):
+    """One IPython shell for the whole run (history off, profile in a temp dir), as a notebook has."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return InteractiveShell.instance(config=config,
+                                     ipython_dir=str(tmp_path_factory.mktemp("ipython")))
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_behind():
     """Fail a test that leaves a thread running that it started."""

@@ -13,23 +13,13 @@ import time
 import fakeredis
 import pytest
 import redis
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 import streamlab as sl
+from helpers import wait_until
 from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 from streamlab.consumers import parse_id
 from streamlab.dashboard import ConsumerPoolPanel
-
-
-def wait_until(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
 
 
 # --- the server restarts under a running producer, pool and dashboard ------------------------------
@@ -192,14 +182,6 @@ def test_server_restart_mid_run_the_dashboard_reconnects_and_nothing_acknowledge
 
 
 # --- re-running a widget cell -------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config,
-                                     ipython_dir=str(tmp_path_factory.mktemp("ipython")))
-
 
 PANEL_CELLS = {
     "producer panel": ("from streamlab.widgets import ProducerPanel\n"

@@ -20,19 +20,9 @@ import uuid
 import fakeredis
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 from streamlab import backend as sl_backend
 from streamlab.magics import Status, format_reply, register, split_args
-
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    """One IPython shell for the module (history off, profile in a temp dir)."""
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config,
-                                     ipython_dir=str(tmp_path_factory.mktemp("ipython")))
 
 
 @pytest.fixture

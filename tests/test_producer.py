@@ -10,21 +10,13 @@ import pytest
 import streamlab as sl
 from streamlab import server as sl_server
 from streamlab.producer import Producer
+from helpers import wait_until
 
 FIELDS = {"sensor_id", "temp", "humidity", "seq", "sent_at"}
 
 
 def threads_named(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == f"streamlab-{name}" and t.is_alive()]
-
-
-def wait_until(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_rate_200_for_one_second_sends_about_200(r, prefix):

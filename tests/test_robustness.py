@@ -26,8 +26,6 @@ import time
 
 import fakeredis
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 import streamlab as sl
 from streamlab import backend as sl_backend
@@ -38,19 +36,12 @@ from streamlab.magics import register
 from streamlab.observe import Sampler
 from streamlab.producer import Producer
 from streamlab.widgets import ProducerPanel
+from helpers import wait_until
 
 MALFORMED_IDS = ["abc", "1-x", "-1"]
 
 
 # --- fixtures and checks ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config,
-                                     ipython_dir=str(tmp_path_factory.mktemp("ipython")))
-
 
 @pytest.fixture
 def cell(shell, r, capsys):
@@ -96,15 +87,6 @@ def assert_cli_error(text: str, *words: str) -> None:
     assert "(error)" in text and "hint:" in text, text
     for word in words:
         assert word in text, f"{word!r} not in: {text}"
-
-
-def wait_until(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
 
 
 # --- malformed and decreasing IDs --------------------------------------------------------

@@ -10,20 +10,12 @@ import pytest
 import streamlab as sl
 from streamlab import server as sl_server
 from streamlab.widgets import ProducerPanel, html_table
+from helpers import wait_until
 
 
 def streamlab_threads() -> list[str]:
     return sorted(t.name for t in threading.enumerate()
                   if t.name.startswith("streamlab-") and t.is_alive())
-
-
-def wait_until(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_run_for_leaves_the_final_numbers_on_show(r, prefix):
