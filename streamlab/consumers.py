@@ -194,6 +194,10 @@ class Consumer(Worker):
         if self.client is not None:
             self.client.close()
 
+    def on_connection_lost(self, exc: BaseException) -> None:
+        # Entries read just before the outage may never have been acked: take them back first.
+        self._read_from = "0"
+
     def step(self) -> None:
         if self.paused:
             self.sleep(0.05)

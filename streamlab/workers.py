@@ -124,6 +124,9 @@ class Worker:
     def on_stop(self) -> None:
         """Hook run on the worker's thread after the loop ends (also after a failure)."""
 
+    def on_connection_lost(self, exc: BaseException) -> None:
+        """Hook run on the worker's thread when a step failed for want of a server."""
+
     def step(self) -> None:
         raise NotImplementedError
 
@@ -141,6 +144,7 @@ class Worker:
                     self.status = "reconnecting"
                     self.reconnects += 1
                     self.error = exc
+                    self.on_connection_lost(exc)
                     if self._stop_event.wait(backoff):
                         break
                     backoff = min(backoff * 2, BACKOFF_MAX)

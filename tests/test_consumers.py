@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from streamlab import consumers as C
 
@@ -281,3 +282,29 @@ def test_a_pending_entry_that_keeps_failing_does_not_block_new_work(r, prefix):
 def test_several_streams_need_routing(r, prefix):
     with pytest.raises(ValueError, match="route_by_key=True"):
         C.ConsumerPool(r, [prefix + "a", prefix + "b"], "g", consumers=2)
+
+
+class AckFailsOnceConsumer(C.Consumer):
+    """Loses the server once, between processing seq 5 and acking it."""
+
+    lost = False
+
+    def ack(self, stream, entry_id):
+        fields = self.client.xrange(stream, entry_id, entry_id)[0][1]
+        if fields["seq"] == "5" and not AckFailsOnceConsumer.lost:
+            AckFailsOnceConsumer.lost = True
+            raise redis.ConnectionError("server went away (simulated)")
+        return super().ack(stream, entry_id)
+
+
+def test_after_a_lost_connection_a_consumer_takes_back_what_it_had_not_acked(r, prefix):
+    stream = prefix + "s"
+    add_entries(r, stream, 20)
+    AckFailsOnceConsumer.lost = False
+    pool = C.ConsumerPool(r, stream, "g", consumers=1, start_id="0", name=prefix + "p",
+                          consumer_class=AckFailsOnceConsumer)
+    run_until_done(pool, 20)
+    worker = pool.consumers["c1"]
+    assert AckFailsOnceConsumer.lost and worker.reconnects == 1
+    assert r.xpending(stream, "g")["pending"] == 0, "the entry read before the outage was acked after it"
+    assert pool.total_processed >= 20
