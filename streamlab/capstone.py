@@ -6,7 +6,7 @@
     cap.commands()              # the terminal commands it runs (the article's way)
     cap.start()                 # start everything at once, plus the reaper and the supervisor
     cap.dashboard()             # live widget; cap.show() draws the same as a picture
-    left = cap.kill("w1")       # SIGKILL one worker: returns the IDs it left pending
+    left = cap.kill("w1", holding=1)   # SIGKILL w1 while it holds work: the IDs it left pending
     cap.wait_finished(left)     # ...until the reaper (XAUTOCLAIM) has done them
     cap.restart("w1"); cap.add_worker("w3")   # a new run of w1 (status() keeps the killed run's row)
     cap.wait_drained()          # producers done, both groups caught up, nothing pending
@@ -244,15 +244,27 @@ class ProcessMember(Member):
         return f"pid {self.proc.pid}" if self.proc else ""
 
     def interrupt(self) -> None:
-        if self.alive:
+        # One Ctrl-C only: the programs' signal handler sets a threading.Event, and a second
+        # signal landing while it holds the Event's lock deadlocks the program (seen: a
+        # consumer that then ignored SIGINT and SIGTERM for ever). stop() calls this twice.
+        if self.alive and not self.interrupted:
             self.interrupted = True
             self.proc.send_signal(signal.SIGINT)  # Ctrl-C: finish the entry in hand, exit 0
 
     def kill(self) -> None:
         if self.alive:
-            self.proc.send_signal(signal.SIGKILL)
+            self.proc.send_signal(signal.SIGKILL)  # also ends a frozen (SIGSTOPped) process
             self.proc.wait()
         self.poll()
+
+    def freeze(self) -> None:
+        """SIGSTOP: it holds still (no read, no ack) until ``thaw()`` or ``kill()``."""
+        if self.alive:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.alive:
+            self.proc.send_signal(signal.SIGCONT)
 
     def wait(self, timeout: float) -> bool:
         if self.proc is None:
@@ -366,6 +378,15 @@ class ThreadMember(Member):
             self.interrupted = True
         self._stop.set()
 
+    # A thread cannot be held still from outside. It need not be: once killed, its next
+    # command fails, and for a thread holding entries that is the EXEC acknowledging the
+    # first of them, so it dies holding at least what it held when it was killed.
+    def freeze(self) -> None:
+        pass
+
+    def thaw(self) -> None:
+        pass
+
     def kill(self) -> None:
         # Its next Redis command raises (see _mortal): within one BLOCK or one entry's work.
         # The stop flag stays unset, or the thread could end by a clean exit instead.
@@ -427,7 +448,7 @@ class _Supervisor(workers.Worker):
 
     def on_stop(self) -> None:
         try:
-            self.cap._stop_members()
+            self.cap._stop_members(self.cap.stop_timeout)
         finally:
             self.client.close()
 
@@ -543,6 +564,7 @@ class Capstone:
         self.events: list[tuple[float, str]] = []
         self.logdir: str | None = None
         self._supervisor: _Supervisor | None = None
+        self.stop_timeout = 3.0  # seconds from Ctrl-C to SIGKILL; also when sl.reset() stops the pipeline
         self._reset_samples()
         self._widget = None
         self._refresher: _Refresher | None = None
@@ -652,6 +674,7 @@ class Capstone:
         """Ctrl-C every member (each finishes its entry and exits 0); SIGKILL any left after ``timeout``."""
         if self._supervisor is None:
             return self
+        self.stop_timeout = timeout
         self._supervisor.stop(timeout + 5)  # its on_stop stops the members
         self._stop_members(timeout)
         self.sample()  # the final state, so every line of the dashboard ends where the run ended
@@ -688,20 +711,42 @@ class Capstone:
 
     # --- breaking and mending ------------------------------------------------------------
     @_explained
-    def kill(self, name: str) -> list[str]:
+    def kill(self, name: str, holding: int = 0, timeout: float = 10) -> list[str]:
         """SIGKILL one member (on threads: end it at its next Redis command); returns the IDs it left pending.
 
-        The pending IDs are ``XPENDING stream group - + 1000 <name>`` right after the kill.
+        ``holding``: first wait (up to ``timeout`` seconds) for a moment when the
+        consumer holds at least that many entries, read and not acknowledged. A
+        process is frozen (SIGSTOP) while its ``XPENDING`` is read, then killed, or
+        thawed (SIGCONT) to try again: so it dies holding exactly what was counted.
+        The pending IDs returned are ``XPENDING stream group - + 1000 <name>`` after the kill.
         """
         m = self._member(name)
         if not m.alive:
             raise ValueError(f"{name} is not running ({m.status}).")
-        m.kill()
+        if holding and m.group is not None:
+            self._kill_while_holding(m, holding, timeout)
+        else:
+            m.kill()
         self._event(f"{name} killed")
         if m.group is None:
             return []
         rows = self.r.xpending_range(self.stream, m.group, "-", "+", 1000, consumername=name)
         return [p["message_id"] for p in rows]
+
+    def _kill_while_holding(self, m: Member, holding: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            m.freeze()
+            try:
+                ready = self.holding(m.name) >= holding or time.monotonic() >= deadline
+            except BaseException:
+                m.thaw()  # never leave a program frozen behind an error
+                raise
+            if ready:
+                m.kill()
+                return
+            m.thaw()
+            time.sleep(0.02)
 
     def add_worker(self, name: str) -> Member:
         """Start one more worker (``streamlab consume workers <name>``) while the pipeline runs."""

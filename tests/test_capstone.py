@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,9 @@ import psutil
 import pytest
 
 from streamlab import backend as sl_backend
+from streamlab import server as sl_server
 from streamlab import workers
-from streamlab.capstone import Capstone, backend_mode
+from streamlab.capstone import Capstone, PipelineError, backend_mode
 
 
 def live_children() -> set[int]:
@@ -27,22 +29,6 @@ def live_children() -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return out
-
-
-def gone(pids, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not [p for p in pids if _running(p)]:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.fixture
@@ -86,16 +72,19 @@ def test_every_reading_is_processed_and_the_alerts_are_exactly_the_hot_ones(r, s
     assert r.xlen(cap.stream) == 90
     hot = sum(float(f["temp"]) > 24 for _, f in r.xrange(cap.stream))
     assert r.xlen(cap.alerts) == hot
-    assert {m.status for m in cap.members.values()} == {"exited 0"}, cap.status()
+    statuses = {m.role: set() for m in cap.members.values()}
+    for m in cap.members.values():
+        statuses[m.role].add(m.status)
+    assert statuses == {"producer": {"exited 0"}, "worker": {"exited 0 after Ctrl-C"},
+                        "alerter": {"exited 0 after Ctrl-C"}}, cap.status()
     assert live_children() == before, "no producer or consumer process left behind"
 
 
 def test_a_killed_worker_leaves_its_entries_pending_and_the_reaper_finishes_them(r, small):
     before = live_children()
     cap = small(work=0.05, reaper_idle_ms=500).start()
-    assert cap.wait_pending("w1", at_least=2, timeout=20)
-    left = cap.kill("w1")
-    assert left, ("a worker killed mid-batch leaves entries pending", cap.tail("w1", 8))
+    left = cap.kill("w1", holding=2, timeout=20)
+    assert len(left) >= 2, ("a worker killed while holding 2 entries leaves them pending", cap.tail("w1", 8))
     assert cap.members["w1"].status == "killed"
     assert cap.wait_drained(40), cap.status()
     cap.stop()
@@ -107,9 +96,8 @@ def test_a_killed_worker_leaves_its_entries_pending_and_the_reaper_finishes_them
 
 def test_a_restarted_worker_takes_back_its_own_pending_entries(r, small):
     cap = small(work=0.05, reaper_idle_ms=None).start()
-    assert cap.wait_pending("w1", at_least=2, timeout=20)
-    left = cap.kill("w1")
-    assert left
+    left = cap.kill("w1", holding=2, timeout=20)
+    assert len(left) >= 2, cap.tail("w1", 8)
     cap.restart("w1")
     assert cap.wait_drained(40), cap.status()
     cap.stop()
@@ -117,6 +105,70 @@ def test_a_restarted_worker_takes_back_its_own_pending_entries(r, small):
     assert set(left) <= set(w1.processed_ids)
     assert f"{len(left)} taken back from its pending list" in w1.tail(1)
     assert cap.ledger().ok
+
+
+def test_a_killed_then_restarted_worker_shows_both_runs_and_how_each_ended(r, small):
+    cap = small(work=0.05, reaper_idle_ms=None).start()
+    cap.kill("w1", holding=1, timeout=20)
+    cap.restart("w1")
+    assert cap.wait_drained(40), cap.status()
+    cap.stop()
+    rows = cap.status().set_index("name").loc[["w1"]]
+    assert list(rows["status"]) == ["killed", "exited 0 after Ctrl-C"], rows
+    if cap.mode == "processes":
+        assert rows["runs as"].nunique() == 2, ("each run is its own process", rows)
+    consumers = cap.frames()["consumers"]
+    charted = consumers[consumers["consumer"] == "w1"]["processed"].iloc[-1]
+    assert charted == rows["processed"].sum(), "the chart's w1 line adds both runs"
+    assert [label for _, label in cap.events if label.startswith("w1")] == ["w1 killed", "w1 restarted"]
+    assert cap.ledger().ok, "what the killed run processed still counts"
+
+
+def test_kill_waiting_for_work_that_never_comes_still_kills_after_the_timeout(r, small):
+    cap = small(count=None).start()
+    cap.wait_started()
+    left = cap.kill("w1", holding=10_000, timeout=0.5)
+    assert cap.members["w1"].status == "killed"
+    assert len(left) < 10_000
+    assert cap.members["w2"].alive, "only w1 was touched"
+    if cap.mode == "processes":
+        frozen = [m.name for m in cap.members.values()
+                  if m.alive and psutil.Process(m.proc.pid).status() == psutil.STATUS_STOPPED]
+        assert not frozen, "no program is left frozen (SIGSTOP) by the wait"
+
+
+def test_restart_and_add_worker_refuse_what_would_not_make_sense(r, small):
+    cap = small(count=None).start()
+    cap.wait_started()
+    with pytest.raises(ValueError, match="still running"):
+        cap.restart("w1")
+    with pytest.raises(ValueError, match="use restart"):
+        cap.add_worker("w2")
+    cap.kill("sensor1")
+    with pytest.raises(ValueError, match="is a producer"):
+        cap.restart("sensor1")
+
+
+@pytest.mark.skipif(not sl_server.find_server_binary(), reason="needs redis-server on PATH")
+def test_start_without_a_server_says_what_happened_and_what_to_do_and_starts_nothing():
+    prefix = f"streamlab:test:{os.urandom(6).hex()}:"
+    srv = sl_server.PrivateServer().start()
+    r = sl_backend.connect(srv.url, quiet=True)
+    srv.stop()  # the server went away after the kernel connected
+    before = live_children()
+    cap = Capstone(r, stream=prefix + "sensors", alerts=prefix + "alerts")
+    try:
+        with pytest.raises(PipelineError) as caught:
+            cap.start()
+        message = str(caught.value)
+        assert "nothing was started" in message
+        assert "What happened:" in message and "What to do:" in message
+        # IPython shows _render_traceback_ instead of a traceback: the message alone.
+        assert caught.value._render_traceback_()[0].startswith("PipelineError: Capstone.start()")
+        assert not cap.running and live_children() == before
+    finally:
+        cap.close()
+        r.close()
 
 
 def test_stop_kills_a_member_still_busy_after_the_timeout(r, small):
@@ -133,6 +185,21 @@ def test_stop_kills_a_member_still_busy_after_the_timeout(r, small):
     assert "killed" in w1.tail(1)
     assert cap.holding("w1") >= 1, "the entry in hand was never acknowledged"
     assert live_children() == before
+
+
+def test_stop_sends_each_program_one_ctrl_c_only(r, small):
+    if r.backend.is_fake:
+        pytest.skip("on fakeredis the programs are threads: no signals")
+    cap = small(count=None).start()
+    cap.wait_started()
+    sent = {name: [] for name in cap.members}
+    for name, m in cap.members.items():
+        original = m.proc.send_signal
+        m.proc.send_signal = lambda sig, name=name, original=original: (sent[name].append(sig), original(sig))
+    cap.stop()
+    cap.close()  # stops again: still no second signal
+    # A second signal while the program's handler runs can deadlock it (see ProcessMember.interrupt).
+    assert all(signals.count(signal.SIGINT) == 1 for signals in sent.values()), sent
 
 
 def test_starting_again_under_the_same_name_stops_the_first_pipeline(r, small):
@@ -178,18 +245,54 @@ def test_the_dashboard_draws_every_panel(r, small):
     assert max(alerts.get_lines()[0].get_ydata()) == 30
 
 
-SCRIPT = textwrap.dedent("""
+# The owner of a pipeline: starts it, says which processes it made, then waits for the test's
+# "go" (so the test can take hold of those processes first) and ends as it was told.
+OWNER = textwrap.dedent("""
     import os, sys
     import streamlab as sl
     from streamlab.capstone import Capstone
     r = sl.connect(sys.argv[1], quiet=True)
     cap = Capstone(r, stream=sys.argv[2] + "sensors", alerts=sys.argv[2] + "alerts", count=None)
     cap.start()
-    cap.wait_started()
+    if not cap.wait_started(120):
+        sys.exit("not every consumer joined its group:\\n" + cap.status().to_string())
     print(cap.logdir, " ".join(str(m.proc.pid) for m in cap.members.values()), flush=True)
+    sys.stdin.readline()
     if sys.argv[3] == "crash":
         os.kill(os.getpid(), 9)   # no atexit, no finally: only the kernel's PDEATHSIG is left
 """)
+
+
+def _still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    # is_running() also checks the start time, so a PID reused by another process is not ours.
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _wait_until_gone(procs: list[psutil.Process], limit: float = 60) -> list[psutil.Process]:
+    """Wait until none of ``procs`` runs (``limit`` only guards against a hang); returns those left."""
+    deadline = time.monotonic() + limit
+    left = _still_running(procs)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = _still_running(left)
+    return left
+
+
+def _describe(procs: list[psutil.Process]) -> list[str]:
+    out = []
+    for p in procs:
+        try:
+            out.append(f"pid {p.pid} ({p.status()}): {' '.join(p.cmdline()[-6:])}")
+        except psutil.Error:
+            out.append(f"pid {p.pid} (gone while looking)")
+    return out
 
 
 @pytest.mark.parametrize("ending", ["exit", "crash"])
@@ -198,20 +301,46 @@ def test_the_processes_end_with_the_python_that_started_them(real_server_url, en
         pytest.skip("PR_SET_PDEATHSIG is Linux only")
     prefix = f"streamlab:test:{os.urandom(6).hex()}:"
     script = tmp_path / "owner.py"
-    script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script), real_server_url, prefix, ending],
-                          capture_output=True, text=True, timeout=60)
-    logdir, *pids = done.stdout.split()
-    pids = [int(p) for p in pids]
-    assert len(pids) == 6, done.stderr
-    assert gone(pids, timeout=20), ("producers and consumers outlived the Python that started them",
-                                    done.stderr[-2000:])
-    if ending == "exit":
-        assert not os.path.exists(logdir), ("the output files go with the pipeline", done.stderr[-2000:])
-    shutil.rmtree(logdir, ignore_errors=True)  # a SIGKILLed owner cannot clean up after itself
-    r = sl_backend.connect(real_server_url, quiet=True)
-    r.delete(prefix + "sensors", prefix + "alerts")
-    r.close()
+    script.write_text(OWNER)
+    errors = tmp_path / "owner.stderr"
+    case = f"[owner ends by {'exiting' if ending == 'exit' else 'SIGKILL'}]"
+
+    def owner_said() -> str:
+        return errors.read_text()[-2000:]
+
+    with open(errors, "w") as stderr:
+        owner = subprocess.Popen([sys.executable, str(script), real_server_url, prefix, ending],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    logdir = None
+    try:
+        ready = owner.stdout.readline().split()  # the owner's line, or EOF if it died first
+        assert len(ready) == 7, f"{case} the owner did not report 6 programs: {owner_said()}"
+        logdir, pids = ready[0], [int(p) for p in ready[1:]]
+        procs = []
+        for pid in pids:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pytest.fail(f"{case} program {pid} died before the owner ended: {owner_said()}")
+        owner.stdin.write("go\n")
+        owner.stdin.flush()
+        code = owner.wait(120)
+        assert code == (0 if ending == "exit" else -signal.SIGKILL), f"{case} owner: {code}, {owner_said()}"
+        left = _wait_until_gone(procs)
+        assert not left, (f"{case} these outlived the Python that started them", _describe(left), owner_said())
+        if ending == "exit":
+            assert not os.path.exists(logdir), f"{case} the output files go with the pipeline: {owner_said()}"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        owner.stdin.close()
+        owner.stdout.close()
+        if logdir:
+            shutil.rmtree(logdir, ignore_errors=True)  # a SIGKILLed owner cannot clean up after itself
+        r = sl_backend.connect(real_server_url, quiet=True)
+        r.delete(prefix + "sensors", prefix + "alerts")
+        r.close()
 
 
 def test_the_live_dashboard_redraws_while_running_and_stops_with_the_pipeline(r, small):

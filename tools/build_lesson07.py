@@ -67,10 +67,20 @@ CELLS = [
     md("""
     ## 2. The article's way: one program per terminal
 
-    The article runs each program in its own terminal. streamlab ships the same two programs as
-    commands (the article's `producer.py` and consumer-group script, with two of their traps
-    fixed: a restarted consumer never rewinds its group, and a long `BLOCK` does not hit redis-py's
-    socket timeout). With a Redis server to share, this is the whole pipeline:
+    The article runs each program in its own terminal: `python producer.py sensor1`, then
+    `sensor2`, then `sensor3`, each run sending one reading to the stream `app:event`, and its
+    consumer-group program in other terminals. streamlab ships the same two programs as commands.
+    Here is what the article's consumer does, step by step, and what `streamlab consume` does instead:
+
+    | the article's consumer (walrus) | Redis command | `streamlab consume <group> <consumer>` |
+    |---|---|---|
+    | `cg.create()` | `XGROUP CREATE app:event <group> $ MKSTREAM` | the same from `0` (all history), once; an existing group is left as it is |
+    | `cg.set_id('0')`, on every start | `XGROUP SETID app:event <group> 0` | never: it rewinds the whole group, for every consumer (lesson 03, section 9) |
+    | `cg.read(1, block=5000)` | `XREADGROUP GROUP <group> <consumer> COUNT 1 BLOCK 5000 STREAMS app:event >` | the same (`--count`, `--block`), on a client without redis-py's 5 s socket timeout |
+    | `cg.app_event.ack(id)` after the work | `XACK app:event <group> <id>` | the same, in one `MULTI`/`EXEC` with the alert, if any |
+    | an error (a bare `except`): no ack | the entry stays in the group's pending entries list (PEL) | after a crash, `XAUTOCLAIM` hands it to someone else (section 4) |
+
+    With a Redis server to share, this is the whole pipeline, one command per terminal:
 
     ```bash
     # terminal 1: a private Redis server (skip it if you already have one)
@@ -79,7 +89,7 @@ CELLS = [
     # every other terminal: point it at that server first
     export REDIS_URL=redis://127.0.0.1:PORT/0
 
-    streamlab produce sensor1 --rate 5      # terminals 2, 3, 4: one per sensor
+    streamlab produce sensor1 --rate 5      # terminals 2, 3, 4: one per sensor, 5 readings a second
     streamlab produce sensor2 --rate 5
     streamlab produce sensor3 --rate 5
 
@@ -88,6 +98,10 @@ CELLS = [
 
     streamlab consume alerts a1 --alert-above 25    # terminal 7: the alert group
     ```
+
+    `streamlab produce sensor1 --count 1` is exactly the article's `python producer.py sensor1`:
+    one reading, its ID printed, exit. Without `--count` it keeps sending until you stop it.
+    The lesson's stream is `lesson07:sensors`; add `--stream app:event` to use the article's key.
 
     Press **Ctrl-C** in any of them: it finishes the entry in hand, acknowledges it, and exits
     with status 0, so nothing is left half-done. Start a consumer again under the same name and it
@@ -143,13 +157,15 @@ CELLS = [
 
     Now the failure of lesson 04, for real: `kill("w1")` sends w1 **SIGKILL**, which no program
     can catch: no `finally`, no goodbye. (On fakeredis, where w1 is a thread, its next Redis
-    command fails instead, so the work in hand is never acknowledged either.) We wait until w1 is
-    in the middle of a batch, so that it dies holding work:
+    command fails instead, so the work in hand is never acknowledged either.) With `holding=1`,
+    `kill()` picks a moment when w1 holds work it has read and not yet acknowledged: on a real
+    server it freezes w1 (SIGSTOP) while it counts with `XPENDING`, then kills it, so w1 dies
+    holding exactly that. It returns the IDs w1 left:
     """),
     code("""
-    cap.wait_pending("w1", at_least=3)
-    left = cap.kill("w1")
-    print(f"w1 died holding {len(left)} entries it had read and never acknowledged:")
+    left = cap.kill("w1", holding=1)
+    print(f"w1 died holding {len(left)} {'entry' if len(left) == 1 else 'entries'} "
+          "it had read and never acknowledged:")
     cap.pending_entries("w1")
     """),
     md("""
@@ -162,13 +178,15 @@ CELLS = [
     md("""
     The summary: how many entries are pending in the whole group, the smallest and largest
     pending ID, and how many each consumer holds (a real server sends those counts as strings,
-    `"3"`; fakeredis as integers; redis-py gives you numbers either way). Until somebody acts, w1's entries sit there
-    for ever, and their idle time grows. Two things can finish them:
+    `"2"`; fakeredis as integers; redis-py gives you numbers either way). Until somebody acts,
+    w1's entries sit there for ever, and their idle time grows. Two things can finish them:
 
     - **the reaper** (lesson 04): every half second it runs `XAUTOCLAIM lesson07:sensors workers
       reaper 1500 <cursor>`, which takes over entries idle for 1.5 s or more, whoever holds
-      them; it does the work and acknowledges them. Live work is never idle that long here
-      (a batch of 5 takes 0.4 s), so only the dead worker's entries qualify.
+      them; it does the work and acknowledges them. (`XAUTOCLAIM` is the article's `XCLAIM`
+      with the `XPENDING` search built in: `XCLAIM` needs the IDs, `XAUTOCLAIM` finds them.)
+      Live work is never idle that long here (a batch of 5 takes 0.4 s), so only the dead
+      worker's entries qualify.
     - **w1 itself**, restarted under the same name: it first reads its own history with
       `XREADGROUP ... STREAMS lesson07:sensors 0`, which returns its pending entries, and finishes them.
 
@@ -201,7 +219,8 @@ CELLS = [
     program Ctrl-C (SIGINT), and SIGKILL to any still running 3 seconds later.
     """),
     code("""
-    cap.wait_drained(40)
+    if not cap.wait_drained(40):
+        print("Not drained after 40 s: the status table and the ledger below show what is still open.")
     cap.stop()
     cap.show()
     """),
@@ -209,7 +228,8 @@ CELLS = [
     How to read it, left to right and top to bottom:
 
     - **Lag** of `workers` climbs after the kill: w2 alone cannot keep up. It falls once w1 is
-      back and w3 has joined (each process needs about a second to start).
+      back and w3 has joined (on a real server each is a new process, ready about half a second
+      after it is started; on fakeredis a thread is ready at once).
       `alerts` barely lags: copying a hot reading takes no time.
     - **Pending per consumer**: w1's line stays flat after the kill (nobody touches its entries),
       then drops to 0 when the reaper takes them. The dashed line is the alert group's pending.
@@ -222,6 +242,11 @@ CELLS = [
     cap.status()
     """),
     md("""
+    w1 has two rows, one per run, as two terminals would show: the run that was **killed**
+    (SIGKILL; on fakeredis, the thread that was ended), and the restarted one (on a real server a new
+    process ID), which `stop()` ended with Ctrl-C: **exited 0 after Ctrl-C**. The producers
+    **exited 0** on their own, after their 100 readings. The chart's `w1` lines add both runs together.
+
     Now the ledger. It checks the run against Redis itself: it reads the whole stream and the
     alerts stream back with `XRANGE`, each group's state with `XINFO GROUPS`, and what every worker
     and the reaper reported processing.
@@ -235,9 +260,10 @@ CELLS = [
     - **pending / lag 0 for both groups**: every reading was delivered to each group and acknowledged.
     - **processed = readings**: not one reading was lost when w1 died; its unacknowledged work
       was still in the PEL, and the reaper finished it. That is the at-least-once guarantee.
-    - **processed twice**: could be above 0 (a worker killed after its work but before its `XACK`
-      gets that entry redone): at-least-once means *maybe twice*, which is why lesson 04 makes
-      work idempotent.
+    - **processed twice**: entries two consumers both reported finishing, as when the reaper
+      takes over an entry from a worker that was slow, not dead. A worker killed after its work
+      but before its `XACK` also gets its entry redone, though it never reported the first time:
+      at-least-once means *maybe twice*, which is why lesson 04 makes work idempotent.
     - **alerts = hot readings, each once**: the alert and its `XACK` go in one `MULTI`/`EXEC`,
       so an alert is never written for a reading that will be handed out again.
 
@@ -249,6 +275,11 @@ CELLS = [
     XREVRANGE lesson07:alerts + - COUNT 1
     """),
     md("""
+    A real server lists the groups sorted by name (`alerts` first); fakeredis lists them in the
+    order they were created. `workers` has 4 consumers, w1, w2, w3 and the reaper: a consumer stays
+    in its group after its program dies or stops (`XGROUP DELCONSUMER` removes it), which is why a
+    restarted w1 finds its own pending entries again.
+
     An alert keeps the reading's fields, plus `source_id` (the reading's ID in `lesson07:sensors`)
     and `threshold`: from an alert you can always find the reading that caused it.
     """),
