@@ -37,9 +37,39 @@ DEFAULT_STREAM = "lesson07:sensors"
 DEFAULT_ALERTS = "lesson07:alerts"
 
 
-def stop_on_signals() -> threading.Event:
-    """An Event set by SIGINT/SIGTERM, so a loop can finish its current entry before exiting."""
-    stop = threading.Event()
+class SignalStop:
+    """A stop flag that a signal handler may set: ``set()``, ``is_set()``, ``wait(timeout)``.
+
+    Not a ``threading.Event``: its ``set()`` takes a lock, and a second Ctrl-C
+    arriving while the first handler holds that lock runs the handler again on
+    the same thread, which then waits on the lock for ever. A plain flag cannot
+    deadlock; ``wait()`` polls it every 50 ms.
+    """
+
+    POLL = 0.05
+
+    def __init__(self) -> None:
+        self._flag = False
+
+    def set(self) -> None:
+        self._flag = True
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._flag:
+            left = self.POLL if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, self.POLL))
+        return self._flag
+
+
+def stop_on_signals() -> SignalStop:
+    """A stop flag set by SIGINT/SIGTERM, so a loop can finish its current entry before exiting."""
+    stop = SignalStop()
 
     def handler(signum, _frame):
         stop.set()

@@ -117,3 +117,22 @@ def test_consume_on_a_key_of_the_wrong_type_explains(real):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "Traceback" not in err and "streamlab consume:" in err
+
+
+def test_a_burst_of_ctrl_c_and_sigterm_never_hangs_a_consumer(real):
+    """Signals arriving while the first handler runs must not deadlock the stop flag."""
+    r, url, prefix = real
+    stream = prefix + "sensors"
+    r.xadd(stream, {"sensor_id": "sensor1", "temp": "20"})
+    procs = [streamlab(url, "consume", "g", f"c{i}", "--stream", stream, "--block", "100")
+             for i in range(8)]
+    for p in procs:
+        assert "group g" in p.stdout.readline()  # running its loop, handlers installed
+    for _ in range(30):
+        for p in procs:
+            p.send_signal(signal.SIGINT if _ % 2 else signal.SIGTERM)
+    codes = [p.wait(timeout=20) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert codes == [0] * len(procs)
