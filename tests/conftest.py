@@ -108,5 +108,7 @@ def no_thread_left_behind():
 
 
 def _is_library_thread(t: threading.Thread) -> bool:
-    # Threads owned by libraries we do not control and that end on their own.
-    return t.name.startswith(("asyncio_", "ThreadPoolExecutor", "IPythonHistorySavingThread"))
+    # Threads owned by libraries we do not control: they end on their own, or (jupyter_core's
+    # "<thread> - runner", behind jupyter_client's blocking calls) live once per process.
+    return (t.name.startswith(("asyncio_", "ThreadPoolExecutor", "IPythonHistorySavingThread"))
+            or t.name.endswith(" - runner"))

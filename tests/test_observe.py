@@ -9,6 +9,7 @@ import pytest
 from streamlab import observe
 from streamlab.consumers import ConsumerPool
 from streamlab.producer import Producer
+from helpers import wait_until
 
 
 def test_lag_series_reaches_zero_after_the_producer_stops(r, prefix):
@@ -23,12 +24,17 @@ def test_lag_series_reaches_zero_after_the_producer_stops(r, prefix):
     try:
         time.sleep(1.0)
         producer.stop()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        stopped_at = time.monotonic() - sampler.t0
+
+        def drained_and_sampled_after_the_stop():
+            # A sample from before the last XADD could say lag 0 too early; the pool
+            # counts an entry just after its XACK, so wait for the count as well.
             frame = sampler.stream_frame()
-            if len(frame) and frame["lag"].iloc[-1] == 0 and frame["pending"].iloc[-1] == 0:
-                break
-            time.sleep(0.05)
+            last = frame.iloc[-1] if len(frame) else None
+            return (last is not None and last["t"] > stopped_at and last["lag"] == 0
+                    and last["pending"] == 0 and pool.total_processed == producer.sent)
+
+        assert wait_until(drained_and_sampled_after_the_stop, timeout=20)
     finally:
         producer.stop()
         pool.stop()
