@@ -81,50 +81,53 @@ def _warn_if_private_to_this_process(r, command) -> None:
               "Start `streamlab server` and export the REDIS_URL it prints.", file=sys.stderr)
 
 
-def cmd_produce(args) -> int:
+def _run_program(command: str, url: str | None, body) -> int:
+    """Connect, stop on Ctrl-C/SIGTERM, run ``body(r, stop)``; errors become one explained line.
+
+    Exit codes: 0 done or stopped by a signal, 1 Redis said no, 2 bad arguments.
+    """
     import redis
 
     from . import pipeline
     from .explain import explain
 
-    r = _connect_or_explain(args.url, "produce")
+    r = _connect_or_explain(url, command)
     if r is None:
         return 1
-    _warn_if_private_to_this_process(r, "produce")
+    _warn_if_private_to_this_process(r, command)
     stop = pipeline.stop_on_signals()
     try:
-        sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
-                                count=args.count, stop=stop)
+        body(r, stop)
     except ValueError as exc:
-        print(f"streamlab produce: {exc}", file=sys.stderr)
+        print(f"streamlab {command}: {exc}", file=sys.stderr)
         return 2
     except redis.RedisError as exc:
-        print(f"streamlab produce: {explain(exc)}", file=sys.stderr)
+        print(f"streamlab {command}: {explain(exc)}", file=sys.stderr)
         return 1
-    print(f"{args.sensor}: sent {sent} entries to {args.stream}")
     return 0
 
 
-def cmd_consume(args) -> int:
-    import redis
-
+def cmd_produce(args) -> int:
     from . import pipeline
-    from .explain import explain
 
-    r = _connect_or_explain(args.url, "consume")
-    if r is None:
-        return 1
-    _warn_if_private_to_this_process(r, "consume")
-    stop = pipeline.stop_on_signals()
-    try:
+    def body(r, stop):
+        sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
+                                count=args.count, stop=stop)
+        print(f"{args.sensor}: sent {sent} entries to {args.stream}")
+
+    return _run_program("produce", args.url, body)
+
+
+def cmd_consume(args) -> int:
+    from . import pipeline
+
+    def body(r, stop):
         pipeline.consume(r, args.group, args.consumer, stream=args.stream,
                          start_from=args.start_from, block_ms=args.block, count=args.count,
                          alert_above=args.alert_above, alerts_stream=args.alerts_stream,
                          work_seconds=args.work, idle_exit=args.idle_exit, stop=stop)
-    except redis.RedisError as exc:
-        print(f"streamlab consume: {explain(exc)}", file=sys.stderr)
-        return 1
-    return 0
+
+    return _run_program("consume", args.url, body)
 
 
 def build_parser() -> argparse.ArgumentParser:
