@@ -104,6 +104,11 @@ def _run_program(command: str, url: str | None, body) -> int:
     except redis.RedisError as exc:
         print(f"streamlab {command}: {explain(exc)}", file=sys.stderr)
         return 1
+    finally:
+        # The work is over. Python puts back the default handlers while it shuts down,
+        # and a late second Ctrl-C would then kill an exit that was already clean.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 
