@@ -161,3 +161,13 @@ def test_messages_show_datetimes_short(r, prefix):
     assert outcome.status == "error"
     assert "<2023-11-14T22:13:25+00:00>" in outcome.message
     assert "datetime.datetime(" not in outcome.message
+
+
+def test_03_ex1_reading_with_noack_is_wrong(r, prefix):
+    def read_and_ack(r, stream, group, consumer, count):
+        reply = r.xreadgroup(group, consumer, {stream: ">"}, count=count, noack=True)
+        return [entry_id for entry_id, _ in reply[0][1]] if reply else []
+
+    outcome = _load(3, r, prefix)[1].evaluate(read_and_ack)
+    assert outcome.status == "wrong"
+    assert "NOACK" in outcome.message and "at most once" in outcome.message
