@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
@@ -60,17 +61,18 @@ def consumer_colour(name: str) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-#: Line styles by consumer number: c1 solid and widest (drawn on top), c2 dashed, ...
+#: Line styles by consumer number: c1 solid and widest at the bottom, c2 dashed and
+#: narrower above it, ...: where lines coincide, each still shows (a band with dashes on it).
 _DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
 
 
 def consumer_style(name: str) -> dict:
     """Line keywords for consumer ``name``: its colour, a dash pattern and a width that tell
-    it apart when several consumers draw the same line; lower numbers are drawn on top."""
+    it apart when several consumers draw the same line; narrower lines are drawn on top."""
     m = re.search(r"(\d+)$", str(name))
     index = int(m.group(1)) - 1 if m else sum(map(ord, str(name)))
     return {"color": consumer_colour(name), "ls": _DASHES[index % len(_DASHES)],
-            "lw": max(1.2, 2.6 - 0.4 * (index % len(_DASHES))), "zorder": 3 + 1 / (1 + index)}
+            "lw": max(1.0, 3.4 - 0.6 * (index % len(_DASHES))), "zorder": 3 + index / (1 + index)}
 
 
 def to_png(fig: Figure) -> bytes:
@@ -122,7 +124,7 @@ class PoolFigure:
         self.fig = PictureFigure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(self.fig)
         grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.06, right=0.985,
-                                     bottom=0.1, top=0.84, wspace=0.3, hspace=0.62)
+                                     bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
         self.ax_lag = self.fig.add_subplot(grid[0, 0])
         self.ax_len = self.fig.add_subplot(grid[0, 1], sharex=self.ax_lag)
         self.ax_pel = self.ax_len.twinx()  # the group's pending, on a scale of its own
@@ -145,10 +147,11 @@ class PoolFigure:
         self.ax_pel.set_ylabel("pending (group)", fontsize=9, color=PENDING_COLOUR)
         self.ax_pel.spines["top"].set_visible(False)
         self.ax_pel.spines["right"].set_color(PENDING_COLOUR)
+        self.ax_pel.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.4, ls="--",
                                             drawstyle="steps-post", label="pending (group)")
         self.ax_len.legend(handles=[self.len_line, self.pel_line], fontsize=8, loc="upper left",
-                           frameon=False)
+                           frameon=True, framealpha=0.85, edgecolor="none")
         self.pending_lines: dict[str, Line2D] = {}
         self.rate_lines: dict[str, Line2D] = {}
         self.scatter = self.ax_order.scatter([], [], s=16, lw=0.7)
@@ -212,7 +215,7 @@ class PoolFigure:
         return buf.getvalue()
 
     def _dynamic(self) -> list:
-        # Drawn in zorder, as a full draw would: c1 last, on top of the others.
+        # Drawn in zorder, as a full draw would: c1 (widest) first, narrower lines over it.
         per_consumer = sorted([*self.pending_lines.values(), *self.rate_lines.values()],
                               key=lambda line: line.get_zorder())
         return [self.lag_line, self.len_line, self.pel_line, *per_consumer, self.scatter]
