@@ -26,7 +26,7 @@ deleted (``XDEL``) or trimmed (``XTRIM``, ``MAXLEN``/``MINID``). Measured on Red
 7.0.15: after an ``XDEL`` of an entry the group had not read, the group read
 everything and ``lag`` still said 1 (fixed in Redis 7.4); 10 entries, 3 read,
 ``XTRIM MAXLEN 5``: ``lag`` 7 where 5 were unread, and 2 after reading them all
-(fixed in Redis 8.0). Valkey and fakeredis follow rules of their own. So the
+(fixed in Redis 8.0). Valkey 8.1.8 and fakeredis also report 7 after that trim. So the
 sampler takes the server's number as it is only when the stream has never lost
 an entry (``entries-added`` equals ``XLEN`` and ``max-deleted-entry-id`` is
 ``0-0``: the subtraction is exact on every server) or the server is Redis 8.0 or
