@@ -119,8 +119,9 @@ def output_text(cell) -> str:
             else:
                 parts.append((out.get("name"), out["text"]))
         data = out.get("data", {})
-        parts.append((None, data.get("text/plain", "")))
-        parts.append((None, data.get("text/html", "")))
+        if data:
+            parts.append((None, data.get("text/plain", "")))
+            parts.append((None, data.get("text/html", "")))
     return "\n".join(text for _, text in parts)
 
 
