@@ -109,7 +109,31 @@ def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | Non
     read = group_row.get("entries-read")
     if added is not None and read is not None and stream_info and not lost_entries(stream_info):
         return int(added) - int(read), "counters"
-    return count_after(r, stream, group_row.get("last-delivered-id") or "0-0"), "xrange"
+    position = group_row.get("last-delivered-id") or "0-0"
+    settled = _count_cheaply(stream_info, position)
+    return (settled if settled is not None else count_after(r, stream, position)), "xrange"
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = str(entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _count_cheaply(stream_info: dict, position: str) -> int | None:
+    """The entries after ``position`` without an XRANGE, when ``XINFO STREAM`` settles it:
+    0 for a group at or past the last entry (caught up, the usual case), the whole length
+    for a group before the first entry; None when only counting can tell."""
+    first, last, length = (stream_info.get("first-entry"), stream_info.get("last-entry"),
+                           stream_info.get("length"))
+    if length is None:
+        return None
+    if not length:
+        return 0
+    if last and _id_key(position) >= _id_key(last[0]):
+        return 0
+    if first and _id_key(position) < _id_key(first[0]):
+        return int(length)
+    return None
 
 
 def count_after(r: redis.Redis, stream: str, after_id: str, cap: int = XRANGE_CAP) -> int:

@@ -84,3 +84,20 @@ def test_trust_is_decided_by_server_and_version():
     assert not observe.server_lag_trusted(backend("fakeredis", (7, 0)), lost)
     assert not observe.server_lag_trusted(None, {"max-deleted-entry-id": "1-6",
                                                  "entries-added": 5, "length": 4})
+
+
+def test_a_caught_up_or_fully_behind_group_needs_no_xrange(r, prefix):
+    stream = prefix + "s"
+    ids = [r.xadd(stream, {"i": i}) for i in range(6)]
+    r.xdel(stream, ids[0])
+    info = r.xinfo_stream(stream)
+
+    class NoXrange:
+        backend = getattr(r, "backend", None)
+
+        def xrange(self, *args, **kwargs):
+            raise AssertionError("XRANGE sent although XINFO STREAM settled the count")
+
+    assert observe.lag_of(NoXrange(), stream, {"last-delivered-id": ids[-1], "lag": 1}, info) == (0, "xrange")
+    assert observe.lag_of(NoXrange(), stream, {"last-delivered-id": "0-0", "lag": 9}, info) == (5, "xrange")
+    assert observe.lag_of(r, stream, {"last-delivered-id": ids[3], "lag": 9}, info) == (2, "xrange")
