@@ -25,6 +25,27 @@ CLAIMS: dict[str, list[Claim]] = {
     "01-xadd-and-ids": [
         Claim("XADD lesson01:demo * sensor_id sensor1", r"\(integer\) 2\b", "XLEN counts two entries"),
     ],
+    "04-failure-and-recovery": [
+        Claim("summary = recovery.pending_summary(r, \"lesson04:orders\"", r"'total': 4\b[\s\S]*alice\s+3\b[\s\S]*bob\s+1\b",
+              "4 entries pending, alice 3, bob 1"),
+        Claim("claimed by both:", r"20 claims for 20 entries; claimed by both: 0\b",
+              "each entry went to exactly one rescuer"),
+        Claim("pages = recovery.autoclaim_pages(", r"0-0\s+\S+\s+10\b[\s\S]*\s0-0\s+5\b",
+              "the first page skips the ten just claimed and claims ten, the last five end the scan"),
+        Claim("worked on twice", r"worked on twice: \['0', '1', '2'\]", "both processes work on orders 0, 1 and 2"),
+        Claim("pd.DataFrame(r.xinfo_consumers(", r"gina\s+3\b", "one consumer, gina, with 3 pending"),
+        Claim("dead = \"host-a-4711\"", r"claimed 3 entries from host-a-4711[\s\S]*DELCONSUMER replied 0\b",
+              "claim first, then DELCONSUMER has nothing left to drop"),
+        Claim("reaper.run_for(1.0)", r"dead-lettered 1\b", "the bad payment is dead-lettered"),
+        Claim("pending_summary(r, \"lesson04:payments\"", r"'total': 0\b", "the PEL is empty"),
+        Claim("naive = r.incrby", r"60\s+False\s+30\b", "naive total 60, guarded total 30"),
+        Claim("duplicates absorbed by the guard", r"absorbed by the guard: 3\b", "three duplicates turned away"),
+        Claim("retried = r.xadd(", r"entry ID:\s+10\b[\s\S]*reading_id:\s+5\b",
+              "the entry-ID guard counts 10 kWh, the reading_id guard 5"),
+        Claim("shutdown.request(", r"pending now: 0\b", "every batch in hand was finished and acked"),
+        Claim("chaos.ledger()", r"\blost\s+0\b", "lost must read 0"),
+        Claim("runs = chaos.work_runs()", r"each order counted once", "the total in Redis counts each order once"),
+    ],
 }
 
 
