@@ -25,6 +25,22 @@ CLAIMS: dict[str, list[Claim]] = {
     "01-xadd-and-ids": [
         Claim("XADD lesson01:demo * sensor_id sensor1", r"\(integer\) 2\b", "XLEN counts two entries"),
     ],
+    "05-trimming-and-retention": [
+        Claim("XADD lesson05:app:events MAXLEN 10000", r"XTRIM[^\n]*\n\(integer\) 0\b[\s\S]*XLEN[^\n]*\n\(integer\) 1\b",
+              "XTRIM removed none: one entry is well under the cap"),
+        Claim("article_key = ", r"about (6[5-9]|7[0-5]) entries per node", "about 70 per node, not 100"),
+        Claim("retention.fill(r, nodes_key, 1050)  # the same", r"\(integer\) 0\s+\(integer\) 100\s+\(integer\) 950\b",
+              "MAXLEN ~ 1000 removed 0, MAXLEN ~ 950 removed 100"),
+        Claim("r.xadd(capped, {\"n\": n}, maxlen=5", r"XLEN: 5\b", "capped at exactly 5"),
+        Claim("ids, states, _ = replay(\"XTRIM MAXLEN = 5\")", r"XTRIM MAXLEN = 5\s+5\s+3\s+3\s+(7|5)\b",
+              "3 pending after the trim; lag 7 (Redis 7.x, fakeredis) or 5 (Redis 8)"),
+        Claim("replay(\"XAUTOCLAIM\")", r"deleted: \['\d+-\d+', '\d+-\d+', '\d+-\d+'\]\s+pending now: 0\b",
+              "XAUTOCLAIM reported the three and cleared them"),
+        Claim("sized = \"lesson05:sized\"", r"entries added 1,500, XLEN 1,000[\s\S]*reads 1,000: n = 500 to 1499",
+              "readings 0 to 499 were never delivered"),
+        Claim("rate, cap = 50, 100_000", r"down 10 min[^\n]*ok[\s\S]*down 20 min[^\n]*ALERT[\s\S]*down 40 min[^\n]*20,000 unread",
+              "alert at half the cap; trimming eats unread readings after 33 minutes"),
+    ],
     "04-failure-and-recovery": [
         Claim("summary = recovery.pending_summary(r, \"lesson04:orders\"", r"'total': 4\b[\s\S]*alice\s+3\b[\s\S]*bob\s+1\b",
               "4 entries pending, alice 3, bob 1"),
