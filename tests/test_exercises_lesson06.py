@@ -92,3 +92,15 @@ def test_ex3_an_unknown_word_is_wrong(ex):
     choices["typing indicator in a chat"] = "kafka"
     outcome = ex[3].evaluate(choices)
     assert outcome.status == "wrong" and "'pubsub' or 'streams' only" in outcome.message
+
+
+def test_ex3_right_answers_are_told_that_exactly_once_needs_idempotency(ex):
+    outcome = ex[3].evaluate(dict(lesson06.EX3_ANSWERS))
+    assert outcome.correct, outcome
+    assert "at least once" in outcome.message and "idempotent" in outcome.message
+
+
+def test_ex3_pubsub_for_the_charged_orders_is_wrong(ex):
+    choices = dict(lesson06.EX3_ANSWERS, **{"orders that must each be charged exactly once": "pubsub"})
+    outcome = ex[3].evaluate(choices)
+    assert outcome.status == "wrong" and "charged exactly once" in outcome.message

@@ -127,4 +127,7 @@ def ex3(ex, choices):
                     f"{', '.join(repr(j) for j in wrong)}. Would losing a message there hurt?")
     return ("each job has the right tool: Pub/Sub where a missed message does no harm (the next "
             "keystroke, the next refresh), Streams where every message must be processed, shared "
-            "or replayed.")
+            "or replayed. A stream alone does not charge an order exactly once, though: it "
+            "delivers at least once, so the charge must be idempotent too (keyed on the order's "
+            "own ID, lesson 04); and the stream must survive a restart (persistence, see the "
+            "lesson's last table).")
