@@ -750,6 +750,10 @@ class Capstone:
             m.thaw()
             time.sleep(0.02)
 
+    def alive(self, name: str) -> bool:
+        """True while the member ``name`` runs (its process, or its thread on fakeredis)."""
+        return self._member(name).alive
+
     def add_worker(self, name: str) -> Member:
         """Start one more worker (``streamlab consume workers <name>``) while the pipeline runs."""
         if self._supervisor is None:

@@ -368,3 +368,13 @@ def test_the_ledger_names_a_reading_alerted_twice_and_a_hot_reading_without_aler
     # Delete the two oldest alerts: one reading now has no alert (the first keeps its copy).
     r.xdel(cap.alerts, *[i for i, _ in r.xrange(cap.alerts)][:2])
     assert "1 hot readings without an alert" in str(cap.ledger())
+
+
+def test_alive_says_whether_a_member_runs(r, small):
+    cap = small(count=None).start()
+    cap.wait_started()
+    assert cap.alive("w1")
+    cap.kill("w1")
+    assert not cap.alive("w1")
+    with pytest.raises(ValueError, match="w9"):
+        cap.alive("w9")
