@@ -95,6 +95,14 @@ def ex2(ex, seen):
     if group["pending"]:
         raise Wrong(f"you read the events but {group['pending']} are still pending: XACK each "
                     "one after processing it.")
+    if "entries-read" in group and group["entries-read"] != EX2_EVENTS:
+        # XGROUP SETID (or CREATE) moves the group past the entries without delivering them:
+        # its entries-read counter is then unknown (nil) or short of what arrived.
+        told = "nil (unknown)" if group["entries-read"] is None else group["entries-read"]
+        raise Wrong(f"the group {EX2_GROUP!r} is at the end of the stream, but XINFO GROUPS says "
+                    f"entries-read is {told}, not {EX2_EVENTS}: it was moved "
+                    "there (XGROUP SETID?) instead of reading. Skipping events is what the "
+                    "exercise is about not doing: read them with XREADGROUP and `>`.")
     if sorted(seen) != list(range(1, EX2_EVENTS + 1)):
         raise Wrong(f"`seen` holds {len(seen)} values; it should be seq 1 to {EX2_EVENTS}, "
                     "each once.")
