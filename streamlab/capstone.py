@@ -19,7 +19,9 @@ What runs:
 - workers: ``streamlab consume workers wN`` (``XREADGROUP GROUP workers wN ... >``,
   pretend work, ``XACK``);
 - alerters: ``streamlab consume alerts aN --alert-above T`` (an entry hotter than
-  ``T`` is copied to ``lesson07:alerts``; copy and ``XACK`` in one ``MULTI``/``EXEC``);
+  ``T`` is copied to ``lesson07:alerts``, at most once per reading, and the reading is acked
+  only after that write succeeded: never one ``MULTI``/``EXEC``, which would write the alert
+  even when ``XACK`` replies 0 and keep the ``XACK`` when the write fails);
 - a reaper (``recovery.Reaper``, on a thread here): ``XAUTOCLAIM`` takes over
   entries left idle by a dead worker, finishes them and acknowledges them;
 - a supervisor thread that reads every member's output, notices exits, and
@@ -323,8 +325,8 @@ class ThreadMember(Member):
         """``client``, changed so that once this member is killed its next command raises.
 
         Python cannot end a thread from outside; this is the nearest thing to
-        SIGKILL: the work in hand is never acknowledged (its ``EXEC`` with the
-        ``XACK`` is refused), so it stays pending with the rest of its batch.
+        SIGKILL: the work in hand is never acknowledged (its ``XACK``, alone or in a
+        pipeline, is refused), so it stays pending with the rest of its batch.
         """
         member = self
         run_command, make_pipeline = client.execute_command, client.pipeline
@@ -379,7 +381,7 @@ class ThreadMember(Member):
         self._stop.set()
 
     # A thread cannot be held still from outside. It need not be: once killed, its next
-    # command fails, and for a thread holding entries that is the EXEC acknowledging the
+    # command fails, and for a thread holding entries that is the write or the XACK for the
     # first of them, so it dies holding at least what it held when it was killed.
     def freeze(self) -> None:
         pass
@@ -748,6 +750,10 @@ class Capstone:
             m.thaw()
             time.sleep(0.02)
 
+    def alive(self, name: str) -> bool:
+        """True while the member ``name`` runs (its process, or its thread on fakeredis)."""
+        return self._member(name).alive
+
     def add_worker(self, name: str) -> Member:
         """Start one more worker (``streamlab consume workers <name>``) while the pipeline runs."""
         if self._supervisor is None:
@@ -997,8 +1003,14 @@ class Capstone:
         row("processed twice", len(led.duplicates), True,
             "at-least-once: a redelivery after a crash" if led.duplicates else "none")
         row(f"readings above {self.threshold:g} °C", len(hot), True, "counted from XRANGE")
+        twice = sorted(i for i, n in Counter(alert_sources).items() if n > 1)
+        unalerted = sorted(hot - set(alert_sources))
+        problems = ([f"{len(twice)} readings alerted more than once"] if twice else []) + \
+                   ([f"{len(unalerted)} hot readings without an alert"] if unalerted else []) + \
+                   (["alerts for readings that are not hot"] if set(alert_sources) - hot else [])
         row(f"alerts in {self.alerts}", len(alert_sources),
-            sorted(alert_sources) == sorted(hot), "exactly the hot readings, each once")
+            sorted(alert_sources) == sorted(hot),
+            "; ".join(problems) or "exactly the hot readings, each once")
         return led
 
 
