@@ -15,7 +15,8 @@ Lesson 04 uses these helpers; each names the Redis command underneath.
 - ``Reaper``: a worker that runs the ``XAUTOCLAIM`` loop for ever, retries what
   it claims and dead-letters entries delivered too often.
 - ``GracefulShutdown``: turn SIGTERM/SIGINT into "finish the entry in hand,
-  then stop" for consumer scripts.
+  then stop" for consumer scripts; ``SignalStop`` is the lock-free flag its
+  signal handler (and ``streamlab consume``'s) sets.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ import redis
 
 from .consumers import Event
 from .workers import Worker
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 PENDING_COLUMNS = ["entry_id", "consumer", "idle_ms", "deliveries"]
 
@@ -157,19 +162,21 @@ def autoclaim_pages(r: redis.Redis, stream: str, group: str, consumer: str, min_
     third element of the reply (Redis 7.0+) lists IDs that were pending but have
     been deleted or trimmed from the stream: Redis drops them from the PEL, and
     the page reports them in ``deleted``. On Redis 6.2 such entries come back
-    with no fields instead; they are moved to ``deleted`` too.
+    with no fields instead (redis-py 8 gives ``{}``, older versions ``None``);
+    they are moved to ``deleted`` too. IDs and the cursor are text even from a
+    client that keeps replies as bytes; the fields are left as the client gave them.
     """
     cursor = start
     while True:
         reply = r.xautoclaim(stream, group, consumer, int(min_idle_ms), start_id=cursor, count=count)
-        next_cursor, entries = reply[0], reply[1]
-        deleted = list(reply[2]) if len(reply) > 2 else []
+        next_cursor, entries = _text(reply[0]), reply[1]
+        deleted = [_text(i) for i in reply[2]] if len(reply) > 2 else []
         claimed = []
         for entry_id, fields in entries:
-            if fields is None:
-                deleted.append(entry_id)
+            if not fields:  # no fields: deleted (redis-py 8 gives {} on Redis 6.2, older None)
+                deleted.append(_text(entry_id))
             else:
-                claimed.append((entry_id, fields))
+                claimed.append((_text(entry_id), fields))
         yield AutoclaimPage(cursor, next_cursor, claimed, deleted)
         if next_cursor == "0-0":
             return
@@ -189,24 +196,30 @@ def autoclaim_all(r: redis.Redis, stream: str, group: str, consumer: str, min_id
 
 # --- dead letters ---------------------------------------------------------------------
 
-# XACK first: only if the entry was still pending (nobody acked it meanwhile)
-# is it copied, so an entry is never both done and dead-lettered.
+# Copy first, then XACK, both only while the entry is still pending. If the XADD fails
+# (the dead-letter key holds another type, the server is out of memory) the script stops
+# before the XACK: the entry stays pending, never acked and lost. An entry someone acked
+# meanwhile (XPENDING no longer lists it) is left alone: never both done and dead-lettered.
 _DEAD_LETTER_LUA = """
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  return redis.call('XADD', KEYS[2], '*', (unpack or table.unpack)(ARGV, 3))
-end
-return false
+if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return false end
+local copy = redis.call('XADD', KEYS[2], '*', (unpack or table.unpack)(ARGV, 3))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return copy
 """
 
 
 def dead_letter(r: redis.Redis, stream: str, group: str, entry_id: str, fields: dict,
                 dead_letter_stream: str, deliveries: int, consumer: str = "",
                 reason: str = "") -> str | None:
-    """Move one pending entry to ``dead_letter_stream``: ``XACK`` it and ``XADD`` a copy, atomically (a Lua script).
+    """Move one pending entry to ``dead_letter_stream``: ``XADD`` a copy and ``XACK`` it, atomically (a Lua script).
 
-    The copy holds the entry's fields plus ``original_id``, ``deliveries``,
-    ``source_stream``, ``group``, ``last_consumer`` and ``reason``. Returns the
-    copy's ID, or None if the entry was no longer pending (then nothing is copied).
+    The script checks ``XPENDING`` first and does nothing for an entry that is
+    no longer pending; a copy that cannot be written leaves the entry pending
+    (not acked), so a failing dead-letter stream loses nothing. The copy holds
+    the entry's fields plus ``original_id``, ``deliveries``, ``source_stream``,
+    ``group``, ``last_consumer`` and ``reason``; field values may be bytes (an
+    entry that is not UTF-8 text is copied byte for byte). Returns the copy's
+    ID, or None if the entry was no longer pending (then nothing is copied).
     """
     extra = {"original_id": entry_id, "deliveries": deliveries, "source_stream": stream,
              "group": group, "last_consumer": consumer, "reason": reason}
@@ -214,7 +227,8 @@ def dead_letter(r: redis.Redis, stream: str, group: str, entry_id: str, fields: 
     for k, v in {**fields, **extra}.items():
         flat += [k, v]
     script = r.register_script(_DEAD_LETTER_LUA)  # EVALSHA, loading the script on first use
-    return script(keys=[stream, dead_letter_stream], args=[group, entry_id, *flat]) or None
+    copy = script(keys=[stream, dead_letter_stream], args=[group, entry_id, *flat])
+    return _text(copy) if copy else None
 
 
 # --- idempotency ------------------------------------------------------------------------
@@ -406,48 +420,102 @@ class ReaperEvent(Event):
 # --- graceful shutdown ---------------------------------------------------------------------
 
 
+class SignalStop:
+    """A stop flag a signal handler may set: ``set()``, ``is_set()``, ``wait(timeout)``, ``count``.
+
+    Not a ``threading.Event``: its ``set()`` takes a lock (a ``Condition``),
+    and a signal handler runs on the main thread between two bytecodes, maybe
+    while that thread is inside ``set()`` or ``wait()`` holding the same lock;
+    a second Ctrl-C arriving then runs the handler again, which waits for ever
+    on a lock its own thread holds. A plain attribute assignment takes no lock,
+    so it cannot deadlock. ``wait()`` polls the flag every ``POLL`` seconds;
+    ``count`` is how many times ``set()`` was called (the first signal may mean
+    "finish what you hold", the second "stop now").
+    """
+
+    POLL = 0.05
+
+    def __init__(self) -> None:
+        self._flag = False
+        self.count = 0
+
+    def set(self) -> None:
+        self.count += 1
+        self._flag = True
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._flag:
+            left = self.POLL if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, self.POLL))
+        return self._flag
+
+
 class GracefulShutdown:
     """Turn SIGTERM/SIGINT into an orderly stop: finish the entry in hand, stop reading, leave nothing half-done.
 
     In a consumer script::
 
         shutdown = GracefulShutdown(pool)      # anything with a stop() method
-        with shutdown.installed():             # SIGTERM / Ctrl-C now call shutdown.request()
+        with shutdown.installed():             # SIGTERM / Ctrl-C now request a shutdown
             pool.start()
             shutdown.wait()                    # returns once a signal (or request()) came
 
     ``request()`` does what a signal does, which is how a notebook (whose
     Ctrl-C belongs to Jupyter) can try it. Stopping a ``ConsumerPool`` lets each
     consumer finish and ``XACK`` the batch it holds; nothing new is read.
+
+    The signal handler only sets a lock-free flag (``SignalStop``, shared with
+    ``streamlab consume``): stopping the workers joins threads and sets
+    ``threading.Event``s, which take locks the interrupted main thread may hold.
+    ``wait()`` sees the flag and does the stopping on the main thread, outside
+    the handler.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, *stoppables):
         self.stoppables = list(stoppables)
-        self.requested = threading.Event()
+        self.requested = SignalStop()
         self.reason: str | None = None
+        self._stopped = False
         self._previous: dict = {}
 
     def request(self, reason: str = "requested") -> None:
         """Stop everything registered (each finishes its current entry) and wake ``wait()``."""
-        if self.requested.is_set():
-            return
-        self.reason = reason
+        self._flag(reason)
+        self._stop_all()
+
+    def _flag(self, reason: str) -> None:
+        if not self.requested.is_set():
+            self.reason = reason
         self.requested.set()
+
+    def _stop_all(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         for s in self.stoppables:
             s.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a shutdown is requested; True if it was."""
-        return self.requested.wait(timeout)
+        """Block until a shutdown is requested, then stop everything registered; True if it was."""
+        if self.requested.wait(timeout):
+            self._stop_all()
+            return True
+        return False
 
     def _on_signal(self, signum, frame) -> None:
-        # Handlers run on the main thread between bytecodes: only set the flag and stop there.
-        self.request(signal.Signals(signum).name)
+        # A handler interrupts the main thread anywhere: set the flag and nothing else.
+        self._flag(signal.Signals(signum).name)
 
     def install(self) -> "GracefulShutdown":
-        """Route SIGTERM and SIGINT to ``request()`` (main thread only); ``uninstall()`` restores the old handlers."""
+        """Route SIGTERM and SIGINT to the flag ``wait()`` watches (main thread only); ``uninstall()`` restores the old handlers."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("signal handlers can only be installed from the main thread.")
         for sig in self.SIGNALS:
