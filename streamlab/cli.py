@@ -159,7 +159,7 @@ def cmd_consume(args) -> int:
 
     bad = _bad_arguments("consume", lambda: pipeline.check_consume_options(
         args.group, args.consumer, args.count, args.block, args.work, args.idle_exit,
-        args.alert_above, args.max_deliveries, args.retry_after))
+        args.alert_above, args.max_deliveries, args.retry_after, args.name_guard))
     if bad is not None:
         return bad
 
@@ -170,7 +170,8 @@ def cmd_consume(args) -> int:
                          work_seconds=args.work, idle_exit=args.idle_exit, stop=stop, out=_say,
                          max_deliveries=args.max_deliveries,
                          dead_letter_stream=args.dead_letter_stream,
-                         retry_after=args.retry_after, guard_name=True, retire_on_exit=True)
+                         retry_after=args.retry_after, guard_name=True, retire_on_exit=True,
+                         name_guard_ms=int(args.name_guard * 1000))
 
     return _run_program("consume", args.url, body)
 
@@ -225,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reset)
 
     from .pipeline import (BLOCK_SLICE_MS, DEFAULT_ALERTS, DEFAULT_STREAM, MAX_DELIVERIES,
-                           RETRY_AFTER)
+                           NAME_GUARD_MS, RETRY_AFTER)
 
     p = sub.add_parser("produce", help="send sensor readings to a stream (the article's producer.py)")
     p.add_argument("sensor", help="sensor name, e.g. sensor1")
@@ -256,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letter-stream", help="where dead letters go (default: STREAM:dead)")
     p.add_argument("--retry-after", type=float, default=RETRY_AFTER,
                    help=f"seconds before a failed entry is read again (default {RETRY_AFTER:g})")
+    p.add_argument("--name-guard", type=float, default=NAME_GUARD_MS / 1000,
+                   help="refuse the name if XINFO CONSUMERS shows it active within this many seconds "
+                        "or a live process holds it; a crashed holder's lease lasts as long "
+                        f"(default {NAME_GUARD_MS / 1000:g}; 0 = no check, for a restart right after "
+                        "a crash you are sure of)")
     p.add_argument("--work", type=float, default=0.0, help="seconds of pretend work per entry")
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "

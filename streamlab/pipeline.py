@@ -41,10 +41,13 @@ to run for days on a real deployment, not only for an hour in a workshop.
       after it comes back the consumer re-reads its own pending list, because
       an ``XACK`` may have been lost with the connection.
     - *Names*: two live processes under one name share one pending list and
-      process the same entries twice. ``check_name_free`` refuses such a start
-      (see there); a clean stop leaves nothing pending and retires its name
-      (``XGROUP DELCONSUMER`` when its pending list is empty), so it can be
-      started again at once.
+      process the same entries twice. A start is refused when ``XINFO
+      CONSUMERS`` shows the name active in the last ``NAME_GUARD_MS``
+      (``check_name_free``) or another live process holds its lease
+      (``NameLease``: a key renewed every second by a heartbeat thread). A
+      clean stop leaves nothing pending, releases the lease and retires the
+      name (``XGROUP DELCONSUMER`` when its pending list is empty), so it can
+      be started again at once; after a crash, ``NAME_GUARD_MS`` later.
 
 ``reap GROUP``
     the lesson 04 reaper as a command (``reap``): claims work left idle by
@@ -59,6 +62,7 @@ import math
 import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -77,8 +81,9 @@ MAX_DELIVERIES = 5
 RETRY_AFTER = 1.0
 #: Longest single ``XREADGROUP ... BLOCK``: a stop signal is seen between two reads.
 BLOCK_SLICE_MS = 500
-#: A consumer name that tried to read within this many ms is taken to belong to a live process.
-NAME_GUARD_MS = 10_000
+#: A consumer name XINFO CONSUMERS shows active within this many ms counts as in use; also
+#: how long a crashed process's name lease outlives it.
+NAME_GUARD_MS = 5_000
 #: Longest field value printed whole; longer ones are cut with their length shown.
 SHOWN_CHARS = 60
 #: Highest produce rate, as for ``Producer`` (one XADD per reading, one round trip each).
@@ -149,7 +154,9 @@ def connection_trouble(exc: BaseException) -> str:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, redis.ResponseError) and str(exc).startswith(("OOM", "command not allowed when used memory"))
+    """A write refused at the ``maxmemory`` limit (``OOM command not allowed ...``)."""
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+        isinstance(exc, redis.ResponseError) and ("OOM " in str(exc) or "> 'maxmemory'" in str(exc)))
 
 
 OUT_OF_MEMORY = ("the Redis server is out of memory (maxmemory reached) and refuses writes; "
@@ -188,7 +195,7 @@ def check_produce_options(rate, count) -> None:
 
 def check_consume_options(group: str, consumer: str, count, block_ms, work_seconds=0.0,
                           idle_exit=None, alert_above=None, max_deliveries=MAX_DELIVERIES,
-                          retry_after=RETRY_AFTER) -> None:
+                          retry_after=RETRY_AFTER, name_guard=None) -> None:
     """``ValueError`` for any option ``consume`` cannot run with, before anything touches Redis."""
     for what, name in (("GROUP", group), ("CONSUMER", consumer)):
         if not isinstance(name, str) or not name.strip():
@@ -197,7 +204,7 @@ def check_consume_options(group: str, consumer: str, count, block_ms, work_secon
     _whole(block_ms, "--block (milliseconds; 0 waits for ever)", 0)
     _whole(max_deliveries, "--max-deliveries", 1)
     for what, value in (("--work", work_seconds), ("--retry-after", retry_after),
-                        ("--idle-exit", idle_exit)):
+                        ("--idle-exit", idle_exit), ("--name-guard", name_guard)):
         if value is not None and _number(value, what) < 0:
             raise ValueError(f"{what} must be 0 or more seconds, got {value!r}.")
     if alert_above is not None:
@@ -311,51 +318,123 @@ def consumers_info(r: redis.Redis, stream: str, group: str) -> list[dict]:
         raise
 
 
-def _start_lock_key(stream: str, group: str, consumer: str) -> str:
-    return f"streamlab:consume-start:{stream}:{group}:{consumer}"
+def lease_key(stream: str, group: str, consumer: str) -> str:
+    """The key a live ``streamlab consume`` holds for its name (``NameLease``)."""
+    return f"streamlab:consumer-lease:{stream}:{group}:{consumer}"
 
 
 def check_name_free(r: redis.Redis, stream: str, group: str, consumer: str,
-                    guard_ms: int = NAME_GUARD_MS) -> str:
-    """Refuse (``NameInUse``) a consumer name a live process uses; else take a start lock and return its token.
+                    guard_ms: int = NAME_GUARD_MS) -> None:
+    """Raise ``NameInUse`` if ``XINFO CONSUMERS`` shows ``consumer`` active within ``guard_ms``.
 
-    A live ``streamlab consume`` calls ``XREADGROUP`` at least every
-    ``BLOCK_SLICE_MS`` while it waits, and between two batches while it works,
-    so ``XINFO CONSUMERS``'s ``idle`` (ms since the consumer's last *attempted*
-    read or claim, on every server version) stays small while it lives. The
-    name counts as taken when ``idle`` is under ``guard_ms`` (10 s by default:
-    longer than a live consumer's gap between reads unless one batch takes
-    longer than that). ``inactive`` (7.2+, since the last read that *returned*
-    something) is not used: a live consumer of a quiet stream grows it without
-    bound. Two processes starting in the same instant both see no consumer, so
-    each also takes ``SET streamlab:consume-start:... NX PX guard_ms``; the
-    second is refused. A clean stop deletes the lock and retires the name
-    (``retire_consumer``), so a stopped consumer can be started again at once.
+    ``idle`` is used, not ``inactive``: on Redis 7.2+ ``idle`` counts from the
+    consumer's last read *attempt* (so a live consumer polling a quiet stream
+    stays near 0) and ``inactive`` from its last read that returned entries
+    (so it grows without bound for a live consumer of a quiet stream). On
+    Redis 7.0 ``idle`` counts only from the last read that delivered something
+    (measured on 7.0.15: empty ``XREADGROUP ... >`` reads leave it growing), so
+    this check alone misses a live consumer that has had nothing to read for
+    ``guard_ms``; ``NameLease`` covers that on every version. What this check
+    adds: a name just used by any program (a crashed ``consume``, or a client
+    that is not ``streamlab consume`` at all), on the same terms everywhere.
     """
     for c in consumers_info(r, stream, group):
-        if c["name"] == consumer and int(c["idle"]) < guard_ms:
+        idle = int(c["idle"])
+        if c["name"] == consumer and idle < guard_ms:
             raise NameInUse(
                 f"the consumer name {consumer!r} is in use in group {group!r}: XINFO CONSUMERS "
-                f"shows it tried to read {int(c['idle']) / 1000:.1f} s ago (a live consumer reads "
-                f"at least every {BLOCK_SLICE_MS / 1000:g} s while it waits). Two processes under "
-                f"one name share one pending list and process the same entries twice. Start this "
-                f"one under another name (e.g. {consumer}-2, or \"$(hostname)-$$\"); if the other "
-                f"process has just crashed, start again in {guard_ms / 1000:g} s: it takes back "
-                f"its pending entries first.")
-    token = f"{socket.gethostname()}:{os.getpid()}:{time.time():.6f}"
-    if not r.set(_start_lock_key(stream, group, consumer), token, nx=True, px=int(guard_ms)):
-        raise NameInUse(
-            f"another process is starting as consumer {consumer!r} of group {group!r} right now "
-            f"(it holds {_start_lock_key(stream, group, consumer)}). Start this one under another "
-            f"name (e.g. {consumer}-2), or again in {guard_ms / 1000:g} s.")
-    return token
+                f"shows it active {idle / 1000:.1f} s ago. Two processes under one name share one "
+                f"pending list and process the same entries twice. Start this one under another "
+                f"name (e.g. {consumer}-2, or \"$(hostname)-$$\"). If the process that used it has "
+                f"crashed, start again in {max(1, (guard_ms - idle) // 1000 + 1)} s (or now with "
+                f"--name-guard 0): it takes back its pending entries first.")
 
+
+# Extend the lease only while it is ours; take it again if it is gone (a server restart
+# without persistence, an outage longer than the lease); 0 if another process holds it.
+_LEASE_RENEW_LUA = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
 
 # Delete a key only if it still holds our token (another process may hold it by now).
 _DELETE_IF_OURS_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+class NameLease:
+    """A live process's claim on a consumer name: ``SET lease token NX PX ttl``, renewed every second.
+
+    ``acquire()`` refuses (``NameInUse``) when another process holds the
+    lease, naming the holder (host and pid); ``SET ... NX`` also settles two
+    processes starting in the same instant. A heartbeat thread, on its own
+    connection, renews the lease every ``RENEW`` seconds while the process
+    lives, whatever its main loop is doing (a long batch, a blocked read), so
+    a live consumer is recognised on every server version. A crashed process
+    stops renewing and its lease is gone ``ttl_ms`` later; ``release()`` (a
+    clean stop) deletes it at once. If the lease is found held by someone else
+    (it expired during a long outage and another process took the name),
+    ``lost`` is set and ``on_lost`` is called, so the consumer can stop.
+    """
+
+    RENEW = 1.0
+
+    def __init__(self, r: redis.Redis, stream: str, group: str, consumer: str,
+                 ttl_ms: int = NAME_GUARD_MS, on_lost: Callable[[], None] | None = None):
+        self.r, self.consumer, self.group = r, consumer, group
+        self.key = lease_key(stream, group, consumer)
+        self.ttl_ms = max(int(ttl_ms), int(3 * self.RENEW * 1000))
+        self.token = f"{socket.gethostname()} pid {os.getpid()} at {time.time():.6f}"
+        self.on_lost = on_lost
+        self.lost = False
+        self._stop = SignalStop()
+        self._thread: threading.Thread | None = None
+        self._client = None
+
+    def acquire(self) -> "NameLease":
+        if not self.r.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            holder = _text(self.r.get(self.key) or "a process that just let go").rpartition(" at ")[0]
+            raise NameInUse(
+                f"the consumer name {self.consumer!r} of group {self.group!r} is held by a live "
+                f"process ({holder}; key {self.key}). Two processes under one name share one "
+                f"pending list and process the same entries twice. Start this one under another "
+                f"name (e.g. {self.consumer}-2). A crashed holder lets go within "
+                f"{self.ttl_ms / 1000:g} s.")
+        self._client = _bytes_client(self.r)
+        self._thread = threading.Thread(target=self._renew_loop, daemon=True,
+                                        name=f"streamlab-lease:{self.consumer}")
+        self._thread.start()
+        return self
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.RENEW):
+            try:
+                if not self._client.eval(_LEASE_RENEW_LUA, 1, self.key, self.token, self.ttl_ms):
+                    self.lost = True
+                    if self.on_lost:
+                        self.on_lost()
+                    return
+            except (*CONNECTION_ERRORS, redis.ResponseError):
+                continue  # the server is away; the consumer's own loop reports it
+
+    def release(self) -> None:
+        """Stop renewing and delete the lease if it is still ours."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        try:
+            if self._client is not None and not self.lost:
+                self._client.eval(_DELETE_IF_OURS_LUA, 1, self.key, self.token)
+        except CONNECTION_ERRORS:
+            pass  # it expires on its own
+        finally:
+            if self._client is not None:
+                self._client.close()
+
 
 # XGROUP DELCONSUMER drops the consumer's pending entries with it (they would never be
 # delivered again): delete only when XPENDING shows none, in one atomic step.
@@ -457,13 +536,15 @@ def consume(r: redis.Redis, group: str, consumer: str, stream: str = DEFAULT_STR
             idle_exit: float | None = None, stop=None,
             out: Callable[[str], None] = print, max_deliveries: int = MAX_DELIVERIES,
             dead_letter_stream: str | None = None, retry_after: float = RETRY_AFTER,
-            guard_name: bool = False, retire_on_exit: bool = False) -> ConsumeStats:
+            guard_name: bool = False, retire_on_exit: bool = False,
+            name_guard_ms: int = NAME_GUARD_MS) -> ConsumeStats:
     """Read ``stream`` as ``consumer`` of ``group`` until stopped; returns what it did (module docstring).
 
     ``idle_exit``: stop after that many seconds with nothing to read (for
     scripts and tests); ``max_entries``: stop reading once that many are
     processed (the batch in hand is finished). ``guard_name`` refuses a name a
-    live process uses (``check_name_free``, raises ``NameInUse``);
+    live process uses (``check_name_free`` with ``name_guard_ms``; raises
+    ``NameInUse``; a ``name_guard_ms`` of 0 skips the check);
     ``retire_on_exit`` retires the name after a stop that left nothing pending.
     ``dead_letter_stream`` defaults to ``<stream>:dead``.
     """
@@ -473,7 +554,7 @@ def consume(r: redis.Redis, group: str, consumer: str, stream: str = DEFAULT_STR
                        alerts_stream, work_seconds, max_entries, idle_exit,
                        stop if stop is not None else SignalStop(), out, max_deliveries,
                        dead_letter_stream or f"{stream}:dead", retry_after)
-    return run.run(guard_name, retire_on_exit)
+    return run.run(guard_name and name_guard_ms > 0, retire_on_exit, int(name_guard_ms))
 
 
 class _ConsumerRun:
@@ -498,19 +579,29 @@ class _ConsumerRun:
         self.raw = _bytes_client(r)
 
     # --- the loop ---------------------------------------------------------------------
-    def run(self, guard_name: bool, retire_on_exit: bool) -> ConsumeStats:
-        token = None
+    def run(self, guard_name: bool, retire_on_exit: bool, guard_ms: int) -> ConsumeStats:
+        lease = None
         try:
             if guard_name:
-                token = check_name_free(self.r, self.stream, self.group, self.consumer)
+                check_name_free(self.r, self.stream, self.group, self.consumer, guard_ms)
+                lease = NameLease(self.r, self.stream, self.group, self.consumer, guard_ms,
+                                  on_lost=self._lease_lost).acquire()
             created = ensure_group(self.r, self.stream, self.group, self.start_from)
             self.out(f"{self.consumer}: {'created' if created else 'joined'} group {self.group} "
                      f"on {self.stream}")
             self._loop()
-            self._finish(retire_on_exit, token)
+            self._finish(retire_on_exit and not (lease and lease.lost))
         finally:
+            if lease is not None:
+                lease.release()
             self.raw.close()
         return self.stats
+
+    def _lease_lost(self) -> None:
+        # Called on the lease thread: only set the flag (the loop stops after its batch).
+        self.out(f"{self.consumer}: another process took the name {self.consumer!r} (this one's "
+                 "lease ran out, during an outage?): stopping so that only one uses it")
+        self.stop.set()
 
     def _loop(self) -> None:
         backoff = _Backoff(self.stop, self.out, self.consumer)
@@ -521,6 +612,7 @@ class _ConsumerRun:
                 if backoff.ok():
                     self.stats.reconnects += 1
                     self.pel_cursor = "0"  # an XACK may have been lost with the connection
+                    self.last_activity = time.monotonic()  # an outage is not idleness
             except CONNECTION_ERRORS as exc:
                 if backoff.failed(connection_trouble(exc)):
                     break
@@ -644,15 +736,12 @@ class _ConsumerRun:
         if self.retry_at is None:
             self.retry_at = time.monotonic() + self.retry_after
 
-    def _finish(self, retire_on_exit: bool, token: str | None) -> None:
+    def _finish(self, retire_on_exit: bool) -> None:
         s = self.stats
         self.out(f"{self.consumer}: stopped after {s.processed} entries ({s.alerts} alerts, "
                  f"{s.recovered} taken back from its pending list, {s.dead_lettered} dead-lettered, "
                  f"{s.deleted} found deleted)")
         try:
-            if token is not None:
-                self.r.eval(_DELETE_IF_OURS_LUA, 1,
-                            _start_lock_key(self.stream, self.group, self.consumer), token)
             if retire_on_exit and retire_consumer(self.r, self.stream, self.group, self.consumer):
                 self.out(f"{self.consumer}: nothing pending, name retired (XGROUP DELCONSUMER)")
         except CONNECTION_ERRORS:
@@ -711,12 +800,14 @@ def reap(r: redis.Redis, group: str, stream: str = DEFAULT_STREAM, min_idle_ms: 
        writes the alert in the same once-per-entry script) and acked. A failure
        leaves it in the reaper's pending list for the next pass. IDs deleted
        from the stream while pending are dropped from the list by the server.
-    2. Every consumer idle at least ``min_idle_ms`` (no read attempt for that
-       long: a live ``streamlab consume`` tries at least every 0.5 s) whose
+    2. Every consumer idle at least ``min_idle_ms`` (``XINFO CONSUMERS``) whose
+       name no live ``streamlab consume`` holds (``NameLease``) and whose
        pending list is now empty is retired with ``XGROUP DELCONSUMER``, in a
        script that checks the list is empty first (DELCONSUMER would drop
        pending entries with the name). The reaper's own name goes too when its
-       list is empty.
+       list is empty. Retiring a live consumer of another program by mistake
+       loses nothing: its list was empty, and its next read that gets entries
+       creates it again.
 
     ``min_idle_ms`` is the safety catch: a consumer busy longer than that on
     one batch loses it to the reaper, and both process it (the alert is still
@@ -732,11 +823,12 @@ def reap(r: redis.Redis, group: str, stream: str = DEFAULT_STREAM, min_idle_ms: 
     if not members and not r.exists(stream):
         out(f"reap: no stream {stream}: nothing to do")
         return stats
+    live = {c["name"] for c in members if r.exists(lease_key(stream, group, c["name"]))}
     idle_names = [c["name"] for c in members
-                  if int(c["idle"]) >= min_idle_ms and c["name"] != consumer]
+                  if int(c["idle"]) >= min_idle_ms and c["name"] not in live and c["name"] != consumer]
     for c in members:
-        out(f"reap: {c['name']}: {c['pending']} pending, last read attempt "
-            f"{int(c['idle']) / 1000:.1f} s ago")
+        out(f"reap: {c['name']}: {c['pending']} pending, last active {int(c['idle']) / 1000:.1f} s "
+            f"ago{' (a live streamlab consume holds the name)' if c['name'] in live else ''}")
     if dry_run:
         stuck = r.xpending_range(stream, group, min="-", max="+", count=10_000, idle=int(min_idle_ms))
         out(f"reap: dry run: would claim {len(stuck)} entries idle for {min_idle_ms} ms or more"

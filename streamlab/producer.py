@@ -303,7 +303,7 @@ class Producer(Worker):
             try:
                 self._send(batch)
             except redis.ResponseError as exc:
-                if not str(exc).startswith("OOM"):
+                if not (isinstance(exc, redis.exceptions.OutOfMemoryError) or "OOM " in str(exc)):
                     raise
                 raise ServerFullError(self.stream, asked, done, exc) from None
             n -= batch
