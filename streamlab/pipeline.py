@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import socket
 import threading
@@ -70,7 +71,7 @@ from typing import Callable
 import redis
 
 from .producer import sensor_reading
-from .recovery import SignalStop, autoclaim_pages, dead_letter, delivery_counts
+from .pel import autoclaim_pages, dead_letter, delivery_counts
 from .workers import BACKOFF_MAX, BACKOFF_START
 
 DEFAULT_STREAM = "lesson07:sensors"
@@ -96,6 +97,42 @@ CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError)
 
 
 # --- stopping -----------------------------------------------------------------------
+
+
+class SignalStop:
+    """A stop flag a signal handler may set: ``set()``, ``is_set()``, ``wait(timeout)``, ``count``.
+
+    Not a ``threading.Event``: its ``set()`` takes a lock (a ``Condition``),
+    and a signal handler runs on the main thread between two bytecodes, maybe
+    while that thread is inside ``set()`` or ``wait()`` holding the same lock;
+    a second Ctrl-C arriving then runs the handler again, which waits for ever
+    on a lock its own thread holds. A plain attribute assignment takes no lock,
+    so it cannot deadlock. ``wait()`` polls the flag every ``POLL`` seconds;
+    ``count`` is how many times ``set()`` was called (the first signal may mean
+    "finish what you hold", the second "stop now").
+    """
+
+    POLL = 0.05
+
+    def __init__(self) -> None:
+        self._flag = False
+        self.count = 0
+
+    def set(self) -> None:
+        self.count += 1
+        self._flag = True
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._flag:
+            left = self.POLL if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, self.POLL))
+        return self._flag
 
 
 def stop_on_signals() -> SignalStop:
@@ -359,6 +396,15 @@ if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 e
 return 0
 """
 
+# Take over a lease from a holder known to be dead, unless it changed meanwhile.
+_LEASE_REPLACE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
 # Delete a key only if it still holds our token (another process may hold it by now).
 _DELETE_IF_OURS_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -375,8 +421,10 @@ class NameLease:
     connection, renews the lease every ``RENEW`` seconds while the process
     lives, whatever its main loop is doing (a long batch, a blocked read), so
     a live consumer is recognised on every server version. A crashed process
-    stops renewing and its lease is gone ``ttl_ms`` later; ``release()`` (a
-    clean stop) deletes it at once. If the lease is found held by someone else
+    stops renewing and its lease is gone ``ttl_ms`` later; a restart on the
+    same host does not wait for that: a lease whose holder (host and pid in
+    its value) is a process of this host that no longer exists is taken over
+    at once. ``release()`` (a clean stop) deletes it. If the lease is found held by someone else
     (it expired during a long outage and another process took the name),
     ``lost`` is set and ``on_lost`` is called, so the consumer can stop.
     """
@@ -391,24 +439,44 @@ class NameLease:
         self.token = f"{socket.gethostname()} pid {os.getpid()} at {time.time():.6f}"
         self.on_lost = on_lost
         self.lost = False
+        self.took_over: str | None = None  # the crashed holder whose lease this one took over
         self._stop = SignalStop()
         self._thread: threading.Thread | None = None
         self._client = None
 
     def acquire(self) -> "NameLease":
+        """Take the lease, or raise ``NameInUse``; a lease left by a dead process of this host is taken over."""
         if not self.r.set(self.key, self.token, nx=True, px=self.ttl_ms):
-            holder = _text(self.r.get(self.key) or "a process that just let go").rpartition(" at ")[0]
-            raise NameInUse(
-                f"the consumer name {self.consumer!r} of group {self.group!r} is held by a live "
-                f"process ({holder}; key {self.key}). Two processes under one name share one "
-                f"pending list and process the same entries twice. Start this one under another "
-                f"name (e.g. {self.consumer}-2). A crashed holder lets go within "
-                f"{self.ttl_ms / 1000:g} s.")
+            holder = _text(self.r.get(self.key) or "")
+            if not (self._dead_here(holder)
+                    and self.r.eval(_LEASE_REPLACE_LUA, 1, self.key, holder, self.token, self.ttl_ms)):
+                shown = holder.rpartition(" at ")[0] or "a process that just let go"
+                raise NameInUse(
+                    f"the consumer name {self.consumer!r} is in use in group {self.group!r}: a live "
+                    f"process holds it ({shown}; key {self.key}). Two processes under one name share one "
+                    f"pending list and process the same entries twice. Start this one under another "
+                    f"name (e.g. {self.consumer}-2). A crashed holder on another machine lets go "
+                    f"within {self.ttl_ms / 1000:g} s.")
+            self.took_over = holder.rpartition(" at ")[0]
         self._client = _bytes_client(self.r)
         self._thread = threading.Thread(target=self._renew_loop, daemon=True,
                                         name=f"streamlab-lease:{self.consumer}")
         self._thread.start()
         return self
+
+    @staticmethod
+    def _dead_here(holder: str) -> bool:
+        """True if ``holder`` names a process of this host that no longer exists (it crashed)."""
+        found = re.match(r"^(.*) pid (\d+) at ", holder)
+        if not found or found.group(1) != socket.gethostname():
+            return False
+        try:
+            os.kill(int(found.group(2)), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # exists, owned by someone else
+        return False
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.RENEW):
@@ -583,9 +651,14 @@ class _ConsumerRun:
         lease = None
         try:
             if guard_name:
-                check_name_free(self.r, self.stream, self.group, self.consumer, guard_ms)
                 lease = NameLease(self.r, self.stream, self.group, self.consumer, guard_ms,
                                   on_lost=self._lease_lost).acquire()
+                if lease.took_over:
+                    # The name's last holder is known dead: its recent activity was its own.
+                    self.out(f"{self.consumer}: took over the name from a process that is gone "
+                             f"({lease.took_over})")
+                else:
+                    check_name_free(self.r, self.stream, self.group, self.consumer, guard_ms)
             created = ensure_group(self.r, self.stream, self.group, self.start_from)
             self.out(f"{self.consumer}: {'created' if created else 'joined'} group {self.group} "
                      f"on {self.stream}")
@@ -737,15 +810,15 @@ class _ConsumerRun:
             self.retry_at = time.monotonic() + self.retry_after
 
     def _finish(self, retire_on_exit: bool) -> None:
-        s = self.stats
-        self.out(f"{self.consumer}: stopped after {s.processed} entries ({s.alerts} alerts, "
-                 f"{s.recovered} taken back from its pending list, {s.dead_lettered} dead-lettered, "
-                 f"{s.deleted} found deleted)")
         try:
             if retire_on_exit and retire_consumer(self.r, self.stream, self.group, self.consumer):
                 self.out(f"{self.consumer}: nothing pending, name retired (XGROUP DELCONSUMER)")
         except CONNECTION_ERRORS:
             pass  # stopped during an outage: the name stays, its pending list is taken back at restart
+        s = self.stats
+        self.out(f"{self.consumer}: stopped after {s.processed} entries ({s.alerts} alerts, "
+                 f"{s.recovered} taken back from its pending list, {s.dead_lettered} dead-lettered, "
+                 f"{s.deleted} found deleted)")
 
 
 def process_entry(r: redis.Redis, stream: str, group: str, entry_id: str, fields: dict,
