@@ -16,7 +16,6 @@ import redis
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
-PENDING_COLUMNS = ["entry_id", "consumer", "idle_ms", "deliveries"]
 
 #: The fields a dead-letter copy adds to the entry's own fields.
 DEAD_LETTER_FIELDS = ("original_id", "deliveries", "source_stream", "group", "last_consumer", "reason")

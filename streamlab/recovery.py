@@ -37,9 +37,12 @@ import pandas as pd
 import redis
 
 from .consumers import Event
-from .pel import AutoclaimPage, autoclaim_pages, dead_letter, delivery_counts  # noqa: F401 - part of this API
+from .pel import (DEAD_LETTER_FIELDS, AutoclaimPage, autoclaim_pages,  # noqa: F401 - part of this API
+                  dead_letter, delivery_counts)
 from .pipeline import SignalStop  # noqa: F401 - part of this API
 from .workers import Worker
+
+PENDING_COLUMNS = ["entry_id", "consumer", "idle_ms", "deliveries"]
 
 
 # --- looking at the pending entries list (PEL) ---------------------------------------
