@@ -19,13 +19,40 @@ import redis
 
 from helpers import wait_until
 from streamlab import pipeline, server
-from test_pipeline import PROCESSED, finish, real, streamlab  # noqa: F401 - `real` is a fixture
+from test_pipeline import PROCESSED, finish, real  # noqa: F401 - `real` is a fixture
+from test_pipeline import streamlab as _streamlab
 
 SENT = re.compile(r"sent (\d+-\d+) ")
+_started: list[subprocess.Popen] = []
+
+
+def streamlab(url, *args):
+    """``python -m streamlab.cli ARGS`` against ``url``; killed after the test if still running."""
+    proc = _streamlab(url, *args)
+    _started.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def no_program_left_running():
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:  # a failed assertion left it running: no process outlives its test
+            proc.kill()
+        proc.communicate()
 
 
 def consume(url, stream, *args, group="g", name="c1"):
     return streamlab(url, "consume", group, name, "--stream", stream, *args)
+
+
+def consumer_names(r, stream, group="g"):
+    """Names ``XINFO CONSUMERS`` lists (none while the group does not exist yet)."""
+    try:
+        return [c["name"] for c in r.xinfo_consumers(stream, group)]
+    except redis.ResponseError:
+        return []
 
 
 def pending_rows(r, stream, group="g"):
@@ -191,7 +218,7 @@ def test_block_0_stops_within_two_seconds_of_a_signal(real, sig):
     proc = consume(url, stream, "--block", "0")
     read_until(proc, "group g")
     # Blocked in XREADGROUP: the consumer exists and has tried to read.
-    assert wait_until(lambda: [c["name"] for c in pipeline.consumers_info(r, stream, "g")] == ["c1"])
+    assert wait_until(lambda: consumer_names(r, stream) == ["c1"])
     sent = time.monotonic()
     proc.send_signal(sig)
     proc.wait(timeout=30)
@@ -251,7 +278,7 @@ def test_a_second_live_process_under_the_same_name_is_refused(real):
     stream = prefix + "sensors"
     first = consume(url, stream, "--block", "200")
     read_until(first, "group g")
-    assert wait_until(lambda: pipeline.consumers_info(r, stream, "g"))
+    assert wait_until(lambda: consumer_names(r, stream) == ["c1"])
     second = consume(url, stream, "--block", "200", "--idle-exit", "2")
     out, err = second.communicate(timeout=60)
     assert second.returncode == 2, out + err
