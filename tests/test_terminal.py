@@ -516,3 +516,24 @@ def test_produce_into_a_full_server_waits_and_says_why(own_server):
             proc.kill()
             proc.communicate()
     assert "Redis answers again" in out and "sent 3 entries" in out
+
+
+def test_a_pool_consumer_acks_an_entry_deleted_while_pending_and_does_not_process_it(r, prefix):
+    """``ConsumerPool`` tested ``fields is None``; redis-py 8 gives ``{}``, so it was processed."""
+    from streamlab.consumers import ConsumerPool
+
+    stream = prefix + "orders"
+    ids = [r.xadd(stream, {"order": n}) for n in range(3)]
+    r.xgroup_create(stream, "g", "0")
+    r.xreadgroup("g", "c1", {stream: ">"})  # c1 read all three, then "crashed"
+    r.xdel(stream, ids[1])
+    pool = ConsumerPool(r, stream, "g", consumers=1, seconds=0, start_id="0", count=5,
+                        name=f"pool-deleted:{prefix}")
+    done = []
+    pool.listeners.append(lambda e: done.append(e.entry_id) if e.kind == "acked" else None)
+    try:
+        pool.start()
+        assert wait_until(lambda: r.xpending(stream, "g")["pending"] == 0)
+    finally:
+        pool.stop()
+    assert ids[1] not in done and sorted(done) == sorted([ids[0], ids[2]])
