@@ -31,6 +31,9 @@ to run for days on a real deployment, not only for an hour in a workshop.
       spoil the read of a whole batch.
     - *Alerts*: with ``--alert-above T`` a reading above ``T`` is copied to the
       alerts stream by ``ALERT_AND_ACK`` (a Lua script, see ``alert_and_ack``).
+      The alerting group is a group like any other: if its consumer dies, its
+      pending readings wait unalerted until it restarts under its name or
+      ``reap`` (with the same ``--alert-above``) takes them over.
     - *Stopping*: Ctrl-C or SIGTERM stops reading; the batch in hand is
       finished and acked, then the program exits 0. A second signal stops after
       the entry in hand; the rest stays in this consumer's pending list and is
