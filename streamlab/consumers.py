@@ -227,8 +227,14 @@ class Consumer(Worker):
                                        count=pool.count, block=block)
         now = time.time()
         self._last_read_id = next((entries[-1][0] for _, entries in reversed(reply or []) if entries), None)
-        batch = [(stream, [(i, f) for i, f in entries if f is not None]) for stream, entries in reply or []]
-        # The PEL can list entries deleted from the stream (fields None): nothing to process.
+        # The PEL can list entries deleted from the stream: they come back with no fields
+        # (redis-py 8 gives {}, older versions None). Nothing to process: ack them so the
+        # PEL does not keep them for ever.
+        for stream, entries in reply or []:
+            for i, f in entries:
+                if not f:
+                    self.client.xack(stream, pool.group, i)
+        batch = [(stream, [(i, f) for i, f in entries if f]) for stream, entries in reply or []]
         batch = [(stream, entries) for stream, entries in batch if entries]
         for stream, entries in batch:
             for entry_id, fields in entries:
