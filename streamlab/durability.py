@@ -521,7 +521,7 @@ THRESHOLDS = {
     "lag": 100,                     # entries not yet delivered to the group
     "oldest pending idle ms": 1000,  # the longest an entry has waited for its XACK
     "dead letters": 0,              # growth of the dead-letter stream: any is worth a look
-    "XLEN / trim limit": 0.9,       # past this, MAXLEN starts removing entries soon
+    "XLEN / trim limit": 0.8,       # past this, MAXLEN starts removing entries soon
     "max consumer inactive ms": 1000,  # a consumer that has not read for this long
 }
 
@@ -561,7 +561,7 @@ def health(c: redis.Redis, stream: str, group: str, maxlen: int | None = None,
 SCENARIOS = {
     "A": "30 orders a tick; two consumers each read and ack 5 a tick",
     "B": "10 orders a tick; one consumer reads them all and acks none",
-    "C": "10 orders a tick; three consumers, and c3 stops reading after the first tick",
+    "C": "10 orders a tick; three consumers; c3 reads 3 in the first tick, then nothing",
 }
 
 
@@ -576,7 +576,7 @@ def scenario(c: redis.Redis, name: str, prefix: str = "lesson08:ops:", ticks: in
     stream, dlq = f"{prefix}{name}", f"{prefix}{name}:dead"
     c.delete(stream, dlq)
     c.xgroup_create(stream, "workers", id="$", mkstream=True)
-    consumers = {"A": ["c1", "c2"], "B": ["c1"], "C": ["c1", "c2", "c3"]}[name]
+    consumers = {"A": ["c1", "c2"], "B": ["c1"], "C": ["c3", "c1", "c2"]}[name]
     adds = {"A": 30, "B": 10, "C": 10}[name]
     samples = []
     for k in range(ticks):
@@ -585,12 +585,14 @@ def scenario(c: redis.Redis, name: str, prefix: str = "lesson08:ops:", ticks: in
             pipe.xadd(stream, {"order": "x"}, maxlen=maxlen, approximate=False)
         pipe.execute()
         for who in consumers:
-            if name == "C" and who == "c3" and k > 0:
-                continue  # c3 died holding what it read in the first tick
-            count = 5 if name == "A" else 4
+            if name == "C" and who == "c3":
+                if k == 0:  # c3 reads three orders, then dies before acking them
+                    c.xreadgroup("workers", who, {stream: ">"}, count=3)
+                continue
+            count = {"A": 5, "B": 1000, "C": 6}[name]
             got = c.xreadgroup("workers", who, {stream: ">"}, count=count)
             ids = [i for _, entries in got or [] for i, _ in entries]
-            if ids and name != "B":
+            if ids and name != "B":  # B's consumer never acks
                 c.xack(stream, "workers", *ids)
         sample = health(c, stream, "workers", maxlen=maxlen, dead_letters=dlq)
         sample["tick"] = k
