@@ -419,6 +419,25 @@ def has_waitaof(c: redis.Redis) -> bool:
     return bool(reply) and reply[0] is not None if isinstance(reply, list) else bool(reply)
 
 
+_experiment_server: dict | None = None
+
+
+def experiment_server() -> dict:
+    """What the experiments run on: ``name``, ``version`` and ``waitaof`` (has ``WAITAOF``),
+    asked of a private server started for the question (once per process)."""
+    global _experiment_server
+    if _experiment_server is None:
+        with _start() as srv:
+            c = _client(srv.port)
+            info = c.info("server")
+            waitaof = has_waitaof(c)
+            c.close()
+        name = "Valkey" if "valkey_version" in info else "Redis"
+        _experiment_server = dict(name=name, waitaof=waitaof,
+                                  version=info.get("valkey_version") or info["redis_version"])
+    return dict(_experiment_server)
+
+
 def failover_test(wait: str | None = None, seconds: float = 1.0, cut_seconds: float = 0.6,
                   rate: float = 200, wait_timeout_ms: int = 100) -> FailoverResult:
     """A primary and a replica; writes at ``rate``; the link breaks; the primary dies; the
