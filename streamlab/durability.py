@@ -228,6 +228,15 @@ def xadd_throughput(c: redis.Redis, seconds: float = 0.4, stream: str = STREAM +
 
 # --------------------------------------------------------------------------- 1. crash
 
+def _redelivered(acked: list[str], present: set[str], after: dict) -> list[str]:
+    """IDs the consumer acknowledged that the group, as it is now, will deliver again."""
+    if not after["exists"]:
+        return []
+    pending = set(after["pending_ids"])
+    last = _n(after["last_delivered_id"])
+    return [i for i in acked if i in present and (i in pending or _n(i) > last)]
+
+
 @dataclass
 class CrashResult:
     """One crash test: the ledger, the group before and after, and the measured cost."""
@@ -255,12 +264,7 @@ class CrashResult:
     def redelivered(self) -> list[str]:
         """Entries the consumer had acknowledged that the restarted group will hand out again:
         pending again, or after the group's position (read again as new)."""
-        if not self.after["exists"]:
-            return []
-        pending = set(self.after["pending_ids"])
-        last = _n(self.after["last_delivered_id"])
-        return [i for i in self.ledger.acked
-                if i in self.present and (i in pending or _n(i) > last)]
+        return _redelivered(self.ledger.acked, self.present, self.after)
 
     def position(self, state: dict) -> int | None:
         """The group's position as a write number: the ``n`` of its ``last-delivered-id``."""
@@ -332,7 +336,10 @@ def crash_test(setting: str, seconds: float = 2.0, rate: float = 300,
 
 def crash_table(results: list[CrashResult]) -> pd.DataFrame:
     """One row per crash test: what was acknowledged, what came back, what went backwards."""
-    return pd.DataFrame([res.row() for res in results]).set_index("setting")
+    table = pd.DataFrame([res.row() for res in results]).set_index("setting")
+    for col in ("group position before (write n)", "group position after (write n)"):
+        table[col] = table[col].astype("Int64")  # None (no group) stays <NA>, not NaN
+    return table
 
 
 def crash_all(settings=tuple(SETTINGS), seconds: float = 2.0, rate: float = 300) -> list[CrashResult]:
@@ -353,6 +360,13 @@ class FailoverResult:
     after: dict
     present: set[str]
     rate: float
+    servers: list = field(default_factory=list)  # only with keep_servers=True
+
+    def close(self) -> None:
+        """Stop the servers a ``keep_servers=True`` run left running."""
+        for srv in self.servers:
+            srv.stop()
+        self.servers = []
 
     @property
     def acknowledged(self) -> list[str]:
@@ -389,6 +403,8 @@ class FailoverResult:
             "acknowledged, missing on the new primary": len(self.missing),
             "known to be at risk (WAIT said 0)": len(self.unconfirmed),
             "acked by the group": len(self.ledger.acked),
+            "acked work handed out again": len(_redelivered(self.ledger.acked, self.present,
+                                                            self.after)),
             "pending before": self.before["pending"],
             "pending after": self.after["pending"],
             "ms per write, link up (median)": self.latency_ms(),
@@ -411,12 +427,16 @@ def _wait_for_link(replica: redis.Redis, timeout: float = 15) -> None:
 
 
 def has_waitaof(c: redis.Redis) -> bool:
-    """True if the server knows ``WAITAOF`` (Redis 7.2+, Valkey 7.2+), asked with ``COMMAND INFO``."""
+    """True if the server knows ``WAITAOF`` (Redis 7.2+, Valkey 7.2+).
+
+    Asks with ``WAITAOF 0 0 1``: zero copies wanted, so a server that has it answers at
+    once; one that has not answers "unknown command".
+    """
     try:
-        reply = c.execute_command("COMMAND", "INFO", "WAITAOF")
-    except redis.RedisError:
+        c.execute_command("WAITAOF", 0, 0, 1)
+    except redis.ResponseError:
         return False
-    return bool(reply) and reply[0] is not None if isinstance(reply, list) else bool(reply)
+    return True
 
 
 _experiment_server: dict | None = None
@@ -439,7 +459,8 @@ def experiment_server() -> dict:
 
 
 def failover_test(wait: str | None = None, seconds: float = 1.0, cut_seconds: float = 0.6,
-                  rate: float = 200, wait_timeout_ms: int = 100) -> FailoverResult:
+                  rate: float = 200, wait_timeout_ms: int = 100,
+                  keep_servers: bool = False) -> FailoverResult:
     """A primary and a replica; writes at ``rate``; the link breaks; the primary dies; the
     replica is promoted (``REPLICAOF NO ONE``). Returns the ledger against the new primary.
 
@@ -450,6 +471,10 @@ def failover_test(wait: str | None = None, seconds: float = 1.0, cut_seconds: fl
     How the link breaks: the primary stops accepting the replica's login (``ACL SETUSER
     replicator off``) and drops its connection (``CLIENT KILL TYPE replica``), so the replica
     cannot catch up: a network partition as the primary sees it. It carries on taking writes.
+
+    ``keep_servers=True`` (for tests that check the ledger against the new primary themselves)
+    leaves both servers running in ``result.servers`` (``result.new_primary_port`` is the
+    promoted replica's port); ``result.close()`` stops them.
     """
     if wait not in (None, "replica", "aof"):
         raise DurabilityError(f"wait must be None, 'replica' or 'aof', not {wait!r}.")
@@ -461,6 +486,7 @@ def failover_test(wait: str | None = None, seconds: float = 1.0, cut_seconds: fl
     stop = threading.Event()
     ledger = Ledger()
     threads: list[threading.Thread] = []
+    handed_over = False  # keep_servers: the caller stops them
     try:
         p = _client(primary.port)
         if wait == "aof" and not has_waitaof(p):
@@ -494,12 +520,18 @@ def failover_test(wait: str | None = None, seconds: float = 1.0, cut_seconds: fl
         present = present_ids(rep)
         after = group_state(rep)
         rep.close()
-        return FailoverResult(wait, ledger, round(cut_at, 4), before, after, present, rate)
+        result = FailoverResult(wait, ledger, round(cut_at, 4), before, after, present, rate)
+        if keep_servers:
+            result.servers = [replica, primary]
+            result.new_primary_port = replica.port
+            handed_over = True
+        return result
     finally:
         _stop_threads(stop, *threads)
-        if replica is not None:
-            replica.stop()
-        primary.stop()
+        if not handed_over:
+            if replica is not None:
+                replica.stop()
+            primary.stop()
 
 
 def failover_table(results: list[FailoverResult]) -> pd.DataFrame:
@@ -517,6 +549,8 @@ def recorded() -> dict:
     raw = json.loads(resources.files("streamlab").joinpath("data", RECORDED_FILE).read_text())
     out = dict(raw)
     out["crash"] = pd.DataFrame(raw["crash"]).set_index("setting")
+    for col in ("group position before (write n)", "group position after (write n)"):
+        out["crash"][col] = out["crash"][col].astype("Int64")  # None stays <NA>, not NaN
     out["failover"] = pd.DataFrame(raw["failover"]).set_index("writes")
     out["failover_writes"] = {k: pd.DataFrame(v) for k, v in raw["failover_writes"].items()}
     return out
