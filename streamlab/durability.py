@@ -266,14 +266,28 @@ class CrashResult:
         pending again, or after the group's position (read again as new)."""
         return _redelivered(self.ledger.acked, self.present, self.after)
 
+    def _n_of(self, entry_id: str | None) -> int | None:
+        """The write number ``n`` of the newest write at or before ``entry_id``."""
+        if entry_id is None:
+            return None
+        last = _n(entry_id)
+        done = [w["n"] for w in self.ledger.writes if _n(w["id"]) <= last]
+        return max(done) if done else -1
+
     def position(self, state: dict) -> int | None:
         """The group's position as a write number: the ``n`` of its ``last-delivered-id``."""
-        if not state["exists"]:
-            return None
-        by_id = {w["id"]: w["n"] for w in self.ledger.writes}
-        last = _n(state["last_delivered_id"])
-        done = [n for i, n in by_id.items() if _n(i) <= last]
-        return max(done) if done else -1
+        return self._n_of(state["last_delivered_id"]) if state["exists"] else None
+
+    @property
+    def position_at_kill(self) -> int | None:
+        """The group's position when the server died, as the consumer knew it: the newest
+        entry XREADGROUP had handed it (the consumer stops at the first failed call)."""
+        return self._n_of(max(self.ledger.delivered, key=_n)) if self.ledger.delivered else None
+
+    @property
+    def pending_at_kill(self) -> int:
+        """Entries delivered to the consumer whose XACK it had not seen succeed."""
+        return len(set(self.ledger.delivered) - set(self.ledger.acked))
 
     def row(self) -> dict:
         acked_n = len(self.acknowledged)
@@ -286,9 +300,9 @@ class CrashResult:
             "lost, seconds of writes": round(lost / self.rate, 2),
             "acked by the group": len(self.ledger.acked),
             "group exists after": self.after["exists"],
-            "group position before (write n)": self.position(self.before),
+            "group position at the kill (write n)": self.position_at_kill,
             "group position after (write n)": self.position(self.after),
-            "pending before": self.before["pending"],
+            "pending at the kill": self.pending_at_kill,
             "pending after": self.after["pending"],
             "acked work handed out again": len(self.redelivered),
             "XADD/s": round(self.xadd_per_s),
@@ -337,7 +351,7 @@ def crash_test(setting: str, seconds: float = 2.0, rate: float = 300,
 def crash_table(results: list[CrashResult]) -> pd.DataFrame:
     """One row per crash test: what was acknowledged, what came back, what went backwards."""
     table = pd.DataFrame([res.row() for res in results]).set_index("setting")
-    for col in ("group position before (write n)", "group position after (write n)"):
+    for col in ("group position at the kill (write n)", "group position after (write n)"):
         table[col] = table[col].astype("Int64")  # None (no group) stays <NA>, not NaN
     return table
 
@@ -405,8 +419,8 @@ class FailoverResult:
             "acked by the group": len(self.ledger.acked),
             "acked work handed out again": len(_redelivered(self.ledger.acked, self.present,
                                                             self.after)),
-            "pending before": self.before["pending"],
-            "pending after": self.after["pending"],
+            "pending on the old primary, before the kill": self.before["pending"],
+            "pending on the new primary": self.after["pending"],
             "ms per write, link up (median)": self.latency_ms(),
         }
 
@@ -549,7 +563,7 @@ def recorded() -> dict:
     raw = json.loads(resources.files("streamlab").joinpath("data", RECORDED_FILE).read_text())
     out = dict(raw)
     out["crash"] = pd.DataFrame(raw["crash"]).set_index("setting")
-    for col in ("group position before (write n)", "group position after (write n)"):
+    for col in ("group position at the kill (write n)", "group position after (write n)"):
         out["crash"][col] = out["crash"][col].astype("Int64")  # None stays <NA>, not NaN
     out["failover"] = pd.DataFrame(raw["failover"]).set_index("writes")
     out["failover_writes"] = {k: pd.DataFrame(v) for k, v in raw["failover_writes"].items()}

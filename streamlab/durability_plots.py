@@ -33,7 +33,7 @@ def plot_crash(table: pd.DataFrame, title: str = "SIGKILL, then restart from the
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
 
     ax = axes[1]
-    ax.bar([i - 0.27 for i in x], table["pending before"], 0.27, color=GREY, label="pending before the kill")
+    ax.bar([i - 0.27 for i in x], table["pending at the kill"], 0.27, color=GREY, label="pending at the kill")
     ax.bar(list(x), table["pending after"], 0.27, color=BLUE, label="pending after restart")
     ax.bar([i + 0.27 for i in x], table["acked work handed out again"], 0.27, color=ORANGE,
            label="acked, handed out again")
