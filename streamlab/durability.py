@@ -45,7 +45,7 @@ GROUP = "billing"
 SETTINGS: dict[str, dict] = {
     "none": dict(label="no persistence", options=dict()),
     # A snapshot every second when anything changed: far more often than Redis's default
-    # (3600 1 300 100 60 10000), so that a 2-second run has snapshots to lose writes after.
+    # (3600 1 300 100 60 10000), so that a run of a second or two has snapshots to lose writes after.
     "rdb": dict(label="RDB, save 1 1", options=dict(save="1 1")),
     "aof-everysec": dict(label="AOF, appendfsync everysec",
                          options=dict(appendonly=True, appendfsync="everysec")),
@@ -309,7 +309,7 @@ class CrashResult:
         }
 
 
-def crash_test(setting: str, seconds: float = 2.0, rate: float = 300,
+def crash_test(setting: str, seconds: float = 1.5, rate: float = 300,
                measure_throughput: bool = True) -> CrashResult:
     """Write at ``rate`` for ``seconds`` with a group consuming, SIGKILL the server, restart it.
 
@@ -356,7 +356,7 @@ def crash_table(results: list[CrashResult]) -> pd.DataFrame:
     return table
 
 
-def crash_all(settings=tuple(SETTINGS), seconds: float = 2.0, rate: float = 300) -> list[CrashResult]:
+def crash_all(settings=tuple(SETTINGS), seconds: float = 1.5, rate: float = 300) -> list[CrashResult]:
     """``crash_test`` for each setting, one after the other (one server at a time)."""
     return [crash_test(s, seconds=seconds, rate=rate) for s in settings]
 

@@ -29,7 +29,7 @@ class DurabilityPanel(Panel):
         self.setting = W.Dropdown(options=[(v["label"], k) for k, v in durability.SETTINGS.items()],
                                   value="aof-everysec", description="setting")
         self.rate = W.IntSlider(value=300, min=50, max=1000, step=50, description="XADD/s")
-        self.seconds = W.FloatSlider(value=2.0, min=1.0, max=4.0, step=0.5, description="seconds")
+        self.seconds = W.FloatSlider(value=1.5, min=1.0, max=4.0, step=0.5, description="seconds")
         self.button = W.Button(description="Write, then SIGKILL", button_style="danger",
                                icon="bolt", layout=W.Layout(width="190px"))
         self.button.on_click(self._report(lambda: self.run()))
