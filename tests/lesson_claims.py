@@ -64,7 +64,7 @@ CLAIMS: dict[str, list[Claim]] = {
               r"'claimed': 3, 'pending dropped by DELCONSUMER': 0",
               "claim first, then DELCONSUMER returns 0"),
         Claim('row = panel.run("aof-always")',
-              r"AOF, appendfsync always: acknowledged (\d+), present after restart \1, lost 0",
+              r"AOF, appendfsync always: acknowledged \d+, lost 0, present after restart \d+",
               "the panel's AOF always run loses nothing"),
     ],
 }
