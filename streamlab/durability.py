@@ -532,6 +532,12 @@ def failover_test(wait: str | None = None, seconds: float = 1.0, cut_seconds: fl
                          **aof)
         rep = _client(replica.port)
         _wait_for_link(rep)
+        # One write both must agree on before the clock starts: the replica acknowledges.
+        p.set("lesson08:handshake", "1")
+        if int(p.execute_command("WAIT", 1, 5000)) < 1:
+            raise DurabilityError("The replica did not acknowledge a write within 5 s; the "
+                                  "machine may be overloaded: try again.")
+        p.delete("lesson08:handshake")
         p.xgroup_create(STREAM, GROUP, id="$", mkstream=True)
         t0 = time.monotonic()
         threads = [_Producer(primary.port, ledger, rate, stop, wait=wait,
