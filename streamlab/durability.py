@@ -596,13 +596,17 @@ def recorded() -> dict:
 
 
 def failover_writes(res: FailoverResult) -> pd.DataFrame:
-    """Per write: when it was answered, whether it counts as acknowledged, whether it is missing."""
-    df = res.ledger.frame()[["n", "id", "t", "replicas"]].copy()
+    """Per write: when it was sent and answered, whether it counts as acknowledged, whether it
+    is missing on the new primary, and when the link was cut (seconds since the start)."""
+    df = res.ledger.frame()[["n", "id", "t", "seconds", "replicas"]].copy()
     acked = set(res.acknowledged)
     df["acknowledged"] = df["id"].isin(acked)
     df["missing"] = ~df["id"].isin(res.present)
+    # When the XADD was sent. One sent after the cut's CLIENT KILL had returned ran after it
+    # (a server runs commands one at a time), so it cannot have reached the replica.
+    df["sent"] = (df["t"] - df["seconds"]).round(4)
     df["cut_at"] = res.cut_at
-    return df[["n", "t", "acknowledged", "missing", "cut_at"]]
+    return df[["n", "t", "sent", "acknowledged", "missing", "cut_at"]]
 
 
 # --------------------------------------------------------------------------- 3. operations

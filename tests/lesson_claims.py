@@ -38,8 +38,8 @@ CLAIMS: dict[str, list[Claim]] = {
               "everysec loses at most about a second"),
         Claim("for name, df in writes.items()",
               r"XADD only: acknowledged \d+, missing on the new primary: [1-9]\d*; "
-              r"acknowledged after the cut, missing: (\d+) of \1",
-              "without WAIT every write acknowledged after the cut is missing"),
+              r"sent after the cut, missing: (\d+) of \1",
+              "without WAIT every acknowledged write sent after the cut is missing"),
         Claim("for name, df in writes.items()",
               r"XADD \+ WAIT 1: acknowledged \d+, missing on the new primary: 0;",
               "with WAIT 1 no acknowledged write is missing"),
