@@ -56,9 +56,11 @@ suppress_warnings = []
 
 # --- MyST ---------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
-myst_substitutions = {
-    "repo": REPO,
-    "binder": f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=lab/tree/notebooks/00-start-here.ipynb",
+BINDER = f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=lab/tree/notebooks/00-start-here.ipynb"
+myst_substitutions = {  # Markdown: links and code blocks need the whole construct here
+    "binder_link": f"[open the course on Binder]({BINDER})",
+    "clone": f"```bash\ngit clone https://github.com/{REPO}.git && cd {REPO.split('/')[-1]}\n"
+             "make lab        # installs into .venv, opens notebooks/00-start-here.ipynb in JupyterLab\n```",
 }
 myst_heading_anchors = 3
 
@@ -67,7 +69,7 @@ nb_execution_mode = "cache"
 nb_execution_cache_path = os.environ.get(
     "STREAMLAB_BOOK_CACHE", str(ROOT / "build" / "book" / f"cache-{BACKEND}"))
 nb_execution_timeout = 300          # seconds per cell; a lesson runs in about a minute
-nb_execution_raise_on_error = True  # an error in any cell fails the build
+nb_execution_raise_on_error = False  # an error is a warning (with its traceback), which -W fails
 nb_execution_show_tb = True         # and the log shows its traceback
 nb_execution_in_temp = False        # cwd = notebooks/, as in JupyterLab
 nb_merge_streams = True
