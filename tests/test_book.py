@@ -47,14 +47,16 @@ REQUIRE_BROWSER = os.environ.get("STREAMLAB_REQUIRE_BROWSER") == "1"
 pytestmark = [pytest.mark.book, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def sphinx_build(src: Path, out: Path, *, cache: Path | None = None,
-                 fresh: bool = True) -> subprocess.CompletedProcess:
+def sphinx_build(src: Path, out: Path, *, cache: Path | None = None, fresh: bool = True,
+                 hub: str | None = None) -> subprocess.CompletedProcess:
     """What ``make book`` runs (on fakeredis), for the project in ``src``, into ``out``."""
     env = dict(os.environ, STREAMLAB_BOOK_BACKEND="fake",
                STREAMLAB_BOOK_CACHE=str(cache or out / "cache-fake"))
     env.pop("STREAMLAB_BOOK_HUB", None)
     env.pop("STREAMLAB_BOOK_REPO", None)
-    args = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-j", "auto", "-c", "book",
+    if hub:
+        env["STREAMLAB_BOOK_HUB"] = hub
+    args = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-j", "6", "-c", "book",
             "-d", str(out / "doctrees"), "-b", "html", ".", str(out / "html")]
     if fresh:
         args.insert(3, "-E")
@@ -210,6 +212,23 @@ def test_each_lesson_has_launch_and_download_buttons(site):
         copy = nbformat.read(SITE / "_sources" / "notebooks" / lesson.name, as_version=4)
         assert [c.source for c in copy.cells] == \
             [c.source for c in nbformat.read(lesson, as_version=4).cells]
+
+
+def test_a_jupyterhub_url_adds_a_hub_launch_button(site, tmp_path):
+    """BOOK_HUB=URL: each lesson also opens on that hub, through an nbgitpuller link."""
+    hub = "https://hub.example.org"
+    run = sphinx_build(ROOT, tmp_path / "hub", cache=ROOT / "build" / "book" / "cache-fake", hub=hub)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for lesson in LESSONS:
+        links = parse(tmp_path / "hub" / "html" / "notebooks" / f"{lesson.stem}.html").links
+        pulls = [urllib.parse.urlsplit(link) for link in links
+                 if link.startswith(f"{hub}/hub/user-redirect/git-pull?")]
+        assert pulls, f"{lesson.stem}: no JupyterHub launch button"
+        query = urllib.parse.parse_qs(pulls[0].query)
+        assert query["repo"] == [f"https://github.com/{REPO}"]
+        assert query["urlpath"] == [f"lab/tree/streamlab/notebooks/{lesson.name}"]
+    # Without the setting there is none.
+    assert not any("git-pull" in link for link in parse(page_of(LESSONS[0])).links)
 
 
 def _write_broken_book(tmp_path: Path, lesson_source: str) -> Path:
