@@ -73,7 +73,7 @@ def backend_banner(backend: str) -> str:
         where = ("<b>fakeredis</b>, the Redis emulation in Python (no server): a few numbers differ "
                  "on a real server, and the lessons say where")
     elif backend == "private":
-        where = f"a private <b>{_server_version(backend)}</b> server started for each lesson"
+        where = f"a private Redis server (<b>{_server_version(backend)}</b>) started for each lesson"
     else:
         where = f"<b>{_server_version(backend)}</b> (REDIS_URL)"
     return (f"The outputs and plots on these pages come from running every lesson on {where}. "
