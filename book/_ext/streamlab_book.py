@@ -181,7 +181,21 @@ def _always_reread(app, env, added, changed, removed):
             if doc in env.found_docs]
 
 
+def _create_cache(app, config):
+    # The execution cache is an SQLite database that each parallel reader would otherwise
+    # create on first use, racing ("table nbproject already exists"): create it here, once,
+    # in the main process, before the readers start.
+    if config.nb_execution_mode == "cache":
+        from jupyter_cache.cache.main import JupyterCacheBase
+
+        path = Path(config.nb_execution_cache_path)
+        if not path.is_absolute():
+            path = Path(app.srcdir) / path
+        JupyterCacheBase(str(path)).db  # noqa: B018 - the property creates the tables
+
+
 def setup(app):
+    app.connect("config-inited", _create_cache)
     app.add_directive("lesson-map", LessonMap)
     app.add_directive("lesson-solutions", LessonSolutions)
     app.connect("env-get-outdated", _always_reread)
