@@ -937,7 +937,10 @@ class Capstone:
         display(Image(plots.to_png(self.figure())))
 
     def dashboard(self):
-        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs."""
+        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs.
+
+        With ``STREAMLAB_STATIC=1`` (the book) a picture of it instead, redrawn by ``stop()``.
+        """
         import ipywidgets as W
 
         from .widgets import StaticPicture, static_mode
