@@ -569,6 +569,7 @@ class Capstone:
         self.stop_timeout = 3.0  # seconds from Ctrl-C to SIGKILL; also when sl.reset() stops the pipeline
         self._reset_samples()
         self._widget = None
+        self._picture = None  # the dashboard's picture in static mode (widgets.StaticPicture)
         self._refresher: _Refresher | None = None
 
     # --- members ------------------------------------------------------------------
@@ -682,6 +683,8 @@ class Capstone:
         self.sample()  # the final state, so every line of the dashboard ends where the run ended
         if self._widget is not None:
             self._redraw()
+        if self._picture is not None:
+            self._picture.update()
         return self
 
     def _stop_members(self, timeout: float = 3) -> None:
@@ -940,15 +943,24 @@ class Capstone:
         display(Image(plots.to_png(self.figure())))
 
     def dashboard(self):
-        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs."""
+        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs.
+
+        With ``STREAMLAB_STATIC=1`` (the book) a picture of it instead, redrawn by ``stop()``.
+        """
         import ipywidgets as W
+
+        from .widgets import StaticPicture, static_mode
 
         self._widget = (W.HTML(), W.Image(format="png", layout=W.Layout(max_width="100%")))
         if self.running:
             self._start_refresher()  # it draws the first picture: this cell returns at once
         else:
             self._redraw()
-        return W.VBox(list(self._widget))
+        box = W.VBox(list(self._widget))
+        if static_mode():  # the book: a picture that stop() redraws at the end of the run
+            self._picture = StaticPicture(box, lambda: "the capstone dashboard")
+            return self._picture
+        return box
 
     def _start_refresher(self) -> None:
         if self._refresher is None or not self._refresher.running:
