@@ -116,6 +116,9 @@ def cmd_produce(args) -> int:
     from . import pipeline
 
     def body(r, stop):
+        if args.partitions:  # lesson 09: readings routed by sensor id to P partition streams
+            from . import partitions
+            return partitions.cli_produce(r, args, stop)
         sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
                                 count=args.count, stop=stop)
         print(f"{args.sensor}: sent {sent} entries to {args.stream}")
@@ -127,6 +130,9 @@ def cmd_consume(args) -> int:
     from . import pipeline
 
     def body(r, stop):
+        if args.partitions:  # lesson 09: this member's partitions, one thread each
+            from . import partitions
+            return partitions.cli_consume(r, args, stop)
         pipeline.consume(r, args.group, args.consumer, stream=args.stream,
                          start_from=args.start_from, block_ms=args.block, count=args.count,
                          alert_above=args.alert_above, alerts_stream=args.alerts_stream,
@@ -160,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0, help="readings per second (default 1)")
     p.add_argument("--count", type=int, help="stop after this many (default: until Ctrl-C)")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    from .partitions import add_cli_options
+    add_cli_options(p, "produce")
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("consume", help="read a stream as one consumer of a group, ack what it processes")
@@ -176,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=float, default=0.0, help="seconds of pretend work per entry")
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    add_cli_options(p, "consume")
     p.set_defaults(func=cmd_consume)
     return parser
 
