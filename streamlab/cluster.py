@@ -556,3 +556,83 @@ def shard_outage(rc, pc: PrivateCluster, base: str, partitions: int, shard: int 
                           "others_see": seen if where[k] == shard else "",
                           "cluster_state_elsewhere": state, "after": after[k]}
                          for p, k in enumerate(keys)])
+
+
+def pubsub_traffic(rc, channel: str, n: int = 100) -> "object":
+    """``PUBLISH`` and ``SPUBLISH`` ``n`` messages each on ``channel`` with one subscriber of each
+    kind; returns a pandas DataFrame: messages received, and messages the nodes sent each other
+    over the cluster bus for them (``CLUSTER INFO`` ``cluster_stats_messages_publish_sent`` and
+    ``..._publishshard_sent``, summed over every primary).
+
+    Classic Pub/Sub on a cluster is broadcast: every node forwards every message to
+    every other node, whichever node the subscriber is on. Sharded Pub/Sub (Redis 7.0+)
+    keeps a channel on the shard that serves its slot (and that shard's replicas).
+    """
+    import pandas as pd
+
+    def bus() -> dict[str, int]:
+        totals = {"publish": 0, "publishshard": 0}
+        for node in rc.get_primaries():
+            info = _cluster_info(node.redis_connection)
+            for kind in totals:
+                totals[kind] += int(info.get(f"cluster_stats_messages_{kind}_sent", 0))
+        return totals
+
+    rows = []
+    for kind in ("PUBLISH", "SPUBLISH"):
+        listener = rc.new_client()
+        ps = listener.pubsub()
+        if kind == "PUBLISH":
+            ps.subscribe(channel)
+        else:
+            ps.ssubscribe(channel)
+        # Wait for the subscription's confirmation: after it, nothing published is missed.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            msg = ps.get_sharded_message(timeout=0.1) if kind == "SPUBLISH" else ps.get_message(timeout=0.1)
+            if msg and msg["type"] in ("subscribe", "ssubscribe"):
+                break
+        before = bus()
+        for i in range(n):
+            (rc.publish if kind == "PUBLISH" else rc.spublish)(channel, str(i))
+        received = 0
+        deadline = time.monotonic() + 5
+        while received < n and time.monotonic() < deadline:
+            msg = ps.get_sharded_message(timeout=0.1) if kind == "SPUBLISH" else ps.get_message(timeout=0.1)
+            if msg and msg["type"] in ("message", "smessage"):
+                received += 1
+        after = bus()
+        ps.close()
+        listener.close()
+        key = "publish" if kind == "PUBLISH" else "publishshard"
+        rows.append({"command": kind, "sent": n, "received": received,
+                     "cluster-bus messages for them": after[key] - before[key]})
+    return pd.DataFrame(rows).set_index("command")
+
+
+# --- recorded outputs, for backends without a cluster ---------------------------------------------
+
+RECORDED = os.path.join(os.path.dirname(__file__), "data", "lesson09-recorded.json")
+
+
+def recorded(name: str) -> None:
+    """Print what cell ``name`` of lesson 09 showed on a real cluster, labelled as a recording.
+
+    Written by ``tools/record_lesson09.py`` (which runs the lesson on a private
+    cluster); shown where there is no cluster, such as fakeredis.
+    """
+    import json
+
+    try:
+        with open(RECORDED) as fh:
+            data = json.load(fh)
+    except OSError:
+        print(f"(no recording of {name!r} here: run tools/record_lesson09.py on a machine with redis-server)")
+        return
+    cell = data["cells"].get(name)
+    if cell is None:
+        print(f"(no recording of {name!r}: re-run tools/record_lesson09.py)")
+        return
+    print(f"RECORDED on a real {data['server']} cluster of {data['shards']} primaries on {data['date']} "
+          "(fakeredis has no cluster; this is that run's output, not a live one):\n")
+    print(cell)

@@ -430,3 +430,119 @@ def cli_consume(r, args, stop) -> None:
             count=args.count, alert_above=args.alert_above, ledger=args.ledger,
             work_seconds=args.work, idle_exit=args.idle_exit, stop=stop,
             out=lambda line: print(line, flush=True))
+
+
+# --- in a notebook: producer, one consumer per partition, sampler ----------------------------------
+
+from .workers import Worker  # noqa: E402 - the notebook part needs the worker machinery
+
+
+class PartitionProducer(Worker):
+    """Readings of ``sensors`` at ``rate`` per second, each ``XADD`` to its sensor's partition
+    (pipelined; on a cluster one pipeline per shard). ``seq`` counts per sensor."""
+
+    def __init__(self, r, base: str, partitions: int, sensors: list[str], rate: float = 200,
+                 name: str | None = None):
+        super().__init__(name or f"partition-producer:{base}")
+        self.r, self.base, self.partitions = r, check_base(base), partitions
+        self.sensors, self.rate = list(sensors), float(rate)
+        self.seq: Counter = Counter()
+        self.sent = 0
+        self._t0 = 0.0
+        self._sent_at_start = 0
+
+    def route(self, sensor: str) -> str:
+        return partition_key(self.base, partition_of(sensor, self.partitions))
+
+    def on_start(self) -> None:
+        self.client = self.r.new_client()
+        self._t0, self._sent_at_start = time.monotonic(), self.sent
+
+    def on_stop(self) -> None:
+        self.client.close()
+
+    def step(self) -> None:
+        due = int((time.monotonic() - self._t0) * self.rate) - (self.sent - self._sent_at_start)
+        if due <= 0:
+            self.sleep(0.01)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for _ in range(min(due, 500)):
+            sensor = self.sensors[self.sent % len(self.sensors)]
+            self.seq[sensor] += 1
+            fields = sensor_reading(sensor, self.seq[sensor])
+            fields.update(seq=str(self.seq[sensor]), sent_at=f"{time.time():.6f}")
+            pipe.xadd(self.route(sensor), fields)
+            self.sent += 1
+        pipe.execute()
+
+
+class SamplerWorker(Worker):
+    def __init__(self, sampler: PartitionSampler, interval: float = 0.25, name: str = "partition-sampler"):
+        super().__init__(name)
+        self.sampler, self.interval = sampler, interval
+
+    def step(self) -> None:
+        self.sampler.sample()
+        self.sleep(self.interval)
+
+
+class PartitionedPipeline:
+    """Lesson 09's pipeline: a routing producer, one consumer (of group ``group``) per partition,
+    and a sampler of every partition's throughput and lag.
+
+    The consumers are a ``ConsumerPool`` with ``route_by_key=True``: consumer
+    ``c<p+1>`` alone reads partition ``p``, which is what keeps each sensor's
+    readings in order.
+    """
+
+    def __init__(self, r, base: str, partitions: int = 6, sensors: int = 12, rate: float = 300,
+                 ms: float = 1.0, group: str = "workers"):
+        from .consumers import ConsumerPool
+
+        self.r, self.base, self.partitions, self.group = r, check_base(base), partitions, group
+        self.sensors = [f"sensor{i}" for i in range(1, sensors + 1)]
+        self.producer = PartitionProducer(r, base, partitions, self.sensors, rate)
+        self.pool = ConsumerPool(r, partition_keys(base, partitions), group, consumers=partitions,
+                                 seconds=ms / 1000, start_id="0", count=10, route_by_key=True,
+                                 name=f"partitioned:{base}")
+        self.sampler = PartitionSampler(r, base, partitions, group)
+        self.sampling = SamplerWorker(self.sampler, name=f"partition-sampler:{base}")
+
+    def start(self) -> "PartitionedPipeline":
+        self.pool.create_group()
+        self.pool.start()
+        self.sampling.start()
+        self.producer.start()
+        return self
+
+    def stop(self) -> "PartitionedPipeline":
+        self.producer.stop()
+        self.pool.wait_until_idle(10)
+        self.pool.stop()
+        self.sampler.sample()
+        self.sampling.stop()
+        return self
+
+    def run_for(self, seconds: float) -> "PartitionedPipeline":
+        self.start()
+        time.sleep(seconds)
+        return self.stop()
+
+    def summary(self):
+        """One row per partition: its shard, entries in it, processed, pending, out of order per key."""
+        import pandas as pd
+
+        frame = self.sampler.frame()
+        last = frame.groupby("partition").tail(1).set_index("partition") if not frame.empty else None
+        orders = self.pool.ordering_frame()
+        rows = []
+        for p, key in enumerate(partition_keys(self.base, self.partitions)):
+            consumer = f"c{p + 1}"
+            rows.append({"partition": p, "shard": int(last.loc[p, "shard"]) if last is not None else 0,
+                         "sensors": sum(partition_of(s, self.partitions) == p for s in self.sensors),
+                         "entries": self.r.xlen(key), "processed": self.pool.processed.get(consumer, 0),
+                         "pending": int(self.r.xpending(key, self.group)["pending"]),
+                         "out of order per key": int(orders[orders["consumer"] == consumer]
+                                                     ["key_out_of_order"].sum())})
+        return pd.DataFrame(rows).set_index("partition")
