@@ -461,8 +461,10 @@ def connect(url: str | None = None, backend: str | None = None, quiet: bool = Fa
         client = sl_backend.connect(backend="fake", quiet=True)
         if not quiet:
             print(client.banner())
-            print("streamlab: no Redis Cluster here (fakeredis has none, and no redis-server or "
-                  "valkey-server to start one): cluster cells show slot arithmetic and a recorded run.")
+            why = ("STREAMLAB_BACKEND=fake" if (backend or os.environ.get("STREAMLAB_BACKEND", "")).strip().lower() == "fake"
+                   else "no redis-server or valkey-server on PATH to start one")
+            print(f"streamlab: no Redis Cluster here ({why}; fakeredis has none): cluster cells show "
+                  "slot arithmetic and a recorded run.")
         return client
     client = make_cluster_client(chosen)
     if not quiet:

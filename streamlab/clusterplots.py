@@ -43,13 +43,15 @@ def key_order(ordering, title: str = "per-key order"):
     """Completion order against position in the partition, one colour per partition: every
     key's entries finish in the order they were sent (no red crosses)."""
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    for i, (consumer, rows) in enumerate(ordering.groupby("consumer")):
+    colours = plt.get_cmap("tab10")
+    for consumer, rows in ordering.groupby("consumer"):
+        number = int(consumer.lstrip("c")) if consumer.lstrip("c").isdigit() else 0
         position = sorted(range(len(rows)), key=lambda i: parse_id(rows["entry_id"].iloc[i]))
         rank = [0] * len(rows)
         for place, i in enumerate(position):
             rank[i] = place
-        ax.scatter(rows["completion"], rank, s=4,
-                   color=SHARD_COLOURS[i % len(SHARD_COLOURS)], label=f"{consumer}")
+        ax.scatter(rows["completion"], rank, s=4, color=colours((number - 1) % 10),
+                   label=f"p{number - 1} (read by {consumer})")
     late = ordering[ordering["key_out_of_order"]]
     if len(late):
         ax.scatter(late["completion"], [0] * len(late), marker="x", color="red", label="out of order per key")

@@ -227,13 +227,18 @@ class Consumer(Worker):
     def handle_batch(self, batch: list) -> None:
         """Process every entry of the batch, then one ``XACK stream group id ...`` per stream for
         those that succeeded. A crash mid-batch acks nothing: the finished ones run again."""
+        # No processing time and no override of process(): nothing to do per entry.
+        idle = type(self).process is Consumer.process and self.processing.mean == 0
         for stream, entries in batch:
-            done = []
-            for entry_id, fields in entries:
-                if self._crashed:
-                    return
-                if self.work(stream, entry_id, fields):
-                    done.append((entry_id, fields))
+            if idle:
+                done = entries
+            else:
+                done = []
+                for entry_id, fields in entries:
+                    if self._crashed:
+                        return
+                    if self.work(stream, entry_id, fields):
+                        done.append((entry_id, fields))
             if self._crashed:
                 return
             if done:
@@ -625,8 +630,28 @@ class ConsumerPool:
                         acked_at: float) -> None:
         """``_completed`` for a batch acked at once: one lock for all of it."""
         key_field = self.key_field
+        first = parse_id(done[0][0])
         with self._lock:
-            for entry_id, fields in done:
+            if self._max_id is None or first >= self._max_id:
+                # One stream's batch is in ID order and starts after everything completed so far,
+                # so no entry in it is late, overall or for its key: only the last ID per key matters.
+                last_by_key: dict = {}
+                n = self.total_processed
+                name = c.consumer
+                append = self._records.append
+                for entry_id, fields in done:
+                    key = fields.get(key_field) if key_field else None
+                    last_by_key[key] = entry_id
+                    n += 1
+                    append((n, name, stream, entry_id, key, read_at, acked_at, False, False))
+                self.total_processed = n
+                self._max_id = parse_id(done[-1][0])
+                for key, entry_id in last_by_key.items():
+                    self._max_id_by_key[key] = parse_id(entry_id)
+                done_in_order = True
+            else:
+                done_in_order = False
+            for entry_id, fields in ([] if done_in_order else done):
                 parsed = parse_id(entry_id)
                 key = fields.get(key_field) if key_field else None
                 self.total_processed += 1
