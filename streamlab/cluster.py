@@ -638,3 +638,38 @@ def recorded(name: str) -> None:
     print(f"RECORDED on a real {data['server']} cluster of {data['shards']} primaries on {data['date']} "
           "(fakeredis has no cluster; this is that run's output, not a live one):\n")
     print(cell)
+
+
+def doctor_line(url: str | None = None) -> tuple[bool, str, str]:
+    """What ``streamlab doctor`` says about lesson 09: (fine?, what connect(cluster=True) would do, fix).
+
+    It starts nothing: it reads ``REDIS_URL`` (or ``url``), the server binary's version,
+    and this process's private cluster if one is running.
+    """
+    import subprocess
+
+    if _private is not None and _private.running:
+        nodes = ", ".join(f"127.0.0.1:{n.port}" for n in _private.nodes)
+        return True, f"a private cluster is running in this process: {nodes}", ""
+    target = url or os.environ.get("REDIS_URL", "").strip()
+    if target:
+        try:
+            if is_cluster_url(target):
+                return True, "the Redis URL is a cluster node: connect(cluster=True) uses that cluster", ""
+        except Exception:  # noqa: BLE001 - the backend check says why in full
+            return False, "the Redis URL did not answer, so connect(cluster=True) would fail", \
+                "fix or unset REDIS_URL (see the backend line below)"
+    binary = _server.find_server_binary()
+    if not binary:
+        return True, ("no cluster: no redis-server/valkey-server to start one, so lesson 09 shows "
+                      "slot arithmetic and a recorded run"), _server.INSTALL_HINT
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    version = next((part.split("=", 1)[1] for part in out.split() if part.startswith("v=")), "0")
+    if tuple(int(x) for x in version.split(".")[:1] if x.isdigit()) < (7,):
+        return False, (f"{binary} is version {version}: a private cluster needs 7.0 or newer "
+                       "(--cluster-port, sharded Pub/Sub)"), "install Redis 7.0+ or Valkey 7.2+"
+    return True, (f"connect(cluster=True) would start a private 3-primary cluster from {binary} "
+                  f"{version} (loopback, nothing on disk)"), ""

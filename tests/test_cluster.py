@@ -273,3 +273,17 @@ def test_a_frozen_shard_stops_only_its_partitions(private_cluster, rc, tag):
     assert private_cluster.wait_healthy(30)
     for p in range(6):
         rc.delete(partitions.partition_key(base, p))
+
+
+def test_doctor_shows_the_cluster_lesson_09_would_use(private_cluster, monkeypatch):
+    from streamlab import diagnostics
+
+    monkeypatch.setenv("REDIS_URL", private_cluster.url)
+    check = next(c for c in diagnostics.diagnose().checks if c.name == "cluster")
+    assert check.ok and "is a cluster node" in check.detail
+    monkeypatch.delenv("REDIS_URL")
+    check = next(c for c in diagnostics.diagnose(url=None).checks if c.name == "cluster")
+    assert check.ok and "private 3-primary cluster" in check.detail
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    check = next(c for c in diagnostics.diagnose().checks if c.name == "cluster")
+    assert not check.ok and "did not answer" in check.detail
