@@ -219,10 +219,11 @@ class PrivateCluster:
         finally:
             c.close()
 
-    def node_view(self, index: int) -> str:
-        """How ``index`` sees the others: ``fail``, ``fail?`` (suspected) or ``ok``, from ``CLUSTER NODES``."""
+    def node_view(self, index: int) -> list[tuple[str, str]]:
+        """How node ``index`` sees every node: (``host:port``, flags) from ``CLUSTER NODES``;
+        flags hold ``fail?`` once it suspects a node and ``fail`` once the majority agreed."""
         lines = []
-        c = self._client(self.nodes[(index) % len(self.nodes)], timeout=1)
+        c = self._client(self.nodes[index % len(self.nodes)], timeout=1)
         try:
             for line in c.execute_command("CLUSTER", "NODES").splitlines():
                 parts = line.split()
@@ -501,7 +502,7 @@ def server_error(rc, *command) -> str:
 
 
 def shard_outage(rc, pc: PrivateCluster, base: str, partitions: int, shard: int = 0,
-                 wait: bool = True, timeout: float = 0.5):
+                 wait: bool = True, timeout: float = 1.5):
     """Freeze one shard and try one ``XADD`` on every partition, then thaw it and try again.
 
     Returns a pandas DataFrame: partition, key, shard, ``during`` ("ok" or "no
@@ -589,7 +590,7 @@ def pubsub_traffic(rc, channel: str, n: int = 100) -> "object":
         else:
             ps.ssubscribe(channel)
         # Wait for the subscription's confirmation: after it, nothing published is missed.
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             msg = ps.get_sharded_message(timeout=0.1) if kind == "SPUBLISH" else ps.get_message(timeout=0.1)
             if msg and msg["type"] in ("subscribe", "ssubscribe"):
@@ -598,7 +599,7 @@ def pubsub_traffic(rc, channel: str, n: int = 100) -> "object":
         for i in range(n):
             (rc.publish if kind == "PUBLISH" else rc.spublish)(channel, str(i))
         received = 0
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while received < n and time.monotonic() < deadline:
             msg = ps.get_sharded_message(timeout=0.1) if kind == "SPUBLISH" else ps.get_message(timeout=0.1)
             if msg and msg["type"] in ("message", "smessage"):
