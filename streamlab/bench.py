@@ -3,6 +3,7 @@
     python -m streamlab.bench                          # a private redis-server and fakeredis
     python -m streamlab.bench --url redis://host:6379/0  # another server instead of a private one
     python -m streamlab.bench --lessons                # also each lesson's execution time (slow)
+    python -m streamlab.bench --partitioned            # also partitioned consume on a private cluster
     python -m streamlab.bench --soak 10                # also kernel memory over 10 minutes
 
 It prints the machine, then one Markdown table with a column per backend.
@@ -16,8 +17,11 @@ What is measured, and against what:
   turns every ``CHUNK`` entries so that a load coming and going on the machine
   hits them all alike. ``redis-benchmark`` (C, one connection) is the ceiling.
 - **XREADGROUP + XACK**: a one-consumer ``ConsumerPool`` with no processing
-  time against a redis-py loop reading 100 at a time and acking each batch with
-  one ``XACK`` (and, for comparison, one ``XACK`` per entry, as the pool does).
+  time, reading 100 at a time, like with like: ``ack="batch"`` against a redis-py
+  loop acking each batch with one ``XACK``, and the default per-entry acks against
+  a loop doing one ``XACK`` per entry. The pool's clock stops at its n-th ack.
+- **Partitioned** (``--partitioned``): ``streamlab consume --partitions 6`` in 1
+  and 2 processes draining 30,000 readings from a private 3-shard cluster.
 - **Wake-up latency**: a reader blocked in ``XREAD BLOCK`` on its own
   connection, from just before another client's ``XADD`` to the read's return.
 - **Sampler cost**: the dashboard's ``Sampler`` (one pipeline of ``XLEN``,
