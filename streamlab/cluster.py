@@ -335,9 +335,11 @@ class ClusterClient(RedisCluster):
         """
         pipe = super().pipeline(transaction, shard_hint)
         if transaction:
-            from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
-            from redis.client import CaseInsensitiveDict
-
+            try:  # redis-py internals: if they move, replies stay raw rather than break
+                from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
+                from redis.client import CaseInsensitiveDict
+            except ImportError:
+                return pipe
             merged = CaseInsensitiveDict({**_RedisCallbacks, **_RedisCallbacksRESP2})
             merged.update(pipe.cluster_response_callbacks)
             pipe.cluster_response_callbacks = merged

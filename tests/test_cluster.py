@@ -287,3 +287,18 @@ def test_doctor_shows_the_cluster_lesson_09_would_use(private_cluster, monkeypat
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     check = next(c for c in diagnostics.diagnose().checks if c.name == "cluster")
     assert not check.ok and "did not answer" in check.detail
+
+
+def test_a_cluster_transaction_parses_replies_like_a_plain_client(rc, tag):
+    # redis-py 8.1 skips the per-command parsers after a cluster EXEC; ClusterClient adds them.
+    stream = f"{tag}:{{t}}:s"
+    rc.xgroup_create(stream, "g", id="0", mkstream=True)
+    rc.xadd(stream, {"n": 1})
+    rc.xreadgroup("g", "c", {stream: ">"})
+    pipe = rc.pipeline(transaction=True)
+    pipe.xinfo_groups(stream)
+    pipe.xpending_range(stream, "g", min="-", max="+", count=10)
+    groups, pending = pipe.execute()
+    assert groups[0]["name"] == "g" and groups[0]["pending"] == 1
+    assert pending[0]["consumer"] == "c"
+    rc.delete(stream)
