@@ -147,6 +147,9 @@ def cmd_produce(args) -> int:
         return bad
 
     def body(r, stop):
+        if args.partitions:  # lesson 09: readings routed by sensor id to P partition streams
+            from . import partitions
+            return partitions.cli_produce(r, args, stop)
         sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
                                 count=args.count, stop=stop, out=_say)
         _say(f"{args.sensor}: sent {sent} entries to {args.stream}")
@@ -164,6 +167,9 @@ def cmd_consume(args) -> int:
         return bad
 
     def body(r, stop):
+        if args.partitions:  # lesson 09: this member's partitions, one thread each
+            from . import partitions
+            return partitions.cli_consume(r, args, stop)
         pipeline.consume(r, args.group, args.consumer, stream=args.stream,
                          start_from=args.start_from, block_ms=args.block, count=args.count,
                          alert_above=args.alert_above, alerts_stream=args.alerts_stream,
@@ -236,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="stop after this many, 1 or more (default: until Ctrl-C)")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "
                                  "REDIS_URL for a password, a --url shows in the process list")
+    from .partitions import add_cli_options
+    add_cli_options(p, "produce")
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("consume", help="read a stream as one consumer of a group, ack what it processes")
@@ -266,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
     p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "
                                  "REDIS_URL for a password")
+    add_cli_options(p, "consume")
     p.set_defaults(func=cmd_consume)
 
     p = sub.add_parser("reap", help="claim the pending work of consumers that never came back, "

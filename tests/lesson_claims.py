@@ -204,6 +204,25 @@ CLAIMS: dict[str, list[Claim]] = {
               r"AOF, appendfsync always: acknowledged \d+, lost 0, present after restart \d+",
               "the panel's AOF always run loses nothing"),
     ],
+    "09-redis-cluster": [
+        Claim('for key in ["lesson09:{orders}:stream"', r"(?s)(stream.*slot=105\n.*dead.*slot=105\n.*total.*slot=105)",
+              "the first three share slot 105"),
+        Claim("a, b = \"lesson09:sensor:a\"", r"server says: CROSSSLOT", "the server answers CROSSSLOT"),
+        Claim("ta, tb = ", r"slots: (\d+) \1\n", "the tagged streams share a slot"),
+        Claim("placement.groupby", r"\[2, 2, 1, 0, 2, 2\]|0\s+\[3\]\n1\s+\[2\]\n2\s+\[0, 1, 4, 5\]",
+              "p0 ... p5 hash to shards 2, 2, 1, 0, 2, 2"),
+        Claim('print("processed:", int(summary', r"processed: (\d+) of \1 sent; pending: 0 ; out of order per key: 0",
+              "every reading processed, nothing pending, none out of order per key"),
+        Claim("moved = partitions.moved_keys", r"851 of 1000 sensors", "most sensors change partition"),
+        Claim("def try_scripts", r"dead_letter\s+RedisClusterException.*\n.*IdempotencyGuard.apply\s+RedisClusterException",
+              "both scripts fail with lesson 04's key names"),
+        Claim('try_scripts("lesson09:{orders}:")', r"dead_letter\s+ok: .*\n.*IdempotencyGuard.apply\s+ok: True",
+              "both work under one tag"),
+        Claim("pipe.xack(stream, \"alerters\", entry)", r"MULTI/EXEC: \['[\d-]+', 1\]", "alert and ack in one EXEC"),
+        Claim("cluster.pubsub_traffic", r"PUBLISH\s+100\s+100\s+200\n.*SPUBLISH\s+100\s+100\s+0\b",
+              "classic 200 bus messages, sharded none"),
+        Claim("cluster.shard_outage", r"\{p3\}\s+0 no answer", "only {p3}, on shard 0, stopped"),
+    ],
 }
 
 
