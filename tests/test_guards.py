@@ -1,0 +1,163 @@
+"""The guards that protect learners and their data, each pinned by a test of behaviour.
+
+Every test here kills a mistake that the rest of the suite let through when it was
+planted (docs/TESTING.md lists them): the consumer's delivery limit, the magics'
+refusals of commands that never return and of FLUSH on servers others may share,
+and the private server's death signal.
+
+Tests that could destroy data if the guard were broken (FLUSH) run only on a
+private server this test starts, so even a broken guard (a mutation-testing run)
+wipes nothing but that throwaway server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+
+import pytest
+import redis
+
+from streamlab import backend as sl_backend
+from streamlab import server as sl_server
+from streamlab.chaos import ChaosExperiment
+from streamlab.magics import register
+
+from conftest import _no_real_server
+from helpers import wait_until
+
+
+# --- the consumer's delivery limit (chaos.py) --------------------------------------------------------
+
+def test_an_entry_delivered_exactly_max_deliveries_times_is_still_processed(r, prefix):
+    """``max_deliveries=2``: the 2nd delivery is still worked on; only the 3rd is dead-lettered."""
+    exp = ChaosExperiment(r, prefix, entries=3, max_deliveries=2, crash_probability=0,
+                          poison_share=0, processing_ms=0)
+    exp.pool.create_group()
+    ids = [r.xadd(exp.stream, {"seq": n, "amount": 1}) for n in (1, 2, 3)]
+    r.xreadgroup(exp.group, "c1", {exp.stream: ">"})   # delivery 1 of each
+    r.xreadgroup(exp.group, "c1", {exp.stream: "0"})   # delivery 2 of each
+    r.xclaim(exp.stream, exp.group, "c1", 0, [ids[2]])  # delivery 3 of the last one only
+    batch = [(exp.stream, [(i, {"seq": str(n), "amount": "1"}) for n, i in enumerate(ids, 1)])]
+
+    kept = exp.dead_letter_over_limit("c1", r, batch)
+
+    assert [i for _, entries in kept for i, _ in entries] == ids[:2]
+    [(_, copy)] = r.xrange(exp.dead_stream)
+    assert copy["original_id"] == ids[2] and copy["deliveries"] == "3"
+    assert "limit 2" in copy["reason"]
+    pending = {p["message_id"] for p in r.xpending_range(exp.stream, exp.group, "-", "+", 10)}
+    assert pending == set(ids[:2]), "the dead-lettered entry is acked, the others stay pending"
+
+
+# --- the magics' refusals (magics.py) --------------------------------------------------------------
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["SUBSCRIBE ch", "PSUBSCRIBE ch*", "SSUBSCRIBE ch", "MONITOR",
+                                     "ssubscribe ch"])
+def test_commands_that_never_return_are_refused_and_the_session_still_works(r, prefix, shell, capsys,
+                                                                          command):
+    register(shell, r)
+    capsys.readouterr()
+    assert shell.run_cell(f"%%redis\n{command}\nSET {prefix}after 1").success
+    out = capsys.readouterr().out
+    name = command.split()[0].upper()
+    assert f"streamlab: {name} listens until stopped" in out and "r.pubsub()" in out, out
+    assert "Traceback" not in out
+    assert r.get(prefix + "after") == "1", "the next line of the cell ran on a usable connection"
+
+
+@pytest.fixture
+def own_server():
+    """A private server only this test uses (see the module docstring)."""
+    if not sl_server.find_server_binary():
+        _no_real_server("the FLUSH guard is tested on a throwaway server: no redis-server on PATH")
+    with sl_server.PrivateServer() as srv:
+        yield srv
+
+
+def _flush_in_magic(shell, capsys, client, command):
+    client.set("streamlab:test:someone-elses", "precious")
+    register(shell, client)
+    capsys.readouterr()
+    assert shell.run_cell(f"%redis {command}").success
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["FLUSHDB", "flushall"])
+@pytest.mark.parametrize("kind", ["env", "local"])
+def test_flush_is_refused_on_the_redis_url_and_the_local_server(own_server, monkeypatch, shell, capsys,
+                                                                 kind, command):
+    """REDIS_URL and 127.0.0.1:6379 may be shared (a workshop server, a colleague's): no FLUSH there."""
+    monkeypatch.delenv("STREAMLAB_BACKEND", raising=False)
+    if kind == "env":
+        monkeypatch.setenv("REDIS_URL", own_server.url)
+    else:  # the ladder's local rung, pointed at our throwaway server instead of 6379
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        monkeypatch.setattr(sl_backend, "LOCAL_URL", own_server.url)
+    client = sl_backend.connect(quiet=True)
+    try:
+        assert client.backend.kind == kind
+        out = _flush_in_magic(shell, capsys, client, command)
+        assert f"streamlab: {command.upper()} refused" in out and f"({kind} backend)" in out, out
+        assert "sl.reset()" in out
+        assert client.get("streamlab:test:someone-elses") == "precious"
+    finally:
+        client.close()
+
+
+def test_flush_runs_on_the_kernels_own_private_server(own_server, monkeypatch, shell, capsys):
+    monkeypatch.setattr(sl_backend, "_private", own_server)  # connect() reuses a running one
+    client = sl_backend.connect(backend="private", quiet=True)
+    try:
+        assert client.backend.kind == "private" and client.backend.url == own_server.url
+        out = _flush_in_magic(shell, capsys, client, "FLUSHDB")
+        assert out == "OK\n"
+        assert client.dbsize() == 0
+    finally:
+        client.close()
+
+
+# --- the private server's death signal (server.py) -----------------------------------------------
+
+def _pid_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
+def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
+    """SIGKILL gives the supervisor no chance to clean up: the kernel's death signal must end the server."""
+    if not sl_server.find_server_binary():
+        _no_real_server("no redis-server on PATH")
+    srv = sl_server.PrivateServer().start()
+    workdir = None
+    try:
+        client = redis.Redis.from_url(srv.url, decode_responses=True)
+        workdir = client.config_get("dir")["dir"]
+        client.close()
+        server_pid, port = srv.server_pid, srv.port
+        os.kill(srv._supervisor.pid, signal.SIGKILL)
+        assert wait_until(lambda: not _pid_running(server_pid) and not sl_server._listening(port),
+                          timeout=60), f"redis-server {server_pid} outlived its killed supervisor"
+    finally:
+        srv.stop()
+        if workdir:  # nobody was left to delete it
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:hunter2@host:6379/0", "redis://:***@host:6379/0"),          # password only
+    ("rediss://default:hunter2@host:6380", "rediss://default:***@host:6380"),
+    ("redis://u:hunter2@host/3?timeout=1#x", "redis://u:***@host/3?timeout=1#x"),  # no port
+    ("redis://host:6379/0", "redis://host:6379/0"),                         # nothing to hide
+    ("unix:///tmp/redis.sock", "unix:///tmp/redis.sock"),
+    ("", ""),
+    (None, ""),
+])
+def test_url_redaction_hides_the_password_and_keeps_the_rest(url, shown):
+    assert sl_backend.redact(url) == shown
