@@ -152,7 +152,7 @@ def consume(r: redis.Redis, group: str, consumer: str, stream: str = DEFAULT_STR
             continue
         idle_since = time.monotonic()
         for entry_id, fields in entries:
-            if fields is None:  # deleted while pending: nothing left to process
+            if not fields:  # deleted while pending (redis-py 8 gives {}): nothing left to process
                 r.xack(stream, group, entry_id)
                 continue
             if read_from == "0":
