@@ -32,3 +32,12 @@ def is_blocked(r, name: str) -> bool:
         return any(getattr(sock, "_blocked", False) and sock._client_info.get("name") == name
                    for sock in list(r.backend.fake_server.sockets))
     return any(c.get("name") == name and "b" in c.get("flags", "") for c in r.client_list())
+
+
+def test_output_dir():
+    """Where tests write files for people to look at: ``test-output/``, or ``$STREAMLAB_TEST_OUTPUT``
+    (tools/parallel_quick.py gives each concurrent copy of the suite its own)."""
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("STREAMLAB_TEST_OUTPUT") or Path(__file__).resolve().parents[1] / "test-output")

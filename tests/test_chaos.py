@@ -11,27 +11,28 @@ recover its entries). Each run's figures go to test-output/chaos-reliability.jso
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from streamlab import workers
 from streamlab.chaos import ChaosExperiment, fate, is_poison, unit
 
-from helpers import wait_until
+from helpers import test_output_dir, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-FIGURES_FILE = ROOT / "test-output" / "chaos-reliability.json"
+FIGURES_FILE = test_output_dir() / "chaos-reliability.json"
 SEEDS = range(1, 11)
 
 
 def record_figures(backend: str, seed: int, figures: dict) -> None:
-    FIGURES_FILE.parent.mkdir(exist_ok=True)
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(FIGURES_FILE.read_text()) if FIGURES_FILE.exists() else {}
     data.setdefault(backend, {})[str(seed)] = figures
-    FIGURES_FILE.write_text(json.dumps(data, indent=2, sort_keys=True))
+    partial = FIGURES_FILE.with_name(f"{FIGURES_FILE.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(partial, FIGURES_FILE)  # a reader never sees half a file
 
 
 def streamlab_threads() -> list[str]:
