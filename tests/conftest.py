@@ -12,6 +12,7 @@ fixture) and delete them afterwards, so they never touch keys they did not make.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +23,13 @@ from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 
 REQUIRE_SERVER = os.environ.get("STREAMLAB_REQUIRE_SERVER") == "1"
+
+# Under mutation testing (tools/mutate.py) the mutated package is in a mutants/ folder first on
+# sys.path; programs the tests start (streamlab consume, the server's supervisor) must import it too.
+if "MUTANT_UNDER_TEST" in os.environ:
+    _mutants = [p for p in sys.path if os.path.basename(p.rstrip(os.sep)) == "mutants"]
+    if _mutants:
+        os.environ["PYTHONPATH"] = os.pathsep.join([_mutants[0], os.environ.get("PYTHONPATH", "")])
 
 
 def _no_real_server(reason: str):

@@ -55,7 +55,8 @@ def test_an_entry_delivered_exactly_max_deliveries_times_is_still_processed(r, p
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("command", ["SUBSCRIBE ch", "PSUBSCRIBE ch*", "SSUBSCRIBE ch", "MONITOR",
-                                     "ssubscribe ch"])
+                                     "ssubscribe ch"],
+                         ids=["subscribe", "psubscribe", "ssubscribe", "monitor", "lower-case"])
 def test_commands_that_never_return_are_refused_and_the_session_still_works(r, prefix, shell, capsys,
                                                                           command):
     register(shell, r)
@@ -158,6 +159,6 @@ def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
     ("unix:///tmp/redis.sock", "unix:///tmp/redis.sock"),
     ("", ""),
     (None, ""),
-])
+], ids=["password-only", "user-and-password", "no-port", "no-password", "unix-socket", "empty", "none"])
 def test_url_redaction_hides_the_password_and_keeps_the_rest(url, shown):
     assert sl_backend.redact(url) == shown
