@@ -155,10 +155,11 @@ def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
     ("redis://:hunter2@host:6379/0", "redis://:***@host:6379/0"),          # password only
     ("rediss://default:hunter2@host:6380", "rediss://default:***@host:6380"),
     ("redis://u:hunter2@host/3?timeout=1#x", "redis://u:***@host/3?timeout=1#x"),  # no port
+    ("redis://:hunter2@/0", "redis://:***@/0"),                             # no host (localhost)
     ("redis://host:6379/0", "redis://host:6379/0"),                         # nothing to hide
     ("unix:///tmp/redis.sock", "unix:///tmp/redis.sock"),
     ("", ""),
     (None, ""),
-], ids=["password-only", "user-and-password", "no-port", "no-password", "unix-socket", "empty", "none"])
+], ids=["password-only", "user-and-password", "no-port", "no-host", "no-password", "unix-socket", "empty", "none"])
 def test_url_redaction_hides_the_password_and_keeps_the_rest(url, shown):
     assert sl_backend.redact(url) == shown

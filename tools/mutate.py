@@ -145,8 +145,10 @@ def run_group(group: Group, children: int, keep: bool) -> dict:
             "survived": by_status.get("survived", []), "no tests": by_status.get("no tests", []),
             "diffs": diffs,
         }
-        if code != 0 and not by_status:
-            result["log_tail"] = log.read_text()[-3000:]
+        if code != 0 or not by_status.get("killed"):
+            lines = log.read_text().replace("\r", "\n").splitlines()
+            result["log_tail"] = "\n".join(line for line in lines[-60:] if line.strip()
+                                           and not line.lstrip().startswith(tuple("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")))
         return result
     finally:
         if keep:
