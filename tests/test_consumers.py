@@ -142,7 +142,8 @@ def test_consumers_can_be_added_and_removed_while_running(r, prefix):
         assert wait_for(lambda: pool.total_processed == 120)
     finally:
         pool.stop()
-    assert pool.processed["c2"] > 0
+    assert pool.processed["c2"] > 0, "the added consumer took a share"
+    assert pool.processed["c1"] + pool.processed["c2"] == 120, "every entry counted once, c2's too"
 
 
 def test_removing_with_delete_runs_delconsumer(r, prefix):
