@@ -12,6 +12,7 @@ fixture) and delete them afterwards, so they never touch keys they did not make.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -113,6 +114,19 @@ def no_thread_left_behind():
             break
         time.sleep(0.05)
     assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+@pytest.fixture(autouse=True)
+def no_signal_handler_left_behind():
+    """Fail a test that leaves SIGINT/SIGTERM handled differently: a later test that interrupts a
+    blocking call (the kernel's Ctrl-C) would then hang, far from the cause."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    changed = {sig.name: signal.getsignal(sig) for sig, handler in before.items()
+               if signal.getsignal(sig) is not handler}
+    for sig, handler in before.items():
+        signal.signal(sig, handler)  # put back, so one offender fails only itself
+    assert not changed, f"signal handlers left changed: {changed}"
 
 
 def _is_library_thread(t: threading.Thread) -> bool:

@@ -163,3 +163,78 @@ def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
 ], ids=["password-only", "user-and-password", "no-port", "no-host", "no-password", "unix-socket", "empty", "none"])
 def test_url_redaction_hides_the_password_and_keeps_the_rest(url, shown):
     assert sl_backend.redact(url) == shown
+
+
+# --- the private server's life cycle and error paths (server.py) -----------------------------------
+
+def _needs_server_binary():
+    if not sl_server.find_server_binary():
+        _no_real_server("no redis-server on PATH")
+
+
+def test_private_server_state_before_during_and_after(monkeypatch):
+    _needs_server_binary()
+    srv = sl_server.PrivateServer(port=sl_server.free_port(), extra_args=["--requirepass", "s3cret"])
+    assert srv.port is None and srv.server_pid is None and not srv.running
+    with pytest.raises(sl_server.ServerError, match="not running: call start"):
+        srv.url
+    wanted = srv.requested_port
+    with srv:
+        assert srv.running and srv.port == wanted and srv.url == f"redis://127.0.0.1:{wanted}/0"
+        # Its own session: a Ctrl-C typed in our terminal reaches us, not the supervisor.
+        assert os.getsid(srv._supervisor.pid) != os.getsid(0)
+        # The extra arguments reach the server, after the safe defaults.
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=srv.port).ping()
+        assert redis.Redis(port=srv.port, password="s3cret").ping()
+        assert "running at" in repr(srv)
+    assert not srv.running and srv.port is None
+    with pytest.raises(sl_server.ServerError):
+        srv.url
+    assert "stopped" in repr(srv)
+    srv.stop()  # a second stop is harmless
+    assert not srv.running
+
+
+def test_private_server_without_a_binary_says_how_to_install_one(monkeypatch):
+    monkeypatch.setattr(sl_server, "find_server_binary", lambda: None)
+    with pytest.raises(sl_server.ServerError) as caught:
+        sl_server.PrivateServer().start()
+    assert str(caught.value) == ("No redis-server or valkey-server binary on PATH. "
+                                 + sl_server.INSTALL_HINT)
+
+
+def _fake_binary(tmp_path, body: str) -> str:
+    path = tmp_path / "redis-server"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_server_that_fails_to_start_is_reported_with_its_reason(tmp_path):
+    binary = _fake_binary(tmp_path, "exit 1")
+    with pytest.raises(sl_server.ServerError, match="Could not start a private redis-server:.*did not start"):
+        sl_server.PrivateServer(binary=binary).start()
+
+
+def test_a_server_that_never_answers_is_given_up_on_after_the_start_timeout(tmp_path):
+    # exec: the sleeping process is the "server" itself, so the death signal reaches it.
+    binary = _fake_binary(tmp_path, "exec sleep 120")
+    srv = sl_server.PrivateServer(binary=binary)
+    with pytest.raises(sl_server.ServerError, match="no answer within 2 s"):
+        srv.start(timeout=2)
+    assert not srv.running
+    assert wait_until(lambda: not [p for p in _processes_running(binary)], timeout=60), \
+        "the unanswering server outlived the supervisor that gave up on it"
+
+
+def _processes_running(text: str) -> list[int]:
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if text.encode() in fh.read() and _pid_running(int(pid)):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
