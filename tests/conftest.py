@@ -25,6 +25,12 @@ from streamlab import server as sl_server
 
 REQUIRE_SERVER = os.environ.get("STREAMLAB_REQUIRE_SERVER") == "1"
 
+# A shell starts background jobs (`pytest ... &`, nohup) with SIGINT ignored, and Python then
+# never installs its KeyboardInterrupt handler: the tests of Ctrl-C (the kernel's interrupt, the
+# programs' clean exit) would hang. Give this process, and the programs it starts, the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Under mutation testing (tools/mutate.py) the mutated package is in a mutants/ folder first on
 # sys.path; programs the tests start (streamlab consume, the server's supervisor) must import it too.
 if "MUTANT_UNDER_TEST" in os.environ:

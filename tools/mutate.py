@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT back to the default. A background job (`cmd &`, nohup) starts with it
+    ignored, and the tests of Ctrl-C need it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -128,7 +135,8 @@ def run_group(group: Group, children: int, keep: bool) -> dict:
         with open(log, "w") as out:
             code = subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children",
                                     str(children), *group.mutants],
-                                   cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                   cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=_default_sigint)
         listing = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"],
                                  cwd=work, env=env, capture_output=True, text=True).stdout
         by_status: dict[str, list[str]] = {}

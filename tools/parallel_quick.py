@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT back to the default. A background job (`cmd &`, nohup) starts with it
+    ignored, and the tests of Ctrl-C need it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 QUICK = ["-m", "not browser and not notebook"]
 
 
@@ -37,7 +44,8 @@ def run_copy(copy: int, runs: int, extra: list[str], results: list, keep: Path) 
                f"--basetemp={work / 'pytest'}", *QUICK, *extra]
         started = time.monotonic()
         with open(log, "w") as out:
-            code = subprocess.call(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            code = subprocess.call(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=_default_sigint)
         seconds = time.monotonic() - started
         summary = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
         kept = ""
