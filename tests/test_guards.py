@@ -136,7 +136,7 @@ def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
     if not sl_server.find_server_binary():
         _no_real_server("no redis-server on PATH")
     srv = sl_server.PrivateServer().start()
-    workdir = None
+    workdir = server_pid = None
     try:
         client = redis.Redis.from_url(srv.url, decode_responses=True)
         workdir = client.config_get("dir")["dir"]
@@ -147,6 +147,8 @@ def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
                           timeout=60), f"redis-server {server_pid} outlived its killed supervisor"
     finally:
         srv.stop()
+        if server_pid is not None and _pid_running(server_pid):  # the guard failed: clean up
+            os.kill(server_pid, signal.SIGKILL)
         if workdir:  # nobody was left to delete it
             shutil.rmtree(workdir, ignore_errors=True)
 
