@@ -35,15 +35,16 @@ def test_an_entry_delivered_exactly_max_deliveries_times_is_still_processed(r, p
     exp = ChaosExperiment(r, prefix, entries=3, max_deliveries=2, crash_probability=0,
                           poison_share=0, processing_ms=0)
     exp.pool.create_group()
-    ids = [r.xadd(exp.stream, {"seq": n, "amount": 1}) for n in (1, 2, 3)]
+    ids = [r.xadd(exp.stream, {"seq": n, "amount": 1}) for n in (1, 2, 3, 4)]
     r.xreadgroup(exp.group, "c1", {exp.stream: ">"})   # delivery 1 of each
     r.xreadgroup(exp.group, "c1", {exp.stream: "0"})   # delivery 2 of each
-    r.xclaim(exp.stream, exp.group, "c1", 0, [ids[2]])  # delivery 3 of the last one only
+    r.xclaim(exp.stream, exp.group, "c1", 0, [ids[2]])  # delivery 3 of the third one only
+    r.xack(exp.stream, exp.group, ids[3])  # the fourth was acked meanwhile: no count, not poison
     batch = [(exp.stream, [(i, {"seq": str(n), "amount": "1"}) for n, i in enumerate(ids, 1)])]
 
     kept = exp.dead_letter_over_limit("c1", r, batch)
 
-    assert [i for _, entries in kept for i, _ in entries] == ids[:2]
+    assert [i for _, entries in kept for i, _ in entries] == [ids[0], ids[1], ids[3]]
     [(_, copy)] = r.xrange(exp.dead_stream)
     assert copy["original_id"] == ids[2] and copy["deliveries"] == "3"
     assert "limit 2" in copy["reason"]
