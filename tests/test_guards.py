@@ -241,3 +241,37 @@ def _processes_running(text: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def test_server_command_is_loopback_only_and_keeps_nothing_on_disk():
+    cmd = sl_server.server_command("/usr/bin/redis-server", 6390, "/tmp/w", ["--requirepass", "x"])
+    assert cmd[0] == "/usr/bin/redis-server"
+    options = dict(zip(cmd[1::2], cmd[2::2]))
+    assert options == {"--port": "6390", "--bind": "127.0.0.1", "--protected-mode": "yes",
+                       "--save": "", "--appendonly": "no", "--dir": "/tmp/w", "--daemonize": "no",
+                       "--logfile": os.path.join("/tmp/w", "server.log"), "--requirepass": "x"}
+    assert cmd[-2:] == ["--requirepass", "x"], "extra options come after the safe defaults"
+
+
+def test_the_server_process_is_ours_and_a_taken_port_is_reported(tmp_path):
+    """What the supervisor does, run here: start the binary, wait until *it* answers."""
+    _needs_server_binary()
+    binary = sl_server.find_server_binary()
+    proc, port = sl_server._start_server_process(binary, str(tmp_path), None, timeout=60)
+    try:
+        assert sl_server._listening(port) and sl_server._answered_by(port, proc)
+        client = redis.Redis(port=port, decode_responses=True)
+        assert client.config_get("dir")["dir"] == str(tmp_path)
+        assert client.info("server")["process_id"] == proc.pid
+        client.close()
+        # Someone else's server on the port we ask for: not mistaken for ours, and reported.
+        other = tmp_path / "other"
+        other.mkdir()
+        with pytest.raises(sl_server.ServerError, match="did not start on 127.0.0.1"):
+            sl_server._start_server_process(binary, str(other), port, timeout=5)
+        assert sl_server._listening(port), "the server already there is untouched"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert wait_until(lambda: not sl_server._listening(port), timeout=30)
+    assert sl_server._hello(port) == b""
