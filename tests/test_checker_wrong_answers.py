@@ -172,7 +172,7 @@ def test_l02_ex3_reading_only_the_last_stream(ex02):
         last = list(positions)[-1]
         return _read_new(r, {last: positions[last]})[0], dict(positions)
 
-    assert_wrong(ex02[3], read_new, says="returned 1 entries")
+    assert_wrong(ex02[3], read_new, says=" new entries in ")
 
 
 def test_l02_ex3_a_second_call_that_finds_old_entries_again(ex02):
@@ -345,14 +345,20 @@ def _poison(r, stream, group, max_deliveries, over=None):
             for p in r.xpending_range(stream, group, "-", "+", 1000) if p["times_delivered"] > over]
 
 
+# XACK and the copy's XADD in one step, as the lesson teaches (the checker may crash the answer
+# between the two to check that).
+_MOVE = ("if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
+         "return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end")
+
+
 def _dead_letter(r, stream, group, dead, max_deliveries, over=None, copy=None, ack_all=False):
+    move = r.register_script(_MOVE)
     moved = []
     for entry_id, n in _poison(r, stream, group, max_deliveries, over):
         fields = r.xrange(stream, entry_id, entry_id)[0][1]
-        r.xack(stream, group, entry_id)
         body = copy(fields, entry_id, n) if copy else {**fields, "original_id": entry_id, "deliveries": n}
-        r.xadd(dead, body)
-        moved.append(entry_id)
+        if move(keys=[stream, dead], args=[group, entry_id, *[x for kv in body.items() for x in kv]]):
+            moved.append(entry_id)
     if ack_all:
         everything = [p["message_id"] for p in r.xpending_range(stream, group, "-", "+", 1000)]
         if everything:
