@@ -22,6 +22,7 @@ survivors judged equivalent are recorded in docs/TESTING.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -178,6 +179,8 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=1,
                         help="mutants tested at once (default 1: the machine is shared)")
     parser.add_argument("--keep", action="store_true", help="keep each group's working copy")
+    parser.add_argument("--only", nargs="+", metavar="GLOB",
+                        help="only these mutant names/globs (e.g. earlier survivors), for one group")
     parser.add_argument("--out", default=str(ROOT / "test-output" / "mutation.json"))
     args = parser.parse_args()
     if args.list:
@@ -188,6 +191,10 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown group(s) {sorted(unknown)}; see --list")
     chosen = [g for g in GROUPS if not args.groups or g.name in args.groups]
+    if args.only:
+        if len(chosen) != 1:
+            parser.error("--only needs exactly one group")
+        chosen = [dataclasses.replace(chosen[0], mutants=args.only)]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else {}
