@@ -34,7 +34,7 @@ def is_blocked(r, name: str) -> bool:
     return any(c.get("name") == name and "b" in c.get("flags", "") for c in r.client_list())
 
 
-def test_output_dir():
+def output_dir():
     """Where tests write files for people to look at: ``test-output/``, or ``$STREAMLAB_TEST_OUTPUT``
     (tools/parallel_quick.py gives each concurrent copy of the suite its own)."""
     import os

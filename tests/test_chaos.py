@@ -20,9 +20,9 @@ import pytest
 from streamlab import workers
 from streamlab.chaos import ChaosExperiment, fate, is_poison, unit
 
-from helpers import test_output_dir, wait_until
+from helpers import output_dir, wait_until
 
-FIGURES_FILE = test_output_dir() / "chaos-reliability.json"
+FIGURES_FILE = output_dir() / "chaos-reliability.json"
 SEEDS = range(1, 11)
 
 
