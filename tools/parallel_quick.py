@@ -1,6 +1,6 @@
 """Run the quick test subset several times in a row, in two copies at the same time.
 
-    .venv/bin/python tools/parallel_quick.py                 # 2 copies x 3 runs of -m "not browser and not notebook"
+    .venv/bin/python tools/parallel_quick.py                 # 2 copies x 3 runs of README's quick subset
     .venv/bin/python tools/parallel_quick.py --runs 1 -- -k magics
 
 It shows whether the suite is safe to run twice at once on one machine (two
@@ -31,7 +31,8 @@ def _default_sigint() -> None:
     """In the child: SIGINT back to the default. A background job (`cmd &`, nohup) starts with it
     ignored, and the tests of Ctrl-C need it."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-QUICK = ["-m", "not browser and not notebook"]
+# README's quick subset ("book": the MyST book's tests, where that marker exists).
+QUICK = ["-m", "not browser and not notebook and not book"]
 
 
 def run_copy(copy: int, runs: int, extra: list[str], results: list, keep: Path) -> None:
