@@ -95,6 +95,7 @@ class Backend:
     ladder: list[Step] = field(default_factory=list)
     private_server: _server.PrivateServer | None = None
     fake_server: object | None = None
+    private_cluster: object | None = None  # a cluster.PrivateCluster (connect(cluster=True))
 
     @property
     def is_fake(self) -> bool:
@@ -346,13 +347,22 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
         raise BackendError(f"fakeredis is not installed ({exc}): pip install 'fakeredis[lua]'") from None
 
 
-def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False) -> Client:
+def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False,
+            cluster: bool = False) -> Client:
     """Connect to the course's Redis and print a one-line banner.
 
     ``url`` wins over everything; otherwise ``STREAMLAB_BACKEND`` (or
     ``backend=``) and the ladder in this module's docstring decide. In IPython,
     this also loads the ``%redis``/``%%redis`` magics on the new client.
+
+    ``cluster=True`` (lesson 09) gives a Redis Cluster client instead: a cluster
+    URL, a ``REDIS_URL`` that is a cluster node, or a private cluster; where there
+    is none (fakeredis), the fakeredis client. See ``streamlab.cluster``.
     """
+    if cluster:
+        from . import cluster as _cluster
+
+        return _cluster.connect(url, backend=backend, quiet=quiet)
     chosen = choose_backend(url, backend)
     client = _make_client(chosen)
     if not quiet:

@@ -3,6 +3,7 @@
     python -m streamlab.bench                          # a private redis-server and fakeredis
     python -m streamlab.bench --url redis://host:6379/0  # another server instead of a private one
     python -m streamlab.bench --lessons                # also each lesson's execution time (slow)
+    python -m streamlab.bench --partitioned            # also partitioned consume on a private cluster
     python -m streamlab.bench --soak 10                # also kernel memory over 10 minutes
 
 It prints the machine, then one Markdown table with a column per backend.
@@ -16,8 +17,11 @@ What is measured, and against what:
   turns every ``CHUNK`` entries so that a load coming and going on the machine
   hits them all alike. ``redis-benchmark`` (C, one connection) is the ceiling.
 - **XREADGROUP + XACK**: a one-consumer ``ConsumerPool`` with no processing
-  time against a redis-py loop reading 100 at a time and acking each batch with
-  one ``XACK`` (and, for comparison, one ``XACK`` per entry, as the pool does).
+  time, reading 100 at a time, like with like: ``ack="batch"`` against a redis-py
+  loop acking each batch with one ``XACK``, and the default per-entry acks against
+  a loop doing one ``XACK`` per entry. The pool's clock stops at its n-th ack.
+- **Partitioned** (``--partitioned``): ``streamlab consume --partitions 6`` in 1
+  and 2 processes draining 30,000 readings from a private 3-shard cluster.
 - **Wake-up latency**: a reader blocked in ``XREAD BLOCK`` on its own
   connection, from just before another client's ``XADD`` to the read's return.
 - **Sampler cost**: the dashboard's ``Sampler`` (one pipeline of ``XLEN``,
@@ -254,40 +258,52 @@ def raw_read_ack(r: redis.Redis, key: str, n: int, ack_each: bool = False) -> in
     return done
 
 
-def pool_read_ack(r: redis.Redis, key: str, n: int, timeout: float = 120) -> int:
-    """A one-consumer ``ConsumerPool`` (COUNT 100, no processing time) until ``n`` are acked."""
+def pool_read_ack(r: redis.Redis, key: str, n: int, timeout: float = 120,
+                  ack: str = "entry") -> tuple[int, float]:
+    """A one-consumer ``ConsumerPool`` (COUNT 100, no processing time) until ``n`` are acked.
+
+    ``ack="entry"``: one ``XACK`` per entry as it finishes (the default);
+    ``ack="batch"``: one ``XACK`` per batch of 100. Returns (entries acked, seconds from
+    ``start()`` to the last of them).
+    """
     pool = ConsumerPool(r, key, GROUP, consumers=1, processing="fixed", seconds=0, start_id="0",
-                        count=READ_COUNT, name=f"bench:{key}")
-    finished = threading.Event()
-    # Told by the consumer's own thread: polling from here would take the GIL from it.
-    pool.listeners.append(lambda event: pool.total_processed >= n and finished.set())
+                        count=READ_COUNT, name=f"bench:{key}", ack=ack)
+    began = time.perf_counter()
     pool.start()
     try:
-        finished.wait(timeout)
+        # Told by the consumer's own thread: polling from here would take the GIL from it.
+        pool.wait_processed(n, timeout)
+        # The clock stops at the n-th ack, as the raw loop's does: stop() then waits for the
+        # consumer's last XREADGROUP BLOCK to time out, which is not work.
+        elapsed = time.perf_counter() - began
     finally:
         done = pool.total_processed
         pool.stop()
-    return done
+    return done, elapsed
 
+
+RAW_BATCH = "XREADGROUP+XACK: raw redis-py, COUNT 100, one XACK a batch"
+RAW_EACH = "XREADGROUP+XACK: raw redis-py, COUNT 100, one XACK an entry"
+POOL_BATCH = 'XREADGROUP+XACK: ConsumerPool(ack="batch"), 1 consumer, COUNT 100'
+POOL_EACH = "XREADGROUP+XACK: ConsumerPool (ack per entry, default), 1 consumer, COUNT 100"
 
 CONSUME_CASES = [
-    ("XREADGROUP+XACK: raw redis-py, COUNT 100, one XACK a batch",
-     lambda r, key, n: raw_read_ack(r, key, n)),
-    ("XREADGROUP+XACK: raw redis-py, COUNT 100, one XACK an entry",
-     lambda r, key, n: raw_read_ack(r, key, n, ack_each=True)),
-    ("XREADGROUP+XACK: streamlab ConsumerPool, 1 consumer, COUNT 100", pool_read_ack),
+    (RAW_BATCH, lambda r, key, n: raw_read_ack(r, key, n)),
+    (RAW_EACH, lambda r, key, n: raw_read_ack(r, key, n, ack_each=True)),
+    (POOL_BATCH, lambda r, key, n: pool_read_ack(r, key, n, ack="batch")),
+    (POOL_EACH, lambda r, key, n: pool_read_ack(r, key, n, ack="entry")),
 ]
 
 
 def consume_throughput(r: redis.Redis, n: int = 20_000, rounds: int = 3) -> list[Row]:
-    """Entries read and acked per second by each case, and the pool / raw ratios.
+    """Entries read and acked per second by each case, and the pool / raw ratios (like with like).
 
     Each case reads its own stream of ``n`` entries; the order of the cases
     turns round every round. After each case nothing may be left pending.
     """
     rows = {label: Row(label, "msgs/s") for label, _ in CONSUME_CASES}
-    vs_batch = Row("XREADGROUP+XACK: ConsumerPool / raw (XACK a batch)", "x")
-    vs_each = Row("XREADGROUP+XACK: ConsumerPool / raw (XACK an entry)", "x")
+    vs_batch = Row('XREADGROUP+XACK: ConsumerPool(ack="batch") / raw (XACK a batch)', "x")
+    vs_each = Row("XREADGROUP+XACK: ConsumerPool (ack per entry) / raw (XACK an entry)", "x")
     for round_number in range(rounds):
         rate = {}
         shift = round_number % len(CONSUME_CASES)
@@ -298,6 +314,8 @@ def consume_throughput(r: redis.Redis, n: int = 20_000, rounds: int = 3) -> list
                 began = time.perf_counter()
                 done = run(r, key, n)
                 elapsed = time.perf_counter() - began
+                if isinstance(done, tuple):  # the pool times itself (see pool_read_ack)
+                    done, elapsed = done
                 pending = r.xpending(key, GROUP)["pending"]
                 if done != n or pending:
                     raise RuntimeError(f"{label}: acked {done} of {n}, {pending} left pending")
@@ -305,10 +323,60 @@ def consume_throughput(r: redis.Redis, n: int = 20_000, rounds: int = 3) -> list
                 r.delete(key)
             rate[label] = n / elapsed
             rows[label].values.append(rate[label])
-        labels = [label for label, _ in CONSUME_CASES]
-        vs_batch.values.append(rate[labels[2]] / rate[labels[0]])
-        vs_each.values.append(rate[labels[2]] / rate[labels[1]])
+        vs_batch.values.append(rate[POOL_BATCH] / rate[RAW_BATCH])
+        vs_each.values.append(rate[POOL_EACH] / rate[RAW_EACH])
     return [*rows.values(), vs_batch, vs_each]
+
+
+# --- partitioned throughput on a cluster ----------------------------------------------------
+
+def partitioned_throughput(n: int = 30_000, partitions: int = 6, processes=(1, 2),
+                           rounds: int = 3) -> list[Row]:
+    """Entries/s that ``streamlab consume --partitions P`` processes drain from a private cluster.
+
+    ``n`` entries (sensor readings of 60 sensors, routed to ``partitions``
+    partition streams) are loaded first; then ``k`` consumer processes
+    (``--member i/k``, ``COUNT 100``, an ``XACK`` per entry) empty them. Each
+    process prints the time of its first and last entry; the rate is
+    ``n / (last of all - first of all)``, so process start-up is not counted.
+    """
+    from . import cluster as sl_cluster
+    from . import partitions as parts
+
+    rows = {k: Row(f"Partitioned consume, P={partitions}, {k} consumer process{'es' if k > 1 else ''}, "
+                   "3-shard private cluster", "msgs/s") for k in processes}
+    pc = sl_cluster.PrivateCluster().start()
+    try:
+        rc = sl_cluster.connect(pc.url, quiet=True)
+        env = {**os.environ, "REDIS_URL": pc.url, "STREAMLAB_BACKEND": "env"}
+        for _ in range(rounds):
+            for k in processes:
+                base = _key()
+                parts.produce(rc, "s", base, partitions, keys=60, rate=1e9, count=n, out=lambda _: None)
+                procs = [subprocess.Popen(
+                    [sys.executable, "-m", "streamlab.cli", "consume", "bench", f"c{i + 1}", "--stream", base,
+                     "--partitions", str(partitions), "--member", f"{i + 1}/{k}", "--count", str(READ_COUNT),
+                     "--block", "200", "--idle-exit", "1"],
+                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(k)]
+                firsts, lasts, total = [], [], 0
+                for proc in procs:
+                    out, err = proc.communicate(timeout=600)
+                    if proc.returncode:
+                        raise RuntimeError(f"partitioned consumer failed: {err.strip()}")
+                    m = re.search(r"first ([\d.]+) last ([\d.]+)", out)
+                    done = re.search(r"stopped after (\d+) entries", out)
+                    firsts.append(float(m.group(1)))
+                    lasts.append(float(m.group(2)))
+                    total += int(done.group(1))
+                for p in range(partitions):
+                    rc.delete(parts.partition_key(base, p))
+                if total != n:
+                    raise RuntimeError(f"partitioned consumers processed {total} of {n}")
+                rows[k].values.append(n / (max(lasts) - min(firsts)))
+        rc.close()
+    finally:
+        pc.stop()
+    return list(rows.values())
 
 
 # --- wake-up latency ------------------------------------------------------------------
@@ -673,6 +741,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lessons", action="store_true", help="also time every lesson (slow)")
     parser.add_argument("--soak", type=float, metavar="MINUTES",
                         help="also run the dashboard in a kernel this long and report its memory")
+    parser.add_argument("--partitioned", action="store_true",
+                        help="also measure streamlab consume --partitions 6 on a private cluster (1 and 2 processes)")
     parser.add_argument("--no-throughput", action="store_true",
                         help="skip the throughput, latency and cost measures (with --lessons/--soak)")
     args = parser.parse_args(argv)
@@ -707,6 +777,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.soak:
                 rows += soak_rows(soak(url, args.soak, log=lambda text: print(text, file=sys.stderr)))
             columns[name] = rows
+        if args.partitioned and real_url:
+            print("measuring the partitioned pipeline on a private cluster ...", file=sys.stderr, flush=True)
+            columns[real_name] += partitioned_throughput(rounds=args.rounds)
     finally:
         if private is not None:
             private.stop()

@@ -19,7 +19,9 @@ What runs:
 - workers: ``streamlab consume workers wN`` (``XREADGROUP GROUP workers wN ... >``,
   pretend work, ``XACK``);
 - alerters: ``streamlab consume alerts aN --alert-above T`` (an entry hotter than
-  ``T`` is copied to ``lesson07:alerts``; copy and ``XACK`` in one ``MULTI``/``EXEC``);
+  ``T`` is copied to ``lesson07:alerts``, at most once per reading, and the reading is acked
+  only after that write succeeded: never one ``MULTI``/``EXEC``, which would write the alert
+  even when ``XACK`` replies 0 and keep the ``XACK`` when the write fails);
 - a reaper (``recovery.Reaper``, on a thread here): ``XAUTOCLAIM`` takes over
   entries left idle by a dead worker, finishes them and acknowledges them;
 - a supervisor thread that reads every member's output, notices exits, and
@@ -323,8 +325,8 @@ class ThreadMember(Member):
         """``client``, changed so that once this member is killed its next command raises.
 
         Python cannot end a thread from outside; this is the nearest thing to
-        SIGKILL: the work in hand is never acknowledged (its ``EXEC`` with the
-        ``XACK`` is refused), so it stays pending with the rest of its batch.
+        SIGKILL: the work in hand is never acknowledged (its ``XACK``, alone or in a
+        pipeline, is refused), so it stays pending with the rest of its batch.
         """
         member = self
         run_command, make_pipeline = client.execute_command, client.pipeline
@@ -379,7 +381,7 @@ class ThreadMember(Member):
         self._stop.set()
 
     # A thread cannot be held still from outside. It need not be: once killed, its next
-    # command fails, and for a thread holding entries that is the EXEC acknowledging the
+    # command fails, and for a thread holding entries that is the write or the XACK for the
     # first of them, so it dies holding at least what it held when it was killed.
     def freeze(self) -> None:
         pass
@@ -567,6 +569,7 @@ class Capstone:
         self.stop_timeout = 3.0  # seconds from Ctrl-C to SIGKILL; also when sl.reset() stops the pipeline
         self._reset_samples()
         self._widget = None
+        self._picture = None  # the dashboard's picture in static mode (widgets.StaticPicture)
         self._refresher: _Refresher | None = None
 
     # --- members ------------------------------------------------------------------
@@ -680,6 +683,8 @@ class Capstone:
         self.sample()  # the final state, so every line of the dashboard ends where the run ended
         if self._widget is not None:
             self._redraw()
+        if self._picture is not None:
+            self._picture.update()
         return self
 
     def _stop_members(self, timeout: float = 3) -> None:
@@ -747,6 +752,10 @@ class Capstone:
                 return
             m.thaw()
             time.sleep(0.02)
+
+    def alive(self, name: str) -> bool:
+        """True while the member ``name`` runs (its process, or its thread on fakeredis)."""
+        return self._member(name).alive
 
     def add_worker(self, name: str) -> Member:
         """Start one more worker (``streamlab consume workers <name>``) while the pipeline runs."""
@@ -934,15 +943,24 @@ class Capstone:
         display(Image(plots.to_png(self.figure())))
 
     def dashboard(self):
-        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs."""
+        """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs.
+
+        With ``STREAMLAB_STATIC=1`` (the book) a picture of it instead, redrawn by ``stop()``.
+        """
         import ipywidgets as W
+
+        from .widgets import StaticPicture, static_mode
 
         self._widget = (W.HTML(), W.Image(format="png", layout=W.Layout(max_width="100%")))
         if self.running:
             self._start_refresher()  # it draws the first picture: this cell returns at once
         else:
             self._redraw()
-        return W.VBox(list(self._widget))
+        box = W.VBox(list(self._widget))
+        if static_mode():  # the book: a picture that stop() redraws at the end of the run
+            self._picture = StaticPicture(box, lambda: "the capstone dashboard")
+            return self._picture
+        return box
 
     def _start_refresher(self) -> None:
         if self._refresher is None or not self._refresher.running:
@@ -997,8 +1015,14 @@ class Capstone:
         row("processed twice", len(led.duplicates), True,
             "at-least-once: a redelivery after a crash" if led.duplicates else "none")
         row(f"readings above {self.threshold:g} °C", len(hot), True, "counted from XRANGE")
+        twice = sorted(i for i, n in Counter(alert_sources).items() if n > 1)
+        unalerted = sorted(hot - set(alert_sources))
+        problems = ([f"{len(twice)} readings alerted more than once"] if twice else []) + \
+                   ([f"{len(unalerted)} hot readings without an alert"] if unalerted else []) + \
+                   (["alerts for readings that are not hot"] if set(alert_sources) - hot else [])
         row(f"alerts in {self.alerts}", len(alert_sources),
-            sorted(alert_sources) == sorted(hot), "exactly the hot readings, each once")
+            sorted(alert_sources) == sorted(hot),
+            "; ".join(problems) or "exactly the hot readings, each once")
         return led
 
 

@@ -492,7 +492,9 @@ class ChaosExperiment:
     def after_work(self, who: str, entry_id: str, fields: dict, client: redis.Redis,
                    crash: type[Exception]) -> None:
         seq = int(fields["seq"])
-        applied = self.guard.apply(entry_id, self.total_key, int(fields["amount"]), who, client=client)
+        # Keyed on the order number (the business ID), not the entry ID: a producer that
+        # retried its XADD would make a second entry for the same order.
+        applied = self.guard.apply(f"order:{seq}", self.total_key, int(fields["amount"]), who, client=client)
         self.journal.worked(seq, who, applied)
         if fate(self.seed, seq, self.journal.deliveries_of(seq), self.crash_probability) == "crash-after":
             self.journal.note(seq, "crashed" if crash is ConsumerCrashed else "abandoned", who,

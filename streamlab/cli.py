@@ -5,9 +5,13 @@
     streamlab reset [--lesson N]          delete the course's keys (lessonNN:*, streamlab:*), nothing else
     streamlab produce SENSOR [--rate R] [--count N]       the article's producer.py
     streamlab consume GROUP CONSUMER [--alert-above T]    the article's consumergroup.py, fixed
+    streamlab reap GROUP [--min-idle MS] [--dry-run]      the lesson 04 reaper: recover a dead consumer's work
 
-``produce`` and ``consume`` talk to ``REDIS_URL`` (or ``--url``), like every
-lesson, and stop cleanly on Ctrl-C: the entry in hand finishes, exit code 0.
+``produce``, ``consume`` and ``reap`` talk to ``REDIS_URL`` (or ``--url``), like
+every lesson, and stop cleanly on Ctrl-C (``consume`` finishes the batch in
+hand), exit code 0. They ride out a server restart (see ``pipeline``). Exit
+codes: 0 done or stopped by a signal, 1 Redis refused or is unreachable at
+start, 2 bad arguments (also a consumer name another live process uses).
 """
 
 from __future__ import annotations
@@ -81,6 +85,19 @@ def _warn_if_private_to_this_process(r, command) -> None:
               "Start `streamlab server` and export the REDIS_URL it prints.", file=sys.stderr)
 
 
+def _terminal_text(exc) -> str:
+    """An error in terminal words: the notebook advice of ``explain`` does not apply here."""
+    from . import pipeline
+    from .explain import explain
+
+    if isinstance(exc, pipeline.CONNECTION_ERRORS):
+        return (f"{pipeline.connection_trouble(exc)}. Check that the server in REDIS_URL (or --url) "
+                "is running and reachable, then start the command again.")
+    if pipeline.is_out_of_memory(exc):
+        return pipeline.OUT_OF_MEMORY + "."
+    return explain(exc).replace("sl.reset()", "`streamlab reset`")
+
+
 def _run_program(command: str, url: str | None, body) -> int:
     """Connect, stop on Ctrl-C/SIGTERM, run ``body(r, stop)``; errors become one explained line.
 
@@ -89,7 +106,6 @@ def _run_program(command: str, url: str | None, body) -> int:
     import redis
 
     from . import pipeline
-    from .explain import explain
 
     r = _connect_or_explain(url, command)
     if r is None:
@@ -102,23 +118,41 @@ def _run_program(command: str, url: str | None, body) -> int:
         print(f"streamlab {command}: {exc}", file=sys.stderr)
         return 2
     except redis.RedisError as exc:
-        print(f"streamlab {command}: {explain(exc)}", file=sys.stderr)
+        print(f"streamlab {command}: {_terminal_text(exc)}", file=sys.stderr)
         return 1
     finally:
         # The work is over. Python puts back the default handlers while it shuts down,
         # and a late second Ctrl-C would then kill an exit that was already clean.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        r.close()
     return 0
+
+
+def _bad_arguments(command: str, check) -> int | None:
+    """Run ``check()``; 2 with its message if it raises ``ValueError`` (before anything touches Redis)."""
+    try:
+        check()
+    except ValueError as exc:
+        print(f"streamlab {command}: {exc}", file=sys.stderr)
+        return 2
+    return None
 
 
 def cmd_produce(args) -> int:
     from . import pipeline
 
+    bad = _bad_arguments("produce", lambda: pipeline.check_produce_options(args.rate, args.count))
+    if bad is not None:
+        return bad
+
     def body(r, stop):
+        if args.partitions:  # lesson 09: readings routed by sensor id to P partition streams
+            from . import partitions
+            return partitions.cli_produce(r, args, stop)
         sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
-                                count=args.count, stop=stop)
-        print(f"{args.sensor}: sent {sent} entries to {args.stream}")
+                                count=args.count, stop=stop, out=_say)
+        _say(f"{args.sensor}: sent {sent} entries to {args.stream}")
 
     return _run_program("produce", args.url, body)
 
@@ -126,13 +160,58 @@ def cmd_produce(args) -> int:
 def cmd_consume(args) -> int:
     from . import pipeline
 
+    bad = _bad_arguments("consume", lambda: pipeline.check_consume_options(
+        args.group, args.consumer, args.count, args.block, args.work, args.idle_exit,
+        args.alert_above, args.max_deliveries, args.retry_after, args.name_guard))
+    if bad is not None:
+        return bad
+
     def body(r, stop):
+        if args.partitions:  # lesson 09: this member's partitions, one thread each
+            from . import partitions
+            return partitions.cli_consume(r, args, stop)
         pipeline.consume(r, args.group, args.consumer, stream=args.stream,
                          start_from=args.start_from, block_ms=args.block, count=args.count,
                          alert_above=args.alert_above, alerts_stream=args.alerts_stream,
-                         work_seconds=args.work, idle_exit=args.idle_exit, stop=stop)
+                         work_seconds=args.work, idle_exit=args.idle_exit, stop=stop, out=_say,
+                         max_deliveries=args.max_deliveries,
+                         dead_letter_stream=args.dead_letter_stream,
+                         retry_after=args.retry_after, guard_name=True, retire_on_exit=True,
+                         name_guard_ms=int(args.name_guard * 1000))
 
     return _run_program("consume", args.url, body)
+
+
+def cmd_reap(args) -> int:
+    from . import pipeline
+
+    def check():
+        if args.min_idle < 0 or args.max_deliveries < 1:
+            raise ValueError("--min-idle must be 0 or more milliseconds and --max-deliveries 1 or "
+                             f"more; got {args.min_idle} and {args.max_deliveries}.")
+        if args.every is not None and not (args.every > 0 and args.every < float("inf")):
+            raise ValueError(f"--every must be a number of seconds above 0, got {args.every}.")
+        if args.alert_above is not None:
+            pipeline._number(args.alert_above, "--alert-above")
+
+    bad = _bad_arguments("reap", check)
+    if bad is not None:
+        return bad
+
+    def body(r, stop):
+        while not stop.is_set():
+            pipeline.reap(r, args.group, stream=args.stream, min_idle_ms=args.min_idle,
+                          consumer=args.name, max_deliveries=args.max_deliveries,
+                          dead_letter_stream=args.dead_letter_stream, alert_above=args.alert_above,
+                          alerts_stream=args.alerts_stream, dry_run=args.dry_run, out=_say)
+            if args.every is None or args.dry_run or stop.wait(args.every):
+                break
+
+    return _run_program("reap", args.url, body)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # one line at a time, also when the output is a pipe or a log file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,31 +231,71 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lesson", type=int, help="only this lesson's keys")
     p.set_defaults(func=cmd_reset)
 
-    from .pipeline import DEFAULT_ALERTS, DEFAULT_STREAM
+    from .pipeline import (BLOCK_SLICE_MS, DEFAULT_ALERTS, DEFAULT_STREAM, MAX_DELIVERIES,
+                           NAME_GUARD_MS, RETRY_AFTER)
 
     p = sub.add_parser("produce", help="send sensor readings to a stream (the article's producer.py)")
     p.add_argument("sensor", help="sensor name, e.g. sensor1")
     p.add_argument("--stream", default=DEFAULT_STREAM, help=f"stream key (default {DEFAULT_STREAM})")
-    p.add_argument("--rate", type=float, default=1.0, help="readings per second (default 1)")
-    p.add_argument("--count", type=int, help="stop after this many (default: until Ctrl-C)")
-    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    p.add_argument("--rate", type=float, default=1.0,
+                   help="readings per second, above 0 and at most 10,000 (default 1)")
+    p.add_argument("--count", type=int, help="stop after this many, 1 or more (default: until Ctrl-C)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "
+                                 "REDIS_URL for a password, a --url shows in the process list")
+    from .partitions import add_cli_options
+    add_cli_options(p, "produce")
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("consume", help="read a stream as one consumer of a group, ack what it processes")
     p.add_argument("group")
-    p.add_argument("consumer")
+    p.add_argument("consumer", help="a name unique to this process: a name a live process uses is "
+                                    "refused; a restart under the same name takes back its pending entries")
     p.add_argument("--stream", default=DEFAULT_STREAM, help=f"stream key (default {DEFAULT_STREAM})")
     p.add_argument("--start-from", default="0",
                    help="where a NEW group starts: 0 (all history, default) or $ (only new entries); "
                         "an existing group is never rewound")
-    p.add_argument("--block", type=int, default=2000, help="XREADGROUP BLOCK in ms (default 2000)")
-    p.add_argument("--count", type=int, default=1, help="entries per read (default 1, as the article)")
+    p.add_argument("--block", type=int, default=2000,
+                   help="XREADGROUP BLOCK in ms, 0 = wait for ever (default 2000); reads block in "
+                        f"slices of at most {BLOCK_SLICE_MS} ms so Ctrl-C is seen within a second")
+    p.add_argument("--count", type=int, default=1, help="entries per read, 1 or more (default 1, as the article)")
     p.add_argument("--alert-above", type=float, help="copy entries with temp above this to the alerts stream")
     p.add_argument("--alerts-stream", default=DEFAULT_ALERTS, help=f"(default {DEFAULT_ALERTS})")
+    p.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
+                   help=f"dead-letter an entry delivered more often than this (default {MAX_DELIVERIES})")
+    p.add_argument("--dead-letter-stream", help="where dead letters go (default: STREAM:dead)")
+    p.add_argument("--retry-after", type=float, default=RETRY_AFTER,
+                   help=f"seconds before a failed entry is read again (default {RETRY_AFTER:g})")
+    p.add_argument("--name-guard", type=float, default=NAME_GUARD_MS / 1000,
+                   help="refuse the name if XINFO CONSUMERS shows it active within this many seconds "
+                        "or a live process holds it; a crashed holder's lease lasts as long "
+                        f"(default {NAME_GUARD_MS / 1000:g}; 0 = no check, for a restart right after "
+                        "a crash you are sure of)")
     p.add_argument("--work", type=float, default=0.0, help="seconds of pretend work per entry")
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
-    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "
+                                 "REDIS_URL for a password")
+    add_cli_options(p, "consume")
     p.set_defaults(func=cmd_consume)
+
+    p = sub.add_parser("reap", help="claim the pending work of consumers that never came back, "
+                                    "process or dead-letter it, retire those consumers")
+    p.add_argument("group")
+    p.add_argument("--stream", default=DEFAULT_STREAM, help=f"stream key (default {DEFAULT_STREAM})")
+    p.add_argument("--min-idle", type=int, default=60_000,
+                   help="claim entries idle at least this many ms, and retire consumers that have "
+                        "not tried to read for that long (default 60000)")
+    p.add_argument("--name", default="reaper", help="the consumer name the reaper claims as (default reaper)")
+    p.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
+                   help=f"dead-letter an entry delivered more often than this (default {MAX_DELIVERIES})")
+    p.add_argument("--dead-letter-stream", help="where dead letters go (default: STREAM:dead)")
+    p.add_argument("--alert-above", type=float,
+                   help="process as `consume --alert-above T` does (use it when reaping an alerting group)")
+    p.add_argument("--alerts-stream", default=DEFAULT_ALERTS, help=f"(default {DEFAULT_ALERTS})")
+    p.add_argument("--dry-run", action="store_true", help="only show what would be claimed and retired")
+    p.add_argument("--every", type=float, help="run a pass every this many seconds until Ctrl-C "
+                                               "(default: one pass)")
+    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    p.set_defaults(func=cmd_reap)
     return parser
 
 

@@ -15,6 +15,13 @@ One step of a consumer is::
     ... process each entry (sleep for its processing time) ...
     XACK <stream> <group> <id>          # one per entry, right after it is processed
 
+``ConsumerPool(ack="batch")`` processes the whole batch first and then
+acknowledges every entry that succeeded with one ``XACK stream group id1 id2 ...``:
+two round trips per batch instead of one per entry, for throughput demos. The
+price: a consumer killed mid-batch leaves the entries it had already finished
+pending too, so they run again (at-least-once, more duplicates). Per-entry
+acks stay the default; lessons 03-07 rely on them.
+
 A consumer starts by re-reading its own pending entries (``XREADGROUP ... 0``)
 and only then asks for new ones (``>``), so work it read but never acked
 before a restart is finished first.
@@ -208,11 +215,35 @@ class Consumer(Worker):
             # come back for ever), and to new entries once the history is used up.
             self._read_from = self._last_read_id or ">"
         # A stop() asked for mid-batch still lets the batch in hand finish; a crash does not.
+        if self.pool.ack_mode == "batch":
+            self.handle_batch(batch)
+            return
         for stream, entries in batch:
             for entry_id, fields in entries:
                 if self._crashed:
                     return
                 self.handle(stream, entry_id, fields)
+
+    def handle_batch(self, batch: list) -> None:
+        """Process every entry of the batch, then one ``XACK stream group id ...`` per stream for
+        those that succeeded. A crash mid-batch acks nothing: the finished ones run again."""
+        # No processing time and no override of process(): nothing to do per entry.
+        idle = type(self).process is Consumer.process and self.processing.mean == 0
+        for stream, entries in batch:
+            if idle:
+                done = entries
+            else:
+                done = []
+                for entry_id, fields in entries:
+                    if self._crashed:
+                        return
+                    if self.work(stream, entry_id, fields):
+                        done.append((entry_id, fields))
+            if self._crashed:
+                return
+            if done:
+                self.ack_many(stream, [entry_id for entry_id, _ in done])
+                self.pool._completed_many(self, stream, done, self._read_at, time.time())
 
     def read(self) -> list:
         """One ``XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s... <id>``.
@@ -227,17 +258,31 @@ class Consumer(Worker):
                                        count=pool.count, block=block)
         now = time.time()
         self._last_read_id = next((entries[-1][0] for _, entries in reversed(reply or []) if entries), None)
-        batch = [(stream, [(i, f) for i, f in entries if f is not None]) for stream, entries in reply or []]
-        # The PEL can list entries deleted from the stream (fields None): nothing to process.
+        # The PEL can list entries deleted from the stream: they come back with no fields
+        # (redis-py 8 gives {}, older versions None). Nothing to process: ack them so the
+        # PEL does not keep them for ever.
+        for stream, entries in reply or []:
+            for i, f in entries:
+                if not f:
+                    self.client.xack(stream, pool.group, i)
+        batch = [(stream, [(i, f) for i, f in entries if f]) for stream, entries in reply or []]
         batch = [(stream, entries) for stream, entries in batch if entries]
-        for stream, entries in batch:
-            for entry_id, fields in entries:
-                pool._emit(Event("read", self.consumer, stream, entry_id, fields, now))
+        if pool.listeners:  # events cost time per entry: build them only for someone listening
+            for stream, entries in batch:
+                for entry_id, fields in entries:
+                    pool._emit(Event("read", self.consumer, stream, entry_id, fields, now))
         self._read_at = now
         return batch
 
     def handle(self, stream: str, entry_id: str, fields: dict) -> None:
         """Process one entry and ``XACK`` it; a failure leaves it pending."""
+        if not self.work(stream, entry_id, fields):
+            return
+        self.ack(stream, entry_id)
+        self.pool._completed(self, stream, entry_id, fields, self._read_at, time.time())
+
+    def work(self, stream: str, entry_id: str, fields: dict) -> bool:
+        """``process()`` one entry; True if it succeeded. A failure or a crash is recorded here."""
         try:
             self.process(entry_id, fields)
         except ConsumerCrashed as exc:
@@ -246,12 +291,11 @@ class Consumer(Worker):
             self.error = exc
             self._stop_event.set()
             self.pool._emit(Event("crashed", self.consumer, stream, entry_id, fields, time.time(), exc))
-            return
+            return False
         except Exception as exc:  # noqa: BLE001 - a failed entry stays pending; the event says why
             self.pool._failed(self, stream, entry_id, fields, exc)
-            return
-        self.ack(stream, entry_id)
-        self.pool._completed(self, stream, entry_id, fields, self._read_at, time.time())
+            return False
+        return True
 
     def process(self, entry_id: str, fields: dict) -> None:
         """The work itself: here, only time passing. Override (or wrap) to inject failures."""
@@ -264,6 +308,13 @@ class Consumer(Worker):
         """``XACK stream group id``: the entry leaves the pending entries list."""
         return self.client.xack(stream, self.pool.group, entry_id)
 
+    def ack_many(self, stream: str, entry_ids: list[str]) -> int:
+        """``XACK stream group id1 id2 ...``: one round trip for a whole batch."""
+        return self.client.xack(stream, self.pool.group, *entry_ids)
+
+
+#: ``ConsumerPool(ack=...)``: one XACK per entry as it finishes, or one per batch.
+ACK_MODES = ("entry", "batch")
 
 _pools: dict[str, "ConsumerPool"] = {}
 _pools_lock = threading.Lock()
@@ -276,6 +327,10 @@ class ConsumerPool:
     now on) or ``"0"`` (the whole stream). ``processing`` is a mode of ``MODES``
     or a ``ProcessingTime`` for every consumer; ``seconds`` is its (mean) time.
     ``key_field`` names the field whose per-key order is tracked (``sensor_id``).
+
+    ``ack="batch"`` acknowledges each batch with one ``XACK`` after processing
+    it (see the module docstring for the trade-off); ``"entry"`` (default) acks
+    every entry right after its own processing.
 
     ``route_by_key=True`` with a list of streams gives each consumer one
     stream of its own (partitioning: a key always goes to the same stream, see
@@ -291,7 +346,14 @@ class ConsumerPool:
                  seconds: float = 0.002, start_id: str = "$", count: int = 1,
                  block_ms: int = 100, record_cap: int = 5000, key_field: str | None = "sensor_id",
                  route_by_key: bool = False, slow_factor: float = 10, name: str | None = None,
-                 consumer_class: type[Consumer] = Consumer, seed: int | None = None):
+                 consumer_class: type[Consumer] = Consumer, seed: int | None = None,
+                 ack: str = "entry"):
+        if ack not in ACK_MODES:
+            raise ValueError(f"ack must be one of {', '.join(ACK_MODES)} (got {ack!r}): 'entry' acks each "
+                             "entry as it finishes (the default), 'batch' acks a batch with one XACK.")
+        self.ack_mode = ack
+        self._target: int | None = None
+        self._target_reached = threading.Event()
         self.r = r
         self.streams = [stream] if isinstance(stream, str) else list(stream)
         if not self.streams:
@@ -375,6 +437,20 @@ class ConsumerPool:
         self.start()
         time.sleep(seconds)
         return self.stop()
+
+    def wait_processed(self, n: int, timeout: float = 60) -> bool:
+        """Block until the pool has completed ``n`` entries in total; True if that happened in time.
+
+        Told by the consumers' own threads (no polling, which would take the GIL
+        from them): what a benchmark or a test waits on.
+        """
+        with self._lock:
+            self._target = int(n)
+            if self.total_processed >= n:
+                self._target_reached.set()
+            else:
+                self._target_reached.clear()
+        return self._target_reached.wait(timeout)
 
     def wait_until_idle(self, timeout: float = 10) -> bool:
         """Wait until the group has caught up: nothing pending and no lag on any of its streams.
@@ -551,7 +627,57 @@ class ConsumerPool:
             self.key_out_of_order += key_late
             self._records.append((self.total_processed, c.consumer, stream, entry_id, key,
                                   read_at, acked_at, late, key_late))
-        self._emit(Event("acked", c.consumer, stream, entry_id, fields, acked_at))
+            if self._target is not None and self.total_processed >= self._target:
+                self._target_reached.set()
+        if self.listeners:
+            self._emit(Event("acked", c.consumer, stream, entry_id, fields, acked_at))
+
+    def _completed_many(self, c: Consumer, stream: str, done: list, read_at: float,
+                        acked_at: float) -> None:
+        """``_completed`` for a batch acked at once: one lock for all of it."""
+        key_field = self.key_field
+        first = parse_id(done[0][0])
+        with self._lock:
+            if self._max_id is None or first >= self._max_id:
+                # One stream's batch is in ID order and starts after everything completed so far,
+                # so no entry in it is late, overall or for its key: only the last ID per key matters.
+                last_by_key: dict = {}
+                n = self.total_processed
+                name = c.consumer
+                append = self._records.append
+                for entry_id, fields in done:
+                    key = fields.get(key_field) if key_field else None
+                    last_by_key[key] = entry_id
+                    n += 1
+                    append((n, name, stream, entry_id, key, read_at, acked_at, False, False))
+                self.total_processed = n
+                self._max_id = parse_id(done[-1][0])
+                for key, entry_id in last_by_key.items():
+                    self._max_id_by_key[key] = parse_id(entry_id)
+                done_in_order = True
+            else:
+                done_in_order = False
+            for entry_id, fields in ([] if done_in_order else done):
+                parsed = parse_id(entry_id)
+                key = fields.get(key_field) if key_field else None
+                self.total_processed += 1
+                late = self._max_id is not None and parsed < self._max_id
+                if not late:
+                    self._max_id = parsed
+                key_max = self._max_id_by_key.get(key)
+                key_late = key_max is not None and parsed < key_max
+                if not key_late:
+                    self._max_id_by_key[key] = parsed
+                self.out_of_order += late
+                self.key_out_of_order += key_late
+                self._records.append((self.total_processed, c.consumer, stream, entry_id, key,
+                                      read_at, acked_at, late, key_late))
+            self.processed[c.consumer] += len(done)
+            if self._target is not None and self.total_processed >= self._target:
+                self._target_reached.set()
+        if self.listeners:
+            for entry_id, fields in done:
+                self._emit(Event("acked", c.consumer, stream, entry_id, fields, acked_at))
 
     def _failed(self, c: Consumer, stream: str, entry_id: str, fields: dict, exc: BaseException) -> None:
         with self._lock:

@@ -266,7 +266,8 @@ class ConsumerPoolPanel(Panel):
                     ("pending", f"{int(last['pending']):,}"), ("XLEN", f"{int(last['xlen']):,}")]
         if self.producer is not None:
             out.append(("sent", f"{self.producer.sent:,}"))
-        out.append(("redraws", f"{self.refresh_rate:.1f}/s"))
+        # The redraw rate is the panel's own business (``refresh_rate``), not the learner's:
+        # in a saved or stopped panel it reads 0/s and looks like a fault.
         return out
 
     def _counters_html(self) -> str:

@@ -120,6 +120,10 @@ def diagnose(url: str | None = None) -> Report:
     report.checks += check_packages()
     report.checks.append(check_widget_frontend())
     report.checks.append(check_server_binary())
+    from .cluster import doctor_line  # lesson 09: which cluster connect(cluster=True) would use
+
+    ok, detail, fix = doctor_line(url)
+    report.checks.append(Check("cluster", ok, detail, "" if ok else fix))
     try:
         chosen = _backend.choose_backend(url)
     except _backend.BackendError as exc:

@@ -85,9 +85,10 @@ _RESPONSE_RULES = [
      "Give XSETID an ID at least as large as the newest entry's (XINFO STREAM shows "
      "last-generated-id)."),
     (r"smaller than the target stream top item",
-     "The ID is not greater than the newest entry's ID: stream IDs only ever grow.",
-     "Use * so Redis picks the next ID, or an ID greater than the newest one "
-     "(XREVRANGE key + - COUNT 1 shows it)."),
+     "The ID is not greater than the stream's last-generated-id, the largest ID it has ever "
+     "handed out (deleted or trimmed entries count too): stream IDs only ever grow.",
+     "Use * so Redis picks the next ID, or an ID greater than the last-generated-id "
+     "(XINFO STREAM key shows it)."),
     (r"must be greater than 0-0",
      "0-0 can never be an entry's ID: the smallest there is is 0-1.",
      "Use *, or an explicit ID of 0-1 or more."),

@@ -13,14 +13,25 @@ hours in the same memory.
 Lag, the number of entries in the stream the group has not been given yet,
 comes from one of three places, and every sample says which (``lag_source``):
 
-- ``server``: ``XINFO GROUPS`` reports ``lag`` (Redis 7.0+, when it can: after
-  ``XDEL`` or trimming below the group's position it answers ``nil``);
+- ``server``: ``XINFO GROUPS`` reports ``lag`` (Redis 7.0+) and it can be trusted
+  (``server_lag_trusted``);
 - ``counters``: ``entries-added`` minus ``entries-read`` when the server has
-  both counters but gave no lag and nothing was deleted in between;
+  both counters but gave no lag and nothing was ever deleted from the stream;
 - ``xrange``: counting the entries after ``last-delivered-id`` with ``XRANGE``
   (capped at ``XRANGE_CAP``), which works on every server.
 
-So the lag plot means the same thing on Redis 6, Redis 7+ and fakeredis.
+When is the server's lag wrong? Redis computes it as ``entries-added`` minus
+``entries-read``, a subtraction that stops being exact once entries have been
+deleted (``XDEL``) or trimmed (``XTRIM``, ``MAXLEN``/``MINID``). Measured on Redis
+7.0.15: after an ``XDEL`` of an entry the group had not read, the group read
+everything and ``lag`` still said 1 (fixed in Redis 7.4); 10 entries, 3 read,
+``XTRIM MAXLEN 5``: ``lag`` 7 where 5 were unread, and 2 after reading them all
+(fixed in Redis 8.0). Valkey 8.1.8 and fakeredis also report 7 after that trim. So the
+sampler takes the server's number as it is only when the stream has never lost
+an entry (``entries-added`` equals ``XLEN`` and ``max-deleted-entry-id`` is
+``0-0``: the subtraction is exact on every server) or the server is Redis 8.0 or
+newer; otherwise it counts with ``XRANGE``, and keeps what the server said in
+the sample's ``server_lag`` column so the two can be compared.
 """
 
 from __future__ import annotations
@@ -36,8 +47,12 @@ from .workers import Worker
 #: Most entries counted with XRANGE for one lag sample (keeps a sample cheap).
 XRANGE_CAP = 10_000
 
-STREAM_COLUMNS = ["t", "xlen", "lag", "lag_source", "pending", "entries_read", "entries_added",
-                  "last_delivered_id", "consumers"]
+STREAM_COLUMNS = ["t", "xlen", "lag", "lag_source", "server_lag", "pending", "entries_read",
+                  "entries_added", "last_delivered_id", "consumers"]
+
+#: The first Redis version whose XINFO GROUPS lag is right after deletions and trims
+#: (redis #13338, in 7.4, fixed XDEL; redis #13473, in 8.0, fixed trimming).
+LAG_FIXED_IN = (8, 0)
 
 
 def group_info(r: redis.Redis, stream: str, group: str) -> dict | None:
@@ -48,17 +63,77 @@ def group_info(r: redis.Redis, stream: str, group: str) -> dict | None:
     return None
 
 
-def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | None = None) -> tuple[int | None, str]:
-    """(lag, source) for one ``XINFO GROUPS`` row: see the module docstring for the three sources."""
+def lost_entries(stream_info: dict, length: int | None = None) -> bool:
+    """Whether the stream ever lost an entry (XDEL, XTRIM, MAXLEN/MINID), from ``XINFO STREAM``.
+
+    ``max-deleted-entry-id`` shows an XDEL; Redis 7.0 does not move it on a trim, but
+    then ``entries-added`` is larger than the length.
+    """
+    deleted = stream_info.get("max-deleted-entry-id")
+    added = stream_info.get("entries-added")
+    length = stream_info.get("length", length)
+    if deleted not in (None, "0-0"):
+        return True
+    return added is not None and length is not None and int(added) != int(length)
+
+
+def server_lag_trusted(backend, stream_info: dict | None) -> bool:
+    """Whether ``XINFO GROUPS`` lag can be shown as it is (see the module docstring).
+
+    ``backend`` is a streamlab ``Backend`` (``r.backend``) or None when unknown.
+    """
+    if stream_info and not lost_entries(stream_info):
+        return True
+    return (backend is not None and backend.server_name == "redis"
+            and tuple(backend.version) >= LAG_FIXED_IN)
+
+
+def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | None = None,
+           backend=None) -> tuple[int | None, str]:
+    """(lag, source) for one ``XINFO GROUPS`` row: see the module docstring for the three sources.
+
+    ``stream_info`` is ``XINFO STREAM``'s reply (fetched when not given);
+    ``backend`` defaults to ``r.backend``.
+    """
+    if stream_info is None:
+        try:
+            stream_info = r.xinfo_stream(stream)
+        except redis.ResponseError:
+            stream_info = {}
+    if backend is None:
+        backend = getattr(r, "backend", None)
     lag = group_row.get("lag")
-    if lag is not None:
+    if lag is not None and server_lag_trusted(backend, stream_info):
         return int(lag), "server"
-    added = (stream_info or {}).get("entries-added")
+    added = stream_info.get("entries-added")
     read = group_row.get("entries-read")
-    deleted = (stream_info or {}).get("max-deleted-entry-id", "0-0")
-    if added is not None and read is not None and deleted in ("0-0", None):
+    if added is not None and read is not None and stream_info and not lost_entries(stream_info):
         return int(added) - int(read), "counters"
-    return count_after(r, stream, group_row.get("last-delivered-id") or "0-0"), "xrange"
+    position = group_row.get("last-delivered-id") or "0-0"
+    settled = _count_cheaply(stream_info, position)
+    return (settled if settled is not None else count_after(r, stream, position)), "xrange"
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = str(entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _count_cheaply(stream_info: dict, position: str) -> int | None:
+    """The entries after ``position`` without an XRANGE, when ``XINFO STREAM`` settles it:
+    0 for a group at or past the last entry (caught up, the usual case), the whole length
+    for a group before the first entry; None when only counting can tell."""
+    first, last, length = (stream_info.get("first-entry"), stream_info.get("last-entry"),
+                           stream_info.get("length"))
+    if length is None:
+        return None
+    if not length:
+        return 0
+    if last and _id_key(position) >= _id_key(last[0]):
+        return 0
+    if first and _id_key(position) < _id_key(first[0]):
+        return int(length)
+    return None
 
 
 def count_after(r: redis.Redis, stream: str, after_id: str, cap: int = XRANGE_CAP) -> int:
@@ -148,12 +223,14 @@ class Sampler(Worker):
         if row_group is None:
             lag, source = None, "none"
         else:
-            lag, source = lag_of(client, self.stream, row_group, stream_info)
+            lag, source = lag_of(client, self.stream, row_group, stream_info,
+                                 backend=getattr(self.r, "backend", None))
         row = {
             "t": t,
             "xlen": xlen,
             "lag": lag,
             "lag_source": source,
+            "server_lag": (row_group or {}).get("lag"),
             "pending": (row_group or {}).get("pending", 0),
             "entries_read": (row_group or {}).get("entries-read"),
             "entries_added": stream_info.get("entries-added"),

@@ -13,6 +13,9 @@ returned here display themselves as PNG in a notebook.
   completions circled.
 
 One colour per consumer everywhere: ``c1`` is always blue, ``c2`` orange, ...
+and, in the line plots, one dash pattern and width per consumer too
+(``consumer_style``): consumers doing the same work draw the same line, and
+without it the last one drawn would hide the others.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
 GROUP_COLOUR = "#333333"
+PENDING_COLOUR = "#d62728"
 LAG_SOURCE_TEXT = {"server": "from XINFO GROUPS lag", "counters": "entries-added − entries-read",
                    "xrange": "counted with XRANGE", "none": "no group yet"}
 #: Live mode changes axis limits (which means drawing the whole figure, text and all,
@@ -54,6 +59,20 @@ def consumer_colour(name: str) -> str:
     m = re.search(r"(\d+)$", str(name))
     index = int(m.group(1)) - 1 if m else sum(map(ord, str(name)))
     return PALETTE[index % len(PALETTE)]
+
+
+#: Line styles by consumer number: c1 solid and widest at the bottom, c2 dashed and
+#: narrower above it, ...: where lines coincide, each still shows (a band with dashes on it).
+_DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
+
+
+def consumer_style(name: str) -> dict:
+    """Line keywords for consumer ``name``: its colour, a dash pattern and a width that tell
+    it apart when several consumers draw the same line; narrower lines are drawn on top."""
+    m = re.search(r"(\d+)$", str(name))
+    index = int(m.group(1)) - 1 if m else sum(map(ord, str(name)))
+    return {"color": consumer_colour(name), "ls": _DASHES[index % len(_DASHES)],
+            "lw": max(1.0, 3.4 - 0.6 * (index % len(_DASHES))), "zorder": 3 + index / (1 + index)}
 
 
 def to_png(fig: Figure) -> bytes:
@@ -105,15 +124,16 @@ class PoolFigure:
         self.fig = PictureFigure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(self.fig)
         grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.06, right=0.985,
-                                     bottom=0.1, top=0.84, wspace=0.3, hspace=0.62)
+                                     bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
         self.ax_lag = self.fig.add_subplot(grid[0, 0])
         self.ax_len = self.fig.add_subplot(grid[0, 1], sharex=self.ax_lag)
+        self.ax_pel = self.ax_len.twinx()  # the group's pending, on a scale of its own
         self.ax_pending = self.fig.add_subplot(grid[1, 0], sharex=self.ax_lag)
         self.ax_rate = self.fig.add_subplot(grid[1, 1], sharex=self.ax_lag)
         self.ax_order = self.fig.add_subplot(grid[:, 2])
         xlabel = "seconds ago" if live else "seconds"
         _style(self.ax_lag, "Group lag", "entries", "")
-        _style(self.ax_len, "Stream length and pending", "entries", "")
+        _style(self.ax_len, "Stream length (left) and group pending (right)", "entries (XLEN)", "")
         _style(self.ax_pending, "Pending per consumer", "entries", xlabel)
         _style(self.ax_rate, "Throughput per consumer", "acked / s", xlabel)
         _style(self.ax_order, "Ordering", "position in the stream (ID order)", "completion order")
@@ -121,9 +141,17 @@ class PoolFigure:
         self.lag_source = self.ax_lag.text(1.0, 1.03, "", transform=self.ax_lag.transAxes,
                                            ha="right", va="bottom", fontsize=7, color="#666666")
         (self.len_line,) = self.ax_len.plot([], [], color="#17becf", lw=1.8, label="XLEN")
-        (self.pel_line,) = self.ax_len.plot([], [], color="#d62728", lw=1.2, ls="--",
-                                            label="pending (group)")
-        self.ax_len.legend(fontsize=8, loc="upper left", frameon=False)
+        # Pending is a few entries per consumer while XLEN runs into thousands: on one
+        # axis it would lie flat on zero. It gets its own scale, on the right, in its colour.
+        self.ax_pel.tick_params(labelsize=8, colors=PENDING_COLOUR)
+        self.ax_pel.set_ylabel("pending (group)", fontsize=9, color=PENDING_COLOUR)
+        self.ax_pel.spines["top"].set_visible(False)
+        self.ax_pel.spines["right"].set_color(PENDING_COLOUR)
+        self.ax_pel.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.4, ls="--",
+                                            drawstyle="steps-post", label="pending (group)")
+        self.ax_len.legend(handles=[self.len_line, self.pel_line], fontsize=8, loc="upper left",
+                           frameon=True, framealpha=0.85, edgecolor="none")
         self.pending_lines: dict[str, Line2D] = {}
         self.rate_lines: dict[str, Line2D] = {}
         self.scatter = self.ax_order.scatter([], [], s=16, lw=0.7)
@@ -187,8 +215,10 @@ class PoolFigure:
         return buf.getvalue()
 
     def _dynamic(self) -> list:
-        return [self.lag_line, self.len_line, self.pel_line, *self.pending_lines.values(),
-                *self.rate_lines.values(), self.scatter]
+        # Drawn in zorder, as a full draw would: c1 (widest) first, narrower lines over it.
+        per_consumer = sorted([*self.pending_lines.values(), *self.rate_lines.values()],
+                              key=lambda line: line.get_zorder())
+        return [self.lag_line, self.len_line, self.pel_line, *per_consumer, self.scatter]
 
     def _current_layout_key(self) -> tuple:
         # Anything drawn into the saved background: when one changes, draw it all again.
@@ -223,6 +253,7 @@ class PoolFigure:
         self.len_line.set_data(t, stream["xlen"])
         self.pel_line.set_data(t, stream["pending"])
         self._set_ylim(self.ax_len, stream["xlen"])
+        self._set_ylim(self.ax_pel, stream["pending"].astype(float))
 
     def _update_consumers(self, consumers: pd.DataFrame, shift: float) -> None:
         names = sorted(consumers["consumer"].unique(), key=_natural) if not consumers.empty else []
@@ -241,17 +272,17 @@ class PoolFigure:
     def _rebuild_consumer_lines(self, names: list[str]) -> None:
         for line in [*self.pending_lines.values(), *self.rate_lines.values()]:
             line.remove()
-        self.pending_lines = {n: self.ax_pending.plot([], [], color=consumer_colour(n), lw=1.5,
+        self.pending_lines = {n: self.ax_pending.plot([], [], **consumer_style(n),
                                                       drawstyle="steps-post", label=n,
                                                       animated=self.live)[0] for n in names}
-        self.rate_lines = {n: self.ax_rate.plot([], [], color=consumer_colour(n), lw=1.5, label=n,
+        self.rate_lines = {n: self.ax_rate.plot([], [], **consumer_style(n), label=n,
                                                 animated=self.live)[0] for n in names}
         # One legend for both per-consumer panels, above them: inside either it would hide lines.
         if self._consumer_legend is not None:
             self._consumer_legend.remove()
             self._consumer_legend = None
         if names:
-            handles = [Line2D([], [], color=consumer_colour(n), lw=2, label=n) for n in names]
+            handles = [Line2D([], [], label=n, **consumer_style(n)) for n in names]
             self._consumer_legend = self.fig.legend(
                 handles=handles, loc="center", bbox_to_anchor=(0.36, 0.5), ncol=min(len(names), 8),
                 fontsize=8, frameon=False, handlelength=1.5, columnspacing=1.0)

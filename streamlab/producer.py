@@ -116,6 +116,22 @@ def check_is_stream(r: redis.Redis, stream: str) -> None:
         )
 
 
+class ServerFullError(redis.ResponseError):
+    """The server refused ``XADD`` because it reached its ``maxmemory`` limit (an ``OOM`` error).
+
+    ``sent`` entries of this burst went in before it (whole pipelined batches;
+    in the batch that failed some may have landed too: ``XLEN`` tells).
+    """
+
+    def __init__(self, stream: str, asked: int, sent: int, cause: BaseException):
+        self.stream, self.asked, self.sent, self.cause = stream, asked, sent, cause
+        super().__init__(
+            f"The Redis server is out of memory (it reached its maxmemory limit) and refused XADD "
+            f"to {stream!r} after {sent:,} of the {asked:,} entries of this burst. Make room: trim "
+            f"the stream (XTRIM {stream} MAXLEN 1000, or Producer(maxlen=...)), delete keys you no "
+            f"longer need (sl.reset() deletes the course's), or raise maxmemory. [{cause}]")
+
+
 class Producer(Worker):
     """Adds sensor readings to ``stream`` with ``XADD``, ``rate`` times a second.
 
@@ -272,17 +288,26 @@ class Producer(Worker):
 
         Runs on the caller's thread and returns when all ``n`` are in the
         stream; a running paced loop carries on beside it. Setting ``cancel``
-        (from another thread) ends the burst after the batch in flight.
+        (from another thread) ends the burst after the batch in flight. A
+        server at its ``maxmemory`` limit refuses ``XADD`` (``OOM``): that raises
+        ``ServerFullError``, which says how many entries went in before it.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"burst needs a whole number of entries (0 or more); got {n!r}.")
         check_is_stream(self.r, self.stream)
         if not self.running:
             self._mark_start()
+        asked, done = n, 0
         while n > 0 and not (cancel is not None and cancel.is_set()):
             batch = min(n, MAX_BATCH)
-            self._send(batch)
+            try:
+                self._send(batch)
+            except redis.ResponseError as exc:
+                if not (isinstance(exc, redis.exceptions.OutOfMemoryError) or "OOM " in str(exc)):
+                    raise
+                raise ServerFullError(self.stream, asked, done, exc) from None
             n -= batch
+            done += batch
         return self
 
     # --- the paced loop -----------------------------------------------------------

@@ -532,15 +532,18 @@ def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
     if may_reconfigure(r):
         return _overflow(r.backend.url, "this kernel's private server", channel, messages,
                          payload_bytes, hard_limit, fake_note)
-    if _server.find_server_binary() is None:
-        why = ("No redis-server here to start a scratch server, and the course never runs "
-               "CONFIG SET on a server it did not start.")
+    # The same binary sl.connect() would start for a private backend: the first
+    # redis-server or valkey-server on PATH (server.find_server_binary).
+    binary = _server.find_server_binary()
+    if binary is None:
+        why = ("No redis-server or valkey-server on PATH to start a scratch server, and the "
+               "course never runs CONFIG SET on a server it did not start.")
         return BufferLimitDemo("not run", output_buffer_limit(r) or "unknown", 0, 0, 0, False,
                                f"{fake_note} {why}".strip())
-    scratch = _server.PrivateServer().start()
+    scratch = _server.PrivateServer(binary=binary).start()
     try:
-        return _overflow(scratch.url, "a scratch server streamlab started for this demo", channel,
-                         messages, payload_bytes, hard_limit, fake_note)
+        return _overflow(scratch.url, f"a scratch server streamlab started for this demo from {binary}",
+                         channel, messages, payload_bytes, hard_limit, fake_note)
     finally:
         scratch.stop()
 
@@ -551,6 +554,11 @@ def _overflow(url: str, where: str, channel: str, messages: int, payload_bytes: 
     # The subscriber must see the disconnect, not silently reconnect and resubscribe.
     slow = redis.Redis.from_url(url, decode_responses=True, protocol=2, socket_timeout=2,
                                 retry=None)
+    info = admin.info("server")  # say which server ran the demo: INFO server
+    if "valkey_version" in info:
+        where = f"{where} (valkey {info['valkey_version']})"
+    else:
+        where = f"{where} (redis {info.get('redis_version', '?')})"
     before = admin.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
     limit = f"pubsub {hard_limit} 0 0"
     admin.config_set("client-output-buffer-limit", limit)

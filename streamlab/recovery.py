@@ -15,7 +15,13 @@ Lesson 04 uses these helpers; each names the Redis command underneath.
 - ``Reaper``: a worker that runs the ``XAUTOCLAIM`` loop for ever, retries what
   it claims and dead-letters entries delivered too often.
 - ``GracefulShutdown``: turn SIGTERM/SIGINT into "finish the entry in hand,
-  then stop" for consumer scripts.
+  then stop" for consumer scripts; ``SignalStop`` is the lock-free flag its
+  signal handler (and ``streamlab consume``'s) sets.
+
+``delivery_counts``, ``autoclaim_pages``, ``AutoclaimPage`` and ``dead_letter``
+live in ``pel`` (no pandas, so the terminal programs start and exit fast) and
+``SignalStop`` in ``pipeline``; they are imported here, so ``recovery.X`` works
+for all of them.
 """
 
 from __future__ import annotations
@@ -24,19 +30,19 @@ import contextlib
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 import redis
 
 from .consumers import Event
+from .pel import (DEAD_LETTER_FIELDS, AutoclaimPage, autoclaim_pages,  # noqa: F401 - part of this API
+                  dead_letter, delivery_counts)
+from .pipeline import SignalStop  # noqa: F401 - part of this API
 from .workers import Worker
 
 PENDING_COLUMNS = ["entry_id", "consumer", "idle_ms", "deliveries"]
-
-#: The fields a dead-letter copy adds to the entry's own fields.
-DEAD_LETTER_FIELDS = ("original_id", "deliveries", "source_stream", "group", "last_consumer", "reason")
 
 
 # --- looking at the pending entries list (PEL) ---------------------------------------
@@ -71,21 +77,6 @@ def pending_entries(r: redis.Redis, stream: str, group: str, consumer: str | Non
          for p in rows],
         columns=PENDING_COLUMNS,
     )
-
-
-def delivery_counts(r: redis.Redis, stream: str, group: str, ids: list[str]) -> dict[str, int]:
-    """How many times each of ``ids`` was delivered: ``XPENDING stream group id id 1`` per ID, pipelined.
-
-    IDs that are no longer pending (acked, or deleted) are left out.
-    """
-    pipe = r.pipeline(transaction=False)
-    for entry_id in ids:
-        pipe.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-    counts = {}
-    for rows in pipe.execute():
-        for p in rows:
-            counts[p["message_id"]] = int(p["times_delivered"])
-    return counts
 
 
 # --- taking work over --------------------------------------------------------------
@@ -139,43 +130,6 @@ def race_claim(r: redis.Redis, stream: str, group: str, ids: list[str], min_idle
                           "ids": list(results.get(name, []))} for name in claimers])
 
 
-@dataclass
-class AutoclaimPage:
-    """One ``XAUTOCLAIM`` reply: where it started, the cursor for the next call, what it claimed and found deleted."""
-
-    cursor: str
-    next_cursor: str
-    claimed: list[tuple[str, dict]]
-    deleted: list[str] = field(default_factory=list)
-
-
-def autoclaim_pages(r: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: int,
-                    count: int = 100, start: str = "0-0") -> Iterator[AutoclaimPage]:
-    """``XAUTOCLAIM stream group consumer min-idle-time cursor COUNT n``, again and again, until the cursor is ``0-0``.
-
-    Each page scans up to ``count`` pending entries from ``cursor`` on. The
-    third element of the reply (Redis 7.0+) lists IDs that were pending but have
-    been deleted or trimmed from the stream: Redis drops them from the PEL, and
-    the page reports them in ``deleted``. On Redis 6.2 such entries come back
-    with no fields instead; they are moved to ``deleted`` too.
-    """
-    cursor = start
-    while True:
-        reply = r.xautoclaim(stream, group, consumer, int(min_idle_ms), start_id=cursor, count=count)
-        next_cursor, entries = reply[0], reply[1]
-        deleted = list(reply[2]) if len(reply) > 2 else []
-        claimed = []
-        for entry_id, fields in entries:
-            if fields is None:
-                deleted.append(entry_id)
-            else:
-                claimed.append((entry_id, fields))
-        yield AutoclaimPage(cursor, next_cursor, claimed, deleted)
-        if next_cursor == "0-0":
-            return
-        cursor = next_cursor
-
-
 def autoclaim_all(r: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: int,
                   count: int = 100) -> tuple[list[tuple[str, dict]], list[str]]:
     """Every entry idle for ``min_idle_ms`` or more, claimed for ``consumer`` (``XAUTOCLAIM`` loop); plus the deleted IDs."""
@@ -185,36 +139,6 @@ def autoclaim_all(r: redis.Redis, stream: str, group: str, consumer: str, min_id
         claimed += page.claimed
         deleted += page.deleted
     return claimed, deleted
-
-
-# --- dead letters ---------------------------------------------------------------------
-
-# XACK first: only if the entry was still pending (nobody acked it meanwhile)
-# is it copied, so an entry is never both done and dead-lettered.
-_DEAD_LETTER_LUA = """
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  return redis.call('XADD', KEYS[2], '*', (unpack or table.unpack)(ARGV, 3))
-end
-return false
-"""
-
-
-def dead_letter(r: redis.Redis, stream: str, group: str, entry_id: str, fields: dict,
-                dead_letter_stream: str, deliveries: int, consumer: str = "",
-                reason: str = "") -> str | None:
-    """Move one pending entry to ``dead_letter_stream``: ``XACK`` it and ``XADD`` a copy, atomically (a Lua script).
-
-    The copy holds the entry's fields plus ``original_id``, ``deliveries``,
-    ``source_stream``, ``group``, ``last_consumer`` and ``reason``. Returns the
-    copy's ID, or None if the entry was no longer pending (then nothing is copied).
-    """
-    extra = {"original_id": entry_id, "deliveries": deliveries, "source_stream": stream,
-             "group": group, "last_consumer": consumer, "reason": reason}
-    flat: list = []
-    for k, v in {**fields, **extra}.items():
-        flat += [k, v]
-    script = r.register_script(_DEAD_LETTER_LUA)  # EVALSHA, loading the script on first use
-    return script(keys=[stream, dead_letter_stream], args=[group, entry_id, *flat]) or None
 
 
 # --- idempotency ------------------------------------------------------------------------
@@ -412,42 +336,60 @@ class GracefulShutdown:
     In a consumer script::
 
         shutdown = GracefulShutdown(pool)      # anything with a stop() method
-        with shutdown.installed():             # SIGTERM / Ctrl-C now call shutdown.request()
+        with shutdown.installed():             # SIGTERM / Ctrl-C now request a shutdown
             pool.start()
             shutdown.wait()                    # returns once a signal (or request()) came
 
     ``request()`` does what a signal does, which is how a notebook (whose
     Ctrl-C belongs to Jupyter) can try it. Stopping a ``ConsumerPool`` lets each
     consumer finish and ``XACK`` the batch it holds; nothing new is read.
+
+    The signal handler only sets a lock-free flag (``SignalStop``, shared with
+    ``streamlab consume``): stopping the workers joins threads and sets
+    ``threading.Event``s, which take locks the interrupted main thread may hold.
+    ``wait()`` sees the flag and does the stopping on the main thread, outside
+    the handler.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, *stoppables):
         self.stoppables = list(stoppables)
-        self.requested = threading.Event()
+        self.requested = SignalStop()
         self.reason: str | None = None
+        self._stopped = False
         self._previous: dict = {}
 
     def request(self, reason: str = "requested") -> None:
         """Stop everything registered (each finishes its current entry) and wake ``wait()``."""
-        if self.requested.is_set():
-            return
-        self.reason = reason
+        self._flag(reason)
+        self._stop_all()
+
+    def _flag(self, reason: str) -> None:
+        if not self.requested.is_set():
+            self.reason = reason
         self.requested.set()
+
+    def _stop_all(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         for s in self.stoppables:
             s.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a shutdown is requested; True if it was."""
-        return self.requested.wait(timeout)
+        """Block until a shutdown is requested, then stop everything registered; True if it was."""
+        if self.requested.wait(timeout):
+            self._stop_all()
+            return True
+        return False
 
     def _on_signal(self, signum, frame) -> None:
-        # Handlers run on the main thread between bytecodes: only set the flag and stop there.
-        self.request(signal.Signals(signum).name)
+        # A handler interrupts the main thread anywhere: set the flag and nothing else.
+        self._flag(signal.Signals(signum).name)
 
     def install(self) -> "GracefulShutdown":
-        """Route SIGTERM and SIGINT to ``request()`` (main thread only); ``uninstall()`` restores the old handlers."""
+        """Route SIGTERM and SIGINT to the flag ``wait()`` watches (main thread only); ``uninstall()`` restores the old handlers."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("signal handlers can only be installed from the main thread.")
         for sig in self.SIGNALS:

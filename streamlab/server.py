@@ -2,6 +2,10 @@
 
 The server listens on 127.0.0.1 only, on a free port, keeps nothing on disk
 (``--save ""``, ``--appendonly no``) and works in its own temporary directory.
+Lesson 08 asks for RDB snapshots or an append-only file (``save=``,
+``appendonly=``, ``appendfsync=``) and for replicas (``replicaof=``); those files
+live in the same temporary directory and go with it. ``crash()`` SIGKILLs the
+server and ``restart()`` starts it again from its files, through the supervisor.
 
 It must never outlive the process that asked for it, not even when that process
 is killed with SIGKILL, which no ``atexit`` hook survives. So the server is not
@@ -161,7 +165,14 @@ def _start_server_process(binary: str, workdir: str, port: int | None, timeout: 
 
 
 def _supervise(binary: str, port: int | None, extra: list[str]) -> int:
-    """Body of the supervisor process: start the server, wait for EOF on stdin, clean up."""
+    """Body of the supervisor process: start the server, obey the parent, clean up at EOF.
+
+    The parent may send one-word lines on stdin (lesson 08 crashes servers on purpose):
+    ``KILL`` SIGKILLs the server and answers ``KILLED``; ``RESTART`` starts it again in the
+    same directory on the same port, so it loads whatever RDB/AOF files it left, and
+    answers ``READY port pid`` or ``ERROR reason``. EOF (the parent closed the pipe or
+    died) stops the server and removes the directory, as before.
+    """
     workdir = tempfile.mkdtemp(prefix="streamlab-redis-")
     proc = None
 
@@ -185,13 +196,48 @@ def _supervise(binary: str, port: int | None, extra: list[str]) -> int:
         print("ERROR " + str(exc).replace("\n", " | "), flush=True)
         shutil.rmtree(workdir, ignore_errors=True)
         return 1
-    print(f"READY {chosen} {proc.pid}", flush=True)
+    print(f"READY {chosen} {proc.pid} {workdir}", flush=True)
     # Blocks until the parent closes the pipe, which the kernel also does when
     # the parent dies: this is what ties the server's life to the parent's.
-    while sys.stdin.buffer.read(4096):
-        pass
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            break
+        word = line.strip()
+        if word == b"KILL":
+            if proc is not None and proc.poll() is None:
+                proc.kill()  # SIGKILL: no shutdown save, no final fsync, like a crash
+            if proc is not None:
+                proc.wait()
+            print("KILLED", flush=True)
+        elif word == b"RESTART":
+            if proc is not None and proc.poll() is None:
+                print(f"READY {chosen} {proc.pid} {workdir}", flush=True)
+                continue
+            try:
+                proc, _ = _start_server_process(binary, workdir, chosen, timeout=10, extra=extra)
+            except (ServerError, OSError) as exc:
+                proc = None
+                print("ERROR " + str(exc).replace("\n", " | "), flush=True)
+                continue
+            print(f"READY {chosen} {proc.pid} {workdir}", flush=True)
     cleanup()
     return 0
+
+
+def persistence_args(save: str = "", appendonly: bool = False,
+                     appendfsync: str | None = None) -> list[str]:
+    """Server options for RDB snapshots (``save``) and the append-only file.
+
+    ``save`` is Redis's own syntax, ``"60 1000"`` = a snapshot when 1000 keys changed
+    within 60 s, ``""`` = none; ``appendfsync`` is ``always``, ``everysec`` or ``no``.
+    """
+    if appendfsync not in (None, "always", "everysec", "no"):
+        raise ValueError(f"appendfsync must be 'always', 'everysec' or 'no', not {appendfsync!r}.")
+    args = ["--save", save, "--appendonly", "yes" if appendonly else "no"]
+    if appendfsync:
+        args += ["--appendfsync", appendfsync]
+    return args
 
 
 class PrivateServer:
@@ -202,12 +248,22 @@ class PrivateServer:
     """
 
     def __init__(self, binary: str | None = None, port: int | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, *, save: str = "",
+                 appendonly: bool = False, appendfsync: str | None = None,
+                 replicaof: tuple[str, int] | None = None):
         self.binary = binary or find_server_binary()
         self.requested_port = port
-        self.extra_args = list(extra_args or [])
+        # Persistence and replication options go before extra_args, so a caller's own
+        # options still come last and win.
+        options = []
+        if save or appendonly or appendfsync:
+            options += persistence_args(save, appendonly, appendfsync)
+        if replicaof:
+            options += ["--replicaof", str(replicaof[0]), str(replicaof[1])]
+        self.extra_args = options + list(extra_args or [])
         self.port: int | None = None
         self.server_pid: int | None = None
+        self.workdir: str | None = None
         self._supervisor: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
@@ -247,12 +303,62 @@ class PrivateServer:
                 self._supervisor = None
                 reason = line[len("ERROR "):] if line.startswith("ERROR ") else (line or "no reply")
                 raise ServerError(f"Could not start a private {os.path.basename(self.binary)}: {reason}")
-            _, port, pid = line.split()
+            _, port, pid, self.workdir = line.split(maxsplit=3)
             self.port, self.server_pid = int(port), int(pid)
             atexit.register(self.stop)
             return self
 
-    def _read_first_line(self, timeout: float) -> str:
+    def _ask(self, word: str, timeout: float) -> str:
+        """Send one command line to the supervisor and return its answer line."""
+        if not self.running:
+            raise ServerError("The private server is not running: call start() first.")
+        try:
+            self._supervisor.stdin.write(word.encode() + b"\n")
+            self._supervisor.stdin.flush()
+        except OSError as exc:
+            raise ServerError(f"The private server's supervisor is gone ({exc}).") from None
+        return self._read_first_line(timeout, kill_on_timeout=False)
+
+    def crash(self, timeout: float = 10) -> None:
+        """SIGKILL the server, as a crash would: no shutdown save, no final fsync.
+
+        Its directory (and any RDB/AOF files in it) stays for ``restart()``. Returns once
+        the process is gone.
+        """
+        with self._lock:
+            answer = self._ask("KILL", timeout)
+            if answer != "KILLED":
+                raise ServerError(f"Could not kill the private server: {answer or 'no reply'}")
+            self.server_pid = None
+
+    def restart(self, timeout: float = 20) -> "PrivateServer":
+        """Start the server again on the same port, from the files it left in its directory."""
+        with self._lock:
+            line = self._ask("RESTART", timeout)
+            if not line.startswith("READY "):
+                reason = line[len("ERROR "):] if line.startswith("ERROR ") else (line or "no reply")
+                raise ServerError(f"Could not restart the private server: {reason}")
+            _, _port, pid, _dir = line.split(maxsplit=3)
+            self.server_pid = int(pid)
+            return self
+
+    def files(self) -> dict[str, int]:
+        """The persistence files in the server's directory (RDB, AOF parts), with their sizes."""
+        found = {}
+        if not self.workdir:
+            return found
+        for base, _dirs, names in os.walk(self.workdir):
+            for name in names:
+                if name == "server.log":
+                    continue
+                path = os.path.join(base, name)
+                try:
+                    found[os.path.relpath(path, self.workdir)] = os.path.getsize(path)
+                except OSError:
+                    pass
+        return dict(sorted(found.items()))
+
+    def _read_first_line(self, timeout: float, kill_on_timeout: bool = True) -> str:
         result: list[str] = []
         reader = threading.Thread(
             target=lambda: result.append(self._supervisor.stdout.readline().decode().strip()),
@@ -261,7 +367,8 @@ class PrivateServer:
         reader.start()
         reader.join(timeout)
         if not result:
-            self._supervisor.kill()
+            if kill_on_timeout:
+                self._supervisor.kill()
             return f"no answer within {timeout:.0f} s"
         return result[0]
 
@@ -283,6 +390,8 @@ class PrivateServer:
                 sup.wait()
             sup.stdout.close()
             self.port = None
+            self.server_pid = None
+            self.workdir = None
 
     def __enter__(self) -> "PrivateServer":
         return self.start()

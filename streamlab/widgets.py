@@ -8,14 +8,25 @@ one starts. A panel has the same Python API as a worker (``start()``,
 ``stop()``, ``run_for(seconds)``), so a notebook can drive it without a click;
 after ``stop()`` it shows its final numbers, and it also displays as plain
 text/HTML where widgets do not render (nbclient, nbconvert).
+
+Static mode (``STREAMLAB_STATIC=1``, set by the book build): a panel displays
+as a picture of its widgets instead of the live widget: its HTML and images,
+without the controls, which would be dead on a web page. The picture has a
+display id, and ``stop()`` and ``burst()`` redraw it in place, so an executed
+notebook keeps every display of a panel at its last state, as a learner's live
+widget would look at the end of the lesson.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import html
 import math
+import os
 import threading
 import time
+import uuid
 
 import ipywidgets as W
 import redis
@@ -31,6 +42,99 @@ _panels: dict[str, "Panel"] = {}
 _panels_lock = threading.Lock()
 
 _STATUS_COLOURS = {"info": "#555", "ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e"}
+
+STATIC_ENV = "STREAMLAB_STATIC"
+STATIC_NOTE = ("A picture of this panel at the end of the lesson; "
+               "run the notebook to use its controls.")
+
+
+def static_mode() -> bool:
+    """True when ``STREAMLAB_STATIC`` asks for pictures instead of live widgets (the book does)."""
+    return os.environ.get(STATIC_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def static_html(widget: W.Widget) -> str:
+    """The visible, non-interactive part of a widget tree as HTML: text, tables and images.
+
+    Boxes keep their direction (an ``HBox`` stays a row); ``HTML`` and ``Label``
+    widgets keep their content; an ``Image`` becomes an ``<img>`` with its bytes
+    inline. Buttons, sliders, text boxes and every other control are left out:
+    on a static page they could not do anything. Hidden widgets stay hidden.
+    """
+    layout = getattr(widget, "layout", None)
+    if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
+        return ""
+    if isinstance(widget, W.Box):
+        inner = "".join(static_html(child) for child in widget.children)
+        if not inner:
+            return ""
+        row = isinstance(widget, W.HBox)
+        style = "display:flex;flex-flow:row wrap;gap:12px;align-items:flex-start" if row else ""
+        return f"<div style='{style}'>{inner}</div>"
+    if isinstance(widget, (W.HTML, W.HTMLMath)):
+        return f"<div>{widget.value}</div>" if widget.value else ""
+    if isinstance(widget, W.Label):
+        return f"<div>{html.escape(widget.value)}</div>" if widget.value else ""
+    if isinstance(widget, (W.Button, W.ToggleButton)):
+        return ""
+    if isinstance(widget, W.ValueWidget) and getattr(widget, "description", ""):
+        # A setting's value as plain text ("msgs/s 20"): what the panel ran with, not a control.
+        value = widget.value
+        if isinstance(widget, W.Dropdown):
+            value = widget.label
+        elif isinstance(widget, W.Checkbox):
+            value = "yes" if value else "no"
+        elif isinstance(value, float):
+            value = f"{value:,.4g}"
+        return (f"<div style='color:#57606a'>{html.escape(widget.description)} "
+                f"<b>{html.escape(str(value))}</b></div>")
+    if isinstance(widget, W.Image):
+        if not widget.value:
+            return ""
+        data = base64.b64encode(bytes(widget.value)).decode("ascii")
+        return (f"<img src='data:image/{html.escape(widget.format)};base64,{data}' "
+                f"style='max-width:100%' alt='panel picture'>")
+    return ""
+
+
+class StaticPicture:
+    """A widget's last picture, for pages where no kernel runs it (``STREAMLAB_STATIC=1``).
+
+    Displayed once per ``display()`` under one display id; ``update()`` (called
+    on the kernel's main thread, where the cell that changed the widget runs)
+    redraws every display of it in place. ``text`` gives the text/plain form.
+    """
+
+    def __init__(self, widget: W.Widget, text=lambda: ""):
+        self.widget = widget
+        self.text = text
+        self.display_id = f"streamlab-static-{uuid.uuid4().hex}"
+        self.shown = False
+
+    def bundle(self) -> dict:
+        body = static_html(self.widget)
+        note = f"<div style='color:#57606a;font-size:85%;margin-top:4px'>{STATIC_NOTE}</div>"
+        return {"text/plain": self.text(),
+                "text/html": ("<div class='streamlab-static' style='border:1px solid #d0d7de;"
+                              f"border-radius:6px;padding:6px 10px'>{body}{note}</div>")}
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.bundle(), raw=True, display_id=self.display_id)
+        self.shown = True
+
+    def update(self) -> None:
+        # Only from the main thread: an executed notebook (nbclient) keeps the messages of the
+        # cell that is running, and a refresher thread's update could land in no cell at all.
+        if not self.shown or threading.current_thread() is not threading.main_thread():
+            return
+        from IPython.display import update_display
+
+        update_display(self.bundle(), raw=True, display_id=self.display_id)
+
+    def __repr__(self) -> str:
+        return self.text()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -102,11 +206,21 @@ class Panel:
         self._refresher: _Refresher | None = None
         self._closed = False
         self.closed_reason = ""
+        self._picture: StaticPicture | None = None
         with _panels_lock:
             previous = _panels.get(name)
             _panels[name] = self
         if previous is not None:
             previous.shutdown("replaced by a newer panel of the same name")
+
+    def __init_subclass__(cls, **kwargs):
+        # Every panel's stop() and burst(), the base's or its own, end by redrawing the static
+        # picture, so a new panel honours static mode without doing anything for it.
+        super().__init_subclass__(**kwargs)
+        for name in ("stop", "burst"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_updates_picture", False):
+                setattr(cls, name, _then_update_picture(method))
 
     # --- to implement -----------------------------------------------------------
     def workers(self) -> list[workers.Worker]:
@@ -142,6 +256,7 @@ class Panel:
             w.stop()
         self.stop_refresher()
         self.refresh()
+        self.update_picture()
         return self
 
     def run_for(self, seconds: float) -> "Panel":
@@ -194,8 +309,36 @@ class Panel:
         data["text/html"] = self.summary_html()
         return data
 
+    @property
+    def _ipython_display_(self):
+        # IPython calls this only if it is callable. In static mode it is, and the panel shows
+        # as its picture (see the module docstring); otherwise it is None and IPython falls back
+        # to _repr_mimebundle_, the live widget.
+        if not static_mode():
+            return None
+        if self._picture is None:
+            self._picture = StaticPicture(self.widget, self.summary)
+        self._picture.widget = self.widget  # a subclass may have rebuilt it
+        return self._picture._ipython_display_
+
+    def update_picture(self) -> None:
+        """Redraw the static picture in place (static mode; a no-op otherwise)."""
+        if self._picture is not None:
+            self._picture.update()
+
     def __repr__(self) -> str:
         return self.summary()
+
+
+def _then_update_picture(method):
+    """``method``, then ``self.update_picture()`` (see ``Panel.__init_subclass__``)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self.update_picture()
+        return result
+    wrapper._updates_picture = True
+    return wrapper
 
 
 def _close_tree(widget: W.Widget) -> None:

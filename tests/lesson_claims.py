@@ -24,6 +24,204 @@ class Claim:
 CLAIMS: dict[str, list[Claim]] = {
     "01-xadd-and-ids": [
         Claim("XADD lesson01:demo * sensor_id sensor1", r"\(integer\) 2\b", "XLEN counts two entries"),
+        Claim("XADD lesson01:explicit 5 reading milliseconds-only",
+              r'"1-2"\n> XADD lesson01:explicit 1-2 reading same-id-again\n\(error\)[^\n]*\n'
+              r'[\s\S]*0-9 reading older\n\(error\)[\s\S]*milliseconds-only\n"5-0"',
+              "the third and fourth XADD fail; the last one's ID is 5-0"),
+        Claim("XDEL lesson01:explicit 5-0",
+              r"5-0 reading again\n\(error\)[\s\S]*3-0 reading between\n\(error\)",
+              "after XDEL of 5-0, 5-0 is still refused, and so is 3-0"),
+        Claim('info = r.xinfo_stream("lesson01:explicit")',
+              r"newest entry: 1-2\s+last-generated-id: 5-0",
+              "the newest entry left is 1-2; last-generated-id stays 5-0"),
+        Claim("XTRIM lesson01:explicit MAXLEN 0",
+              r"XLEN lesson01:explicit\n\(integer\) 0\n> XADD lesson01:explicit 1-1 reading after-trim\n"
+              r"\(error\)[\s\S]*\* reading after-trim\n\"\d+-\d+\"",
+              "after XTRIM MAXLEN 0 the stream is empty and still refuses 1-1; * works"),
+        Claim("XADD lesson01:partial 1700000000000-* reading a",
+              r'"1700000000000-0"[\s\S]*"1700000000000-1"[\s\S]*"1700000000005-0"',
+              "the sequence counted 0, 1 within the millisecond, then restarted at 0"),
+        Claim("XADD lesson01:nomk NOMKSTREAM", r"XLEN lesson01:nomk\n\(integer\) 2\b",
+              "XLEN is 2 there"),
+    ],
+    "02-reading-and-blocking": [
+        Claim('r.delete("lesson02:history")', r"^600\b", "a reading every 100 ms for a minute"),
+        Claim("XRANGE lesson02:small (6-0 + COUNT 3",
+              r'\(6-0 \+ COUNT 3\n1\) 1\) "7-0"(?![\s\S]*\n2\) 1\) ")',
+              "the last page is shorter than three"),
+        Claim("last_10s = r.xrange", r"100 entries, from 9\.9 s to 0\.0 s before it",
+              "100 readings, one every 100 ms"),
+        Claim("min=newest_ms - 30_000", r"^100 entries", "the window from 30 to 20 s before"),
+        Claim('reply = r.xread({"lesson02:quiet": "$"}, block=500)', r"\[\] after 0\.[5-9]\d s",
+              "a little over 0.5 s"),
+        Claim("by_url = redis.Redis.from_url",
+              r"redis\.Redis\(host=\.\.\.\)\s+socket_timeout 5 s, retries 10\n"
+              r"redis\.Redis\.from_url\(\.\.\.\)\s+socket_timeout 5 s, retries 0",
+              "Redis(host=...) retries 10 times; from_url does not retry"),
+        Claim("print(\"this client's socket_timeout:\"", r"socket_timeout: None\s+\[\] after 1\.\d\d s",
+              "the same read simply returns [] when the time is up"),
+        Claim("def consume_with_walrus", r"first run handled 5\s+second run handled 3\n",
+              "the second run handled only the three new entries"),
+        Claim("def consume_with_redis_py",
+              r"first run handled (\d+) \(the stream holds \1\)\s+second run handled 2\b",
+              "its first run handled every entry in the stream"),
+        Claim("sent {panel.producer.sent - sent_before}", r"sent (\d+), received \1\b",
+              "every entry sent is printed once"),
+    ],
+    "03-consumer-groups": [
+        Claim("as-of-2a lesson03:orders REPLACE",
+              r'alice COUNT 2 STREAMS lesson03:orders >\n1\) 1\) "lesson03:orders"\n   2\) 1\) 1\) "1-1"'
+              r'[\s\S]*"1-2"[\s\S]*bob COUNT 2 STREAMS lesson03:orders >\n1\) 1\) "lesson03:orders"\n'
+              r'   2\) 1\) 1\) "1-3"[\s\S]*bob COUNT 2 STREAMS lesson03:orders >\n\(nil\)',
+              "alice got tea and cake, bob the soup, bob's second read (nil)"),
+        Claim("as-of-3 lesson03:orders REPLACE",
+              r'"alice"\n      2\) (\(integer\) 3|"3")\n   2\) 1\) "bob"\n      2\) (\(integer\) 1|"1")'
+              r'[\s\S]*XACK lesson03:orders kitchen 1-1 1-3\n\(integer\) 2\b',
+              "alice holds 3 and bob 1; XACK answered 2"),
+        Claim("as-of-4b lesson03:orders REPLACE", r"XACK lesson03:orders kitchen 1-2 1-4\n\(integer\) 2\b",
+              "let alice finish"),
+        Claim('groups = pd.DataFrame(r.xinfo_groups("lesson03:orders"))',
+              r"kitchen\s+3\s+0\s+1-5\s+5(\.0)?\s+0(\.0)?\b",
+              "kitchen: entries-read 5, lag 0; audit: nil"),
+        Claim('groups = pd.DataFrame(r.xinfo_groups("lesson03:orders"))',
+              r"audit\s+0\s+0\s+1-3\s+NaN\s+NaN", "audit's entries-read and lag are nil"),
+        Claim("def compare_lag",
+              r"after the XDEL:\s+XINFO GROUPS lag = None\s+really unread = 1\s+sampler shows 1 \(xrange\)\s+"
+              r"after kitchen read the rest:\s+XINFO GROUPS lag = \d\s+really unread = 0\s+sampler shows 0 \(xrange\)",
+              "nil right after the XDEL; the sampler counts what is really unread"),
+        Claim("as-of-7 lesson03:orders REPLACE",
+              r'"1-5"[\s\S]*"1-7"[\s\S]*DELCONSUMER[^\n]*\n\(integer\) 6\n> XGROUP DESTROY[^\n]*\n\(integer\) 1\b',
+              "audit given the whole stream again but 1-6; DESTROY answered 1"),
+        Claim('r.delete("lesson03:loop")',
+              r"handled 20 entries; its 3 old pending ones first: True\s+pending now: 0\b",
+              "the worker finishes its own pending entries first, then the rest; nothing pending"),
+        Claim('r.delete("lesson03:fanout")', r"analytics 0\s+c1\s+300\b", "analytics got all 300"),
+        Claim("def start_consumer(consumer",
+              r"first run: 5 entries processed\s+after a restart: 10 processings of 5 entries\s+"
+              r"times each entry was processed: \{2: 5\}", "the restart processed every entry again"),
+        Claim("def start_consumer_fixed", r"\{1: 5\}", "each entry once"),
+        Claim('r.delete("lesson03:order-one")', r"out-of-order completions: 0\b",
+              "one consumer draws the diagonal"),
+        Claim("routed = ConsumerPool", r"out of order for a key:\s+0\b", "zero out-of-order per key"),
+    ],
+    "05-trimming-and-retention": [
+        Claim("XADD lesson05:app:events MAXLEN 10000", r"XTRIM[^\n]*\n\(integer\) 0\b[\s\S]*XLEN[^\n]*\n\(integer\) 1\b",
+              "XTRIM removed none: one entry is well under the cap"),
+        Claim("article_key = ", r"about (6[5-9]|7[0-5]) entries per node", "about 70 per node, not 100"),
+        Claim("retention.fill(r, nodes_key, 1050)  # the same", r"\(integer\) 0\s+\(integer\) 100\s+\(integer\) 950\b",
+              "MAXLEN ~ 1000 removed 0, MAXLEN ~ 950 removed 100"),
+        Claim("r.xadd(capped, {\"n\": n}, maxlen=5", r"XLEN: 5\b", "capped at exactly 5"),
+        Claim("retention.trim(r, nodes_key, maxlen=925", r"MAXLEN = 925\s+25\s+950\s+925\b[\s\S]*MAXLEN = 925\s+10\s+10\b",
+              "the exact trim to 925 removed 25 entries but left 10 nodes"),
+        Claim("for limit in (None, 500, 0)", r"MAXLEN ~ 1000: removed 10000 entries[\s\S]*LIMIT 500: removed 500 entries[\s\S]*LIMIT 0: removed 500 entries \(1500 -> 1000",
+              "the first call removed 10,000, the next 500, LIMIT 0 finished the job"),
+        Claim("xdel_key = \"lesson05:xdel\"", r"1000 XADDs\s+1000\s+10\b[\s\S]*XDEL of 250 entries\s+750\s+10\b[\s\S]*XTRIM MAXLEN = 500\s+500\s+5\b",
+              "XDEL freed no node; trimming freed 5"),
+        Claim("ids, states, _ = replay(\"XTRIM MAXLEN = 5\")", r"XTRIM MAXLEN = 5\s+5\s+3\s+3\s+(7|5)\b",
+              "3 pending after the trim; lag 7 (Redis 7.x, fakeredis) or 5 (Redis 8)"),
+        Claim("replay(\"XAUTOCLAIM\")", r"deleted: \['\d+-\d+', '\d+-\d+', '\d+-\d+'\]\s+pending now: 0\b",
+              "XAUTOCLAIM reported the three and cleared them"),
+        Claim("sized = \"lesson05:sized\"", r"entries added 1,500, XLEN 1,000[\s\S]*reads 1,000: n = 500 to 1499",
+              "readings 0 to 499 were never delivered"),
+        Claim("rate, cap = 50, 100_000", r"down 10 min[^\n]*ok[\s\S]*down 20 min[^\n]*ALERT[\s\S]*down 40 min[^\n]*20,000 unread",
+              "alert at half the cap; trimming eats unread readings after 33 minutes"),
+    ],
+    "06-pubsub-vs-streams": [
+        Claim("PUBLISH before anyone listens", r"PUBLISH before anyone listens: 0\b[\s\S]*PUBLISH replied: 1\b[\s\S]*anything else\?\s+None",
+              "nobody subscribed: 0; then one subscriber got it; 'too early' never arrives"),
+        Claim("result = experiment.run(", r"Pub/Sub subscriber\s+60\s+40\b[\s\S]*stream consumer group\s+100\s+0\b",
+              "the subscriber received 60, the stream consumer all 100"),
+        Claim("subscriber missed:", r"subscriber missed: 31 to 70 \(40 events\)[\s\S]*missed: nothing[\s\S]*in order: True",
+              "events 31-70 lost by the subscriber; the stream consumer missed nothing"),
+        Claim("for group in (\"billing\", \"audit\", \"search\")",
+              r"subscriber 1\s+30\b[\s\S]*subscriber 3\s+30\b[\s\S]*billing\s+30\b[\s\S]*audit\s+30\b[\s\S]*search\s+30\b",
+              "each subscriber and each group got all 30"),
+    ],
+    "07-capstone": [
+        Claim("cap.ledger()", r"NOTHING LOST", "the ledger adds up"),
+        Claim("demo = \"lesson07:multi-demo\"", r"alerts for one reading: 2\b[\s\S]*WRONGTYPE[\s\S]*still pending: 0\b",
+              "MULTI/EXEC: two alerts for one reading; a failed XADD and the XACK still applied"),
+        Claim("XINFO GROUPS lesson07:sensors", r'"workers"\s+3\) "consumers"\s+4\) \(integer\) 4\b',
+              "workers has 4 consumers: w1, w2, w3 and the reaper"),
+    ],
+    "04-failure-and-recovery": [
+        Claim("summary = recovery.pending_summary(r, \"lesson04:orders\"", r"'total': 4\b[\s\S]*alice\s+3\b[\s\S]*bob\s+1\b",
+              "4 entries pending, alice 3, bob 1"),
+        Claim("claimed by both:", r"20 claims for 20 entries; claimed by both: 0\b",
+              "each entry went to exactly one rescuer"),
+        Claim("pages = recovery.autoclaim_pages(", r"0-0\s+\S+\s+10\b[\s\S]*\s0-0\s+5\b",
+              "the first page skips the ten just claimed and claims ten, the last five end the scan"),
+        Claim("worked on twice", r"worked on twice: \['0', '1', '2'\]", "both processes work on orders 0, 1 and 2"),
+        Claim("pd.DataFrame(r.xinfo_consumers(", r"gina\s+3\b", "one consumer, gina, with 3 pending"),
+        Claim("dead = \"host-a-4711\"", r"claimed 3 entries from host-a-4711[\s\S]*DELCONSUMER replied 0\b",
+              "claim first, then DELCONSUMER has nothing left to drop"),
+        Claim("reaper.run_for(1.0)", r"dead-lettered 1\b", "the bad payment is dead-lettered"),
+        Claim("pending_summary(r, \"lesson04:payments\"", r"'total': 0\b", "the PEL is empty"),
+        Claim("naive = r.incrby", r"60\s+False\s+30\b", "naive total 60, guarded total 30"),
+        Claim("duplicates absorbed by the guard", r"absorbed by the guard: 3\b", "three duplicates turned away"),
+        Claim("retried = r.xadd(", r"entry ID:\s+10\b[\s\S]*reading_id:\s+5\b",
+              "the entry-ID guard counts 10 kWh, the reading_id guard 5"),
+        Claim("shutdown.request(", r"pending now: 0\b", "every batch in hand was finished and acked"),
+        Claim("chaos.ledger()", r"\blost\s+0\b", "lost must read 0"),
+        Claim("runs = chaos.work_runs()", r"each order counted once", "the total in Redis counts each order once"),
+    ],
+    # Lesson 08: live on a real server, the recorded run on fakeredis. Only outcomes that hold
+    # in every run are claimed (timings and RDB's loss vary with where the kill lands).
+    "08-durability-and-operations": [
+        Claim("for setting, row in crash.iterrows()",
+              r"no persistence: lost (\d+) of \1 acknowledged; the group is gone",
+              "no persistence: every acknowledged write is gone, and so is the group"),
+        Claim("for setting, row in crash.iterrows()",
+              r"AOF, appendfsync always: lost 0 of \d+ acknowledged; .*; 0 acked entries",
+              "AOF always: nothing lost, no acknowledged work handed out again"),
+        Claim("for setting, row in crash.iterrows()", r"everysec lost at most a second of writes: True",
+              "everysec loses at most about a second"),
+        Claim("for name, df in writes.items()",
+              r"XADD only: acknowledged \d+, missing on the new primary: [1-9]\d*; "
+              r"sent after the cut, missing: (\d+) of \1",
+              "without WAIT every acknowledged write sent after the cut is missing"),
+        Claim("for name, df in writes.items()",
+              r"XADD \+ WAIT 1: acknowledged \d+, missing on the new primary: 0;",
+              "with WAIT 1 no acknowledged write is missing"),
+        Claim("situations = {name: dur.scenario(r, name)", r"A: alerts .*-> add consumers",
+              "A: add consumers"),
+        Claim("situations = {name: dur.scenario(r, name)", r"B: alerts .*-> consumers not acking",
+              "B: the consumer never acks"),
+        Claim("situations = {name: dur.scenario(r, name)", r"C: alerts .*-> dead consumer c3",
+              "C: c3 is dead"),
+        Claim('situations["C"].iloc[[0, -1]]', r"C, last tick: pending 3, least active consumer c3",
+              "c3 goes quiet holding 3 entries"),
+        Claim("bp = dur.backpressure(", r"'trimmed before the group read them': 150",
+              "150 entries were trimmed before the group read them"),
+        Claim("bp = dur.backpressure(", r"room left before the cap removes unread entries: 0",
+              "no room left"),
+        Claim("def dead_consumer_group(key)", r"DELCONSUMER first: it returned 3; pending now: 0",
+              "DELCONSUMER drops the 3 pending entries"),
+        Claim("def dead_consumer_group(key)",
+              r"'claimed': 3, 'pending dropped by DELCONSUMER': 0",
+              "claim first, then DELCONSUMER returns 0"),
+        Claim('row = panel.run("aof-always")',
+              r"AOF, appendfsync always: acknowledged \d+, lost 0, present after restart \d+",
+              "the panel's AOF always run loses nothing"),
+    ],
+    "09-redis-cluster": [
+        Claim('for key in ["lesson09:{orders}:stream"', r"(?s)(stream.*slot=105\n.*dead.*slot=105\n.*total.*slot=105)",
+              "the first three share slot 105"),
+        Claim("a, b = \"lesson09:sensor:a\"", r"server says: CROSSSLOT", "the server answers CROSSSLOT"),
+        Claim("ta, tb = ", r"slots: (\d+) \1\n", "the tagged streams share a slot"),
+        Claim("placement.groupby", r"\[2, 2, 1, 0, 2, 2\]|0\s+\[3\]\n1\s+\[2\]\n2\s+\[0, 1, 4, 5\]",
+              "p0 ... p5 hash to shards 2, 2, 1, 0, 2, 2"),
+        Claim('print("processed:", int(summary', r"processed: (\d+) of \1 sent; pending: 0 ; out of order per key: 0",
+              "every reading processed, nothing pending, none out of order per key"),
+        Claim("moved = partitions.moved_keys", r"851 of 1000 sensors", "most sensors change partition"),
+        Claim("def try_scripts", r"dead_letter\s+RedisClusterException.*\n.*IdempotencyGuard.apply\s+RedisClusterException",
+              "both scripts fail with lesson 04's key names"),
+        Claim('try_scripts("lesson09:{orders}:")', r"dead_letter\s+ok: .*\n.*IdempotencyGuard.apply\s+ok: True",
+              "both work under one tag"),
+        Claim("pipe.xack(stream, \"alerters\", entry)", r"MULTI/EXEC: \['[\d-]+', 1\]", "alert and ack in one EXEC"),
+        Claim("cluster.pubsub_traffic", r"PUBLISH\s+100\s+100\s+200\n.*SPUBLISH\s+100\s+100\s+0\b",
+              "classic 200 bus messages, sharded none"),
+        Claim("cluster.shard_outage", r"\{p3\}\s+0 no answer", "only {p3}, on shard 0, stopped"),
     ],
 }
 
@@ -33,11 +231,17 @@ def output_text(cell) -> str:
     parts = []
     for out in cell.get("outputs", []):
         if "text" in out:
-            parts.append(out["text"])
+            # A printed stream arrives in pieces, cut wherever the kernel happened to flush:
+            # glue them back as they were printed, so a claim never depends on the cut.
+            if parts and parts[-1][0] == out.get("name"):
+                parts[-1] = (out.get("name"), parts[-1][1] + out["text"])
+            else:
+                parts.append((out.get("name"), out["text"]))
         data = out.get("data", {})
-        parts.append(data.get("text/plain", ""))
-        parts.append(data.get("text/html", ""))
-    return "\n".join(parts)
+        if data:
+            parts.append((None, data.get("text/plain", "")))
+            parts.append((None, data.get("text/html", "")))
+    return "\n".join(text for _, text in parts)
 
 
 def broken_claims(lesson: str, nb) -> list[str]:

@@ -32,8 +32,9 @@ def test_xadd_rows_compare_producer_and_raw_and_clean_up(r):
 
 def test_consume_rows_read_and_ack_everything_and_clean_up(r):
     rows = bench.consume_throughput(r, n=250, rounds=1)
-    assert [row.label for row in rows][:3] == [label for label, _ in bench.CONSUME_CASES]
-    assert len(rows) == 5 and all(positive(row) for row in rows)
+    assert [row.label for row in rows][:4] == [label for label, _ in bench.CONSUME_CASES]
+    assert len(rows) == 6 and all(positive(row) for row in rows)
+    assert [row.unit for row in rows[4:]] == ["x", "x"]
     assert leftover_bench_keys(r) == []
 
 
@@ -94,3 +95,11 @@ def test_command_prints_the_machine_and_the_table(capsys):
     for label, _, _ in bench.XADD_CASES:
         assert f"| {label} |" in out
     assert "XREAD BLOCK wake-up latency p99" in out and "Sampler: process CPU" in out
+
+
+def test_partitioned_throughput_on_a_private_cluster_drains_everything():
+    if bench.sl_server.find_server_binary() is None:
+        pytest.skip("no redis-server to build a cluster from")
+    rows = bench.partitioned_throughput(n=600, partitions=4, processes=(1, 2), rounds=1)
+    assert [len(row.values) for row in rows] == [1, 1] and all(positive(row) for row in rows)
+    assert "2 consumer processes" in rows[1].label

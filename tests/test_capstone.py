@@ -352,3 +352,28 @@ def test_the_live_dashboard_redraws_while_running_and_stops_with_the_pipeline(r,
     assert "sensor1" in counters.value and "exited 0" in counters.value
     assert not cap._refresher.running
     widget.close()
+
+
+def test_the_ledger_names_a_reading_alerted_twice_and_a_hot_reading_without_alert(r, small):
+    cap = small(count=10).start()
+    assert cap.wait_drained(30)
+    cap.stop()
+    alerts = r.xrange(cap.alerts)
+    assert alerts, "the run needs at least one alert (threshold 24, temperatures 18-26)"
+    r.xadd(cap.alerts, alerts[0][1])            # a second alert for the same reading
+    ledger = cap.ledger()
+    assert not ledger.ok
+    assert "1 readings alerted more than once" in str(ledger)
+    # Delete the two oldest alerts: one reading now has no alert (the first keeps its copy).
+    r.xdel(cap.alerts, *[i for i, _ in r.xrange(cap.alerts)][:2])
+    assert "1 hot readings without an alert" in str(cap.ledger())
+
+
+def test_alive_says_whether_a_member_runs(r, small):
+    cap = small(count=None).start()
+    cap.wait_started()
+    assert cap.alive("w1")
+    cap.kill("w1")
+    assert not cap.alive("w1")
+    with pytest.raises(ValueError, match="w9"):
+        cap.alive("w9")

@@ -229,3 +229,22 @@ def test_a_new_experiment_on_the_same_keys_stops_the_running_one_first(r, prefix
     assert second.run_until_done(timeout=10)
     assert not first.running and not first.pool.running and not first.reaper.running
     assert second.counts()["produced"] == 50 == r.xlen(second.stream)
+
+
+def test_the_guard_is_keyed_on_the_order_number_so_a_retried_xadd_is_absorbed(r, prefix):
+    exp = ChaosExperiment(r, prefix, entries=20, consumers=1, crash_probability=0,
+                          poison_share=0, min_idle_ms=50, processing_ms=0, seed=1)
+    assert exp.run_until_done(timeout=30)
+    assert exp.guard.seen("order:1") and not exp.guard.seen(r.xrange(exp.stream, count=1)[0][0])
+    total = int(r.get(exp.total_key))
+    first = r.xrange(exp.stream, count=1)[0]
+    # A producer that retried its XADD: the same order again, under a new entry ID.
+    client = r.new_client()
+    try:
+        entry_id = r.xadd(exp.stream, first[1])
+        exp.after_work("retry-test", entry_id, first[1], client, RuntimeError)
+    except RuntimeError:
+        pass  # a scheduled crash after the work: the work itself has run
+    finally:
+        client.close()
+    assert int(r.get(exp.total_key)) == total, "the duplicate order was applied twice"

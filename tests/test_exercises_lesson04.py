@@ -166,3 +166,92 @@ def test_ex4_a_learner_function_that_raises_is_reported_not_raised(ex):
     outcome = ex[4].evaluate(apply_once)
     assert outcome.status == "error"
     assert "KeyError" in outcome.message
+
+
+def _pending_over(r, stream, group, max_deliveries):
+    return [p for p in r.xpending_range(stream, group, "-", "+", 100)
+            if p["times_delivered"] > max_deliveries]
+
+
+def _copy(r, stream, p):
+    fields = r.xrange(stream, p["message_id"], p["message_id"])[0][1]
+    return {**fields, "original_id": p["message_id"], "deliveries": p["times_delivered"]}
+
+
+def test_ex3_at_least_the_limit_is_not_more_than_the_limit(ex):
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries - 1):  # >= instead of >
+            r.xadd(dead_stream, _copy(r, stream, p))
+            r.xack(stream, group, p["message_id"])
+            moved.append(p["message_id"])
+        return moved
+
+    outcome = ex[3].evaluate(dead_letter_poison)
+    assert outcome.status == "wrong"
+    assert "`>`, not `>=`" in outcome.message
+
+
+def test_ex3_xadd_then_xack_as_two_commands_doubles_a_copy_in_a_crash(ex):
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            r.xadd(dead_stream, _copy(r, stream, p))
+            r.xack(stream, group, p["message_id"])
+            moved.append(p["message_id"])
+        return moved
+
+    outcome = ex[3].evaluate(dead_letter_poison)
+    assert outcome.status == "wrong"
+    assert "twice" in outcome.message and "Lua script" in outcome.message
+
+
+def test_ex3_xack_then_xadd_as_two_commands_loses_an_entry_in_a_crash(ex):
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            copy = _copy(r, stream, p)
+            if r.xack(stream, group, p["message_id"]):
+                r.xadd(dead_stream, copy)
+                moved.append(p["message_id"])
+        return moved
+
+    outcome = ex[3].evaluate(dead_letter_poison)
+    assert outcome.status == "wrong"
+    assert "never reached" in outcome.message and "one step" in outcome.message
+
+
+def test_ex3_multi_exec_copies_an_entry_someone_else_acked(ex):
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            pipe = r.pipeline(transaction=True)  # MULTI ... EXEC: atomic, but not conditional
+            pipe.xack(stream, group, p["message_id"])
+            pipe.xadd(dead_stream, _copy(r, stream, p))
+            acked, _ = pipe.execute()
+            if acked:
+                moved.append(p["message_id"])
+        return moved
+
+    outcome = ex[3].evaluate(dead_letter_poison)
+    assert outcome.status == "wrong"
+    assert "XACK replied 0" in outcome.message and "MULTI/EXEC" in outcome.message
+
+
+def test_ex2_hint_says_justid_drops_the_cursor(ex):
+    assert any("justid=True" in h and "cursor" in h for h in ex[2].hints)
+
+
+def test_ex2_justid_is_named_when_it_breaks_the_loop(ex):
+    def rescue_all(r, stream, group, consumer, min_idle_ms):
+        claimed, cursor = [], "0-0"
+        while True:
+            cursor, ids, _ = r.xautoclaim(stream, group, consumer, min_idle_ms,
+                                          start_id=cursor, justid=True)
+            claimed += ids
+            if cursor == "0-0":
+                return claimed
+
+    outcome = ex[2].evaluate(rescue_all)
+    assert outcome.status == "wrong"
+    assert "justid=True" in outcome.message and "drops the cursor" in outcome.message

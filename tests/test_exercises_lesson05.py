@@ -150,3 +150,32 @@ def test_ex1_deleting_the_newest_entries_instead_is_wrong(ex, r, prefix):
     r.xtrim(prefix + "ex1", maxlen=500, approximate=False)
     outcome = ex[1].evaluate(1)
     assert outcome.status == "wrong" and "trim from the old end" in outcome.message
+
+
+def test_ex1_xdel_of_the_oldest_entries_is_not_trimming(ex, r, prefix):
+    fill_ex1(r, prefix)
+    oldest = [entry_id for entry_id, _ in r.xrange(prefix + "ex1", count=734)]
+    removed = r.xdel(prefix + "ex1", *oldest)  # right length, right oldest entry, right count
+    outcome = ex[1].evaluate(removed)
+    assert outcome.status == "wrong"
+    assert "removed with XDEL" in outcome.message and "max-deleted-entry-id" in outcome.message
+
+
+def test_ex1_one_exact_xtrim_passes(ex, r, prefix):
+    fill_ex1(r, prefix)
+    outcome = ex[1].evaluate(r.xtrim(prefix + "ex1", maxlen=500, approximate=False))
+    assert outcome.correct, outcome
+
+
+def test_ex4_the_whole_xautoclaim_reply_is_not_the_deleted_ids(ex, r, prefix):
+    key = setup_ex4(r, prefix)
+    reply = r.xautoclaim(key, "workers", "cleaner", 0)
+    outcome = ex[4].evaluate(reply)
+    assert outcome.status == "wrong"
+    assert "whole reply" in outcome.message and "third element" in outcome.message
+
+
+def test_ex4_the_third_element_of_the_reply_passes(ex, r, prefix):
+    key = setup_ex4(r, prefix)
+    outcome = ex[4].evaluate(r.xautoclaim(key, "workers", "cleaner", 0)[2])
+    assert outcome.correct, outcome

@@ -92,3 +92,33 @@ def test_ex3_an_unknown_word_is_wrong(ex):
     choices["typing indicator in a chat"] = "kafka"
     outcome = ex[3].evaluate(choices)
     assert outcome.status == "wrong" and "'pubsub' or 'streams' only" in outcome.message
+
+
+def test_ex3_right_answers_are_told_that_exactly_once_needs_idempotency(ex):
+    outcome = ex[3].evaluate(dict(lesson06.EX3_ANSWERS))
+    assert outcome.correct, outcome
+    assert "at least once" in outcome.message and "idempotent" in outcome.message
+
+
+def test_ex3_pubsub_for_the_charged_orders_is_wrong(ex):
+    choices = dict(lesson06.EX3_ANSWERS, **{"orders that must each be charged exactly once": "pubsub"})
+    outcome = ex[3].evaluate(choices)
+    assert outcome.status == "wrong" and "charged exactly once" in outcome.message
+
+
+def test_ex2_moving_the_group_to_the_end_instead_of_reading_is_wrong(ex, r, prefix):
+    key = setup_ex2(r, prefix)
+    r.xgroup_setid(key, "billing", "$")           # skip every event, then claim to have seen them
+    outcome = ex[2].evaluate(list(range(1, lesson06.EX2_EVENTS + 1)))
+    assert outcome.status == "wrong" and "XGROUP SETID" in outcome.message
+
+
+def test_ex2_reading_and_acking_everything_passes(ex, r, prefix):
+    key = setup_ex2(r, prefix)
+    seen = []
+    while reply := r.xreadgroup("billing", "back", {key: ">"}, count=10):
+        for entry_id, fields in reply[0][1]:
+            seen.append(int(fields["seq"]))
+            r.xack(key, "billing", entry_id)
+    outcome = ex[2].evaluate(seen)
+    assert outcome.correct, outcome

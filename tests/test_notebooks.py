@@ -7,7 +7,9 @@ committed notebooks. Each run's time is written to test-output/notebook-times.js
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,15 +55,64 @@ def test_lesson_runs_top_to_bottom_without_errors(path, backend_name, request):
 PAUSE = 60
 
 
+# All the learner-style runs start together (their pauses overlap) in a few
+# subprocesses at once; each test then waits for its own lesson's result.
+PARALLEL_RUNS = 5
+
+
+class LearnerRuns:
+    def __init__(self, real_url_getter):
+        self._real_url = real_url_getter
+        self._pool = ThreadPoolExecutor(max_workers=PARALLEL_RUNS)
+        self._runs: dict[tuple[str, str], object] = {}
+
+    def start_all(self, backend_name: str) -> None:
+        url = self._real_url() if backend_name == "real" else None
+        for path in LESSONS:
+            key = (path.stem, backend_name)
+            if key not in self._runs:
+                self._runs[key] = self._pool.submit(self._run, path, backend_name, url)
+
+    @staticmethod
+    def _run(path: Path, backend_name: str, url: str | None) -> tuple[object, list[str]]:
+        out = ROOT / "test-output" / f"{path.stem}.{backend_name}.learner.ipynb"
+        report = out.with_suffix(".json")
+        out.parent.mkdir(exist_ok=True)
+        report.unlink(missing_ok=True)
+        cmd = [sys.executable, str(ROOT / "tools" / "run_notebook.py"), str(path),
+               "--backend", backend_name, "--rerun", "--pause", str(PAUSE),
+               "--timeout", str(TIME_LIMIT), "--out", str(out), "--problems", str(report)]
+        if url:
+            cmd += ["--url", url]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=PAUSE + 20 * TIME_LIMIT)
+        if not report.exists():
+            return None, [f"the run did not finish (exit {done.returncode}): {done.stderr[-2000:]}"]
+        nb = run_notebook.nbformat.read(out, as_version=4)
+        return nb, json.loads(report.read_text())["problems"]
+
+    def result(self, path: Path, backend_name: str):
+        self.start_all(backend_name)
+        return self._runs[(path.stem, backend_name)].result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def learner_runs(request):
+    runs = LearnerRuns(lambda: request.getfixturevalue("real_server_url"))
+    yield runs
+    runs.close()
+
+
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("backend_name", ["fake", "real"])
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
-def test_lesson_survives_every_cell_run_twice_and_a_pause_after_setup(path, backend_name, request):
-    url = request.getfixturevalue("real_server_url") if backend_name == "real" else None
-    nb, _, problems = run_notebook.execute(path, backend_name, url, timeout=TIME_LIMIT,
-                                           rerun=True, pause=PAUSE)
-    problems += broken_claims(path.stem, nb)
+def test_lesson_survives_every_cell_run_twice_and_a_pause_after_setup(path, backend_name, learner_runs):
+    nb, problems = learner_runs.result(path, backend_name)
+    if nb is not None:
+        problems = problems + broken_claims(path.stem, nb)
     assert not problems, f"{path.name} on {backend_name}, re-run and paused:\n" + "\n".join(problems)
 
 

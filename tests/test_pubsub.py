@@ -188,10 +188,25 @@ def test_on_a_private_server_the_demo_uses_it_and_restores_its_limit():
             assert pubsub.may_reconfigure(client)
             before = pubsub.output_buffer_limit(client)
             demo = pubsub.slow_subscriber_demo(client, messages=3000)
-            assert demo.where == "this kernel's private server"
+            assert demo.where.startswith("this kernel's private server (redis ")
             assert demo.disconnected and demo.delivered_by_publish < 3000
             assert pubsub.output_buffer_limit(client) == before
         finally:
             client.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.skipif(sl_server.find_server_binary() is None, reason="needs redis-server on PATH")
+def test_the_scratch_server_is_the_binary_the_package_finds_and_the_demo_says_which(r, tmp_path, monkeypatch):
+    import os
+
+    chosen = tmp_path / "redis-server-found-by-streamlab"
+    os.symlink(sl_server.find_server_binary(), chosen)
+    monkeypatch.setattr(sl_server, "find_server_binary", lambda: str(chosen))
+    demo = pubsub.slow_subscriber_demo(r, messages=3000, payload_bytes=4096, hard_limit="256kb")
+    import re
+
+    assert str(chosen) in demo.where
+    assert re.search(r"\((redis|valkey) \d+\.\d+", demo.where), demo.where
+    assert str(chosen) in str(demo)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import sys
 import time
@@ -145,9 +146,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--rerun", action="store_true", help="run every code cell twice in a row")
     ap.add_argument("--pause", type=float, default=0, help="seconds to wait after the setup cell")
+    ap.add_argument("--problems", type=Path, help="also write the problems found to this JSON file")
     args = ap.parse_args()
     _, elapsed, problems = execute(args.notebook, args.backend, args.url, args.timeout, args.out,
                                    rerun=args.rerun, pause=args.pause)
+    if args.problems:
+        args.problems.write_text(json.dumps({"seconds": round(elapsed, 1), "problems": problems}))
     print(f"{args.notebook} on {args.backend}: {elapsed:.1f} s, {len(problems)} problem(s)")
     for p in problems:
         print("  " + p)

@@ -44,8 +44,10 @@ def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
     return moved
 
 # %% ex4: Apply each order once
+# The mark has no expiry: nothing bounds how late a redelivery can come (section 6).
+# With a TTL, keep it longer than a maximum age past which entries are dead-lettered.
 APPLY_ONCE = r.register_script("""
-if redis.call('SET', KEYS[1], 1, 'NX', 'EX', 86400) then
+if redis.call('SET', KEYS[1], 1, 'NX') then
   redis.call('INCRBY', KEYS[2], ARGV[1])
   return 1
 end

@@ -125,7 +125,30 @@ class NotAttempted(Exception):
 
 
 class LearnerError(Exception):
-    """The learner's own code raised; carries a short description of the call that failed."""
+    """The learner's own code raised; carries a short description of the call that failed.
+
+    ``original`` is the exception the learner's code raised, so a checker can add
+    advice for a known mistake (e.g. indexing an empty reply).
+    """
+
+    def __init__(self, message: str, original: BaseException | None = None):
+        super().__init__(message)
+        self.original = original
+
+
+def _arg_text(value: Any, limit: int = 60) -> str:
+    """How an argument of a learner's function reads in a message: short, in the notebook's terms.
+
+    A client (the learner's ``r``, or a checker's spy wrapped around it) reads ``r``
+    rather than its long repr; a datetime reads as its ISO text; anything else is its
+    repr, cut to ``limit`` characters.
+    """
+    if isinstance(value, redis.Redis) or hasattr(value, "xadd"):
+        return "r"
+    if hasattr(value, "isoformat") and hasattr(value, "tzinfo"):
+        return f"<{value.isoformat()}>"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 # --- outcomes ---------------------------------------------------------------
@@ -420,7 +443,8 @@ class Exercise:
         """Call the learner's function; a ``...`` result means not attempted, an exception a short error."""
         if not callable(fn):
             raise Wrong(f"expected a function, got {type(fn).__name__} {fn!r:.80}")
-        shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        shown = ", ".join([_arg_text(a) for a in args]
+                          + [f"{k}={_arg_text(v)}" for k, v in kwargs.items()])
         name = getattr(fn, "__name__", "your function")
         try:
             result = fn(*args, **kwargs)
@@ -429,7 +453,7 @@ class Exercise:
         except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
             more = _explain(exc)
             raise LearnerError(f"`{name}({shown})` raised {_short(exc)}"
-                               + (f"\n{more}" if more else "")) from None
+                               + (f"\n{more}" if more else ""), exc) from None
         if result is ...:
             raise NotAttempted(f"`{name}` still returns `...`: write its body and run the cell again.")
         return result

@@ -93,8 +93,16 @@ def ex2(ex, id_to_datetime):
                         f"({got}). IDs count from 1970-01-01 UTC: pass `tz=timezone.utc`.")
         if got != expected:
             why = ""
-            if abs(got.timestamp() * 1000 - ms) < 1000:
+            # Compare in whole microseconds: datetimes are exact there, floats are not.
+            off_us = round((got - expected).total_seconds() * 1_000_000)
+            if got == datetime.fromtimestamp(ms // 1000, tz=timezone.utc) and ms % 1000:
+                why = (" The milliseconds are gone: `// 1000` (or int()) rounds down to whole "
+                       "seconds. Divide with `/ 1000` to keep them.")
+            elif 0 < abs(off_us) < 1_000_000:
                 why = " The sequence number (after the dash) is not part of the time."
+            elif off_us and off_us % 3_600_000_000 == 0:
+                why = (" That is a whole number of hours off: the time was read in the local "
+                       "time zone. Pass `tz=timezone.utc`.")
             raise Wrong(f"`id_to_datetime({entry_id!r})` returned {got.isoformat()}, expected "
                         f"{expected.isoformat()}.{why}")
     return (f"e.g. {_EX2_CASES[1]} was added at "
@@ -105,12 +113,13 @@ EX3_TOP = "1700000000000-7"
 
 
 @exercises.add(3, "The smallest ID XADD accepts next", hints=[
-    "An explicit ID must be greater than the top entry's ID: compare milliseconds first, "
-    "then the sequence number.",
+    "An explicit ID must be greater than the stream's last-generated-id (XINFO STREAM shows "
+    "it; deleting entries never lowers it). IDs compare by milliseconds first, then by the "
+    "sequence number.",
     "Within the same millisecond, the sequence number can go up by one.",
 ])
 def ex3(ex, next_id):
-    """The smallest explicit ID accepted after a top entry of 1700000000000-7, tried on the server."""
+    """The smallest explicit ID accepted after a last-generated-id of 1700000000000-7, tried on the server."""
     answer = _text(next_id).strip()
     if "*" in answer:
         raise Wrong(f"{answer!r} lets the server choose the sequence number; the exercise asks "
@@ -118,7 +127,7 @@ def ex3(ex, next_id):
     parsed = _parse_id(answer)
     if parsed is None:
         raise Wrong(f"{answer!r} is not a full stream ID: write it as <milliseconds>-<sequence>, "
-                    "like the top entry's 1700000000000-7.")
+                    "like the last-generated-id 1700000000000-7.")
     probe = ex.key("ex3:probe")
     ex.r.delete(probe)
     try:
@@ -127,13 +136,16 @@ def ex3(ex, next_id):
             ex.r.xadd(probe, {"probe": "yours"}, id=answer)
         except redis.ResponseError as exc:
             raise Wrong(f"XADD refuses {answer}: \"{exc}\". The new ID must be greater than "
-                        f"the top entry's {EX3_TOP}.") from None
+                        f"the last-generated-id, {EX3_TOP}.") from None
     finally:
         ex.r.delete(probe)
     if parsed != (1700000000000, 8):
         raise Wrong(f"XADD accepts {answer}, but a smaller ID works too: within millisecond "
                     "1700000000000 the sequence number can still go up.")
-    return f"{answer}: same millisecond, next sequence number. XADD with `*` picks IDs the same way."
+    return (f"{answer}: same millisecond, next sequence number. `*` also stays above the "
+            "last-generated-id, but it starts from the server's clock: it picks the current "
+            "millisecond with sequence 0, and the next sequence number only when the clock has "
+            "not passed the last-generated-id's millisecond.")
 
 
 EX4_LOCATION = {"room": "lab", "floor": 2}

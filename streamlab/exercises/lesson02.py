@@ -47,6 +47,60 @@ def _clock(moment: datetime) -> str:
     return f"{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}"
 
 
+class _RangeSpy:
+    """The learner's client, looking at the range ends a window function sends to XRANGE.
+
+    It stops the mistakes whose server reply would mislead: a datetime (redis-py
+    refuses it as if it were a field value), seconds where IDs count milliseconds
+    (the range is 1000 times too early and simply comes back empty) and a
+    fractional number (the server's "Invalid stream ID").
+    """
+
+    def __init__(self, r):
+        self._r = r
+
+    def _check(self, end) -> None:
+        if hasattr(end, "timestamp"):
+            raise Wrong(f"XRANGE was given the datetime {end!s} as a range end. Redis knows "
+                        "nothing of datetimes: a range end is an ID or a number of "
+                        "milliseconds since 1970, `round(moment.timestamp() * 1000)`.")
+        number = None
+        if isinstance(end, (int, float)):
+            number = end
+        elif isinstance(end, (str, bytes)):
+            text = _text(end).lstrip("(")
+            if " " in text or ":" in text:
+                raise Wrong(f"XRANGE was given {text!r} as a range end: that is a date written "
+                            "as text. A range end is an ID or a number of milliseconds since "
+                            "1970, `round(moment.timestamp() * 1000)`.")
+            try:
+                number = float(text)
+            except ValueError:
+                number = None
+        if number is None:
+            return
+        if number != int(number):
+            raise Wrong(f"XRANGE was given {end!r} as a range end; an ID's milliseconds are a "
+                        "whole number. `moment.timestamp()` is a float: round(... * 1000).")
+        if 0 < number < 100_000_000_000:  # before 1973 in ms, or any date since 1970 in seconds
+            raise Wrong(f"XRANGE was given {end!r} as a range end. That looks like seconds since "
+                        "1970 (`timestamp()` counts seconds), but IDs count milliseconds: "
+                        "multiply by 1000, `round(moment.timestamp() * 1000)`.")
+
+    def xrange(self, name, min="-", max="+", count=None):  # noqa: A002 - redis-py's names
+        self._check(min)
+        self._check(max)
+        return self._r.xrange(name, min=min, max=max, count=count)
+
+    def xrevrange(self, name, max="+", min="-", count=None):  # noqa: A002 - redis-py's names
+        self._check(min)
+        self._check(max)
+        return self._r.xrevrange(name, max=max, min=min, count=count)
+
+    def __getattr__(self, name):
+        return getattr(self._r, name)
+
+
 @exercises.add(1, "A time window", hints=[
     "XRANGE takes a bare millisecond number as a range end, so a window is a range of "
     "milliseconds: `round(moment.timestamp() * 1000)` turns a datetime into one.",
@@ -72,7 +126,7 @@ def ex1(ex, window):
         start_ms, end_ms = EX1_BASE_MS + int(start_s * 1000), EX1_BASE_MS + int(end_s * 1000)
         start, end = _at(start_ms), _at(end_ms)
         call = (f"`window(r, '{stream}', start, end)` from {_clock(start)} to {_clock(end)} UTC")
-        got = _ids(ex.call(window, ex.r, stream, start, end), call)
+        got = _ids(ex.call(window, _RangeSpy(ex.r), stream, start, end), call)
         expected = [i for i in everything if start_ms <= ms_of(i) < end_ms]
         if got == expected:
             continue
@@ -186,8 +240,10 @@ def ex3(ex, read_new):
     """A function: one XREAD over several streams from stored IDs; (entries, new positions)."""
     a, b, c = ex.key("ex3:a"), ex.key("ex3:b"), ex.key("ex3:c")
     ex.r.delete(a, b, c)
-    a_ids = [ex.r.xadd(a, {"n": n}) for n in range(3)]
-    c_ids = [ex.r.xadd(c, {"n": n}) for n in range(2)]
+    # IDs whose text sorts differently from their order ("9-0" > "10-0" as strings;
+    # "5-9" > "5-10"): the last ID read is the reply's last, not max() of the strings.
+    a_ids = [ex.r.xadd(a, {"n": n}, id=f"{ms}-0") for n, ms in enumerate((8, 9, 10))]
+    c_ids = [ex.r.xadd(c, {"n": n}, id=f"5-{seq}") for n, seq in enumerate((8, 9, 10))]
     positions = {a: "0", b: "0", c: c_ids[0]}
     given = dict(positions)
     spy = _XreadSpy(ex.r)
@@ -208,21 +264,28 @@ def ex3(ex, read_new):
         if c_ids[0] in got:
             raise Wrong(f"the entries include {c_ids[0]} of {c}, the very ID stored for it: "
                         "XREAD returns only entries after the stored ID.")
-        raise Wrong(f"there are 3 new entries in {a} and 1 in {c} ({b} is empty); {call} "
-                    f"returned {len(got)} entries.")
+        raise Wrong(f"there are {len(a_ids)} new entries in {a} and {len(c_ids) - 1} in {c} "
+                    f"({b} is empty); {call} returned {len(got)} entries.")
     want = {a: a_ids[-1], b: "0", c: c_ids[-1]}
     shown = {k: (_text(v) if v is not None else None) for k, v in new_positions.items()}
     for stream, last in want.items():
         if shown.get(stream) != last:
             why = (" A stream with nothing new keeps the ID it had, or the next read would "
                    "start somewhere else." if stream == b else "")
+            read = {a: a_ids, c: c_ids[1:]}.get(stream, [])
+            if read and shown.get(stream) == max(read):
+                why = (f" {shown.get(stream)!r} is the largest as text, but IDs are not text: "
+                       f"as strings '9-0' > '10-0' and '5-9' > '5-10'. XREAD returns entries "
+                       "in ID order, so the last one read is the last in the reply; to compare "
+                       "two IDs, compare (milliseconds, sequence) as a pair of ints.")
             raise Wrong(f"new_positions[{stream!r}] is {shown.get(stream)!r}; it should be "
                         f"{last}, the last ID read from it.{why}")
     entries, again = ex.call(read_new, ex.r, dict(new_positions))
     if _ids(entries, "the entries") or {k: _text(v) for k, v in again.items()} != want:
         raise Wrong(f"called again with the new positions, {call} should find nothing new and "
                     "return the positions unchanged.")
-    return "one XREAD, 4 new entries, and each stream's position moved to the last ID read."
+    return (f"one XREAD, {len(expected)} new entries, and each stream's position moved to the "
+            "last ID read (10-0 comes after 9-0, though not as text).")
 
 
 # --- exercise 4 -------------------------------------------------------------

@@ -32,6 +32,24 @@ def _fill(r, stream: str, n: int, start: int = 0) -> list[str]:
 
 # --- exercise 1 -------------------------------------------------------------
 
+class _NoackSpy:
+    """The learner's client, refusing XREADGROUP ... NOACK: with it nothing is ever pending,
+    so "acked every entry" would pass while nothing was acked (at most once, not at least once)."""
+
+    def __init__(self, r):
+        self._r = r
+
+    def xreadgroup(self, *args, **kwargs):
+        if kwargs.get("noack"):
+            raise Wrong("your function reads with NOACK (noack=True): the entries never enter "
+                        "the pending entries list, so a consumer that dies mid-work loses them "
+                        "(at most once). Read without it and XACK each entry after handling it.")
+        return self._r.xreadgroup(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._r, name)
+
+
 @exercises.add(1, "Take a share of the work", hints=[
     "`r.xreadgroup(group, consumer, {stream: '>'}, count=count)` asks the group for entries "
     "nobody in the group has been given yet. Its reply is `[[stream, [(id, fields), ...]]]`, "
@@ -48,7 +66,15 @@ def ex1(ex, read_and_ack):
     shares = [("alice", 3, ids[:3]), ("bob", 10, ids[3:]), ("alice", 5, [])]
     for consumer, count, expected in shares:
         call = f"`read_and_ack(r, '{stream}', '{group}', '{consumer}', {count})`"
-        got = ex.call(read_and_ack, r, stream, group, consumer, count)
+        try:
+            got = ex.call(read_and_ack, _NoackSpy(r), stream, group, consumer, count)
+        except LearnerError as exc:
+            if not expected and isinstance(exc.original, (IndexError, TypeError)):
+                raise Wrong(f"{call} raised {type(exc.original).__name__} when the group had "
+                            "nothing new for it. Then XREADGROUP replies with an empty list "
+                            "`[]` (`(nil)` in redis-cli), so `reply[0][1]` fails: check "
+                            "`if not reply: return []` before taking the entries out.") from None
+            raise
         if not isinstance(got, (list, tuple)):
             raise Wrong(f"{call} returned {type(got).__name__} {got!r:.80}; return the list of "
                         "entry IDs you read and acked.")

@@ -90,6 +90,9 @@ def ex1(ex, stuck_ids):
     "so 250 stuck entries take more than one call.",
     "Start with `cursor = '0-0'`, call it in a `while True` loop, keep the IDs of "
     "`claimed_entries`, set `cursor = next_cursor`, and stop when it comes back as `'0-0'`.",
+    "Leave `justid=True` off: with it redis-py returns only the list of claimed IDs and drops "
+    "the cursor (and the deleted IDs), so there is nothing to continue from. Take the IDs "
+    "from the claimed entries instead: `[entry_id for entry_id, _ in claimed_entries]`.",
 ])
 def ex2(ex, rescue_all):
     """A function that claims every entry idle for ``min_idle_ms``, following XAUTOCLAIM's cursor."""
@@ -99,8 +102,20 @@ def ex2(ex, rescue_all):
     time.sleep(0.25)
     busy = _read(r, stream, "busy", 5)
     call = f"`rescue_all(r, '{stream}', '{GROUP}', 'rescuer', 200)`"
-    got = _ids(ex.call(rescue_all, r, stream, GROUP, "rescuer", 200), call)
+    spy, justid = _spy_justid(r)
+    justid_note = (" You passed justid=True: redis-py then returns only the claimed IDs and drops "
+                   "the cursor, so there is no cursor to continue from. Leave it off and take the "
+                   "IDs from the claimed entries.")
+    try:
+        got = _ids(ex.call(rescue_all, spy, stream, GROUP, "rescuer", 200), call)
+    except (Wrong, LearnerError) as exc:
+        if justid:
+            raise Wrong(f"{exc}{justid_note}") from None
+        raise
     held = {c["name"]: int(c["pending"]) for c in r.xpending(stream, GROUP)["consumers"]}
+    if justid and held.get("rescuer", 0) < len(crashed):
+        raise Wrong(f"after {call} 'rescuer' holds {held.get('rescuer', 0)} of the "
+                    f"{len(crashed)} stuck entries.{justid_note}")
     if held.get("busy", 0) < len(busy):
         raise Wrong(f"{call} took entries from 'busy', which received them a moment ago. "
                     "Pass the minimum idle time to XAUTOCLAIM so that live work is left alone.")
@@ -118,11 +133,29 @@ def ex2(ex, rescue_all):
             "the 5 'busy' is working on were left alone.")
 
 
+def _spy_justid(r):
+    """A copy of ``r`` that notes whether ``XAUTOCLAIM`` was sent with ``JUSTID``."""
+    spy = copy.copy(r)
+    seen: list[bool] = []
+    run_command = r.execute_command
+
+    def execute_command(*args, **options):
+        words = [_text(a).upper() for a in args if isinstance(a, (str, bytes))]
+        if words and words[0] == "XAUTOCLAIM" and "JUSTID" in words:
+            seen.append(True)
+        return run_command(*args, **options)
+
+    spy.execute_command = execute_command
+    return spy, seen
+
+
 # --- exercise 3 -----------------------------------------------------------------------
 
 @exercises.add(3, "Send poison to the dead-letter stream", hints=[
     "`r.xpending_range(stream, group, '-', '+', 1000)` gives each pending entry's "
-    "`times_delivered`; the entry's fields come from `r.xrange(stream, entry_id, entry_id)`.",
+    "`times_delivered`; the entry's fields come from `r.xrange(stream, entry_id, entry_id)`. "
+    "Poison is delivered **more than** `max_deliveries` times (`>`): an entry delivered "
+    "exactly that often still gets its last try.",
     "For each entry delivered more than `max_deliveries` times: `XACK` it first, and `XADD` "
     "the copy (`{**fields, 'original_id': entry_id, 'deliveries': n}`) to `dead_stream` only "
     "if `XACK` replied 1. A reply of 0 means someone acked it meanwhile: it is done, not poison.",
@@ -130,37 +163,111 @@ def ex2(ex, rescue_all):
     "`if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then return "
     "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end`, registered with "
     "`r.register_script(...)` and called with `keys=[stream, dead_stream]`, "
-    "`args=[group, entry_id, field1, value1, ...]`.",
+    "`args=[group, entry_id, field1, value1, ...]` and `client=r`. Two separate commands "
+    "are not one step: a crash between them loses the entry or copies it twice, and "
+    "`MULTI`/`EXEC` cannot make the `XADD` depend on the `XACK`'s reply.",
 ])
 def ex3(ex, dead_letter_poison):
-    """A function moving entries delivered more than ``max_deliveries`` times to a dead-letter stream."""
+    """A function moving entries delivered more than ``max_deliveries`` times to a dead-letter stream.
+
+    Three runs: the plain scene; the function killed after each of its commands and then
+    run again (a crash between ``XACK`` and ``XADD`` must neither lose nor double an
+    entry); and a rival consumer acking one poison entry just before the function's first
+    write (its ``XACK`` replies 0, so that entry is not poison any more).
+    """
     r, stream = ex.r, ex.key("ex3")
     dead = stream + ":dead"
-    _scene(r, stream, 6)
+    call = f"`dead_letter_poison(r, '{stream}', '{GROUP}', '{dead}', 3)`"
+    deliveries = _ex3_scene(r, stream)
+    poison = [i for i, n in deliveries.items() if n > 3]
+    got = _ids(ex.call(dead_letter_poison, r, stream, GROUP, dead, 3), call)
+    _ex3_verify(r, stream, dead, call, deliveries, poison)
+    if sorted(got) != sorted(poison):
+        raise Wrong(f"the dead-letter stream is right, but {call} returned {got} rather than "
+                    f"the moved IDs {poison}.")
+
+    # A crash after each command in turn, then a restart that runs the function again.
+    for writes in range(1, 60):
+        deliveries = _ex3_scene(r, stream)
+        try:
+            dead_letter_poison(_crash_after(r, writes), stream, GROUP, dead, 3)
+            crashed = False
+        except _Crash:
+            crashed = True
+        except Exception as exc:  # noqa: BLE001 - a learner function may raise anything
+            raise LearnerError(f"{call} raised {type(exc).__name__}: {exc}") from None
+        ex.call(dead_letter_poison, r, stream, GROUP, dead, 3)  # the restart after the crash
+        _ex3_verify(r, stream, dead, call, deliveries, poison=[i for i, n in deliveries.items() if n > 3],
+                    after_crash=writes)
+        if not crashed:
+            break
+
+    # A rival finishes one poison entry between our XPENDING and our first write.
+    deliveries = _ex3_scene(r, stream)
+    poison = [i for i, n in deliveries.items() if n > 3]
+    rival, fired = _ack_before_first_write(r, stream, poison[0])
+    got = _ids(ex.call(dead_letter_poison, rival, stream, GROUP, dead, 3), call)
+    if fired:
+        copied = [_text(f.get("original_id", "")) for _, f in r.xrange(dead)]
+        if poison[0] in copied:
+            raise Wrong(f"another consumer acked {poison[0]} while {call} was running, so its "
+                        "XACK replied 0, yet the entry was copied to the dead-letter stream: "
+                        "it was finished, not poison. Copy only when your XACK replied 1 "
+                        "(one Lua script; MULTI/EXEC runs the XADD whatever the XACK replied).")
+        if poison[0] in got:
+            raise Wrong(f"{call} returned {poison[0]}, which another consumer acked while it ran "
+                        "(your XACK replied 0): return only the IDs you moved.")
+    return ("The four entries delivered 4 and 5 times are in the dead-letter stream with their "
+            "original ID and delivery count, and acked; the ones delivered once and 3 times are "
+            "still pending. A crash at any point neither lost nor doubled one, and an entry "
+            "another consumer finished meanwhile was left alone.")
+
+
+def _ex3_scene(r, stream: str) -> dict[str, int]:
+    """Eight entries pending: two delivered once, two 3 times (the limit), two 4 and two 5 times."""
+    _scene(r, stream, 8)
     deliveries = {}
-    for consumer, extra in (("a", 0), ("b", 3), ("c", 4)):
+    for consumer, extra in (("a", 0), ("b", 2), ("c", 3), ("d", 4)):
         for entry_id in _read(r, stream, consumer, 2):
             deliveries[entry_id] = 1 + extra
         for _ in range(extra):
             r.xreadgroup(GROUP, consumer, {stream: "0"})  # each re-read is one more delivery
-    poison = [i for i, n in deliveries.items() if n > 3]
-    call = f"`dead_letter_poison(r, '{stream}', '{GROUP}', '{dead}', 3)`"
-    got = _ids(ex.call(dead_letter_poison, r, stream, GROUP, dead, 3), call)
+    return deliveries
+
+
+def _ex3_verify(r, stream: str, dead: str, call: str, deliveries: dict[str, int],
+                poison: list[str], after_crash: int | None = None) -> None:
     copies = r.xrange(dead)
     pending = [p["message_id"] for p in r.xpending_range(stream, GROUP, "-", "+", 100)]
+    crash = (f" (after your function was killed before its command number {after_crash + 1} "
+             "and run again, as a restarted process would)") if after_crash else ""
     if not copies:
-        raise Wrong(f"after {call} the dead-letter stream {dead} is empty; XADD a copy of each "
+        raise Wrong(f"after {call} the dead-letter stream {dead} is empty{crash}; XADD a copy of each "
                     "entry delivered more than 3 times to it.")
-    by_original = {_text(f.get("original_id", "")): f for _, f in copies}
-    if "" in by_original or len(by_original) != len(copies):
+    originals = [_text(f.get("original_id", "")) for _, f in copies]
+    if "" in originals:
         raise Wrong(f"the copies in {dead} need an `original_id` field holding the entry's ID "
-                    "in the source stream, one copy per entry.")
+                    "in the source stream.")
+    twice = sorted({i for i in originals if originals.count(i) > 1})
+    if twice:
+        raise Wrong(f"{dead} holds {twice} twice{crash}: the copy was made, the process died "
+                    "before its XACK, and the restart copied it again. XACK and XADD must be one "
+                    "step: a Lua script, XACK first and the XADD only if it replied 1.")
+    by_original = {_text(f.get("original_id", "")): f for _, f in copies}
+    lost = sorted(set(poison) - set(by_original) - set(pending))
+    if lost and after_crash:
+        raise Wrong(f"{lost} left the PEL but never reached {dead}{crash}: the XACK ran, the "
+                    "process died before the XADD, and the entry is gone. XACK and XADD must be "
+                    "one step: a Lua script, XACK first and the XADD only if it replied 1.")
     if sorted(by_original) != sorted(poison):
         too_many = sorted(set(by_original) - set(poison))
         if too_many:
+            limit = [i for i in too_many if deliveries.get(i) == 3]
             raise Wrong(f"{call} dead-lettered {too_many}, delivered only "
                         f"{', '.join(str(deliveries[i]) for i in too_many if i in deliveries)} time(s): "
-                        "only entries delivered more than 3 times are poison.")
+                        "only entries delivered more than 3 times are poison"
+                        + (" (`>`, not `>=`: an entry delivered exactly max_deliveries times "
+                           "still has its last try)." if limit else "."))
         raise Wrong(f"{dead} holds copies of {sorted(by_original)}, but the entries delivered "
                     f"more than 3 times are {poison}.")
     for entry_id in poison:
@@ -173,15 +280,48 @@ def ex3(ex, dead_letter_poison):
                         "(someone will want to look at the poison later).")
     still = sorted(set(poison) & set(pending))
     if still:
-        raise Wrong(f"{still} are in the dead-letter stream but still pending in {GROUP!r}: "
+        raise Wrong(f"{still} are in the dead-letter stream but still pending in {GROUP!r}{crash}: "
                     "XACK them after copying, or the reaper will find them again and again.")
     if sorted(pending) != sorted(set(deliveries) - set(poison)):
-        raise Wrong(f"entries that were not poison left the PEL too: only ack what you dead-lettered.")
-    if sorted(got) != sorted(poison):
-        raise Wrong(f"the dead-letter stream is right, but {call} returned {got} rather than "
-                    f"the moved IDs {poison}.")
-    return ("The four entries delivered 4 and 5 times are in the dead-letter stream with their "
-            "original ID and delivery count, and acked; the two delivered once are still pending.")
+        raise Wrong("entries that were not poison left the PEL too: only ack what you dead-lettered.")
+
+
+_WRITES = {"XACK", "XADD", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "MULTI"}
+
+
+def _ack_before_first_write(r, stream: str, entry_id: str):
+    """A copy of ``r`` on which another consumer acks ``entry_id`` just before the first write.
+
+    Covers single commands, Lua scripts run through this client, and pipelines
+    (``MULTI``/``EXEC``). Returns the copy and a list that is non-empty once the ack was made.
+    """
+    rival = copy.copy(r)
+    fired: list[bool] = []
+    run_command, make_pipeline = r.execute_command, r.pipeline
+
+    def ack_first():
+        if not fired:
+            fired.append(r.xack(stream, GROUP, entry_id) == 1)
+
+    def execute_command(*args, **options):
+        if args and _text(args[0]).upper() in _WRITES:
+            ack_first()
+        return run_command(*args, **options)
+
+    def pipeline(*args, **kwargs):
+        pipe = make_pipeline(*args, **kwargs)
+        run_pipeline = pipe.execute
+
+        def execute(*a, **k):
+            if any(_text(c[0][0]).upper() in _WRITES for c in pipe.command_stack):
+                ack_first()
+            return run_pipeline(*a, **k)
+
+        pipe.execute = execute
+        return pipe
+
+    rival.execute_command, rival.pipeline = execute_command, pipeline
+    return rival, fired
 
 
 # --- exercise 4 -----------------------------------------------------------------------

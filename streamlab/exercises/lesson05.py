@@ -5,6 +5,7 @@ Solutions: notebooks/solutions/05-trimming-and-retention.py.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from . import ExerciseSet, NotAttempted, Wrong
@@ -24,6 +25,18 @@ EX2_KEEP = timedelta(minutes=45)
 #: Exercise 3: 200 sensors, one reading every 5 s each, kept for 7 days, 45.5 bytes per entry.
 EX3_ENTRIES = 200 * 7 * 24 * 3600 // 5
 EX3_BYTES_PER_ENTRY = 45.5
+
+
+_ID = re.compile(r"\d+-\d+")
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
 
 
 def _ms(entry_id: str) -> int:
@@ -60,6 +73,13 @@ def ex1(ex, removed):
         raise Wrong(f"the oldest entry left is number {oldest}, but keeping the newest {EX1_KEEP} "
                     f"of {added} starts at {added - EX1_KEEP}: trim from the old end (XTRIM does), "
                     "do not delete entries yourself.")
+    deleted_mark = _text(ex.r.xinfo_stream(stream).get("max-deleted-entry-id") or "0-0")
+    if deleted_mark != "0-0":
+        raise Wrong(f"{stream} has the right {EX1_KEEP} entries, but they were removed with XDEL "
+                    f"(XINFO STREAM shows max-deleted-entry-id {deleted_mark}; XTRIM leaves it at "
+                    "0-0). XDEL only marks entries deleted inside their nodes, frees no memory "
+                    "until a whole node is empty, and takes one ID per entry. Use one "
+                    f"`XTRIM {stream} MAXLEN {EX1_KEEP}` (exact: approximate=False).")
     if not isinstance(removed, int) or isinstance(removed, bool):
         raise Wrong(f"`removed` should be the number XTRIM returned, not {type(removed).__name__}.")
     if removed != added - EX1_KEEP:
@@ -165,8 +185,18 @@ def ex4(ex, deleted):
                     "until a consumer processes and acknowledges them.")
     if isinstance(deleted, (str, bytes)) or not hasattr(deleted, "__iter__"):
         raise Wrong("`deleted` should be the list of IDs XAUTOCLAIM reported as deleted.")
-    deleted = [d.decode() if isinstance(d, bytes) else str(d) for d in deleted]
-    if len(deleted) != 3 or any(d in existing for d in deleted):
+    deleted = list(deleted)
+    if len(deleted) == 3 and isinstance(deleted[1], (list, tuple)):
+        raise Wrong("`deleted` is XAUTOCLAIM's whole reply: [next cursor, claimed entries, "
+                    "deleted IDs]. Your answer is its third element: `reply[2]` (or unpack it: "
+                    "`cursor, claimed, deleted = r.xautoclaim(...)`).")
+    if any(not isinstance(d, (str, bytes)) or not _ID.fullmatch(_text(d)) for d in deleted):
+        raise Wrong(f"`deleted` is {deleted!r:.200}; it should hold only entry IDs (strings "
+                    "like '1717239300000-0'): the third element of XAUTOCLAIM's reply.")
+    deleted = [_text(d) for d in deleted]
+    first = min(existing, key=_id_key) if existing else None
+    if len(deleted) != 3 or len(set(deleted)) != 3 or any(d in existing for d in deleted) \
+            or (first and any(_id_key(d) >= _id_key(first) for d in deleted)):
         raise Wrong(f"`deleted` is {deleted}; it should be the 3 IDs of trimmed entries, the "
                     "third element of XAUTOCLAIM's reply.")
     return (f"the 3 trimmed IDs are out of the PEL; {len(pending)} real entries are still pending "

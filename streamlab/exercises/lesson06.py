@@ -95,6 +95,14 @@ def ex2(ex, seen):
     if group["pending"]:
         raise Wrong(f"you read the events but {group['pending']} are still pending: XACK each "
                     "one after processing it.")
+    if "entries-read" in group and group["entries-read"] != EX2_EVENTS:
+        # XGROUP SETID (or CREATE) moves the group past the entries without delivering them:
+        # its entries-read counter is then unknown (nil) or short of what arrived.
+        told = "nil (unknown)" if group["entries-read"] is None else group["entries-read"]
+        raise Wrong(f"the group {EX2_GROUP!r} is at the end of the stream, but XINFO GROUPS says "
+                    f"entries-read is {told}, not {EX2_EVENTS}: it was moved "
+                    "there (XGROUP SETID?) instead of reading. Skipping events is what the "
+                    "exercise is about not doing: read them with XREADGROUP and `>`.")
     if sorted(seen) != list(range(1, EX2_EVENTS + 1)):
         raise Wrong(f"`seen` holds {len(seen)} values; it should be seq 1 to {EX2_EVENTS}, "
                     "each once.")
@@ -127,4 +135,7 @@ def ex3(ex, choices):
                     f"{', '.join(repr(j) for j in wrong)}. Would losing a message there hurt?")
     return ("each job has the right tool: Pub/Sub where a missed message does no harm (the next "
             "keystroke, the next refresh), Streams where every message must be processed, shared "
-            "or replayed.")
+            "or replayed. A stream alone does not charge an order exactly once, though: it "
+            "delivers at least once, so the charge must be idempotent too (keyed on the order's "
+            "own ID, lesson 04); and the stream must survive a restart (persistence, see the "
+            "lesson's last table).")

@@ -1,0 +1,56 @@
+"""The lesson 03 dashboard can be read: pending visible beside XLEN, every consumer's line
+visible when several draw the same numbers, no internal redraw rate in the counters."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from streamlab import plots
+from streamlab.dashboard import ConsumerPoolPanel
+
+
+def _frames(consumers=("c1", "c2", "c3")):
+    t = [i * 0.1 for i in range(50)]
+    stream = pd.DataFrame({"t": t, "xlen": [40 * i for i in range(50)], "lag": 0,
+                           "lag_source": "server", "pending": [i % 6 for i in range(50)]})
+    per = pd.concat([pd.DataFrame({"t": t, "consumer": c, "pending": 5, "processed": range(50),
+                                   "throughput": 100.0}) for c in consumers])
+    return stream, per
+
+
+def test_group_pending_has_its_own_scale_so_it_is_not_flat_under_xlen():
+    stream, per = _frames()
+    fig = plots.PoolFigure(live=False)
+    fig.update(stream, per)
+    assert fig.pel_line.axes is not fig.len_line.axes
+    top = fig.pel_line.axes.get_ylim()[1]
+    assert top < 50, f"pending (at most 5) drawn on an axis up to {top}"
+    assert fig.len_line.axes.get_ylim()[1] >= 1960
+
+
+def test_consumers_with_equal_numbers_draw_lines_that_all_stay_visible():
+    stream, per = _frames()
+    fig = plots.PoolFigure(live=False)
+    fig.update(stream, per)
+    for lines in (fig.pending_lines, fig.rate_lines):
+        looks = {(str(line.get_linestyle()), line.get_linewidth()) for line in lines.values()}
+        assert len(looks) == 3, looks
+        # Widest at the bottom, narrower ones over it: where they coincide, each shows.
+        order = sorted(lines, key=lambda n: lines[n].get_zorder())
+        widths = [lines[n].get_linewidth() for n in order]
+        assert order == ["c1", "c2", "c3"] and widths == sorted(widths, reverse=True)
+    live = plots.PoolFigure(live=True)
+    live.update(stream, per)
+    dynamic = live._dynamic()
+    assert dynamic.index(live.pending_lines["c1"]) < dynamic.index(live.pending_lines["c3"])
+
+
+def test_counters_do_not_show_the_internal_redraw_rate(r, prefix):
+    panel = ConsumerPoolPanel(r, prefix + "s", "g", consumers=2, rate=50, ms=1, start_id="0",
+                              name=prefix + "panel")
+    try:
+        panel.run_for(0.5)
+        assert "redraws" not in panel.summary()
+        assert "processed" in panel.summary()
+    finally:
+        panel.close()
