@@ -558,3 +558,43 @@ def test_the_planted_answers_are_not_accidentally_right(r, prefix):
     assert ex[2].evaluate(_autoclaim_all).correct
     assert ex[3].evaluate(_dead_letter).correct
     assert load(7, r, prefix)[3].evaluate(_unfinished).correct
+
+
+# --- feedback added with the checker changes merged from main (h2, h3) --------------------------
+
+def test_l02_ex1_a_date_written_as_text_as_the_range_end(ex02):
+    assert_wrong(ex02[1], lambda r, stream, start, end: r.xrange(stream, str(start), str(end)),
+                 says="that is a date written as text")
+
+
+def test_l02_ex1_a_fraction_of_a_millisecond(ex02):
+    def window(r, stream, start, end):
+        return r.xrange(stream, start.timestamp() * 1000 + 0.5, end.timestamp() * 1000 - 0.5)
+
+    assert_wrong(ex02[1], window, says="an ID's milliseconds are a whole number")
+
+
+def test_l02_ex1_seconds_instead_of_milliseconds(ex02):
+    def window(r, stream, start, end):
+        return r.xrange(stream, int(start.timestamp()), int(end.timestamp()) - 1)
+
+    assert_wrong(ex02[1], window, says="That looks like seconds since 1970")
+
+
+def test_l03_ex1_reading_with_noack(ex03):
+    def read_and_ack(r, stream, group, consumer, count):
+        reply = r.xreadgroup(group, consumer, {stream: ">"}, count=count, noack=True)
+        return [i for _, entries in reply for i, _ in entries]
+
+    assert_wrong(ex03[1], read_and_ack, says="your function reads with NOACK")
+
+
+def test_l05_ex4_the_whole_xautoclaim_reply(ex05, r, prefix):
+    key = prefix + "ex4"
+    for n in range(8):
+        r.xadd(key, {"job": n})
+    r.xgroup_create(key, "workers", id="0")
+    r.xreadgroup("workers", "crashed", {key: ">"}, count=5)
+    r.xtrim(key, maxlen=5, approximate=False)
+    reply = r.xautoclaim(key, "workers", "cleaner", 0)
+    assert_wrong(ex05[4], reply, says="is XAUTOCLAIM's whole reply")
