@@ -598,3 +598,24 @@ def test_l05_ex4_the_whole_xautoclaim_reply(ex05, r, prefix):
     r.xtrim(key, maxlen=5, approximate=False)
     reply = r.xautoclaim(key, "workers", "cleaner", 0)
     assert_wrong(ex05[4], reply, says="is XAUTOCLAIM's whole reply")
+
+
+def test_l05_ex4_deleted_that_are_not_ids(ex05, r, prefix):
+    key = prefix + "ex4"
+    for n in range(8):
+        r.xadd(key, {"job": n})
+    r.xgroup_create(key, "workers", id="0")
+    r.xreadgroup("workers", "crashed", {key: ">"}, count=5)
+    r.xtrim(key, maxlen=5, approximate=False)
+    r.xautoclaim(key, "workers", "cleaner", 0)
+    assert_wrong(ex05[4], [0, 1, 2], says="it should hold only entry IDs")
+
+
+def test_l03_ex1_no_check_for_an_empty_reply(ex03):
+    def read_and_ack(r, stream, group, consumer, count):
+        entries = r.xreadgroup(group, consumer, {stream: ">"}, count=count)[0][1]  # [] -> IndexError
+        for entry_id, _ in entries:
+            r.xack(stream, group, entry_id)
+        return [i for i, _ in entries]
+
+    assert_wrong(ex03[1], read_and_ack, says="when the group had nothing new for it")
