@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: lab test install doctor bench clean book book-clean
+.PHONY: lab test install doctor bench clean book book-clean mutate
 
 # Jupyter refuses to run as root unless told; containers often run as root.
 AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -52,3 +52,9 @@ $(VENV)/.installed: pyproject.toml
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache *.egg-info
+
+# Mutation testing of the modules that guard learners and data (docs/TESTING.md): slow, not in
+# every CI run. GROUPS="server magics" runs only those (tools/mutate.py --list).
+mutate: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
+	$(BIN)/python tools/mutate.py $(GROUPS)

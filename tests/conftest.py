@@ -12,6 +12,8 @@ fixture) and delete them afterwards, so they never touch keys they did not make.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +24,19 @@ from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 
 REQUIRE_SERVER = os.environ.get("STREAMLAB_REQUIRE_SERVER") == "1"
+
+# A shell starts background jobs (`pytest ... &`, nohup) with SIGINT ignored, and Python then
+# never installs its KeyboardInterrupt handler: the tests of Ctrl-C (the kernel's interrupt, the
+# programs' clean exit) would hang. Give this process, and the programs it starts, the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Under mutation testing (tools/mutate.py) the mutated package is in a mutants/ folder first on
+# sys.path; programs the tests start (streamlab consume, the server's supervisor) must import it too.
+if "MUTANT_UNDER_TEST" in os.environ:
+    _mutants = [p for p in sys.path if os.path.basename(p.rstrip(os.sep)) == "mutants"]
+    if _mutants:
+        os.environ["PYTHONPATH"] = os.pathsep.join([_mutants[0], os.environ.get("PYTHONPATH", "")])
 
 
 def _no_real_server(reason: str):
@@ -105,6 +120,19 @@ def no_thread_left_behind():
             break
         time.sleep(0.05)
     assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+@pytest.fixture(autouse=True)
+def no_signal_handler_left_behind():
+    """Fail a test that leaves SIGINT/SIGTERM handled differently: a later test that interrupts a
+    blocking call (the kernel's Ctrl-C) would then hang, far from the cause."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    changed = {sig.name: signal.getsignal(sig) for sig, handler in before.items()
+               if signal.getsignal(sig) is not handler}
+    for sig, handler in before.items():
+        signal.signal(sig, handler)  # put back, so one offender fails only itself
+    assert not changed, f"signal handlers left changed: {changed}"
 
 
 def _is_library_thread(t: threading.Thread) -> bool:

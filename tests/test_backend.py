@@ -8,9 +8,13 @@ import time
 
 import pytest
 import redis
+import uuid
 
 import streamlab as sl
 from streamlab import backend, server
+
+from conftest import _no_real_server
+from helpers import is_blocked, wait_until
 
 
 @pytest.fixture
@@ -134,11 +138,15 @@ def test_blocked_reader_wakes_on_xadd(r, prefix):
     stream = prefix + "s"
     reader = r.new_client()
     got = []
-    t = threading.Thread(target=lambda: got.append(reader.xread({stream: "$"}, block=5000)))
+    name = "streamlab-test-reader-" + uuid.uuid4().hex[:8]
+    reader.client_setname(name)
+    t = threading.Thread(target=lambda: got.append(reader.xread({stream: "$"}, block=30000)))
     t.start()
-    time.sleep(0.3)
+    # Add only once the read is blocked: "$" means "after the last entry when the read starts",
+    # so an entry added earlier would not wake it.
+    assert wait_until(lambda: is_blocked(r, name), timeout=30), "the reader never blocked"
     entry_id = r.xadd(stream, {"k": "v"})
-    t.join(6)
+    t.join(35)
     assert not t.is_alive()
     assert got and got[0][0][0] == stream and got[0][0][1][0][0] == entry_id
     reader.close()
@@ -184,26 +192,45 @@ def test_walrus_database_is_on_the_same_server(r, prefix):
     assert r.xrange(stream) == [(entry_id.decode(), {"sensor_id": "sensor1"})]
 
 
-def test_reset_deletes_only_that_lessons_keys(r):
+@pytest.fixture
+def own_r(backend_kind):
+    """A client on a server only this test uses: ``reset()`` deletes every course key on its server,
+    so on a shared one it would take other tests' (or other people's) keys with it."""
+    if backend_kind == "fake":
+        import fakeredis
+
+        b = backend.Backend(kind="fake", url=None, server_name="fakeredis",
+                            version=backend.FAKE_EMULATES, version_text="test",
+                            fake_server=fakeredis.FakeServer(version=backend.FAKE_EMULATES))
+        client = backend._make_client(b)
+        yield client
+        client.close()
+        return
+    if not server.find_server_binary():
+        _no_real_server("a test of reset() needs a server of its own: no redis-server on PATH")
+    with server.PrivateServer() as srv:
+        client = sl.connect(srv.url, quiet=True)
+        yield client
+        client.close()
+
+
+def test_reset_deletes_only_that_lessons_keys(own_r):
+    r = own_r
     r.set("lesson99:a", "x")
     r.xadd("lesson99:s", {"f": "1"})
     r.set("lesson98:keep", "x")
     r.set("streamlab_outside_course", "x")
-    try:
-        assert sl.reset(r, lesson=99, quiet=True) == 2
-        assert r.exists("lesson99:a", "lesson99:s") == 0
-        assert r.get("lesson98:keep") == "x"
-        assert r.get("streamlab_outside_course") == "x"
-    finally:
-        r.delete("lesson98:keep", "streamlab_outside_course")
+    assert sl.reset(r, lesson=99, quiet=True) == 2
+    assert r.exists("lesson99:a", "lesson99:s") == 0
+    assert r.get("lesson98:keep") == "x"
+    assert r.get("streamlab_outside_course") == "x"
 
 
-def test_reset_never_touches_keys_outside_the_course(r):
+def test_reset_never_touches_keys_outside_the_course(own_r):
+    r = own_r
     r.set("someone-elses:key", "precious")
     r.set("lesson97:mine", "x")
-    try:
-        sl.reset(r, quiet=True)
-        assert r.get("someone-elses:key") == "precious"
-        assert not r.exists("lesson97:mine")
-    finally:
-        r.delete("someone-elses:key")
+    r.set("streamlab:mine", "x")
+    assert sl.reset(r, quiet=True) == 2
+    assert r.get("someone-elses:key") == "precious"
+    assert not r.exists("lesson97:mine", "streamlab:mine")

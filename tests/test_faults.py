@@ -208,7 +208,7 @@ def test_rerunning_a_widget_cell_ten_times_leaves_no_more_threads_than_once(r, p
     shell.user_ns["r"] = r
     code = PANEL_CELLS[which].format(prefix=prefix)
     assert shell.run_cell(code).success
-    time.sleep(0.5)
+    assert wait_until(lambda: shell.user_ns["panel"].busy(), timeout=30)
     once = _threads()
     for _ in range(9):
         assert shell.run_cell(code).success

@@ -24,6 +24,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from streamlab import backend as sl_backend
 from streamlab.magics import Status, format_reply, register, split_args
 
+from helpers import is_blocked, wait_until
+
 
 @pytest.fixture
 def real(real_server_url):
@@ -394,14 +396,32 @@ def test_block_with_a_time_returns_nil_after_waiting(cell, prefix):
     assert time.monotonic() - started >= 0.29
 
 
+def _when_blocked(r, name: str, action):
+    """A thread that waits until the connection ``name`` is blocked, then runs ``action``.
+
+    The cell's blocking read runs on this (the main) thread, so the other side must
+    wait for the read to have started rather than sleep a guess: an entry added
+    before ``$`` is resolved would not wake it, and a SIGINT before the read would
+    interrupt something else."""
+    def run():
+        if wait_until(lambda: is_blocked(r, name), timeout=60):
+            action()
+        else:  # never blocked: wake the cell anyway so the test fails instead of hanging
+            os.kill(os.getpid(), signal.SIGINT)
+    thread = threading.Thread(target=run, name="test-when-blocked")
+    thread.start()
+    return thread
+
+
 def test_block_wakes_when_another_client_adds(cell, prefix, r):
+    name = "streamlab-test-" + uuid.uuid4().hex[:8]
+    assert cell(f"CLIENT SETNAME {name}") == "OK\n"
     writer = r.new_client()
-    timer = threading.Timer(0.2, writer.xadd, args=(prefix + "s", {"a": "1"}), kwargs={"id": "9-1"})
-    timer.start()
+    thread = _when_blocked(r, name, lambda: writer.xadd(prefix + "s", {"a": "1"}, id="9-1"))
     try:
-        out = cell(f"XREAD BLOCK 5000 STREAMS {prefix}s $")
+        out = cell(f"XREAD BLOCK 60000 STREAMS {prefix}s $")
     finally:
-        timer.join()
+        thread.join()
         writer.close()
     assert '"9-1"' in out
 
@@ -412,19 +432,15 @@ def test_interrupt_stops_a_block_forever_and_the_next_cell_works(cell, prefix, r
     name = "streamlab-test-" + uuid.uuid4().hex[:8]
     assert cell(f"CLIENT SETNAME {name}") == "OK\n"
     assert r.backend.is_fake or _named_clients(r, name)  # the session's connection is seen
-    timer = threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGINT))
-    timer.start()
+    thread = _when_blocked(r, name, lambda: os.kill(os.getpid(), signal.SIGINT))
     try:
         out = cell(f"XREAD BLOCK 0 STREAMS {prefix}s $\nXLEN {prefix}s")
     finally:
-        timer.join()
+        thread.join()
     assert "interrupted" in out
     assert "(integer)" not in out  # the rest of the cell is skipped
     if not r.backend.is_fake:  # the connection was dropped, so the server forgot the read
-        deadline = time.monotonic() + 2
-        while _named_clients(r, name) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _named_clients(r, name) == []
+        assert wait_until(lambda: _named_clients(r, name) == [], timeout=10), _named_clients(r, name)
     assert cell(f"XADD {prefix}s 1-1 a 1") == '"1-1"\n'
 
 

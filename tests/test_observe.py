@@ -104,14 +104,25 @@ def test_consumer_frame_has_pending_processed_and_throughput(r, prefix):
     r.xreadgroup("g", "c1", {stream: ">"}, count=2)  # c1 holds two entries, unacked
     sampler = observe.Sampler(r, stream, "g", pool=pool, name=prefix + "sampler")
     sampler.sample()
-    pool.processed["c2"] = 10  # as if c2 had acked 10 entries since the last sample
-    time.sleep(0.05)
+    pool.pause("c1")  # so c2 does all the work: its count is known, c1's stays 0
+    pool.start()
+    try:
+        for i in range(6, 12):
+            r.xadd(stream, {"i": i})
+        assert wait_until(lambda: pool.processed.get("c2", 0) == 10)  # the 4 left + 6 new
+    finally:
+        pool.stop()
     sampler.sample()
     frame = sampler.consumer_frame()
+    first = frame[frame["t"] == frame["t"].min()].set_index("consumer")
     last = frame[frame["t"] == frame["t"].max()].set_index("consumer")
+    assert first.loc["c1", "pending"] == 2 and first.loc["c1", "processed"] == 0
     assert last.loc["c1", "pending"] == 2
+    assert last.loc["c1", "processed"] == 0
+    assert last.loc["c2", "pending"] == 0
     assert last.loc["c2", "processed"] == 10
     assert last.loc["c2", "throughput"] > 0
+    assert last.loc["c1", "throughput"] == 0
     assert list(sampler.wide("pending").columns) == ["c1", "c2"]
 
 

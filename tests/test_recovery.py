@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from streamlab import recovery
 from streamlab.consumers import ConsumerPool
+
+from helpers import wait_until
 
 
 def stuck(r, prefix, n=5, consumer="alice", read=None):
@@ -18,6 +19,17 @@ def stuck(r, prefix, n=5, consumer="alice", read=None):
     r.xgroup_create(stream, "g", id="0")
     r.xreadgroup("g", consumer, {stream: ">"}, count=read or n)
     return stream, ids
+
+
+# How idle the tests make stuck entries. XCLAIM's IDLE option sets it outright, so a test never
+# sleeps for idle time and a slow machine cannot make fresh entries look idle: with
+# ``min_idle_ms=IDLE_MS // 2`` only the entries made idle qualify, however long a step takes.
+IDLE_MS = 600_000
+
+
+def make_idle(r, stream, consumer, ids, group="g"):
+    """Mark ``ids`` idle for IDLE_MS (XCLAIM ... IDLE ... JUSTID: same owner, delivery count kept)."""
+    assert r.xclaim(stream, group, consumer, 0, ids, idle=IDLE_MS, justid=True) == ids
 
 
 def test_a_consumer_that_read_and_never_acked_leaves_its_entries_pending(r, prefix):
@@ -34,12 +46,12 @@ def test_a_consumer_that_read_and_never_acked_leaves_its_entries_pending(r, pref
 
 def test_pending_entries_filters_by_consumer_and_idle_time(r, prefix):
     stream, ids = stuck(r, prefix, n=4, read=2)
-    time.sleep(0.15)
+    make_idle(r, stream, "alice", ids[:2])
     r.xreadgroup("g", "bob", {stream: ">"}, count=2)
     assert recovery.pending_entries(r, stream, "g", consumer="bob")["entry_id"].tolist() == ids[2:]
-    idle = recovery.pending_entries(r, stream, "g", min_idle_ms=100)
+    idle = recovery.pending_entries(r, stream, "g", min_idle_ms=IDLE_MS // 2)
     assert idle["entry_id"].tolist() == ids[:2]
-    assert (idle["idle_ms"] >= 100).all()
+    assert (idle["idle_ms"] >= IDLE_MS).all()
 
 
 def test_rereading_own_pending_with_0_adds_a_delivery(r, prefix):
@@ -53,9 +65,9 @@ def test_rereading_own_pending_with_0_adds_a_delivery(r, prefix):
 
 def test_xclaim_takes_only_entries_idle_long_enough(r, prefix):
     stream, ids = stuck(r, prefix, n=3)
-    assert recovery.claim(r, stream, "g", "rescuer", 60_000, ids) == []
-    time.sleep(0.06)
-    assert recovery.claim(r, stream, "g", "rescuer", 50, ids[:2]) == ids[:2]
+    assert recovery.claim(r, stream, "g", "rescuer", IDLE_MS // 2, ids) == []
+    make_idle(r, stream, "alice", ids)
+    assert recovery.claim(r, stream, "g", "rescuer", IDLE_MS // 2, ids[:2]) == ids[:2]
     table = recovery.pending_entries(r, stream, "g")
     assert table.set_index("entry_id").loc[ids[0], "consumer"] == "rescuer"
     assert table.set_index("entry_id").loc[ids[0], "deliveries"] == 2
@@ -64,8 +76,8 @@ def test_xclaim_takes_only_entries_idle_long_enough(r, prefix):
 
 def test_two_racing_rescuers_with_min_idle_never_take_the_same_entry(r, prefix):
     stream, ids = stuck(r, prefix, n=20)
-    time.sleep(0.06)
-    race = recovery.race_claim(r, stream, "g", ids, min_idle_ms=50)
+    make_idle(r, stream, "alice", ids)
+    race = recovery.race_claim(r, stream, "g", ids, min_idle_ms=IDLE_MS // 2)
     assert race["claimer"].tolist() == ["rescuer-a", "rescuer-b"]
     won = [i for got in race["ids"] for i in got]
     assert sorted(won) == sorted(ids), "every entry goes to exactly one rescuer"
@@ -152,10 +164,9 @@ def test_reaper_retries_what_it_claims_and_dead_letters_poison(r, prefix):
     events = []
     reaper.listeners.append(events.append)
     reaper.start()
-    deadline = time.monotonic() + 10
-    while reaper.dead_lettered < 1 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    arrived = wait_until(lambda: reaper.dead_lettered >= 1, timeout=60)
     reaper.stop()
+    assert arrived, "the reaper never dead-lettered the poison entry"
     assert sorted(done) == sorted(set(ids) - poison)
     assert recovery.pending_summary(r, stream, "g").attrs["total"] == 0
     [(_, copy)] = r.xrange(stream + ":dead")
@@ -180,9 +191,7 @@ def test_graceful_shutdown_finishes_the_batch_in_hand_and_leaves_nothing_pending
     for i in range(200):
         r.xadd(stream, {"order": i})
     shutdown = recovery.GracefulShutdown(pool)
-    deadline = time.monotonic() + 5
-    while pool.total_processed < 10 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert wait_until(lambda: pool.total_processed >= 10, timeout=60)
     shutdown.request("test")
     assert shutdown.wait(0) and shutdown.reason == "test"
     assert not pool.running

@@ -223,10 +223,12 @@ def test_trim_job_needs_one_rule():
 
 
 def test_inline_cap_stays_flat_while_a_scheduled_trim_saws(r, prefix):
+    # A cap below one write tick (200 entries): the scheduled stream is past the cap after any
+    # tick, however few ticks a loaded machine manages, and 3 s leave room for several trims.
     frame = retention.compare_inline_and_scheduled(
-        r, prefix + "inline", prefix + "scheduled", cap=500, rate=4000, seconds=1.2, interval=0.4)
-    assert frame["inline"].max() <= 500 + 100  # ~ keeps at most one node more
-    assert frame["scheduled"].max() > 500 + 100  # grows past the cap between trim runs
+        r, prefix + "inline", prefix + "scheduled", cap=50, rate=4000, seconds=3, interval=0.4)
+    assert frame["inline"].max() <= 50 + 100  # ~ keeps at most one node more
+    assert frame["scheduled"].max() > 50 + 100  # grows past the cap between trim runs
     assert frame["scheduled"].diff().min() < 0  # and drops when the job runs
 
 

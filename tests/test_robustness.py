@@ -23,6 +23,7 @@ import dataclasses
 import io
 import threading
 import time
+import uuid
 
 import fakeredis
 import pytest
@@ -36,7 +37,7 @@ from streamlab.magics import register
 from streamlab.observe import Sampler
 from streamlab.producer import Producer
 from streamlab.widgets import ProducerPanel
-from helpers import wait_until
+from helpers import is_blocked, wait_until
 
 MALFORMED_IDS = ["abc", "1-x", "-1"]
 
@@ -130,15 +131,27 @@ def test_bad_id_left_in_the_journey_box_does_not_break_stop_or_rerun(r, prefix):
 
     panel = ChaosPanel(r, prefix=prefix, entries=100, crash_probability=0, poison_share=0,
                        processing_ms=0, seed=1)
+    rerun = None
     try:
-        panel.run_until_done(timeout=30)
+        panel.run_until_done(timeout=60)
+        assert panel.experiment.done, panel.status_text()
         panel.pick_box.value = "abc"
+        assert "not a stream ID" in panel.status.value, panel.status.value
+        panel.refresh()  # what the refresher does on every tick: says so again, raises nothing
+        assert "not a stream ID" in panel.status.value, panel.status.value
         panel.stop()
+        first = panel.experiment
+        panel.run_until_done(timeout=60)  # a re-run with the bad ID still in the box
+        assert panel.experiment is not first and panel.experiment.done, panel.status_text()
+        assert panel.experiment.journal.resolved == 100
+        assert not any(w.running for w in panel.workers())
         rerun = ChaosPanel(r, prefix=prefix, entries=100)  # re-running the cell replaces it
-        rerun.close()
+        assert "ready" in rerun.status.value
     finally:
         panel.pick_box.value = ""
         panel.close()
+        if rerun is not None:
+            rerun.close()
 
 
 def test_decreasing_id_is_explained_and_the_stream_keeps_its_entries(r, stream, cell):
@@ -316,10 +329,12 @@ def test_enormous_block_still_wakes_on_xadd_from_another_client(r, stream):
     XADD from another client wakes it as any BLOCK. No widget takes a BLOCK time."""
     reader = r.new_client()
     replies = []
+    name = "streamlab-test-" + uuid.uuid4().hex[:8]
+    reader.client_setname(name)
     thread = threading.Thread(target=lambda: replies.append(reader.xread({stream: "$"}, block=10**12)))
     thread.start()
     try:
-        time.sleep(0.3)
+        assert wait_until(lambda: is_blocked(r, name), timeout=30)
         new_id = r.xadd(stream, {"n": 8})
         thread.join(10)
         assert not thread.is_alive()
@@ -334,13 +349,15 @@ def test_enormous_block_still_wakes_on_xadd_from_another_client(r, stream):
 
 def test_enormous_block_in_redis_magic_wakes_on_xadd(r, stream, shell, capsys):
     register(shell, r)
+    name = "streamlab-test-" + uuid.uuid4().hex[:8]
+    assert shell.run_cell(f"%redis CLIENT SETNAME {name}").success
     capsys.readouterr()
     results = []
     thread = threading.Thread(target=lambda: results.append(
         shell.run_cell(f"%%redis\nXREAD BLOCK 1000000000000 STREAMS {stream} $")))
     thread.start()
     try:
-        time.sleep(0.5)
+        assert wait_until(lambda: is_blocked(r, name), timeout=30)
         new_id = r.xadd(stream, {"n": 8})
         thread.join(10)
         assert not thread.is_alive() and results[0].success

@@ -14,6 +14,8 @@ import redis
 
 from streamlab import server
 
+from helpers import wait_until
+
 pytestmark = pytest.mark.skipif(server.find_server_binary() is None,
                                 reason="no redis-server or valkey-server on PATH")
 
@@ -31,13 +33,8 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def wait_gone(pid: int, port: int, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not pid_alive(pid) and not server._listening(port):
-            return True
-        time.sleep(0.05)
-    return False
+def wait_gone(pid: int, port: int, seconds: float = 30) -> bool:
+    return wait_until(lambda: not pid_alive(pid) and not server._listening(port), timeout=seconds)
 
 
 def test_private_server_listens_on_loopback_and_keeps_nothing_on_disk():
@@ -79,10 +76,7 @@ def test_private_server_is_gone_after_its_process_ends(how):
             proc.send_signal(signal.SIGTERM)
         proc.wait(15)
         assert wait_gone(pid, port), f"redis-server {pid} still running after the parent's {how}"
-        deadline = time.monotonic() + 5
-        while os.path.exists(workdir) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not os.path.exists(workdir)
+        assert wait_until(lambda: not os.path.exists(workdir), timeout=30), workdir
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -104,6 +98,17 @@ def test_explicit_port_that_is_taken_is_reported():
             server.PrivateServer(port=first.port).start()
 
 
+def _waiting_in_futex(pid: int) -> bool:
+    """True while the process's main thread sleeps in a futex wait (an Event/lock wait), per
+    /proc/PID/wchan; where the kernel hides wchan ("0"), assume so."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read().strip()
+    except OSError:
+        return True
+    return wchan in ("", "0") or "futex" in wchan
+
+
 def test_cli_server_prints_redis_url_and_stops_on_ctrl_c():
     proc = subprocess.Popen([sys.executable, "-m", "streamlab.cli", "server"],
                             stdout=subprocess.PIPE, text=True)
@@ -114,8 +119,12 @@ def test_cli_server_prints_redis_url_and_stops_on_ctrl_c():
         for _ in range(2):
             line = proc.stdout.readline()
         assert f"export REDIS_URL={url}" in line
+        assert proc.stdout.readline().startswith("Press Ctrl-C")
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         assert redis.Redis(port=port).ping()
+        # Ctrl-C only once it waits in its loop (a futex wait), where it handles it: a SIGINT
+        # sent between the printout and that loop would be an unhandled KeyboardInterrupt.
+        assert wait_until(lambda: _waiting_in_futex(proc.pid), timeout=30)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(15) == 0
         assert not server._listening(port)

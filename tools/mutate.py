@@ -1,0 +1,221 @@
+"""Mutation testing of the modules that guard learners and data (``make mutate``).
+
+mutmut (the ``mutation`` extra) plants one small mistake at a time in a function
+(``<`` for ``<=``, a dropped call, a changed constant, ...) and runs the tests that
+call that function; a mutant the tests do not notice "survived". Each group below
+is one guarded area: its source file, the functions in it that do the guarding
+(mutmut's mutant-name globs) and the test files relevant to it, so that a run stays
+bounded on a small machine.
+
+    .venv/bin/python tools/mutate.py                 # every group, one after the other
+    .venv/bin/python tools/mutate.py server magics   # only these groups
+    .venv/bin/python tools/mutate.py --list          # the groups
+
+Each group runs in its own temporary copy of the repository (mutmut writes a
+``mutants/`` folder and a cache next to the code); the copy is deleted afterwards.
+The summary (killed / survived / no tests / timeout per group, and the name of each
+survivor) is printed and written to ``test-output/mutation.json``. Look at a
+survivor with ``mutmut show NAME`` in a kept copy (``--keep``). Scores and the
+survivors judged equivalent are recorded in docs/TESTING.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT back to the default. A background job (`cmd &`, nohup) starts with it
+    ignored, and the tests of Ctrl-C need it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@dataclass
+class Group:
+    name: str
+    source: str
+    mutants: list[str]  # mutmut mutant-name globs (module.x_function__mutmut_N, module.xǁClassǁmethod__mutmut_N)
+    tests: list[str]
+    why: str
+    # Tests that cannot run inside mutmut: they send SIGINT to the test process itself (the
+    # kernel's Ctrl-C), which mutmut takes as the user stopping the run.
+    deselect: tuple[str, ...] = ()
+
+
+GROUPS = [
+    Group("server", "streamlab/server.py", ["streamlab.server.*"],
+          ["tests/test_server.py", "tests/test_guards.py"],
+          "the private server: loopback only, nothing on disk, dies with its owner"),
+    Group("redact", "streamlab/backend.py", ["streamlab.backend.x_redact__mutmut_*"],
+          ["tests/test_backend.py", "tests/test_guards.py"],
+          "passwords in Redis URLs never printed"),
+    Group("magics", "streamlab/magics.py",
+          ["streamlab.magics.xǁSessionǁ_refusal__mutmut_*", "streamlab.magics.xǁSessionǁrun_line__mutmut_*",
+           "streamlab.magics.xǁSessionǁrun__mutmut_*", "streamlab.magics.x_split_args__mutmut_*"],
+          ["tests/test_magics.py", "tests/test_guards.py"],
+          "the %redis magics' refusals (FLUSH on shared servers, commands that never return), "
+          "argument splitting",
+          deselect=("tests/test_magics.py::test_interrupt_stops_a_block_forever_and_the_next_cell_works",)),
+    Group("chaos-limits", "streamlab/chaos.py",
+          ["streamlab.chaos.xǁChaosPoolǁdead_letter_over_limit__mutmut_*",
+           "streamlab.chaos.xǁChaosExperimentǁdead_letter_over_limit__mutmut_*",
+           "streamlab.chaos.x__whole__mutmut_*", "streamlab.chaos.x__share__mutmut_*"],
+          ["tests/test_chaos.py", "tests/test_guards.py", "tests/test_robustness.py"],
+          "the chaos experiment's delivery limit and the checks on its settings"),
+    Group("recovery", "streamlab/recovery.py",
+          ["streamlab.recovery.x_dead_letter__mutmut_*", "streamlab.recovery.x_autoclaim_pages__mutmut_*",
+           "streamlab.recovery.x_claim__mutmut_*", "streamlab.recovery.xǁReaperǁ*"],
+          ["tests/test_recovery.py", "tests/test_terminal_guards.py"],
+          "the reaper: claims only idle work, dead-letters over the limit, meets deleted entries"),
+    Group("terminal", "streamlab/pipeline.py",
+          ["streamlab.pipeline.x_consume__mutmut_*", "streamlab.pipeline.x_process_entry__mutmut_*",
+           "streamlab.pipeline.x__temperature__mutmut_*", "streamlab.pipeline.x_ensure_group__mutmut_*"],
+          ["tests/test_pipeline.py", "tests/test_terminal_guards.py"],
+          "`streamlab consume`: alerts above the threshold, acks, deleted entries"),
+    *[Group(f"checkers-{n:02d}", f"streamlab/exercises/lesson{n:02d}.py",
+            [f"streamlab.exercises.lesson{n:02d}.*"],
+            [f"tests/test_exercises_lesson{n:02d}.py", "tests/test_checker_wrong_answers.py"],
+            f"lesson {n:02d}'s exercise checkers: the feedback for each mistake")
+      for n in range(1, 8)],
+]
+
+STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped", "not checked",
+            "segfault", "caught by type check", "check was interrupted by user")
+
+
+def _config(group: Group) -> str:
+    tests = ", ".join(json.dumps(t) for t in group.tests)
+    args = ["-p", "no:cacheprovider", "-m", "not browser and not notebook", "--timeout", "300"]
+    for test in group.deselect:
+        args += ["--deselect", test]
+    return ("\n[tool.mutmut]\n"
+            'source_paths = ["streamlab"]\n'
+            f"only_mutate = [{json.dumps(group.source)}]\n"
+            f"pytest_add_cli_args = [{', '.join(json.dumps(a) for a in args)}]\n"
+            f"pytest_add_cli_args_test_selection = [{tests}]\n"
+            'also_copy = ["notebooks/solutions", "binder", "tools"]\n'
+            "use_git_change_detection = false\n")
+
+
+def _copy_repo(dest: Path, group: Group) -> None:
+    for name in ("streamlab", "tests", "tools", "binder", "notebooks/solutions"):
+        shutil.copytree(ROOT / name, dest / name,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy(ROOT / "README.md", dest / "README.md")
+    text = (ROOT / "pyproject.toml").read_text()
+    text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.S)
+    (dest / "pyproject.toml").write_text(text + _config(group))
+
+
+def run_group(group: Group, children: int, keep: bool) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"streamlab-mutate-{group.name}-"))
+    started = time.monotonic()
+    try:
+        _copy_repo(work, group)
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STREAMLAB_BACKEND")}
+        # Never a shared server: each pytest session starts its own private one. (Programs the
+        # tests start as subprocesses import the mutated code too: see tests/conftest.py.)
+        env.update(TMPDIR=str(work / "tmp"), STREAMLAB_TEST_OUTPUT=str(work / "test-output"))
+        (work / "tmp").mkdir()
+        log = work / "mutmut.log"
+        with open(log, "w") as out:
+            code = subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children",
+                                    str(children), *group.mutants],
+                                   cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=_default_sigint)
+        listing = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"],
+                                 cwd=work, env=env, capture_output=True, text=True).stdout
+        by_status: dict[str, list[str]] = {}
+        globs = [re.compile(re.escape(g).replace(r"\*", ".*") + "$") for g in group.mutants]
+        for line in listing.splitlines():
+            name, _, status = line.strip().rpartition(": ")
+            if name and any(g.match(name) for g in globs):
+                by_status.setdefault(status, []).append(name)
+        diffs = {}
+        for name in by_status.get("survived", []) + by_status.get("no tests", []):
+            diffs[name] = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work,
+                                         env=env, capture_output=True, text=True).stdout
+        counts = {s: len(v) for s, v in by_status.items()}
+        killed = counts.get("killed", 0) + counts.get("timeout", 0)
+        judged = killed + counts.get("survived", 0)
+        result = {
+            "group": group.name, "source": group.source, "why": group.why, "tests": group.tests,
+            "exit": code, "seconds": round(time.monotonic() - started), "counts": counts,
+            "score": round(100 * killed / judged, 1) if judged else None,
+            "survived": by_status.get("survived", []), "no tests": by_status.get("no tests", []),
+            "diffs": diffs,
+        }
+        if code != 0 or not by_status.get("killed"):
+            lines = log.read_text().replace("\r", "\n").splitlines()
+            result["log_tail"] = "\n".join(line for line in lines[-60:] if line.strip()
+                                           and not line.lstrip().startswith(tuple("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")))
+        return result
+    finally:
+        if keep:
+            print(f"  kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help="group names (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the groups and exit")
+    parser.add_argument("--children", type=int, default=1,
+                        help="mutants tested at once (default 1: the machine is shared)")
+    parser.add_argument("--keep", action="store_true", help="keep each group's working copy")
+    parser.add_argument("--only", nargs="+", metavar="GLOB",
+                        help="only these mutant names/globs (e.g. earlier survivors), for one group")
+    parser.add_argument("--out", default=str(ROOT / "test-output" / "mutation.json"))
+    args = parser.parse_args()
+    if args.list:
+        for g in GROUPS:
+            print(f"{g.name:14} {g.source:34} {g.why}")
+        return 0
+    unknown = set(args.groups) - {g.name for g in GROUPS}
+    if unknown:
+        parser.error(f"unknown group(s) {sorted(unknown)}; see --list")
+    chosen = [g for g in GROUPS if not args.groups or g.name in args.groups]
+    if args.only:
+        if len(chosen) != 1:
+            parser.error("--only needs exactly one group")
+        chosen = [dataclasses.replace(chosen[0], mutants=args.only)]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    results = previous.get("groups", {})
+    for group in chosen:
+        print(f"{group.name}: mutating {group.source} ({', '.join(group.mutants)}), "
+              f"tests {' '.join(group.tests)}", flush=True)
+        res = run_group(group, args.children, args.keep)
+        results[group.name] = res
+        print(f"  {res['counts']} score {res['score']}% in {res['seconds']} s", flush=True)
+        for name in res["survived"]:
+            print(f"  survived: {name}")
+        if "log_tail" in res:
+            print(res["log_tail"])
+        out.write_text(json.dumps({"machine": f"{platform.node()} {platform.machine()}, "
+                                              f"{os.cpu_count()} CPUs (shared)",
+                                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "groups": results}, indent=2))
+    print(f"summary written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
