@@ -1,0 +1,83 @@
+"""Lessons 08 and 09: every wrong-answer and not-attempted branch, with the message a learner reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamlab import exercises
+
+
+@pytest.fixture
+def ex8(r, prefix):
+    return dict(enumerate(exercises.load(8, r, prefix=prefix), start=1))
+
+
+@pytest.fixture
+def ex9(r, prefix):
+    return dict(enumerate(exercises.load(9, r, prefix=prefix), start=1))
+
+
+def _ex1_scene(r, prefix):
+    key = prefix + "ex1"
+    acked = [r.xadd(key, {"n": n}) for n in range(20)]
+    r.xdel(key, *acked[12:])
+    return acked
+
+
+def test_08_ex1_an_answer_before_the_setup_ran_is_not_attempted(ex8):
+    outcome = ex8[1].evaluate(["1-0"])
+    assert outcome.status == "not-attempted" and "run the whole exercise cell" in outcome.message
+
+
+def test_08_ex1_too_few_lost_ids_says_how_many_are_missing(ex8, r, prefix):
+    acked = _ex1_scene(r, prefix)
+    outcome = ex8[1].evaluate(acked[12:15])
+    assert outcome.status == "wrong" and "8 are missing" in outcome.message
+
+
+def test_08_ex2_a_choice_that_is_not_a_dict_is_wrong(ex8):
+    outcome = ex8[2].evaluate("aof-always")
+    assert outcome.status == "wrong" and "dict" in outcome.message
+
+
+def test_08_ex3_actions_that_are_not_a_dict_are_wrong(ex8):
+    outcome = ex8[3].evaluate(["fix acking"])
+    assert outcome.status == "wrong" and "{'X': ..., 'Y': ..., 'Z': ...}" in outcome.message
+
+
+def test_08_ex3_a_half_filled_answer_is_not_attempted(ex8):
+    outcome = ex8[3].evaluate({"X": "fix acking", "Y": ..., "Z": ...})
+    assert outcome.status == "not-attempted" and "actions['Y']" in outcome.message
+
+
+def test_08_ex4_a_dead_consumer_still_in_the_group_after_a_partial_claim_is_wrong(ex8, r, prefix):
+    key = prefix + "ex4"
+    for n in range(10):
+        r.xadd(key, {"order": n})
+    r.xgroup_create(key, "workers", id="0")
+    taken = r.xreadgroup("workers", "worker-old", {key: ">"}, count=4)[0][1]
+    r.xgroup_createconsumer(key, "workers", "worker-new")
+    r.xclaim(key, "workers", "worker-new", 0, [entry_id for entry_id, _ in taken[:2]])
+    outcome = ex8[4].evaluate()
+    assert outcome.status == "wrong" and "still in the group (with 2" in outcome.message
+
+
+def test_09_ex1_keys_that_are_not_the_three_roles_are_wrong(ex9, prefix):
+    outcome = ex9[1].evaluate({"stream": prefix + "{o}:s", "dead": prefix + "{o}:d"})
+    assert outcome.status == "wrong" and "exactly the keys stream, dead, total" in outcome.message
+
+
+def test_09_ex1_one_key_three_times_is_wrong(ex9, prefix):
+    key = prefix + "{orders}:stream"
+    outcome = ex9[1].evaluate({"stream": key, "dead": key, "total": key})
+    assert outcome.status == "wrong" and "must be different keys" in outcome.message
+
+
+def test_09_ex2_a_single_key_instead_of_a_list_is_wrong(ex9, prefix):
+    outcome = ex9[2].evaluate(prefix + "ex2:{a}")
+    assert outcome.status == "wrong" and "list of 3 key names" in outcome.message
+
+
+def test_09_ex2_keys_outside_the_exercise_prefix_are_wrong(ex9):
+    outcome = ex9[2].evaluate(["ex2:{a}", "ex2:{b}", "ex2:{c}"])
+    assert outcome.status == "wrong" and "should start with" in outcome.message
