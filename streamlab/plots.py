@@ -14,9 +14,9 @@ returned here display themselves as PNG in a notebook.
   completions circled.
 
 One colour per consumer everywhere: ``c1`` is always blue, ``c2`` orange, ...
-and, in the line plots, one dash pattern and width per consumer too
-(``consumer_style``): consumers doing the same work draw the same line, and
-without it the last one drawn would hide the others.
+and, in the throughput plot where their lines share one axes, one dash pattern
+and width per consumer too (``consumer_style``): consumers doing the same work
+draw the same line, and without it the last one drawn would hide the others.
 """
 
 from __future__ import annotations
@@ -321,7 +321,9 @@ class PoolFigure:
         for line in self.rate_lines.values():
             line.remove()
         self._make_pending_axes(names)  # removes the old strips and their lines
-        self.pending_lines = {n: self.pending_axes[n].plot([], [], **consumer_style(n),
+        # Each strip holds one consumer, so a plain solid line in its colour is clearest.
+        self.pending_lines = {n: self.pending_axes[n].plot([], [], color=consumer_colour(n), lw=1.5,
+                                                           zorder=consumer_style(n)["zorder"],
                                                            drawstyle="steps-post", label=n,
                                                            animated=self.live)[0] for n in names}
         self.rate_lines = {n: self.ax_rate.plot([], [], **consumer_style(n), label=n,

@@ -1,5 +1,6 @@
 """The lesson 03 dashboard can be read: pending visible beside XLEN, every consumer's line
-visible when several draw the same numbers, no internal redraw rate in the counters."""
+visible when several draw the same numbers (throughput in one plot, pending in a strip
+per consumer), no internal redraw rate in the counters, and show(ordering=False) honoured."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_consumers_with_equal_numbers_draw_lines_that_all_stay_visible():
     stream, per = _frames()
     fig = plots.PoolFigure(live=False)
     fig.update(stream, per)
-    for lines in (fig.pending_lines, fig.rate_lines):
+    # Throughput lines share one plot; pending has a strip per consumer (tested below).
+    for lines in (fig.rate_lines,):
         looks = {(str(line.get_linestyle()), line.get_linewidth()) for line in lines.values()}
         assert len(looks) == 3, looks
         # Widest at the bottom, narrower ones over it: where they coincide, each shows.
