@@ -282,10 +282,16 @@ class ConsumerPoolPanel(Panel):
 
     # --- static pictures for an executed notebook -------------------------------------------
     def show(self, ordering: bool = True) -> None:
-        """Display the dashboard (and the ordering plot) as pictures, which a saved notebook keeps."""
+        """Display the dashboard as a picture, which a saved notebook keeps.
+
+        With ``ordering=True`` the dashboard has its ordering panel and the larger
+        ordering plot follows it; with ``ordering=False`` neither is drawn.
+        """
         from IPython.display import display
 
         stream, consumers = self.sampler.stream_frame(), self.sampler.consumer_frame()
-        display(plots.dashboard_figure(stream, consumers, self.pool.ordering_frame(), title=self._title()))
+        completions = self.pool.ordering_frame()
+        display(plots.dashboard_figure(stream, consumers, completions, title=self._title(),
+                                       show_ordering=ordering))
         if ordering:
-            display(plots.ordering_figure(self.pool.ordering_frame()))
+            display(plots.ordering_figure(completions))

@@ -69,8 +69,8 @@ SINCE = {
 #: The special IDs each command takes, for "Invalid stream ID".
 _SPECIAL_IDS = {
     "XADD": "* lets Redis pick the ID and <ms>-* picks the sequence (Redis 7.0+).",
-    "XRANGE": "- and + mean the two ends; ( before an ID excludes it (Redis 6.2+).",
-    "XREVRANGE": "+ and - mean the two ends; ( before an ID excludes it (Redis 6.2+).",
+    "XRANGE": "- and + mean the two ends; ( before an ID excludes it.",
+    "XREVRANGE": "+ and - mean the two ends; ( before an ID excludes it.",
     "XREAD": "$ means entries added from now on; > belongs to XREADGROUP, not XREAD.",
     "XREADGROUP": "> means entries never delivered to the group, 0 this consumer's pending "
                   "ones; $ is not allowed here.",
@@ -85,8 +85,8 @@ _RESPONSE_RULES = [
      "Give XSETID an ID at least as large as the newest entry's (XINFO STREAM shows "
      "last-generated-id)."),
     (r"smaller than the target stream top item",
-     "The ID is not greater than the stream's last-generated-id, the largest ID it has ever "
-     "handed out (deleted or trimmed entries count too): stream IDs only ever grow.",
+     "The ID is not greater than the stream's last-generated-id, normally the largest ID it "
+     "has ever handed out (deleted or trimmed entries count too): stream IDs only ever grow.",
      "Use * so Redis picks the next ID, or an ID greater than the last-generated-id "
      "(XINFO STREAM key shows it)."),
     (r"must be greater than 0-0",
@@ -266,8 +266,10 @@ def _timeout(exc: redis.TimeoutError) -> tuple[str, str]:
     if "reading" in str(exc):
         return ("The client stopped waiting for the reply after its socket_timeout: a BLOCK "
                 "longer than that timeout trips it (redis-py's default is 5 s).",
-                "Use a client without a read timeout (sl.connect() clients have none, or "
-                "redis.Redis(socket_timeout=None)), or keep BLOCK below socket_timeout.")
+                "Give the client a socket_timeout longer than BLOCK (BLOCK plus a few "
+                "seconds), or none at all (sl.connect() clients have none and use TCP "
+                "keepalive). Do not rely on retries: a retried read can leave entries the "
+                "server already delivered in a group's pending list.")
     return ("The server did not answer in time when connecting.",
             "Check the host and port (and any firewall), or use sl.connect() without a URL.")
 

@@ -26,10 +26,12 @@ deleted (``XDEL``) or trimmed (``XTRIM``, ``MAXLEN``/``MINID``). Measured on Red
 7.0.15: after an ``XDEL`` of an entry the group had not read, the group read
 everything and ``lag`` still said 1 (fixed in Redis 7.4); 10 entries, 3 read,
 ``XTRIM MAXLEN 5``: ``lag`` 7 where 5 were unread, and 2 after reading them all
-(fixed in Redis 8.0). Valkey 8.1.8 and fakeredis also report 7 after that trim. So the
+(redis #13473, 2024, and #13958, 2025, fixed trimming; the second may be missing from
+early 8.0 releases, so we trust Redis 8.2 and newer). Valkey 8.1.8 and fakeredis also
+report 7 after that trim; Valkey 9 was not measured. So the
 sampler takes the server's number as it is only when the stream has never lost
 an entry (``entries-added`` equals ``XLEN`` and ``max-deleted-entry-id`` is
-``0-0``: the subtraction is exact on every server) or the server is Redis 8.0 or
+``0-0``: the subtraction is exact on every server) or the server is Redis 8.2 or
 newer; otherwise it counts with ``XRANGE``, and keeps what the server said in
 the sample's ``server_lag`` column so the two can be compared.
 """
@@ -51,8 +53,9 @@ STREAM_COLUMNS = ["t", "xlen", "lag", "lag_source", "server_lag", "pending", "en
                   "entries_added", "last_delivered_id", "consumers"]
 
 #: The first Redis version whose XINFO GROUPS lag is right after deletions and trims
-#: (redis #13338, in 7.4, fixed XDEL; redis #13473, in 8.0, fixed trimming).
-LAG_FIXED_IN = (8, 0)
+#: (redis #13338, in 7.4, fixed XDEL; redis #13473 and #13958, the latter from April 2025,
+#: fixed trimming). 8.2 rather than 8.0: we could not confirm which 8.0.x has #13958.
+LAG_FIXED_IN = (8, 2)
 
 
 def group_info(r: redis.Redis, stream: str, group: str) -> dict | None:

@@ -6,16 +6,17 @@ of open figures. ``to_png(fig)`` turns one into bytes for an image widget; the f
 returned here display themselves as PNG in a notebook.
 
 - ``PoolFigure``: the dashboard (group lag, stream length, pending per
-  consumer, throughput per consumer, and the ordering plot). It keeps its
+  consumer as one small strip per consumer, throughput per consumer, and,
+  unless left out, the ordering plot). It keeps its
   lines and only moves their data on ``update()``, which is what lets the
   live dashboard redraw several times a second.
 - ``ordering_figure``: the ordering plot alone, larger, with out-of-order
   completions circled.
 
 One colour per consumer everywhere: ``c1`` is always blue, ``c2`` orange, ...
-and, in the line plots, one dash pattern and width per consumer too
-(``consumer_style``): consumers doing the same work draw the same line, and
-without it the last one drawn would hide the others.
+and, in the throughput plot where their lines share one axes, one dash pattern
+and width per consumer too (``consumer_style``): consumers doing the same work
+draw the same line, and without it the last one drawn would hide the others.
 """
 
 from __future__ import annotations
@@ -118,25 +119,38 @@ class PoolFigure:
     """
 
     def __init__(self, width: float = 12, height: float = 5.4, dpi: int = 72, window: float = 30,
-                 live: bool = True, title: str = ""):
+                 live: bool = True, title: str = "", ordering: bool = True):
         self.window = window
         self.live = live
+        self.ordering = ordering
+        if not ordering:
+            width = width * 0.7  # two columns instead of three
         self.fig = PictureFigure(figsize=(width, height), dpi=dpi)
         FigureCanvasAgg(self.fig)
-        grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.06, right=0.985,
-                                     bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
+        if ordering:
+            grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.06, right=0.985,
+                                         bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
+        else:
+            grid = self.fig.add_gridspec(2, 2, left=0.085, right=0.92,
+                                         bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
         self.ax_lag = self.fig.add_subplot(grid[0, 0])
         self.ax_len = self.fig.add_subplot(grid[0, 1], sharex=self.ax_lag)
         self.ax_pel = self.ax_len.twinx()  # the group's pending, on a scale of its own
-        self.ax_pending = self.fig.add_subplot(grid[1, 0], sharex=self.ax_lag)
+        # Pending per consumer: one strip per consumer, on one shared scale (small
+        # multiples), made in _rebuild_consumer_lines. Lines drawn over one another in
+        # one panel hide each other, and "one consumer's count only grows" must show.
+        self._pending_cell = grid[1, 0]
+        self._xlabel = "seconds ago" if live else "seconds"
+        self.pending_axes: dict[str, object] = {}
+        self.ax_pending = None
+        self._make_pending_axes([])
         self.ax_rate = self.fig.add_subplot(grid[1, 1], sharex=self.ax_lag)
-        self.ax_order = self.fig.add_subplot(grid[:, 2])
-        xlabel = "seconds ago" if live else "seconds"
+        self.ax_order = self.fig.add_subplot(grid[:, 2]) if ordering else None
         _style(self.ax_lag, "Group lag", "entries", "")
         _style(self.ax_len, "Stream length (left) and group pending (right)", "entries (XLEN)", "")
-        _style(self.ax_pending, "Pending per consumer", "entries", xlabel)
-        _style(self.ax_rate, "Throughput per consumer", "acked / s", xlabel)
-        _style(self.ax_order, "Ordering", "position in the stream (ID order)", "completion order")
+        _style(self.ax_rate, "Throughput", "acked / s, per consumer", self._xlabel)
+        if ordering:
+            _style(self.ax_order, "Ordering", "position in the stream (ID order)", "completion order")
         (self.lag_line,) = self.ax_lag.plot([], [], color=GROUP_COLOUR, lw=1.8)
         self.lag_source = self.ax_lag.text(1.0, 1.03, "", transform=self.ax_lag.transAxes,
                                            ha="right", va="bottom", fontsize=7, color="#666666")
@@ -154,8 +168,10 @@ class PoolFigure:
                            frameon=True, framealpha=0.85, edgecolor="none")
         self.pending_lines: dict[str, Line2D] = {}
         self.rate_lines: dict[str, Line2D] = {}
-        self.scatter = self.ax_order.scatter([], [], s=16, lw=0.7)
-        (self.diagonal,) = self.ax_order.plot([], [], color="#999999", lw=0.8, ls=":", zorder=0)
+        # Without the ordering panel, these live on a hidden axes and are never drawn.
+        order_ax = self.ax_order if ordering else self.fig.add_axes((0, 0, 0, 0), visible=False)
+        self.scatter = order_ax.scatter([], [], s=16, lw=0.7)
+        (self.diagonal,) = order_ax.plot([], [], color="#999999", lw=0.8, ls=":", zorder=0)
         self.fig.suptitle(title, fontsize=11, x=0.06, ha="left")
         self._order_names: list[str] = []
         self._consumer_legend = None
@@ -164,10 +180,11 @@ class PoolFigure:
         self._last_full_draw = float("-inf")
         self._background = None
         if live:
-            self.ax_order.set_title(f"Ordering of the last {ORDERING_WINDOW} completions\n"
-                                    "(black outline: out of order)", fontsize=10, loc="left")
+            if ordering:
+                self.ax_order.set_title(f"Ordering of the last {ORDERING_WINDOW} completions\n"
+                                        "(black outline: out of order)", fontsize=10, loc="left")
+                self._set_ordering_limits(ORDERING_WINDOW)
             self.ax_lag.set_xlim(-window, 0)
-            self._set_ordering_limits(ORDERING_WINDOW)
             for artist in self._dynamic():
                 artist.set_animated(True)
 
@@ -180,7 +197,8 @@ class PoolFigure:
             self.ax_lag.set_xlim(float(stream["t"].iloc[0]), max(t_end, float(stream["t"].iloc[0]) + 1))
         self._update_stream(stream, shift)
         self._update_consumers(consumers, shift)
-        self._update_ordering(ordering if ordering is not None else pd.DataFrame())
+        if self.ordering:
+            self._update_ordering(ordering if ordering is not None else pd.DataFrame())
         return self.fig
 
     def png(self) -> bytes:
@@ -218,7 +236,8 @@ class PoolFigure:
         # Drawn in zorder, as a full draw would: c1 (widest) first, narrower lines over it.
         per_consumer = sorted([*self.pending_lines.values(), *self.rate_lines.values()],
                               key=lambda line: line.get_zorder())
-        return [self.lag_line, self.len_line, self.pel_line, *per_consumer, self.scatter]
+        return [self.lag_line, self.len_line, self.pel_line, *per_consumer,
+                *([self.scatter] if self.ordering else [])]
 
     def _current_layout_key(self) -> tuple:
         # Anything drawn into the saved background: when one changes, draw it all again.
@@ -266,26 +285,59 @@ class PoolFigure:
             rows = groups[name]
             self.pending_lines[name].set_data(rows["t"] - shift, rows["pending"])
             self.rate_lines[name].set_data(rows["t"] - shift, rows["throughput"])
+        # The strips share one y axis, so setting it on the first sets it on all.
         self._set_ylim(self.ax_pending, consumers["pending"])
         self._set_ylim(self.ax_rate, consumers["throughput"], floor=5)
 
+    def _make_pending_axes(self, names: list[str]) -> None:
+        """One strip per consumer in the pending cell (a single empty one when there are none)."""
+        ylim = self.ax_pending.get_ylim() if self.ax_pending is not None else None
+        for ax in {id(a): a for a in [self.ax_pending, *self.pending_axes.values()] if a is not None}.values():
+            ax.remove()
+        rows = self._pending_cell.subgridspec(max(len(names), 1), 1, hspace=0.12)
+        axes = []
+        for i in range(max(len(names), 1)):
+            ax = self.fig.add_subplot(rows[i, 0], sharex=self.ax_lag,
+                                      sharey=axes[0] if axes else None)
+            ax.grid(True, alpha=0.3)
+            ax.tick_params(labelsize=7)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=2, integer=True))
+            if i < max(len(names), 1) - 1:
+                ax.tick_params(labelbottom=False)
+            if i < len(names):
+                ax.set_ylabel(names[i], fontsize=8, color=consumer_colour(names[i]),
+                              rotation=0, ha="right", va="center")
+            axes.append(ax)
+        axes[0].set_title("Pending per consumer (entries, one shared scale)", fontsize=10, loc="left")
+        axes[-1].set_xlabel(self._xlabel, fontsize=9)
+        self.ax_pending = axes[0]
+        self.pending_axes = dict(zip(names, axes))
+        if ylim is not None:
+            self.ax_pending.set_ylim(*ylim)
+
     def _rebuild_consumer_lines(self, names: list[str]) -> None:
-        for line in [*self.pending_lines.values(), *self.rate_lines.values()]:
+        for line in self.rate_lines.values():
             line.remove()
-        self.pending_lines = {n: self.ax_pending.plot([], [], **consumer_style(n),
-                                                      drawstyle="steps-post", label=n,
-                                                      animated=self.live)[0] for n in names}
+        self._make_pending_axes(names)  # removes the old strips and their lines
+        # Each strip holds one consumer, so a plain solid line in its colour is clearest.
+        self.pending_lines = {n: self.pending_axes[n].plot([], [], color=consumer_colour(n), lw=1.5,
+                                                           zorder=consumer_style(n)["zorder"],
+                                                           drawstyle="steps-post", label=n,
+                                                           animated=self.live)[0] for n in names}
         self.rate_lines = {n: self.ax_rate.plot([], [], **consumer_style(n), label=n,
                                                 animated=self.live)[0] for n in names}
-        # One legend for both per-consumer panels, above them: inside either it would hide lines.
+        # The throughput panel's legend sits just above it, on the right of its title:
+        # inside, it would hide lines; the pending strips are labelled on their left.
         if self._consumer_legend is not None:
             self._consumer_legend.remove()
             self._consumer_legend = None
         if names:
             handles = [Line2D([], [], label=n, **consumer_style(n)) for n in names]
-            self._consumer_legend = self.fig.legend(
-                handles=handles, loc="center", bbox_to_anchor=(0.36, 0.5), ncol=min(len(names), 8),
-                fontsize=8, frameon=False, handlelength=1.5, columnspacing=1.0)
+            self._consumer_legend = self.ax_rate.legend(
+                handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(names), 4),
+                fontsize=7, frameon=False, handlelength=1.5, columnspacing=0.8, borderaxespad=0.2)
 
     def _update_ordering(self, ordering: pd.DataFrame) -> None:
         df = ordering_window(ordering) if not ordering.empty else ordering
@@ -328,9 +380,14 @@ def _natural(name: str):
 
 
 def dashboard_figure(stream: pd.DataFrame, consumers: pd.DataFrame,
-                     ordering: pd.DataFrame | None = None, title: str = "") -> Figure:
-    """The dashboard as a static figure (for an executed notebook): see ``PoolFigure``."""
-    return PoolFigure(dpi=90, live=False, title=title).update(stream, consumers, ordering)
+                     ordering: pd.DataFrame | None = None, title: str = "",
+                     show_ordering: bool = True) -> Figure:
+    """The dashboard as a static figure (for an executed notebook): see ``PoolFigure``.
+
+    ``show_ordering=False`` leaves the ordering panel out (two columns instead of three).
+    """
+    return PoolFigure(dpi=90, live=False, title=title,
+                      ordering=show_ordering).update(stream, consumers, ordering)
 
 
 def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title: str | None = None) -> Figure:

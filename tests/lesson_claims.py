@@ -47,8 +47,11 @@ CLAIMS: dict[str, list[Claim]] = {
     "02-reading-and-blocking": [
         Claim('r.delete("lesson02:history")', r"^600\b", "a reading every 100 ms for a minute"),
         Claim("XRANGE lesson02:small (6-0 + COUNT 3",
-              r'\(6-0 \+ COUNT 3\n1\) 1\) "7-0"(?![\s\S]*\n2\) 1\) ")',
+              r'\(6-0 \+ COUNT 3\n1\) 1\) "7-0"(?:(?!\n2\) 1\) ")[\s\S])*\n> XREVRANGE',
               "the last page is shorter than three"),
+        Claim("XREVRANGE lesson02:small (4-0 - COUNT 3",
+              r'\(4-0 - COUNT 3\n1\) 1\) "3-0"[\s\S]*\n2\) 1\) "2-0"[\s\S]*\n3\) 1\) "1-0"',
+              "the three entries before 4-0, newest first"),
         Claim("last_10s = r.xrange", r"100 entries, from 9\.9 s to 0\.0 s before it",
               "100 readings, one every 100 ms"),
         Claim("min=newest_ms - 30_000", r"^100 entries", "the window from 30 to 20 s before"),
@@ -103,6 +106,8 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim('r.delete("lesson03:order-one")', r"out-of-order completions: 0\b",
               "one consumer draws the diagonal"),
         Claim("routed = ConsumerPool", r"out of order for a key:\s+0\b", "zero out-of-order per key"),
+        Claim("routed = ConsumerPool", r"readings per partition:\s+\[165, 33, 102\]",
+              "165, 33 and 102 of the 300 readings"),
     ],
     "05-trimming-and-retention": [
         Claim("XADD lesson05:app:events MAXLEN 10000", r"XTRIM[^\n]*\n\(integer\) 0\b[\s\S]*XLEN[^\n]*\n\(integer\) 1\b",

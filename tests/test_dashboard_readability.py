@@ -1,5 +1,6 @@
 """The lesson 03 dashboard can be read: pending visible beside XLEN, every consumer's line
-visible when several draw the same numbers, no internal redraw rate in the counters."""
+visible when several draw the same numbers (throughput in one plot, pending in a strip
+per consumer), no internal redraw rate in the counters, and show(ordering=False) honoured."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_consumers_with_equal_numbers_draw_lines_that_all_stay_visible():
     stream, per = _frames()
     fig = plots.PoolFigure(live=False)
     fig.update(stream, per)
-    for lines in (fig.pending_lines, fig.rate_lines):
+    # Throughput lines share one plot; pending has a strip per consumer (tested below).
+    for lines in (fig.rate_lines,):
         looks = {(str(line.get_linestyle()), line.get_linewidth()) for line in lines.values()}
         assert len(looks) == 3, looks
         # Widest at the bottom, narrower ones over it: where they coincide, each shows.
@@ -54,3 +56,53 @@ def test_counters_do_not_show_the_internal_redraw_rate(r, prefix):
         assert "processed" in panel.summary()
     finally:
         panel.close()
+
+
+def test_pending_per_consumer_is_one_strip_per_consumer_on_one_scale():
+    stream, per = _frames()
+    fig = plots.PoolFigure(live=False)
+    fig.update(stream, per)
+    axes = [fig.pending_lines[n].axes for n in ("c1", "c2", "c3")]
+    assert len({id(ax) for ax in axes}) == 3, "consumers' pending lines share one plot"
+    assert {ax.get_ylim() for ax in axes} == {axes[0].get_ylim()}, "strips on different scales"
+    assert [ax.get_ylabel() for ax in axes] == ["c1", "c2", "c3"]
+    # Top to bottom in consumer order.
+    tops = [ax.get_position().y0 for ax in axes]
+    assert tops == sorted(tops, reverse=True)
+    # A consumer leaves (live panel: Remove consumer): its strip goes, no empty axes stay.
+    live = plots.PoolFigure(live=True)
+    live.update(stream, per)
+    before = len(live.fig.axes)
+    live.update(stream, per[per["consumer"] != "c3"])
+    assert set(live.pending_axes) == {"c1", "c2"} and len(live.fig.axes) == before - 1
+    live.picture("PNG")  # draws without error after the strips were rebuilt
+
+
+def _shown_figures(panel, monkeypatch, **kwargs):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    panel.show(**kwargs)
+    return shown
+
+
+def _titles(figure):
+    return [ax.get_title(loc="left") for ax in figure.axes]
+
+
+def test_show_without_ordering_draws_no_ordering_panel(r, prefix, monkeypatch):
+    panel = ConsumerPoolPanel(r, prefix + "s", "g", consumers=2, rate=50, ms=1, start_id="0",
+                              name=prefix + "panel")
+    try:
+        panel.run_for(0.5)
+        with_ordering = _shown_figures(panel, monkeypatch)
+        without = _shown_figures(panel, monkeypatch, ordering=False)
+    finally:
+        panel.close()
+    assert len(with_ordering) == 2, "the dashboard and the larger ordering plot"
+    assert any(t.startswith("Ordering") for t in _titles(with_ordering[0]))
+    assert len(without) == 1, "ordering=False still showed the ordering plot"
+    titles = _titles(without[0])
+    assert not any(t.startswith("Ordering") for t in titles), titles
+    assert "Group lag" in titles and any(t.startswith("Pending per consumer") for t in titles)

@@ -79,7 +79,8 @@ def test_trust_is_decided_by_server_and_version():
     assert observe.server_lag_trusted(backend("redis", (7, 0, 15)), clean)
     assert not observe.server_lag_trusted(backend("redis", (7, 0, 15)), lost)
     assert not observe.server_lag_trusted(backend("redis", (7, 4, 1)), lost)
-    assert observe.server_lag_trusted(backend("redis", (8, 0, 0)), lost)
+    assert not observe.server_lag_trusted(backend("redis", (8, 0, 0)), lost)
+    assert observe.server_lag_trusted(backend("redis", (8, 2, 0)), lost)
     assert not observe.server_lag_trusted(backend("valkey", (8, 1, 8)), lost)
     assert not observe.server_lag_trusted(backend("fakeredis", (7, 0)), lost)
     assert not observe.server_lag_trusted(None, {"max-deleted-entry-id": "1-6",
