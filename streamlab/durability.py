@@ -639,6 +639,7 @@ def health(c: redis.Redis, stream: str, group: str, maxlen: int | None = None,
     first_pending = c.xpending_range(stream, group, "-", "+", 1)
     consumers = c.xinfo_consumers(stream, group)
     inactive = {x["name"]: x.get("inactive", x["idle"]) for x in consumers}
+    holding = {x["name"]: x["pending"] for x in consumers}
     if inactive:
         worst = max(inactive, key=inactive.get)
     return {
@@ -650,6 +651,9 @@ def health(c: redis.Redis, stream: str, group: str, maxlen: int | None = None,
         "XLEN / trim limit": round(xlen / maxlen, 3) if maxlen else 0.0,
         "max consumer inactive ms": inactive[worst] if inactive else 0,
         "least active consumer": worst if inactive else "",
+        # What the least active consumer holds (XINFO CONSUMERS pending): a quiet consumer with
+        # nothing pending is idle, not dead.
+        "least active consumer pending": holding[worst] if inactive else 0,
         "consumers": len(consumers),
     }
 
@@ -709,8 +713,11 @@ def diagnose(samples: pd.DataFrame, thresholds: dict = THRESHOLDS) -> str:
     otherwise healthy.
     """
     first, last = samples.iloc[0], samples.iloc[-1]
+    # The consumer itself must hold entries; samples without that column (hand-made ones)
+    # fall back to the group's pending count.
+    holds = last.get("least active consumer pending", last["pending"])
     if (last["max consumer inactive ms"] > thresholds["max consumer inactive ms"]
-            and last["pending"] > 0):
+            and holds > 0):
         return f"dead consumer {last['least active consumer']}: claim its pending, then XGROUP DELCONSUMER"
     if last["lag"] > first["lag"] and last["lag"] > thresholds["lag"] / 2:
         return "add consumers"

@@ -73,9 +73,11 @@ def test_everysec_loses_at_most_about_a_second_of_writes():
     rate = 300
     res = durability.crash_test("aof-everysec", seconds=2.0, rate=rate)
     assert len(res.acknowledged) > rate  # more than a second was written
-    # The Redis docs: everysec may lose about a second of writes (2 if fsync is slow). The
-    # bound is in writes, not seconds of wall clock: at most one second's worth at `rate`.
-    assert len(res.lost) <= rate * 1.0
+    # The bound is in writes, not seconds of wall clock. A SIGKILL takes only what Redis still
+    # held in its own AOF buffer: with everysec it postpones the write(2) while a background
+    # fsync is still running, for at most 2 s (then writes anyway), and replies meanwhile. So
+    # at most 2 s of writes, usually none; the lesson quotes the same bound.
+    assert len(res.lost) <= rate * 2.0
     # Whatever was lost is the newest writes, never a hole in the middle.
     kept = [w["n"] for w in res.ledger.writes if w["id"] in res.present]
     assert kept == list(range(len(kept)))

@@ -136,3 +136,34 @@ def test_unknown_names_are_refused_with_the_choices(r, prefix):
         durability.scenario(r, "D", prefix=prefix)
     with pytest.raises(durability.DurabilityError, match="'replica'"):
         durability.failover_test("maybe")
+
+
+
+def test_an_idle_consumer_holding_nothing_is_not_called_dead(r, prefix):
+    """The rule: a consumer is dead when it goes quiet *holding* entries. One that is merely
+    quiet, holding nothing, while another consumer's entries wait, is not retired."""
+    import time
+
+    import pandas as pd
+
+    stream = prefix + "idle"
+    r.xgroup_create(stream, "g", id="$", mkstream=True)
+    r.xadd(stream, {"n": 0})
+    got = r.xreadgroup("g", "spare", {stream: ">"})       # reads one, acks it, then goes quiet
+    r.xack(stream, "g", *[i for _, entries in got for i, _ in entries])
+    time.sleep(0.02)  # so that spare is the least recently active consumer
+    samples = []
+    for n in range(1, 4):
+        r.xadd(stream, {"n": n})
+        r.xreadgroup("g", "busy", {stream: ">"})         # reads, never acks
+        samples.append(durability.health(r, stream, "g", maxlen=1000))
+    frame = pd.DataFrame(samples)
+    last = frame.iloc[-1]
+    assert (last["least active consumer"], last["least active consumer pending"]) == ("spare", 0)
+    assert last["pending"] == 3
+    quiet = dict(durability.THRESHOLDS, **{"max consumer inactive ms": 0})
+    assert durability.diagnose(frame, thresholds=quiet) == "consumers not acking"
+    # The same samples with the quiet consumer holding the entries: that one is dead.
+    frame.loc[frame.index[-1], "least active consumer pending"] = 3
+    assert durability.diagnose(frame, thresholds=quiet) == (
+        "dead consumer spare: claim its pending, then XGROUP DELCONSUMER")
