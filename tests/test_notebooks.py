@@ -107,6 +107,8 @@ def learner_runs(request):
 
 @pytest.mark.notebook
 @pytest.mark.slow
+# A test may wait for runs queued before its own (all start together, PARALLEL_RUNS at a time).
+@pytest.mark.timeout(PAUSE * 4 + 20 * TIME_LIMIT)
 @pytest.mark.parametrize("backend_name", ["fake", "real"])
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_survives_every_cell_run_twice_and_a_pause_after_setup(path, backend_name, learner_runs):
