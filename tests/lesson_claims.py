@@ -123,6 +123,8 @@ CLAIMS: dict[str, list[Claim]] = {
               "XAUTOCLAIM reported the three and cleared them"),
         Claim("sized = \"lesson05:sized\"", r"entries added 1,500, XLEN 1,000[\s\S]*reads 1,000: n = 500 to 1499",
               "readings 0 to 499 were never delivered"),
+        Claim("sized = \"lesson05:sized\"", r"XINFO GROUPS says lag 1,000; last-delivered-id 0-0, first entry \d+-\d+",
+              "lag said 1,000 (the stream's length), not 1,500; last-delivered-id older than the first entry"),
         Claim("rate, cap = 50, 100_000", r"down 10 min[^\n]*ok[\s\S]*down 20 min[^\n]*ALERT[\s\S]*down 40 min[^\n]*20,000 unread",
               "alert at half the cap; trimming eats unread readings after 33 minutes"),
     ],
