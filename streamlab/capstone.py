@@ -19,9 +19,10 @@ What runs:
 - workers: ``streamlab consume workers wN`` (``XREADGROUP GROUP workers wN ... >``,
   pretend work, ``XACK``);
 - alerters: ``streamlab consume alerts aN --alert-above T`` (an entry hotter than
-  ``T`` is copied to ``lesson07:alerts``, at most once per reading, and the reading is acked
-  only after that write succeeded: never one ``MULTI``/``EXEC``, which would write the alert
-  even when ``XACK`` replies 0 and keep the ``XACK`` when the write fails);
+  ``T`` is copied to ``lesson07:alerts`` by one Lua script that checks the reading is still
+  pending, writes the alert and ``XACK``s last, so at most one alert per reading and none
+  lost; never one ``MULTI``/``EXEC``, which would write the alert even when ``XACK`` replies 0
+  and keep the ``XACK`` when the write fails);
 - a reaper (``recovery.Reaper``, on a thread here): ``XAUTOCLAIM`` takes over
   entries left idle by a dead worker, finishes them and acknowledges them;
 - a supervisor thread that reads every member's output, notices exits, and

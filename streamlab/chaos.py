@@ -196,6 +196,17 @@ class Journal:
 # --- the workers -------------------------------------------------------------------------
 
 
+def order_of(fields: dict | None) -> int | None:
+    """The order number in an entry's ``seq`` field; None for an entry deleted from the stream.
+
+    A pending-list read (``XREADGROUP ... 0``, ``XCLAIM``, ``XAUTOCLAIM`` on Redis 6.2)
+    returns a deleted entry with no fields: ``{}`` in redis-py 8, ``None`` before.
+    """
+    if not fields or "seq" not in fields:
+        return None
+    return int(fields["seq"])
+
+
 class ChaosConsumer(Consumer):
     """A consumer whose deliveries may crash it (``ConsumerCrashed``) or fail (poison), per the experiment's fates."""
 
@@ -206,13 +217,15 @@ class ChaosConsumer(Consumer):
         how = "XREADGROUP >" if mode == ">" else f"XREADGROUP {mode} (own PEL, after a restart)"
         for _, entries in batch:
             for entry_id, fields in entries:
-                exp.journal.delivered(int(fields["seq"]), entry_id, self.consumer, how)
+                if order_of(fields) is not None:
+                    exp.journal.delivered(order_of(fields), entry_id, self.consumer, how)
         if mode != ">" and batch:
             # Replaying our own PEL is a delivery too: apply the same limit as the reaper,
             # or a poison entry is retried on every restart (and, as each re-read resets its
             # idle time on a real server, the reaper never finds it idle).
             batch = exp.dead_letter_over_limit(self.consumer, self.client, batch)
-        self._batch_seqs = [int(fields["seq"]) for _, entries in batch for _, fields in entries]
+        self._batch_seqs = [order_of(fields) for _, entries in batch for _, fields in entries
+                            if order_of(fields) is not None]
         return batch
 
     def process(self, entry_id: str, fields: dict) -> None:
@@ -515,7 +528,8 @@ class ChaosExperiment:
                     rest.append((entry_id, fields))
                 elif dead_letter(client, self.stream, self.group, entry_id, fields, self.dead_stream, n,
                                  who, f"delivered {n} times (limit {self.max_deliveries})"):
-                    self.journal.dead_lettered(int(fields["seq"]), who, n)
+                    if order_of(fields) is not None:
+                        self.journal.dead_lettered(order_of(fields), who, n)
             if rest:
                 kept.append((stream, rest))
         return kept
@@ -527,9 +541,9 @@ class ChaosExperiment:
         self.after_work("reaper", entry_id, fields, self.reaper.client, crash=AbandonedEntry)
 
     def _on_reaper_event(self, e: ReaperEvent) -> None:
-        if e.kind == "deleted":
+        seq = order_of(e.fields)
+        if e.kind == "deleted" or seq is None:  # deleted from the stream: no order to record
             return
-        seq = int(e.fields["seq"])
         if e.kind == "claimed":
             self.journal.delivered(seq, e.entry_id, "reaper", "XAUTOCLAIM")
         elif e.kind in ("acked", "acked-by-someone-else"):

@@ -481,7 +481,8 @@ class BufferLimitDemo:
             dropped = max(self.delivered_by_publish - self.subscriber_read, 0)
             lines += [f"Afterwards it read {self.subscriber_read:,}: those had already reached its end "
                       "of the connection.",
-                      f"The other {dropped:,} were still in the server's output buffer for it, and were "
+                      f"The other {dropped:,} (counted by PUBLISH, never read: the server does not say which) "
+                      "must still have been in its output buffer,",
                       "dropped when the server disconnected it;",
                       f"the last {self.published - self.delivered_by_publish:,} went to nobody."]
         else:

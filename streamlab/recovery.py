@@ -163,8 +163,20 @@ class IdempotencyGuard:
     records the ID *and* applies an effect (``INCRBY total_key amount``) in one
     Lua script, so a crash can never leave one done without the other.
     Duplicates turned away are counted in Redis under ``<prefix>absorbed``.
-    The markers expire after ``ttl`` seconds: long enough to outlive any
-    redelivery, short enough not to keep one key per entry for ever.
+
+    ``first_time`` sets the mark *before* the caller's work runs, so it is only
+    safe in front of work that is itself idempotent: if the work is an effect
+    outside Redis (a card charge, a database write, an email) and the process
+    dies between the mark and the effect, every redelivery is turned away and
+    the work is lost. For such effects, keep the idempotency where the effect
+    lands (a unique constraint, the payment API's idempotency key), or set a
+    short-lived "in progress" mark and the lasting mark only after the effect
+    succeeded. ``apply`` has no such gap: mark and effect are one script.
+
+    The markers expire after ``ttl`` seconds. Redis puts no bound on how late a
+    redelivery can come (an entry stays pending until acked), so choose ``ttl``
+    longer than the oldest entry you will ever process again, and dead-letter
+    older ones (lesson 04, "How long to keep the marks").
     """
 
     def __init__(self, r: redis.Redis, prefix: str, ttl: int = 24 * 3600):
@@ -178,7 +190,11 @@ class IdempotencyGuard:
         return f"{self.prefix}processed:{entry_id}"
 
     def first_time(self, entry_id: str, who: str = "1", client: redis.Redis | None = None) -> bool:
-        """``SET processed:<id> who NX EX ttl``: True if nobody recorded this entry before."""
+        """``SET processed:<id> who NX EX ttl``: True if nobody recorded this entry before.
+
+        The mark is set now, before any work: never call this in front of an
+        effect outside Redis that is not idempotent itself (see the class docstring).
+        """
         c = client or self.r
         if c.set(self.marker(entry_id), who, nx=True, ex=self.ttl):
             return True

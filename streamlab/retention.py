@@ -357,7 +357,7 @@ class RetentionPlan:
             ("entries kept (MAXLEN)", f"{self.entries:,}"),
             ("bytes per entry", f"{self.bytes_per_entry:.1f} ({self.source})"),
             ("approximate memory", human_bytes(self.total_bytes)),
-            ("XADD to use", f"XADD key MAXLEN ~ {self.entries} * ..."),
+            ("XADD to use", f"XADD key MAXLEN ~ {self.entries} * <field> <value> ..."),
         ]
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 

@@ -248,3 +248,22 @@ def test_the_guard_is_keyed_on_the_order_number_so_a_retried_xadd_is_absorbed(r,
     finally:
         client.close()
     assert int(r.get(exp.total_key)) == total, "the duplicate order was applied twice"
+
+
+def test_an_entry_deleted_while_pending_is_skipped_not_a_crash(r, prefix):
+    """A pending-list read returns a deleted entry with no fields ({} in redis-py 8): no order to record."""
+    from streamlab.chaos import order_of
+    from streamlab.recovery import ReaperEvent
+
+    assert order_of({}) is None and order_of(None) is None and order_of({"seq": "7"}) == 7
+    exp = ChaosExperiment(r, prefix, entries=5, consumers=1, crash_probability=0,
+                          poison_share=0, min_idle_ms=50, processing_ms=0, seed=1)
+    try:
+        before = exp.journal.deliveries_of(3)
+        for kind in ("claimed", "acked", "dead-lettered"):
+            exp._on_reaper_event(ReaperEvent(kind, "reaper", exp.stream, "1-1", {}, time.time(), None, 4))
+        assert exp.journal.deliveries_of(3) == before, "a deleted entry must not touch any order's journey"
+        exp._on_reaper_event(ReaperEvent("claimed", "reaper", exp.stream, "1-1", {"seq": "3"}, time.time(), None, 2))
+        assert exp.journal.deliveries_of(3) == before + 1, "a claimed entry with fields is a delivery"
+    finally:
+        exp.stop()

@@ -204,6 +204,7 @@ def test_ex3_xadd_then_xack_as_two_commands_doubles_a_copy_in_a_crash(ex):
     outcome = ex[3].evaluate(dead_letter_poison)
     assert outcome.status == "wrong"
     assert "twice" in outcome.message and "Lua script" in outcome.message
+    assert "still pending, XADDs the copy, and XACKs last" in outcome.message  # the order lesson 04 teaches
 
 
 def test_ex3_xack_then_xadd_as_two_commands_loses_an_entry_in_a_crash(ex):
@@ -219,6 +220,7 @@ def test_ex3_xack_then_xadd_as_two_commands_loses_an_entry_in_a_crash(ex):
     outcome = ex[3].evaluate(dead_letter_poison)
     assert outcome.status == "wrong"
     assert "never reached" in outcome.message and "one step" in outcome.message
+    assert "XACKs last" in outcome.message
 
 
 def test_ex3_multi_exec_copies_an_entry_someone_else_acked(ex):
@@ -236,6 +238,25 @@ def test_ex3_multi_exec_copies_an_entry_someone_else_acked(ex):
     outcome = ex[3].evaluate(dead_letter_poison)
     assert outcome.status == "wrong"
     assert "XACK replied 0" in outcome.message and "MULTI/EXEC" in outcome.message
+    assert "checks XPENDING, then XADDs, then XACKs" in outcome.message
+
+
+def test_ex3_the_hinted_script_pending_check_copy_then_xack_is_right(ex):
+    """The script the hint spells out (the order of recovery.dead_letter) passes every run."""
+    hint = next(h for h in ex[3].hints if "XPENDING" in h and "register_script" in h)
+    source = next(part for part in hint.split("`") if part.startswith("if #redis.call('XPENDING'"))
+
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        script = r.register_script(source)
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            flat = [x for pair in _copy(r, stream, p).items() for x in pair]
+            if script(keys=[stream, dead_stream], args=[group, p["message_id"], *flat], client=r):
+                moved.append(p["message_id"])
+        return moved
+
+    outcome = ex[3].evaluate(dead_letter_poison)
+    assert outcome.correct, outcome
 
 
 def test_ex2_hint_says_justid_drops_the_cursor(ex):

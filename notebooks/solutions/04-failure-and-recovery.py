@@ -22,12 +22,13 @@ def rescue_all(r, stream, group, consumer, min_idle_ms):
             return claimed
 
 # %% ex3: Send poison to the dead-letter stream
-# XACK first; the copy is made only if the entry was still pending (XACK replied 1).
+# Still pending? Then copy, and XACK last: a copy that fails stops the script with the
+# entry still pending (a script is not rolled back), so nothing is lost.
 DEAD_LETTER = r.register_script("""
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
-end
-return false
+if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return false end
+local copy = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return copy
 """)
 
 def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):

@@ -156,16 +156,18 @@ def _spy_justid(r):
     "`times_delivered`; the entry's fields come from `r.xrange(stream, entry_id, entry_id)`. "
     "Poison is delivered **more than** `max_deliveries` times (`>`): an entry delivered "
     "exactly that often still gets its last try.",
-    "For each entry delivered more than `max_deliveries` times: `XACK` it first, and `XADD` "
-    "the copy (`{**fields, 'original_id': entry_id, 'deliveries': n}`) to `dead_stream` only "
-    "if `XACK` replied 1. A reply of 0 means someone acked it meanwhile: it is done, not poison.",
-    "Make the two one step, as `recovery.dead_letter` does, with a Lua script: "
-    "`if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then return "
-    "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end`, registered with "
+    "For each entry delivered more than `max_deliveries` times: check it is still pending, "
+    "`XADD` the copy (`{**fields, 'original_id': entry_id, 'deliveries': n}`) to `dead_stream`, "
+    "and `XACK` it last. An entry no longer pending was acked by someone meanwhile: it is "
+    "done, not poison.",
+    "Make the three one step, as `recovery.dead_letter` does, with a Lua script: "
+    "`if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return false end "
+    "local copy = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) "
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) return copy`, registered with "
     "`r.register_script(...)` and called with `keys=[stream, dead_stream]`, "
-    "`args=[group, entry_id, field1, value1, ...]` and `client=r`. Two separate commands "
+    "`args=[group, entry_id, field1, value1, ...]` and `client=r`. Separate commands "
     "are not one step: a crash between them loses the entry or copies it twice, and "
-    "`MULTI`/`EXEC` cannot make the `XADD` depend on the `XACK`'s reply.",
+    "`MULTI`/`EXEC` cannot make the `XADD` depend on the entry still being pending.",
 ])
 def ex3(ex, dead_letter_poison):
     """A function moving entries delivered more than ``max_deliveries`` times to a dead-letter stream.
@@ -210,10 +212,11 @@ def ex3(ex, dead_letter_poison):
     if fired:
         copied = [_text(f.get("original_id", "")) for _, f in r.xrange(dead)]
         if poison[0] in copied:
-            raise Wrong(f"another consumer acked {poison[0]} while {call} was running, so its "
-                        "XACK replied 0, yet the entry was copied to the dead-letter stream: "
-                        "it was finished, not poison. Copy only when your XACK replied 1 "
-                        "(one Lua script; MULTI/EXEC runs the XADD whatever the XACK replied).")
+            raise Wrong(f"another consumer acked {poison[0]} while {call} was running (it was no "
+                        "longer pending: your XACK replied 0, if you sent one), yet the entry was copied to the "
+                        "dead-letter stream: it was finished, not poison. Copy only an entry that is "
+                        "still pending: one Lua script that checks XPENDING, then XADDs, then XACKs "
+                        "(MULTI/EXEC runs the XADD whatever the entry's state).")
         if poison[0] in got:
             raise Wrong(f"{call} returned {poison[0]}, which another consumer acked while it ran "
                         "(your XACK replied 0): return only the IDs you moved.")
@@ -252,13 +255,13 @@ def _ex3_verify(r, stream: str, dead: str, call: str, deliveries: dict[str, int]
     if twice:
         raise Wrong(f"{dead} holds {twice} twice{crash}: the copy was made, the process died "
                     "before its XACK, and the restart copied it again. XACK and XADD must be one "
-                    "step: a Lua script, XACK first and the XADD only if it replied 1.")
+                    "step: a Lua script that checks the entry is still pending, XADDs the copy, and XACKs last.")
     by_original = {_text(f.get("original_id", "")): f for _, f in copies}
     lost = sorted(set(poison) - set(by_original) - set(pending))
     if lost and after_crash:
         raise Wrong(f"{lost} left the PEL but never reached {dead}{crash}: the XACK ran, the "
                     "process died before the XADD, and the entry is gone. XACK and XADD must be "
-                    "one step: a Lua script, XACK first and the XADD only if it replied 1.")
+                    "one step: a Lua script that checks the entry is still pending, XADDs the copy, and XACKs last.")
     if sorted(by_original) != sorted(poison):
         too_many = sorted(set(by_original) - set(poison))
         if too_many:
