@@ -81,3 +81,57 @@ def test_09_ex2_a_single_key_instead_of_a_list_is_wrong(ex9, prefix):
 def test_09_ex2_keys_outside_the_exercise_prefix_are_wrong(ex9):
     outcome = ex9[2].evaluate(["ex2:{a}", "ex2:{b}", "ex2:{c}"])
     assert outcome.status == "wrong" and "should start with" in outcome.message
+
+
+def test_08_ex1_an_id_listed_twice_is_more_than_are_missing(ex8, r, prefix):
+    acked = _ex1_scene(r, prefix)
+    outcome = ex8[1].evaluate(acked[12:] + acked[12:13])
+    assert outcome.status == "wrong" and "more than the 8 that are missing" in outcome.message
+
+
+def test_08_ex4_orders_claimed_to_the_wrong_consumer_are_wrong(ex8, r, prefix):
+    key = prefix + "ex4"
+    for n in range(10):
+        r.xadd(key, {"order": n})
+    r.xgroup_create(key, "workers", id="0")
+    taken = r.xreadgroup("workers", "worker-old", {key: ">"}, count=4)[0][1]
+    r.xgroup_createconsumer(key, "workers", "worker-new")
+    r.xclaim(key, "workers", "someone-else", 0, [entry_id for entry_id, _ in taken])
+    r.xgroup_delconsumer(key, "workers", "worker-old")
+    outcome = ex8[4].evaluate()
+    assert outcome.status == "wrong" and "owned by someone-else" in outcome.message
+
+
+@pytest.fixture
+def ex4(r, prefix):
+    return dict(enumerate(exercises.load(4, r, prefix=prefix), start=1))
+
+
+def test_04_ex2_one_page_with_justid_leaves_the_stuck_entries_and_names_justid(ex4):
+    def rescue_all(r, stream, group, consumer, min_idle_ms):
+        # one XAUTOCLAIM page, IDs only: no cursor to go on with
+        return r.xautoclaim(stream, group, consumer, min_idle_ms, justid=True)
+
+    outcome = ex4[2].evaluate(rescue_all)
+    assert outcome.status == "wrong"
+    assert "'rescuer' holds" in outcome.message and "drops the cursor" in outcome.message
+
+
+def test_04_ex3_returning_an_entry_a_rival_finished_is_wrong(ex4):
+    hint = next(h for h in ex4[3].hints if "XPENDING" in h and "register_script" in h)
+    source = next(part for part in hint.split("`") if part.startswith("if #redis.call('XPENDING'"))
+
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        script = r.register_script(source)
+        candidates = [p for p in r.xpending_range(stream, group, "-", "+", 1000)
+                      if p["times_delivered"] > max_deliveries]
+        for p in candidates:
+            found = r.xrange(stream, p["message_id"], p["message_id"])
+            fields = {**(found[0][1] if found else {}), "original_id": p["message_id"],
+                      "deliveries": p["times_delivered"]}
+            script(keys=[stream, dead_stream],
+                   args=[group, p["message_id"], *[x for kv in fields.items() for x in kv]], client=r)
+        return [p["message_id"] for p in candidates]  # every candidate, moved or not
+
+    outcome = ex4[3].evaluate(dead_letter_poison)
+    assert outcome.status == "wrong" and "return only the IDs you moved" in outcome.message
