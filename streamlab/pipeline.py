@@ -95,8 +95,12 @@ MAX_RATE = 10_000
 #: How far back a producer looks for a reading whose XADD reply was lost.
 LANDED_LOOKBACK = 1000
 
-#: Errors that mean "no server right now": refused, reset, timed out, still loading its data.
-CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError)
+#: Errors that mean "no server right now": refused, reset, timed out, still loading its data;
+#: on a Redis Cluster also a shard that is down or failing over (``CLUSTERDOWN``, ``TRYAGAIN``,
+#: a slot no live node serves): they pass once the shard or its replica answers again.
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError,
+                     redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+                     redis.exceptions.SlotNotCoveredError)
 
 
 # --- stopping -----------------------------------------------------------------------
@@ -190,6 +194,9 @@ def connection_trouble(exc: BaseException) -> str:
     """One line for a lost server, in terminal words."""
     if isinstance(exc, redis.BusyLoadingError):
         return "the Redis server is loading its data after a restart"
+    if isinstance(exc, (redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+                        redis.exceptions.SlotNotCoveredError)):
+        return f"a Redis Cluster shard is down or failing over ({exc})"
     return f"lost the connection to Redis ({exc})"
 
 
