@@ -15,6 +15,8 @@ import redis
 from streamlab import partitions, pipeline
 from streamlab.cli import main
 
+from helpers import wait_until
+
 
 def hot_entry_held_by_w1(r, base: str, p: int = 0):
     """One reading above 25 in partition p, delivered to w1 (who then stalls), claimed by w2."""
@@ -102,7 +104,6 @@ def test_block_0_still_stops_when_asked(r, prefix):
     t = threading.Thread(target=run)
     t.start()
     stream = partitions.partition_key(prefix + "s", 1)
-    from helpers import wait_until
     wait_until(lambda: r.exists(stream) and r.xinfo_groups(stream), timeout=20)
     stop.set()
     assert finished.wait(30), "consume --block 0 did not stop after the stop signal"
