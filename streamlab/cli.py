@@ -142,13 +142,18 @@ def _bad_arguments(command: str, check) -> int | None:
 def cmd_produce(args) -> int:
     from . import pipeline
 
-    bad = _bad_arguments("produce", lambda: pipeline.check_produce_options(args.rate, args.count))
+    from . import partitions
+
+    def check():
+        pipeline.check_produce_options(args.rate, args.count)
+        partitions.check_cli_options(args, "produce")  # --partitions/--keys, when given
+
+    bad = _bad_arguments("produce", check)
     if bad is not None:
         return bad
 
     def body(r, stop):
-        if args.partitions:  # lesson 09: readings routed by sensor id to P partition streams
-            from . import partitions
+        if args.partitions is not None:  # lesson 09: readings routed by sensor id to P partitions
             return partitions.cli_produce(r, args, stop)
         sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
                                 count=args.count, stop=stop, out=_say)
@@ -160,15 +165,20 @@ def cmd_produce(args) -> int:
 def cmd_consume(args) -> int:
     from . import pipeline
 
-    bad = _bad_arguments("consume", lambda: pipeline.check_consume_options(
-        args.group, args.consumer, args.count, args.block, args.work, args.idle_exit,
-        args.alert_above, args.max_deliveries, args.retry_after, args.name_guard))
+    from . import partitions
+
+    def check():
+        pipeline.check_consume_options(
+            args.group, args.consumer, args.count, args.block, args.work, args.idle_exit,
+            args.alert_above, args.max_deliveries, args.retry_after, args.name_guard)
+        partitions.check_cli_options(args, "consume")  # --partitions/--member, when given
+
+    bad = _bad_arguments("consume", check)
     if bad is not None:
         return bad
 
     def body(r, stop):
-        if args.partitions:  # lesson 09: this member's partitions, one thread each
-            from . import partitions
+        if args.partitions is not None:  # lesson 09: this member's partitions, one thread each
             return partitions.cli_consume(r, args, stop)
         pipeline.consume(r, args.group, args.consumer, stream=args.stream,
                          start_from=args.start_from, block_ms=args.block, count=args.count,

@@ -2,6 +2,15 @@
 
 Python API (what the lesson calls, so the executed notebook shows results):
 ``panel.run(partitions=6, sensors=12, rate=300, seconds=3)``.
+
+Where results go: a press of **Run** draws into the panel's ``Output`` widget;
+``panel.run(...)`` from a cell shows them as that cell's own output and leaves
+the ``Output`` widget alone. Writing into an ``Output`` widget from a cell makes
+the front end route that cell's messages through the widget (``with out:``
+sets the widget's ``msg_id``), and a notebook executor (nbclient, used by
+``tools/run_notebook.py`` and the book build) then sometimes waited for the
+cell's full timeout before starting the next cell (seen: 116-120 s). Under
+``STREAMLAB_STATIC=1`` (the book) the panel shows as a static picture.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from IPython.display import display
 
 from . import clusterplots
 from .partitions import PartitionedPipeline, partition_keys
+from .widgets import StaticPicture, static_mode
 
 
 class PartitionPanel:
@@ -25,12 +35,11 @@ class PartitionPanel:
         self.seconds = w.FloatSlider(3, min=1, max=10, step=0.5, description="seconds")
         self.button = w.Button(description="Run", button_style="primary")
         self.out = w.Output()
-        self.button.on_click(lambda _: self.run())
+        self.button.on_click(lambda _: self._clicked())
         self.last: PartitionedPipeline | None = None
 
-    def run(self, partitions: int | None = None, sensors: int | None = None, rate: float | None = None,
-            seconds: float | None = None):
-        """Run once with these settings (the sliders' values where not given); show the result."""
+    def _run_once(self, partitions, sensors, rate, seconds):
+        """Set the sliders, run the pipeline (``PartitionedPipeline.run_for``); (summary, figure)."""
         for slider, value in ((self.partitions, partitions), (self.sensors, sensors),
                               (self.rate, rate), (self.seconds, seconds)):
             if value is not None:
@@ -42,18 +51,36 @@ class PartitionPanel:
                                        self.rate.value)
             pipe.run_for(self.seconds.value)
             self.last = pipe
-            summary = pipe.summary()
-            self.out.clear_output(wait=True)
-            with self.out:
-                display(summary)
-                fig = clusterplots.partition_dashboard(pipe.sampler.frame(),
-                                                       f"{self.partitions.value} partitions, "
-                                                       f"{self.sensors.value} sensors")
-                plt.show(fig)
-            return summary
+            fig = clusterplots.partition_dashboard(pipe.sampler.frame(),
+                                                   f"{self.partitions.value} partitions, "
+                                                   f"{self.sensors.value} sensors")
+            return pipe.summary(), fig
         finally:
             self.button.disabled = False
 
+    def run(self, partitions: int | None = None, sensors: int | None = None, rate: float | None = None,
+            seconds: float | None = None):
+        """Run once with these settings (the sliders' values where not given); show the dashboard
+        in this cell and return the summary (one row per partition)."""
+        summary, fig = self._run_once(partitions, sensors, rate, seconds)
+        plt.show(fig)
+        return summary
+
+    def _clicked(self) -> None:
+        # A press of Run: the panel's own Output widget shows the result (a live front end).
+        summary, fig = self._run_once(None, None, None, None)
+        self.out.clear_output(wait=True)
+        with self.out:
+            display(summary)
+            plt.show(fig)
+
+    def _box(self) -> w.VBox:
+        return w.VBox([w.HBox([self.partitions, self.sensors]), w.HBox([self.rate, self.seconds]),
+                       self.button, self.out])
+
     def _ipython_display_(self):
-        display(w.VBox([w.HBox([self.partitions, self.sensors]), w.HBox([self.rate, self.seconds]),
-                        self.button, self.out]))
+        if static_mode():  # the book: no kernel behind the page, so no live controls
+            StaticPicture(self._box(), lambda: "Try-it panel (partitions, sensors, rate, seconds)"
+                          )._ipython_display_()
+            return
+        display(self._box())

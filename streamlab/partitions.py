@@ -33,10 +33,13 @@ from typing import Callable
 
 import redis
 
+from . import pipeline
+from .pipeline import ensure_group  # noqa: F401 - one XGROUP CREATE helper for both programs
 from .producer import sensor_reading
 
 DONE = "done"
 ALERTS = "alerts"
+DEAD = "dead"
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -147,6 +150,11 @@ class PartitionStats:
     processed: Counter = field(default_factory=Counter)   # per partition
     alerts: int = 0
     recovered: int = 0
+    dead_lettered: int = 0
+    deleted: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    reconnects: int = 0
     key_out_of_order: int = 0
     first: float | None = None
     last: float | None = None
@@ -156,83 +164,91 @@ class PartitionStats:
         return sum(self.processed.values())
 
 
-def ensure_group(r, stream: str, group: str, start_from: str = "0") -> bool:
-    """``XGROUP CREATE stream group start_from MKSTREAM``; False if it existed (it is never rewound)."""
-    try:
-        r.xgroup_create(stream, group, id=start_from, mkstream=True)
-        return True
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" in str(exc):
-            return False
-        raise
+class _PartitionRun(pipeline._ConsumerRun):
+    """``streamlab consume``'s loop on one partition stream, adding a per-key order check.
+
+    Everything else is the plain consumer's: own pending entries first, the
+    once-per-entry alert/ledger script, the delivery limit and dead letters,
+    deleted-while-pending entries, bounded blocking, whole-batch stop, reconnect.
+    """
+
+    def __init__(self, *args, last_seq: dict, lock: threading.Lock, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.last_seq, self.lock = last_seq, lock
+        self.out_of_order = 0
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def _processed(self, entry_id: str, fields: dict, alerted: bool) -> None:
+        key = fields.get("sensor_id", "?")
+        try:
+            seq = int(fields.get("seq", 0) or 0)
+        except ValueError:
+            seq = 0
+        now = time.time()
+        self.first = self.first or now
+        self.last = now
+        with self.lock:  # one sensor lives in one partition, but keep the shared dict consistent
+            if key in self.last_seq and seq <= self.last_seq[key]:
+                self.out_of_order += 1
+            self.last_seq[key] = max(seq, self.last_seq.get(key, 0))
 
 
 def consume(r: redis.Redis, group: str, consumer: str, base: str, partitions: int,
             member: tuple[int, int] = (1, 1), start_from: str = "0", block_ms: int = 2000,
             count: int = 1, alert_above: float | None = None, ledger: bool = False,
             work_seconds: float = 0.0, idle_exit: float | None = None, stop=None,
-            out: Callable[[str], None] = print) -> PartitionStats:
+            out: Callable[[str], None] = print, max_deliveries: int = pipeline.MAX_DELIVERIES,
+            retry_after: float = pipeline.RETRY_AFTER, guard_name: bool = False,
+            retire_on_exit: bool = False, name_guard_ms: int = pipeline.NAME_GUARD_MS,
+            report_each: bool | None = None) -> PartitionStats:
     """Read this member's partitions, one thread each, until stopped or idle; returns what it did.
 
-    Per partition: ``XGROUP CREATE`` once, own pending entries first
-    (``XREADGROUP ... 0``), then new ones (``>``). Each entry's effects and its
-    ``XACK`` go in one ``MULTI``/``EXEC``: the alert (``base:alerts:{pN}``) and,
-    with ``ledger``, a record in ``base:done:{pN}``. They share the partition's
-    hash tag, so the transaction is legal on a cluster.
+    Each thread runs ``streamlab consume``'s loop (``pipeline.consume``) on one
+    partition stream ``base:{pN}``, as ``consumer`` of ``group``: its own
+    pending entries first (``XREADGROUP ... 0``), then new ones (``>``). A
+    reading above ``alert_above`` gets an alert in ``base:alerts:{pN}``; with
+    ``ledger`` each processed entry gets a record in ``base:done:{pN}``; both
+    are written with the entry's ``XACK`` by one Lua script that first checks
+    the entry is still pending (``pipeline.effects_and_ack``): one alert per
+    reading even after a claim, and a failing write leaves the entry pending.
+    The keys share the partition's hash tag, so the script runs on a cluster.
+    Past ``max_deliveries`` an entry goes to ``base:dead:{pN}``.
+
+    ``stop``: the first ``set()`` makes every thread finish its batch and
+    stop; a second stops after the entry in hand. ``guard_name`` and
+    ``retire_on_exit`` apply the plain consumer's name lease and retirement
+    per partition. ``report_each`` (default: only for slow, one-at-a-time
+    runs) prints a line per entry.
     """
     check_base(base)
+    pipeline.check_consume_options(group, consumer, count, block_ms, work_seconds, idle_exit,
+                                   alert_above, max_deliveries, retry_after)
     owned = owned_partitions(partitions, member)
     if not owned:
         raise ValueError(f"--member {member[0]}/{member[1]} owns none of {partitions} partitions: "
                          "use at most as many members as partitions.")
-    stop = stop or threading.Event()
-    stats = PartitionStats()
+    stop = stop if stop is not None else pipeline.SignalStop()
+    if report_each is None:
+        report_each = count == 1 and (work_seconds > 0 or idle_exit is None)
     lock = threading.Lock()
     errors: list[BaseException] = []
     last_seq: dict[str, int] = {}
-    chatty = count == 1 and work_seconds > 0 or count == 1 and idle_exit is None
+    runs: dict[int, _PartitionRun] = {}
 
     def run(p: int) -> None:
         client = r.new_client() if hasattr(r, "new_client") else r
         stream = partition_key(base, p)
         try:
-            created = ensure_group(client, stream, group, start_from)
-            out(f"{consumer}: {'created' if created else 'joined'} group {group} on {stream}")
-            read_from = "0"
-            idle_since = time.monotonic()
-            while not stop.is_set():
-                reply = client.xreadgroup(group, consumer, {stream: read_from}, count=count,
-                                          block=None if read_from == "0" else block_ms)
-                entries = [(i, f) for _, batch in reply or [] for i, f in batch]
-                if read_from == "0" and not entries:
-                    read_from = ">"
-                    continue
-                if not entries:
-                    if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
-                        break
-                    continue
-                idle_since = time.monotonic()
-                for entry_id, fields in entries:
-                    alerted = _process(client, stream, group, p, base, entry_id, fields,
-                                       alert_above, ledger, work_seconds)
-                    now = time.time()
-                    key = (fields or {}).get("sensor_id", "?")
-                    with lock:
-                        stats.processed[p] += 1
-                        stats.alerts += alerted
-                        stats.recovered += read_from == "0"
-                        stats.first = stats.first or now
-                        stats.last = now
-                        seq = int((fields or {}).get("seq", 0) or 0)
-                        if key in last_seq and seq <= last_seq[key]:
-                            stats.key_out_of_order += 1
-                        last_seq[key] = max(seq, last_seq.get(key, 0))
-                    if chatty:
-                        out(f"{consumer}: p{p} processed {entry_id} {key} seq {fields and fields.get('seq')}"
-                            + (" -> ALERT" if alerted else ""))
-                    if stop.is_set():
-                        break
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller's thread
+            part = runs[p] = _PartitionRun(
+                client, group, consumer, stream, start_from, block_ms, count, alert_above,
+                partition_key(base, p, ALERTS), work_seconds, None, idle_exit, stop,
+                lambda line: out(f"[p{p}] {line}"), max_deliveries, partition_key(base, p, DEAD),
+                retry_after, last_seq=last_seq, lock=lock)
+            part.ledger_stream = partition_key(base, p, DONE) if ledger else None
+            part.report_each = report_each
+            part.run(guard_name and name_guard_ms > 0, retire_on_exit, int(name_guard_ms))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the calling thread
             errors.append(exc)
             stop.set()
         finally:
@@ -246,41 +262,30 @@ def consume(r: redis.Redis, group: str, consumer: str, base: str, partitions: in
     for t in threads:
         while t.is_alive():
             t.join(0.2)  # short joins: the main thread keeps taking Ctrl-C
+    stats = PartitionStats()
+    for p, part in sorted(runs.items()):
+        s = part.stats
+        stats.processed[p] = s.processed
+        stats.alerts += s.alerts
+        stats.recovered += s.recovered
+        stats.dead_lettered += s.dead_lettered
+        stats.deleted += s.deleted
+        stats.failed += s.failed
+        stats.duplicates += s.duplicates
+        stats.reconnects += s.reconnects
+        stats.key_out_of_order += part.out_of_order
+        if part.first is not None:
+            stats.first = min(stats.first or part.first, part.first)
+            stats.last = max(stats.last or part.last, part.last)
     if errors:
         raise errors[0]
     per = ", ".join(f"p{p}: {stats.processed[p]}" for p in owned)
     out(f"{consumer}: stopped after {stats.total} entries ({per}; {stats.alerts} alerts, "
-        f"{stats.recovered} taken back, {stats.key_out_of_order} out of order per key)")
+        f"{stats.recovered} taken back, {stats.dead_lettered} dead-lettered, "
+        f"{stats.key_out_of_order} out of order per key)")
     if stats.first is not None:
         out(f"{consumer}: first {stats.first:.6f} last {stats.last:.6f}")
     return stats
-
-
-def _process(c, stream: str, group: str, p: int, base: str, entry_id: str, fields: dict | None,
-             alert_above: float | None, ledger: bool, work_seconds: float) -> bool:
-    """The work for one entry, then its effects and ``XACK`` in one ``MULTI``/``EXEC`` (one slot)."""
-    if fields is None:  # deleted while pending: nothing left to process
-        c.xack(stream, group, entry_id)
-        return False
-    if work_seconds:
-        time.sleep(work_seconds)
-    try:
-        alert = alert_above is not None and float(fields.get("temp", "nan")) > alert_above
-    except ValueError:
-        alert = False
-    if not alert and not ledger:
-        c.xack(stream, group, entry_id)
-        return False
-    pipe = c.pipeline(transaction=True)
-    if alert:
-        pipe.xadd(partition_key(base, p, ALERTS), {**fields, "source_id": entry_id,
-                                                  "threshold": str(alert_above)})
-    if ledger:
-        pipe.xadd(partition_key(base, p, DONE), {"sensor_id": fields.get("sensor_id", "?"),
-                                                 "seq": fields.get("seq", "0"), "source_id": entry_id})
-    pipe.xack(stream, group, entry_id)
-    pipe.execute()
-    return alert
 
 
 # --- checking a run ------------------------------------------------------------------------
@@ -397,7 +402,7 @@ def add_cli_options(parser, command: str) -> None:
                                  "partitions p with p %% N == I-1 (default 1/1: all of them)")
         parser.add_argument("--ledger", action="store_true",
                             help="with --partitions: record each processed entry in STREAM:done:{pN}, "
-                                 "in the same MULTI/EXEC as its XACK")
+                                 "written with its XACK by one script, once per entry")
 
 
 def cluster_aware(r):
@@ -412,24 +417,43 @@ def cluster_aware(r):
     return r
 
 
-def cli_produce(r, args, stop) -> None:
-    r = cluster_aware(r)
-    if args.partitions < 1:
+def check_cli_options(args, command: str) -> None:
+    """``ValueError`` for a ``--partitions``/``--keys``/``--member`` value that cannot work, before
+    anything touches Redis (``streamlab produce``/``consume`` call it with their other checks)."""
+    if getattr(args, "partitions", None) is None:
+        return
+    if isinstance(args.partitions, bool) or args.partitions < 1:
         raise ValueError(f"--partitions must be at least 1, got {args.partitions}.")
+    check_base(args.stream)
+    if command == "produce":
+        sensor_names(args.sensor, args.keys)
+    else:
+        member = parse_member(args.member)
+        if not owned_partitions(args.partitions, member):
+            raise ValueError(f"--member {args.member} owns none of {args.partitions} partitions: "
+                             "use at most as many members as partitions.")
+
+
+def cli_produce(r, args, stop) -> None:
+    check_cli_options(args, "produce")
+    r = cluster_aware(r)
     sent = produce(r, args.sensor, args.stream, args.partitions, keys=args.keys, rate=args.rate,
                    count=args.count, stop=stop)
     print(f"{args.sensor}: sent {sent} entries to {args.partitions} partitions of {args.stream}", flush=True)
 
 
 def cli_consume(r, args, stop) -> None:
+    """``streamlab consume --partitions``: the plain consumer's options and protections, per partition
+    (name lease and retirement, delivery limit, dead letters in ``STREAM:dead:{pN}``)."""
+    check_cli_options(args, "consume")
     r = cluster_aware(r)
-    if args.partitions < 1:
-        raise ValueError(f"--partitions must be at least 1, got {args.partitions}.")
     consume(r, args.group, args.consumer, args.stream, args.partitions,
             member=parse_member(args.member), start_from=args.start_from, block_ms=args.block,
             count=args.count, alert_above=args.alert_above, ledger=args.ledger,
             work_seconds=args.work, idle_exit=args.idle_exit, stop=stop,
-            out=lambda line: print(line, flush=True))
+            out=lambda line: print(line, flush=True), max_deliveries=args.max_deliveries,
+            retry_after=args.retry_after, guard_name=True, retire_on_exit=True,
+            name_guard_ms=int(args.name_guard * 1000))
 
 
 # --- in a notebook: producer, one consumer per partition, sampler ----------------------------------

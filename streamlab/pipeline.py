@@ -95,8 +95,12 @@ MAX_RATE = 10_000
 #: How far back a producer looks for a reading whose XADD reply was lost.
 LANDED_LOOKBACK = 1000
 
-#: Errors that mean "no server right now": refused, reset, timed out, still loading its data.
-CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError)
+#: Errors that mean "no server right now": refused, reset, timed out, still loading its data;
+#: on a Redis Cluster also a shard that is down or failing over (``CLUSTERDOWN``, ``TRYAGAIN``,
+#: a slot no live node serves): they pass once the shard or its replica answers again.
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError,
+                     redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+                     redis.exceptions.SlotNotCoveredError)
 
 
 # --- stopping -----------------------------------------------------------------------
@@ -190,6 +194,9 @@ def connection_trouble(exc: BaseException) -> str:
     """One line for a lost server, in terminal words."""
     if isinstance(exc, redis.BusyLoadingError):
         return "the Redis server is loading its data after a restart"
+    if isinstance(exc, (redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+                        redis.exceptions.SlotNotCoveredError)):
+        return f"a Redis Cluster shard is down or failing over ({exc})"
     return f"lost the connection to Redis ({exc})"
 
 
@@ -525,46 +532,75 @@ def retire_consumer(r: redis.Redis, stream: str, group: str, consumer: str) -> b
         raise
 
 
-# Effect and XACK together, guarded by the entry's own pending state (see alert_and_ack).
-ALERT_AND_ACK = """
+# Effects and XACK together, guarded by the entry's own pending state (see effects_and_ack).
+# KEYS[1] the stream, KEYS[2..] one stream per effect; ARGV: group, entry ID, then per effect
+# its number of field/value items followed by those items.
+EFFECTS_AND_ACK = """
 if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end
-redis.call('XADD', KEYS[2], '*', (unpack or table.unpack)(ARGV, 3))
+for k = 2, #KEYS do
+  local kind = redis.call('TYPE', KEYS[k])
+  kind = type(kind) == 'table' and kind.ok or kind
+  if kind ~= 'stream' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. kind .. ', not a stream')
+  end
+end
+local unpack = unpack or table.unpack
+local at = 3
+for k = 2, #KEYS do
+  local n = tonumber(ARGV[at])
+  redis.call('XADD', KEYS[k], '*', unpack(ARGV, at + 1, at + n))
+  at = at + n + 1
+end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
 
-def alert_and_ack(r: redis.Redis, stream: str, group: str, entry_id: str, alert: dict,
-                  alerts_stream: str) -> bool:
-    """``XADD`` an alert for ``entry_id`` and ``XACK`` it, exactly once per entry: True if this call did it.
+def effects_and_ack(r: redis.Redis, stream: str, group: str, entry_id: str,
+                    effects: list[tuple[str, dict]]) -> bool:
+    """``XADD`` each effect (``(stream, fields)``: an alert, a ledger record) and ``XACK`` ``entry_id``,
+    exactly once per entry: True if this call did it, False if the entry was no longer pending.
 
-    One Lua script (``ALERT_AND_ACK``), run atomically by the server:
+    One Lua script (``EFFECTS_AND_ACK``), run atomically by the server:
 
     1. ``XPENDING stream group id id 1``: is the entry still pending? If not,
        someone finished it already (another consumer that claimed it, or a
        reaper that dead-lettered it): nothing happens, the call returns False.
        The pending list is the idempotency record, keyed on the source entry
        ID: an entry leaves it only through an ``XACK``, and the only ``XACK``
-       that follows an alert is in this same script. So a reading processed by
-       two consumers (after a claim) gives one alert, with no marker keys to
-       expire.
-    2. ``XADD alerts * ...``: if it fails (the key holds another type, the
-       server is out of memory) the script stops there with nothing written;
-       the entry stays pending and un-acked, is retried and, past the delivery
-       limit, dead-lettered. No alert is lost.
-    3. ``XACK``: cannot fail once the ``XADD`` is in.
+       that follows an effect is in this same script. So a reading processed
+       by two consumers (after a claim) gives one alert, with no marker keys
+       to expire.
+    2. ``TYPE`` of every effect stream: one that holds another type stops the
+       script (an error) before anything is written. A script is not rolled
+       back when a command in it fails, so the checks come first; a refusal
+       for memory (``OOM``) comes at the first write, before anything is
+       written too. The entry stays pending, is retried and, past the
+       delivery limit, dead-lettered. No effect is lost or half-written.
+    3. ``XADD`` each effect, then ``XACK``.
 
     Why not ``MULTI``/``EXEC``: inside a transaction the ``XADD`` runs even
     when the ``XACK`` replies 0 (a second consumer alerts again), and when one
     command fails inside ``EXEC`` the others still apply (an alert write that
     fails while the ``XACK`` succeeds loses the alert). A transaction is
-    all-at-once, not all-or-nothing. In a Redis Cluster both keys must hash to
-    one slot (a ``{tag}`` in both names) for the script to run.
+    all-at-once, not all-or-nothing. In a Redis Cluster every key must hash to
+    one slot (the same ``{tag}`` in each name) for the script to run
+    (``CROSSSLOT`` otherwise).
     """
-    flat: list = []
-    for k, v in alert.items():
-        flat += [k, v]
-    return bool(r.eval(ALERT_AND_ACK, 2, stream, alerts_stream, group, entry_id, *flat))
+    args: list = [group, entry_id]
+    for _, fields in effects:
+        flat: list = []
+        for k, v in fields.items():
+            flat += [k, v]
+        args += [len(flat), *flat]
+    keys = [stream, *(key for key, _ in effects)]
+    return bool(r.eval(EFFECTS_AND_ACK, len(keys), *keys, *args))
+
+
+def alert_and_ack(r: redis.Redis, stream: str, group: str, entry_id: str, alert: dict,
+                  alerts_stream: str) -> bool:
+    """``XADD`` an alert for ``entry_id`` and ``XACK`` it, once per entry (``effects_and_ack`` with one effect)."""
+    return effects_and_ack(r, stream, group, entry_id, [(alerts_stream, alert)])
 
 
 def _bytes_client(r: redis.Redis) -> redis.Redis:
@@ -648,6 +684,8 @@ class _ConsumerRun:
         self.last_activity = time.monotonic()
         self.reported_deleted: set[str] = set()
         self.raw = _bytes_client(r)
+        self.ledger_stream: str | None = None  # a record per processed entry (partitions' --ledger)
+        self.report_each = True  # a line per processed entry (False: only the summary)
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, guard_name: bool, retire_on_exit: bool, guard_ms: int) -> ConsumeStats:
@@ -780,7 +818,8 @@ class _ConsumerRun:
         try:
             fields = decode_fields(raw)
             outcome = process_entry(self.r, self.stream, self.group, entry_id, fields,
-                                    self.alert_above, self.alerts_stream, self.work_seconds)
+                                    self.alert_above, self.alerts_stream, self.work_seconds,
+                                    self.ledger_stream)
         except CONNECTION_ERRORS:
             raise  # the loop reconnects; the entry stays pending and is re-read from our list
         except Exception as exc:  # noqa: BLE001 - any failure leaves the entry pending, retried
@@ -795,9 +834,15 @@ class _ConsumerRun:
         self.stats.processed += 1
         self.stats.alerts += alerted
         self.stats.ids.append(entry_id)
+        self._processed(entry_id, fields, alerted)
+        if not self.report_each:
+            return
         note = " -> ALERT" if alerted else ""
         self.out(f"{self.consumer}: processed {entry_id} {shorten(fields.get('sensor_id', '?'))} "
                  f"temp={shorten(fields.get('temp', '?'))}{note}")
+
+    def _processed(self, entry_id: str, fields: dict, alerted: bool) -> None:
+        """Called once per entry processed and acked here (a subclass may keep its own records)."""
 
     def _failed(self, entry_id: str, deliveries: int, exc: BaseException) -> None:
         self.stats.failed += 1
@@ -825,18 +870,29 @@ class _ConsumerRun:
 
 
 def process_entry(r: redis.Redis, stream: str, group: str, entry_id: str, fields: dict,
-                  alert_above: float | None, alerts_stream: str, work_seconds: float) -> str:
+                  alert_above: float | None, alerts_stream: str, work_seconds: float,
+                  ledger_stream: str | None = None) -> str:
     """Do the work for one entry and ``XACK`` it; ``"alert"``, ``"done"`` or ``"duplicate"``.
 
-    Without an alert the work is only the pause, then ``XACK``. With one,
-    ``alert_and_ack`` writes the alert and acks in one script, once per entry
+    Without an effect the work is only the pause, then ``XACK``. With an alert
+    (a reading above ``alert_above``) or a ledger record (``ledger_stream``:
+    ``sensor_id``, ``seq``, ``source_id`` of each processed entry),
+    ``effects_and_ack`` writes them and acks in one script, once per entry
     (``"duplicate"``: another consumer had already finished it).
     """
     if work_seconds:
         time.sleep(work_seconds)  # the "work"; a signal during it waits for it to finish
-    if alert_above is not None and _temperature(fields) > alert_above:
-        alert = {**fields, "source_id": entry_id, "threshold": str(alert_above)}
-        return "alert" if alert_and_ack(r, stream, group, entry_id, alert, alerts_stream) else "duplicate"
+    effects = []
+    alerted = alert_above is not None and _temperature(fields) > alert_above
+    if alerted:
+        effects.append((alerts_stream, {**fields, "source_id": entry_id, "threshold": str(alert_above)}))
+    if ledger_stream is not None:
+        effects.append((ledger_stream, {"sensor_id": fields.get("sensor_id", "?"),
+                                        "seq": fields.get("seq", "0"), "source_id": entry_id}))
+    if effects:
+        if not effects_and_ack(r, stream, group, entry_id, effects):
+            return "duplicate"
+        return "alert" if alerted else "done"
     r.xack(stream, group, entry_id)
     return "done"
 

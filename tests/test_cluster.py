@@ -302,3 +302,40 @@ def test_a_cluster_transaction_parses_replies_like_a_plain_client(rc, tag):
     assert groups[0]["name"] == "g" and groups[0]["pending"] == 1
     assert pending[0]["consumer"] == "c"
     rc.delete(stream)
+
+
+# --- the partitioned consumer's once-per-entry effects, on the cluster ------------------------
+
+def test_partitioned_consume_on_the_cluster_one_alert_after_a_claim_and_a_failing_write_stays_pending(rc, tag):
+    """The same checks as test_partitions_safety.py, on partitions spread over the shards."""
+    from test_partitions_safety import claim_race
+
+    base = f"{tag}:claims"
+    stats, late = claim_race(rc, base)
+    assert stats.alerts == 1 and late == "duplicate"
+    assert rc.xlen(partitions.partition_key(base, 0, "alerts")) == 1
+    assert rc.xlen(partitions.partition_key(base, 0, "done")) == 1
+    # A failing alert write on another partition (another shard): pending, then dead-lettered.
+    p = next(p for p in range(1, 12) if rc.shard_of(partitions.partition_key(base, p))
+             != rc.shard_of(partitions.partition_key(base, 0)))
+    stream, alerts = partitions.partition_key(base, p), partitions.partition_key(base, p, "alerts")
+    partitions.ensure_group(rc, stream, "workers")
+    entry = rc.xadd(stream, {"sensor_id": "s.1", "temp": "30", "seq": "1"})
+    rc.set(alerts, "not a stream")
+    rc.xreadgroup("workers", "w1", {stream: ">"}, count=1)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        partitions.pipeline.effects_and_ack(rc, stream, "workers", entry,
+                                            [(alerts, {"temp": "30"})])
+    assert rc.xpending(stream, "workers")["pending"] == 1
+    lines = []
+    stats = partitions.consume(rc, "workers", "w1", base, p + 1, member=(p + 1, p + 1), block_ms=50,
+                               alert_above=25, max_deliveries=2, retry_after=0.05, idle_exit=0.2,
+                               out=lines.append)
+    assert stats.dead_lettered == 1 and stats.total == 0, lines
+    assert [f["original_id"] for _, f in rc.xrange(partitions.partition_key(base, p, "dead"))] == [entry]
+    # Keys of another slot in one script: refused before it runs.
+    with pytest.raises(redis.RedisClusterException, match="same key slot|CROSSSLOT"):
+        partitions.pipeline.effects_and_ack(rc, stream, "workers", entry,
+                                            [(partitions.partition_key(base, 0, "alerts"), {"x": "1"})])
+    for q in (0, p):
+        rc.delete(*(partitions.partition_key(base, q, kind) for kind in (None, "alerts", "done", "dead")))

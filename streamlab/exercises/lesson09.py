@@ -2,7 +2,7 @@
 
 Solutions: notebooks/solutions/09-redis-cluster.py. The checkers use slot
 arithmetic (the client's own CRC16, ``cluster.slot_of``) so they give the same
-verdict on fakeredis, one server and a cluster; ex3 also runs the transaction.
+verdict on fakeredis, one server and a cluster; ex3 also runs the alert-and-ack script.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def ex2(ex, keys):
     "`tag = stream[stream.index('{'):stream.index('}') + 1]`, then `return f'lesson09:ex3:alerts:{tag}'`.",
 ])
 def ex3(ex, alerts_for):
-    """``alerts_for(stream)``: the alerts key that may share a MULTI/EXEC with ``stream``'s XACK."""
+    """``alerts_for(stream)``: the alerts key that may share a Lua script with ``stream``'s XACK."""
     streams = [ex.key(f"ex3:{{p{p}}}") for p in range(EX3_PARTITIONS)]
     answers = {s: ex.call(alerts_for, s) for s in streams}
     if all(a in (..., None) for a in answers.values()):
@@ -95,21 +95,20 @@ def ex3(ex, alerts_for):
             raise Wrong("the alerts key must be another key than the partition stream itself.")
         if slot_of(key) != slot_of(stream):
             raise Wrong(f"alerts_for({stream!r}) is {key!r}, in slot {slot_of(key)}; the stream is in "
-                        f"slot {slot_of(stream)}. On a cluster MULTI with both fails with CROSSSLOT.")
+                        f"slot {slot_of(stream)}. On a cluster a script (or MULTI) with both fails with CROSSSLOT.")
     if len(set(answers.values())) != len(streams):
         raise Wrong("two partitions got the same alerts key: each partition needs its own.")
-    # Prove it: the alert and the XACK in one transaction on every partition.
+    # Prove it: the once-per-reading alert script (XPENDING, XADD, XACK) on every partition.
+    from ..pipeline import alert_and_ack
+
     for stream, key in answers.items():
         ex.r.delete(stream, key)
         ex.r.xgroup_create(stream, "alerts", id="0", mkstream=True)
         entry = ex.r.xadd(stream, {"sensor_id": "s1", "temp": "31.0"})
         ex.r.xreadgroup("alerts", "a1", {stream: ">"})
-        pipe = ex.r.pipeline(transaction=True)
-        pipe.xadd(key, {"source_id": entry, "temp": "31.0"})
-        pipe.xack(stream, "alerts", entry)
-        pipe.execute()
+        alert_and_ack(ex.r, stream, "alerts", entry, {"source_id": entry, "temp": "31.0"}, key)
         ok = ex.r.xlen(key) == 1 and ex.r.xpending(stream, "alerts")["pending"] == 0
         ex.r.delete(stream, key)
         if not ok:
-            raise Wrong(f"the transaction on {stream} did not leave one alert and nothing pending.")
-    return f"every partition's alert shares its slot: MULTI/EXEC with the XACK ran on all {len(streams)}."
+            raise Wrong(f"the alert script on {stream} did not leave one alert and nothing pending.")
+    return f"every partition's alert shares its slot: the alert-and-ack script ran on all {len(streams)}."
