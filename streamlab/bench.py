@@ -363,11 +363,13 @@ def partitioned_throughput(n: int = 30_000, partitions: int = 6, processes=(1, 2
                     out, err = proc.communicate(timeout=600)
                     if proc.returncode:
                         raise RuntimeError(f"partitioned consumer failed: {err.strip()}")
-                    m = re.search(r"first ([\d.]+) last ([\d.]+)", out)
-                    done = re.search(r"stopped after (\d+) entries", out)
-                    firsts.append(float(m.group(1)))
-                    lasts.append(float(m.group(2)))
-                    total += int(done.group(1))
+                    # Each partition's loop reports too ("[p3] c1: stopped after ..."); the
+                    # process's own summary, unprefixed, comes last.
+                    m = re.findall(r"^\S+: first ([\d.]+) last ([\d.]+)", out, re.M)[-1]
+                    done = re.findall(r"^\S+: stopped after (\d+) entries", out, re.M)[-1]
+                    firsts.append(float(m[0]))
+                    lasts.append(float(m[1]))
+                    total += int(done)
                 for p in range(partitions):
                     rc.delete(parts.partition_key(base, p))
                 if total != n:
