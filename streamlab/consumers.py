@@ -609,24 +609,32 @@ class ConsumerPool:
         for listener in list(self.listeners):
             listener(event)
 
-    def _completed(self, c: Consumer, stream: str, entry_id: str, fields: dict,
-                   read_at: float, acked_at: float) -> None:
+    def _record(self, name: str, stream: str, entry_id: str, fields: dict,
+                read_at: float, acked_at: float) -> None:
+        """Count one completion and whether it came out of order, overall and for its key.
+
+        Called with ``self._lock`` held.
+        """
         parsed = parse_id(entry_id)
         key = fields.get(self.key_field) if self.key_field else None
+        self.total_processed += 1
+        late = self._max_id is not None and parsed < self._max_id
+        if not late:
+            self._max_id = parsed
+        key_max = self._max_id_by_key.get(key)
+        key_late = key_max is not None and parsed < key_max
+        if not key_late:
+            self._max_id_by_key[key] = parsed
+        self.out_of_order += late
+        self.key_out_of_order += key_late
+        self._records.append((self.total_processed, name, stream, entry_id, key,
+                              read_at, acked_at, late, key_late))
+
+    def _completed(self, c: Consumer, stream: str, entry_id: str, fields: dict,
+                   read_at: float, acked_at: float) -> None:
         with self._lock:
-            self.total_processed += 1
+            self._record(c.consumer, stream, entry_id, fields, read_at, acked_at)
             self.processed[c.consumer] += 1
-            late = self._max_id is not None and parsed < self._max_id
-            if not late:
-                self._max_id = parsed
-            key_max = self._max_id_by_key.get(key)
-            key_late = key_max is not None and parsed < key_max
-            if not key_late:
-                self._max_id_by_key[key] = parsed
-            self.out_of_order += late
-            self.key_out_of_order += key_late
-            self._records.append((self.total_processed, c.consumer, stream, entry_id, key,
-                                  read_at, acked_at, late, key_late))
             if self._target is not None and self.total_processed >= self._target:
                 self._target_reached.set()
         if self.listeners:
@@ -658,20 +666,7 @@ class ConsumerPool:
             else:
                 done_in_order = False
             for entry_id, fields in ([] if done_in_order else done):
-                parsed = parse_id(entry_id)
-                key = fields.get(key_field) if key_field else None
-                self.total_processed += 1
-                late = self._max_id is not None and parsed < self._max_id
-                if not late:
-                    self._max_id = parsed
-                key_max = self._max_id_by_key.get(key)
-                key_late = key_max is not None and parsed < key_max
-                if not key_late:
-                    self._max_id_by_key[key] = parsed
-                self.out_of_order += late
-                self.key_out_of_order += key_late
-                self._records.append((self.total_processed, c.consumer, stream, entry_id, key,
-                                      read_at, acked_at, late, key_late))
+                self._record(c.consumer, stream, entry_id, fields, read_at, acked_at)
             self.processed[c.consumer] += len(done)
             if self._target is not None and self.total_processed >= self._target:
                 self._target_reached.set()
