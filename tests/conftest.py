@@ -67,6 +67,22 @@ def real_server_url():
     yield sl_backend.LOCAL_URL
 
 
+@pytest.fixture
+def real(real_server_url):
+    """(plain redis-py client, URL, key prefix) on the real test server, for tests of programs
+    run as processes; every key under the prefix is deleted afterwards. A module may define
+    its own ``real``."""
+    import redis
+
+    client = redis.Redis.from_url(real_server_url, decode_responses=True)
+    prefix = f"streamlab:test:{uuid.uuid4().hex[:12]}:"
+    yield client, real_server_url, prefix
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture(params=["fake", "real"])
 def backend_kind(request):
     """'fake' or 'real': parametrizes a test over both backends."""

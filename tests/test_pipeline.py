@@ -7,24 +7,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import uuid
 
-import pytest
-import redis
 
 PROCESSED = re.compile(r"processed (\d+-\d+) ")
-
-
-@pytest.fixture
-def real(real_server_url):
-    r = redis.Redis.from_url(real_server_url, decode_responses=True)
-    prefix = f"streamlab:test:{uuid.uuid4().hex[:12]}:"
-    yield r, real_server_url, prefix
-    keys = list(r.scan_iter(match=prefix + "*"))
-    if keys:
-        r.delete(*keys)
-    r.close()
 
 
 def streamlab(url, *args, **popen):

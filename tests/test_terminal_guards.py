@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
-import redis
 
 from streamlab import pipeline, recovery
 from streamlab import server as sl_server
@@ -26,17 +24,6 @@ from helpers import wait_until
 
 # A program that is working reaches its end well within this; it only turns a hang into a failure.
 HANG = 120
-
-
-@pytest.fixture
-def real(real_server_url):
-    r = redis.Redis.from_url(real_server_url, decode_responses=True)
-    prefix = f"streamlab:test:{uuid.uuid4().hex[:12]}:"
-    yield r, real_server_url, prefix
-    keys = list(r.scan_iter(match=prefix + "*"))
-    if keys:
-        r.delete(*keys)
-    r.close()
 
 
 def streamlab(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
