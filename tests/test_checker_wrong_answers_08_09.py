@@ -135,3 +135,29 @@ def test_04_ex3_returning_an_entry_a_rival_finished_is_wrong(ex4):
 
     outcome = ex4[3].evaluate(dead_letter_poison)
     assert outcome.status == "wrong" and "return only the IDs you moved" in outcome.message
+
+
+def test_09_ex3_a_function_that_returns_nothing_is_not_attempted(ex9):
+    def alerts_for(stream):
+        pass
+
+    outcome = ex9[3].evaluate(alerts_for)
+    assert outcome.status == "not-attempted" and "returns nothing yet" in outcome.message
+
+
+def test_09_ex3_the_stream_itself_as_its_alerts_key_is_wrong(ex9):
+    outcome = ex9[3].evaluate(lambda stream: stream)
+    assert outcome.status == "wrong" and "another key than the partition stream" in outcome.message
+
+
+def test_09_ex3_one_alerts_key_for_every_partition_is_caught_by_its_slot(ex9, prefix):
+    outcome = ex9[3].evaluate(lambda stream: prefix + "ex3:alerts:{p0}")
+    assert outcome.status == "wrong" and "CROSSSLOT" in outcome.message and "{p1}" in outcome.message
+
+
+def test_09_ex3_an_alert_script_that_did_nothing_is_reported(ex9, prefix, monkeypatch):
+    from streamlab import pipeline
+
+    monkeypatch.setattr(pipeline, "alert_and_ack", lambda *args, **kwargs: False)
+    outcome = ex9[3].evaluate(lambda stream: prefix + "ex3:alerts:" + stream[stream.index("{"):])
+    assert outcome.status == "wrong" and "did not leave one alert" in outcome.message

@@ -86,7 +86,7 @@ def ex3(ex, alerts_for):
     streams = [ex.key(f"ex3:{{p{p}}}") for p in range(EX3_PARTITIONS)]
     answers = {s: ex.call(alerts_for, s) for s in streams}
     if all(a in (..., None) for a in answers.values()):
-        raise NotAttempted("`alerts_for` still returns `...`.")
+        raise NotAttempted("`alerts_for` returns nothing yet: write its body so it returns the alerts key.")
     for stream, key in answers.items():
         if not isinstance(key, str) or not key.startswith(ex.key("")):
             raise Wrong(f"alerts_for({stream!r}) returned {key!r}: it should be a key starting "
@@ -96,8 +96,8 @@ def ex3(ex, alerts_for):
         if slot_of(key) != slot_of(stream):
             raise Wrong(f"alerts_for({stream!r}) is {key!r}, in slot {slot_of(key)}; the stream is in "
                         f"slot {slot_of(stream)}. On a cluster a script (or MULTI) with both fails with CROSSSLOT.")
-    if len(set(answers.values())) != len(streams):
-        raise Wrong("two partitions got the same alerts key: each partition needs its own.")
+    # One alerts key for every partition cannot pass the slot test above: the partitions'
+    # tags {p0}..{p5} all hash to different slots.
     # Prove it: the once-per-reading alert script (XPENDING, XADD, XACK) on every partition.
     from ..pipeline import alert_and_ack
 
