@@ -19,7 +19,7 @@ import redis
 
 from helpers import wait_until
 from streamlab import pipeline, server
-from test_pipeline import PROCESSED, finish, real  # noqa: F401 - `real` is a fixture
+from test_pipeline import PROCESSED, finish
 from test_pipeline import streamlab as _streamlab
 
 SENT = re.compile(r"sent (\d+-\d+) ")
