@@ -24,6 +24,17 @@ def _ex1_scene(r, prefix):
     return acked
 
 
+def _ex4_scene(r, prefix):
+    """Exercise 4's start: worker-old holds 4 of 10 orders, worker-new exists."""
+    key = prefix + "ex4"
+    for n in range(10):
+        r.xadd(key, {"order": n})
+    r.xgroup_create(key, "workers", id="0")
+    taken = r.xreadgroup("workers", "worker-old", {key: ">"}, count=4)[0][1]
+    r.xgroup_createconsumer(key, "workers", "worker-new")
+    return key, taken
+
+
 def test_08_ex1_an_answer_before_the_setup_ran_is_not_attempted(ex8):
     outcome = ex8[1].evaluate(["1-0"])
     assert outcome.status == "not-attempted" and "run the whole exercise cell" in outcome.message
@@ -51,12 +62,7 @@ def test_08_ex3_a_half_filled_answer_is_not_attempted(ex8):
 
 
 def test_08_ex4_a_dead_consumer_still_in_the_group_after_a_partial_claim_is_wrong(ex8, r, prefix):
-    key = prefix + "ex4"
-    for n in range(10):
-        r.xadd(key, {"order": n})
-    r.xgroup_create(key, "workers", id="0")
-    taken = r.xreadgroup("workers", "worker-old", {key: ">"}, count=4)[0][1]
-    r.xgroup_createconsumer(key, "workers", "worker-new")
+    key, taken = _ex4_scene(r, prefix)
     r.xclaim(key, "workers", "worker-new", 0, [entry_id for entry_id, _ in taken[:2]])
     outcome = ex8[4].evaluate()
     assert outcome.status == "wrong" and "still in the group (with 2" in outcome.message
@@ -90,12 +96,7 @@ def test_08_ex1_an_id_listed_twice_is_more_than_are_missing(ex8, r, prefix):
 
 
 def test_08_ex4_orders_claimed_to_the_wrong_consumer_are_wrong(ex8, r, prefix):
-    key = prefix + "ex4"
-    for n in range(10):
-        r.xadd(key, {"order": n})
-    r.xgroup_create(key, "workers", id="0")
-    taken = r.xreadgroup("workers", "worker-old", {key: ">"}, count=4)[0][1]
-    r.xgroup_createconsumer(key, "workers", "worker-new")
+    key, taken = _ex4_scene(r, prefix)
     r.xclaim(key, "workers", "someone-else", 0, [entry_id for entry_id, _ in taken])
     r.xgroup_delconsumer(key, "workers", "worker-old")
     outcome = ex8[4].evaluate()
