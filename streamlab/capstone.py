@@ -353,20 +353,24 @@ class ThreadMember(Member):
         return client
 
     def _run(self, runner: "Capstone") -> None:
+        ended = "exited 1"  # also for anything the handlers below let through
         try:
             if self.role == "producer":
                 runner._produce_on_thread(self, self.client, self._stop, self.feed)
             else:
                 runner._consume_on_thread(self, self.client, self._stop, self.feed)
             # A killed consumer may find its stop flag before its next command: still killed.
-            self._exit = "killed" if self._killed else exit_status(0, self.interrupted)
+            ended = "killed" if self._killed else exit_status(0, self.interrupted)
         except _Killed:
-            self._exit = "killed"
+            ended = "killed"
         except Exception as exc:  # noqa: BLE001 - shown in the member's output and status
             self.lines.append(f"streamlab {self.argv[0]}: {explain(exc)}")
-            self._exit = "exited 1"
         finally:
-            self.client.close()
+            try:
+                self.client.close()
+            finally:
+                # Set last, and only here: poll() takes this as the sign that the run is over.
+                self._exit = ended
 
     @property
     def alive(self) -> bool:
@@ -403,8 +407,11 @@ class ThreadMember(Member):
         return not self.alive
 
     def poll(self) -> None:
-        if self.thread is not None and not self.alive and self.status == "running":
-            self.status = self._exit or "exited 1"
+        # Not "the thread is not alive": a thread is not alive either while start() is still
+        # launching it, and the supervisor polls meanwhile (on a busy machine a member that
+        # ran fine was shown as "exited 1"). Only the run itself says when it is over.
+        if self._exit is not None and self.status == "running":
+            self.status = self._exit
 
     def close(self) -> None:
         pass

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -78,6 +79,38 @@ def test_every_reading_is_processed_and_the_alerts_are_exactly_the_hot_ones(r, s
     assert statuses == {"producer": {"exited 0"}, "worker": {"exited 0 after Ctrl-C"},
                         "alerter": {"exited 0 after Ctrl-C"}}, cap.status()
     assert live_children() == before, "no producer or consumer process left behind"
+
+
+def test_a_member_looked_at_while_its_thread_is_starting_is_not_taken_for_exited(monkeypatch):
+    # On a busy machine the supervisor thread polls the members while start() is still
+    # launching their threads; a thread that is not running yet is not one that has ended.
+    fake = sl_backend.connect(backend="fake", quiet=True)
+    cap = Capstone(fake, stream="streamlab:test:starting:sensors", alerts="streamlab:test:starting:alerts",
+                   rate=30, count=30, work=0.02, threshold=24)
+    launch = threading.Thread.start
+    seen_while_starting = []
+
+    def start_while_polled(thread):
+        if thread.name.startswith("streamlab-capstone-"):
+            for m in list(cap.members.values()):
+                m.poll()  # what the supervisor does every 0.1 s
+                seen_while_starting.append((m.name, m.status))
+        launch(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_while_polled)
+    try:
+        cap.start()
+        monkeypatch.undo()
+        assert seen_while_starting, "the members were polled while their threads started"
+        assert all(status in ("new", "running") for _, status in seen_while_starting), seen_while_starting
+        assert cap.wait_drained(30), cap.status()
+        cap.stop()
+        statuses = {(m.role, m.status) for m in cap.members.values()}
+        assert statuses == {("producer", "exited 0"), ("worker", "exited 0 after Ctrl-C"),
+                            ("alerter", "exited 0 after Ctrl-C")}, cap.status()
+    finally:
+        cap.close()
+        fake.delete(cap.stream, cap.alerts, cap.stream + ":dead")
 
 
 def test_a_killed_worker_leaves_its_entries_pending_and_the_reaper_finishes_them(r, small):
