@@ -48,7 +48,7 @@ def _default_sigint() -> None:
 @dataclass
 class Group:
     name: str
-    source: str
+    source: str | list[str]  # the file(s) mutated
     mutants: list[str]  # mutmut mutant-name globs (module.x_function__mutmut_N, module.xǁClassǁmethod__mutmut_N)
     tests: list[str]
     why: str
@@ -77,21 +77,36 @@ GROUPS = [
            "streamlab.chaos.x__whole__mutmut_*", "streamlab.chaos.x__share__mutmut_*"],
           ["tests/test_chaos.py", "tests/test_guards.py", "tests/test_robustness.py"],
           "the chaos experiment's delivery limit and the checks on its settings"),
-    Group("recovery", "streamlab/recovery.py",
-          ["streamlab.recovery.x_dead_letter__mutmut_*", "streamlab.recovery.x_autoclaim_pages__mutmut_*",
-           "streamlab.recovery.x_claim__mutmut_*", "streamlab.recovery.xǁReaperǁ*"],
+    Group("recovery", ["streamlab/recovery.py", "streamlab/pel.py"],
+          ["streamlab.recovery.x_claim__mutmut_*", "streamlab.recovery.xǁReaperǁ*", "streamlab.pel.*"],
           ["tests/test_recovery.py", "tests/test_terminal_guards.py"],
-          "the reaper: claims only idle work, dead-letters over the limit, meets deleted entries"),
+          "the reaper and the pending-list toolkit it shares with `streamlab consume` (pel.py): claims "
+          "only idle work, dead-letters over the limit, meets deleted entries"),
     Group("terminal", "streamlab/pipeline.py",
-          ["streamlab.pipeline.x_consume__mutmut_*", "streamlab.pipeline.x_process_entry__mutmut_*",
-           "streamlab.pipeline.x__temperature__mutmut_*", "streamlab.pipeline.x_ensure_group__mutmut_*"],
-          ["tests/test_pipeline.py", "tests/test_terminal_guards.py"],
-          "`streamlab consume`: alerts above the threshold, acks, deleted entries"),
+          ["streamlab.pipeline.x_consume__mutmut_*", "streamlab.pipeline.xǁ_ConsumerRunǁ_step__mutmut_*",
+           "streamlab.pipeline.xǁ_ConsumerRunǁ_batch__mutmut_*", "streamlab.pipeline.xǁ_ConsumerRunǁ_deleted__mutmut_*",
+           "streamlab.pipeline.xǁ_ConsumerRunǁ_dead_letter__mutmut_*",
+           "streamlab.pipeline.xǁ_ConsumerRunǁ_process__mutmut_*", "streamlab.pipeline.xǁ_ConsumerRunǁ_failed__mutmut_*",
+           "streamlab.pipeline.x_process_entry__mutmut_*", "streamlab.pipeline.x__temperature__mutmut_*",
+           "streamlab.pipeline.x_effects_and_ack__mutmut_*", "streamlab.pipeline.x_alert_and_ack__mutmut_*",
+           "streamlab.pipeline.x_check_consume_options__mutmut_*",
+           "streamlab.pipeline.x_check_produce_options__mutmut_*",
+           "streamlab.pipeline.x__whole__mutmut_*", "streamlab.pipeline.x__number__mutmut_*"],
+          ["tests/test_pipeline.py", "tests/test_terminal_guards.py", "tests/test_terminal.py"],
+          "`streamlab consume`'s consume / alert / ack paths and the checks on the programs' options"),
+    Group("terminal-cli", "streamlab/cli.py",
+          ["streamlab.cli.x__bad_arguments__mutmut_*", "streamlab.cli.x_cmd_produce__mutmut_*",
+           "streamlab.cli.x_cmd_consume__mutmut_*", "streamlab.cli.x_cmd_reap__mutmut_*",
+           "streamlab.cli.x__run_program__mutmut_*", "streamlab.cli.x__connect_or_explain__mutmut_*"],
+          ["tests/test_terminal_guards.py", "tests/test_terminal.py", "tests/test_pipeline.py"],
+          "the terminal programs' argument checks and exit codes (cli.py)"),
     *[Group(f"checkers-{n:02d}", f"streamlab/exercises/lesson{n:02d}.py",
             [f"streamlab.exercises.lesson{n:02d}.*"],
-            [f"tests/test_exercises_lesson{n:02d}.py", "tests/test_checker_wrong_answers.py"],
+            [f"tests/test_exercises_lesson{n:02d}.py",
+             "tests/test_checker_wrong_answers.py" if n <= 7 else "tests/test_checker_wrong_answers_08_09.py",
+             *(["tests/test_checkers_01_03_messages.py"] if n <= 3 else [])],
             f"lesson {n:02d}'s exercise checkers: the feedback for each mistake")
-      for n in range(1, 8)],
+      for n in range(1, 10)],
 ]
 
 STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped", "not checked",
@@ -100,16 +115,21 @@ STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped"
 
 def _config(group: Group) -> str:
     tests = ", ".join(json.dumps(t) for t in group.tests)
+    sources = [group.source] if isinstance(group.source, str) else group.source
     args = ["-p", "no:cacheprovider", "-m", "not browser and not notebook", "--timeout", "300"]
     for test in group.deselect:
         args += ["--deselect", test]
     return ("\n[tool.mutmut]\n"
             'source_paths = ["streamlab"]\n'
-            f"only_mutate = [{json.dumps(group.source)}]\n"
+            f"only_mutate = [{', '.join(json.dumps(src) for src in sources)}]\n"
             f"pytest_add_cli_args = [{', '.join(json.dumps(a) for a in args)}]\n"
             f"pytest_add_cli_args_test_selection = [{tests}]\n"
             'also_copy = ["notebooks/solutions", "binder", "tools"]\n'
             "use_git_change_detection = false\n")
+
+
+def _sources(group: Group) -> str:
+    return group.source if isinstance(group.source, str) else " + ".join(group.source)
 
 
 def _copy_repo(dest: Path, group: Group) -> None:
@@ -185,7 +205,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.list:
         for g in GROUPS:
-            print(f"{g.name:14} {g.source:34} {g.why}")
+            print(f"{g.name:14} {_sources(g):34} {g.why}")
         return 0
     unknown = set(args.groups) - {g.name for g in GROUPS}
     if unknown:
@@ -200,7 +220,7 @@ def main() -> int:
     previous = json.loads(out.read_text()) if out.exists() else {}
     results = previous.get("groups", {})
     for group in chosen:
-        print(f"{group.name}: mutating {group.source} ({', '.join(group.mutants)}), "
+        print(f"{group.name}: mutating {_sources(group)} ({', '.join(group.mutants)}), "
               f"tests {' '.join(group.tests)}", flush=True)
         res = run_group(group, args.children, args.keep)
         results[group.name] = res

@@ -1,0 +1,210 @@
+"""`streamlab consume`'s loop run in this process: alert, ack, take back, dead-letter, fail, stop.
+
+tests/test_terminal.py runs the programs as a learner does, as separate processes;
+these run the same loop (``pipeline.consume``) in the test process on both
+backends, so that each outcome is pinned where a planted mistake is seen
+(mutation testing only sees code the test process runs, docs/TESTING.md).
+Every run ends by itself (``idle_exit``), and each test checks the server's
+state afterwards: what is pending, what was written, what the stats say.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from streamlab import pipeline
+
+IDLE = 0.3  # seconds with nothing to read before a run ends by itself
+
+
+def run(r, stream, group="workers", consumer="w1", **options):
+    """``pipeline.consume`` until idle; (stats, output lines)."""
+    lines: list[str] = []
+    settings = dict(stream=stream, block_ms=50, idle_exit=IDLE, stop=threading.Event(), out=lines.append)
+    settings.update(options)
+    stats = pipeline.consume(r, group, consumer, **settings)
+    return stats, lines
+
+
+def pending(r, stream, group="workers") -> int:
+    return r.xpending(stream, group)["pending"]
+
+
+def test_only_readings_above_the_threshold_alert_and_every_entry_is_acked(r, prefix):
+    stream, alerts = prefix + "sensors", prefix + "alerts"
+    temps = ["22.9", "23", "23.0", "23.1", "30", "warm"]  # "warm": not a number, never an alert
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": t}) for t in temps]
+    stats, lines = run(r, stream, alert_above=23, alerts_stream=alerts)
+    assert stats.ids == ids and stats.processed == 6
+    assert stats.alerts == 2
+    alerted = r.xrange(alerts)
+    assert [f["source_id"] for _, f in alerted] == [ids[3], ids[4]], "23 is not above 23"
+    assert [f["temp"] for _, f in alerted] == ["23.1", "30"]
+    assert all(f["threshold"] == "23.0" and f["sensor_id"] == "s1" for _, f in alerted)
+    assert [line for line in lines if "-> ALERT" in line] == [
+        f"w1: processed {ids[3]} s1 temp=23.1 -> ALERT", f"w1: processed {ids[4]} s1 temp=30 -> ALERT"]
+    assert pending(r, stream) == 0
+    assert lines[0] == f"w1: created group workers on {stream}"
+    assert lines[-1] == ("w1: stopped after 6 entries (2 alerts, 0 taken back from its pending list, "
+                         "0 dead-lettered, 0 found deleted)")
+
+
+def test_without_a_threshold_nothing_alerts(r, prefix):
+    stream = prefix + "sensors"
+    r.xadd(stream, {"sensor_id": "s1", "temp": "99"})
+    stats, _ = run(r, stream, alerts_stream=prefix + "alerts")
+    assert stats.processed == 1 and stats.alerts == 0
+    assert not r.exists(prefix + "alerts")
+
+
+def test_its_own_pending_entries_are_taken_back_first_then_new_ones(r, prefix):
+    stream = prefix + "sensors"
+    old = [r.xadd(stream, {"sensor_id": "s1", "temp": str(20 + i)}) for i in range(3)]
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"}, count=3)  # w1 crashed holding all three
+    r.xreadgroup("workers", "w2", {stream: ">"})  # nothing left for w2
+    new = r.xadd(stream, {"sensor_id": "s1", "temp": "25"})
+    stats, lines = run(r, stream, count=2)  # own list read two at a time: the cursor must move on
+    assert stats.ids == [*old, new]
+    assert stats.recovered == 3 and stats.processed == 4
+    assert pending(r, stream) == 0
+    assert lines[0] == f"w1: joined group workers on {stream}"
+
+
+def test_an_entry_deleted_while_pending_is_acked_reported_once_and_not_processed(r, prefix):
+    stream = prefix + "sensors"
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": str(20 + i)}) for i in range(3)]
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"})
+    r.xdel(stream, ids[1])
+    stats, lines = run(r, stream)
+    assert stats.ids == [ids[0], ids[2]]
+    assert stats.deleted == 1 and stats.processed == 2
+    said = [line for line in lines if "deleted from the stream" in line]
+    assert said == [f"w1: {ids[1]} was deleted from the stream while pending: acked, nothing to process"]
+    assert pending(r, stream) == 0, "acked: not handed back on every read for ever"
+
+
+def test_over_the_delivery_limit_is_dead_lettered_and_at_the_limit_is_processed(r, prefix):
+    stream, dead = prefix + "sensors", prefix + "dead"
+    poison, last_chance, fresh = (r.xadd(stream, {"sensor_id": "s1", "temp": t}) for t in ("20", "21", "22"))
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"}, count=2)  # both delivered once
+    r.xreadgroup("workers", "w1", {stream: "0"}, count=1)  # poison: twice
+    # consume's own read adds one: poison 3 (over a limit of 2), last_chance 2 (at it)
+    stats, lines = run(r, stream, max_deliveries=2, dead_letter_stream=dead)
+    assert stats.ids == [last_chance, fresh]
+    assert stats.dead_lettered == 1 and stats.recovered == 1
+    [(copy_id, copy)] = r.xrange(dead)
+    assert copy["original_id"] == poison and copy["deliveries"] == "3" and copy["temp"] == "20"
+    assert copy["reason"] == "delivered 3 times (limit 2)" and copy["last_consumer"] == "w1"
+    assert f"w1: dead-lettered {poison}: delivered 3 times (limit 2) -> {dead} {copy_id}" in lines
+    assert pending(r, stream) == 0
+
+
+def test_the_dead_letter_stream_defaults_to_the_streams_name_and_dead(r, prefix):
+    stream = prefix + "sensors"
+    entry = r.xadd(stream, {"sensor_id": "s1", "temp": "20"})
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"})
+    stats, _ = run(r, stream, max_deliveries=1)
+    assert stats.dead_lettered == 1
+    assert [f["original_id"] for _, f in r.xrange(stream + ":dead")] == [entry]
+
+
+def test_an_entry_that_fails_stays_pending_is_retried_then_dead_lettered(r, prefix):
+    stream = prefix + "sensors"
+    bad = r.xadd(stream, {"sensor_id": "s1", "temp": b"\xff\xfe"})  # not UTF-8: cannot be decoded
+    good = r.xadd(stream, {"sensor_id": "s1", "temp": "21"})
+    stats, lines = run(r, stream, max_deliveries=2, retry_after=0.05)
+    assert stats.ids == [good]
+    assert stats.failed == 2, "failed at its first and second delivery, dead-lettered at the third"
+    assert stats.dead_lettered == 1
+    failed = [line for line in lines if " failed " in line]
+    assert failed[0].startswith(f"w1: failed {bad} (delivery 1, limit 2): cannot decode it (field 'temp' is not UTF-8")
+    assert failed[0].endswith("; left pending, retried in 0.05 s")
+    assert f"w1: failed {bad} (delivery 2, limit 2)" in failed[1]
+    [(_, copy)] = pipeline._bytes_client(r).xrange(stream + ":dead")
+    assert copy[b"temp"] == b"\xff\xfe", "the copy keeps the bytes as they were"
+    assert pending(r, stream) == 0
+
+
+def test_max_entries_stops_after_that_many_and_leaves_the_rest_unread(r, prefix):
+    stream = prefix + "sensors"
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(5)]
+    stats, _ = run(r, stream, count=1, max_entries=2, idle_exit=None)
+    assert stats.ids == ids[:2]
+    assert pending(r, stream) == 0
+    assert r.xinfo_groups(stream)[0]["last-delivered-id"] == ids[1]
+
+
+def test_a_stop_before_the_start_reads_nothing(r, prefix):
+    stream = prefix + "sensors"
+    r.xadd(stream, {"sensor_id": "s1", "temp": "20"})
+    stop = threading.Event()
+    stop.set()
+    stats, lines = run(r, stream, stop=stop, idle_exit=None)
+    assert stats.processed == 0
+    assert r.xinfo_groups(stream)[0]["last-delivered-id"] == "0-0"
+    assert lines[-1].startswith("w1: stopped after 0 entries")
+
+
+# --- the options, checked before anything touches Redis ------------------------------------------
+
+CONSUME_OK = dict(group="g", consumer="c", count=1, block_ms=0)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(group=""), "GROUP must be a non-empty name, got ''"),
+    (dict(group="  "), "GROUP must be a non-empty name"),
+    (dict(consumer=None), "CONSUMER must be a non-empty name, got None"),
+    (dict(count=0), "--count (entries per read) must be a whole number of 1 or more, got 0"),
+    (dict(count=True), "--count (entries per read) must be a whole number"),
+    (dict(count=2.5), "--count (entries per read) must be a whole number"),
+    (dict(block_ms=-1), "--block (milliseconds; 0 waits for ever) must be a whole number of 0 or more, got -1"),
+    (dict(max_deliveries=0), "--max-deliveries must be a whole number of 1 or more, got 0"),
+    (dict(work_seconds=-0.1), "--work must be 0 or more seconds, got -0.1"),
+    (dict(retry_after="soon"), "--retry-after must be a number, got 'soon'"),
+    (dict(idle_exit=float("nan")), "--idle-exit must be a finite number"),
+    (dict(name_guard=-1), "--name-guard must be 0 or more seconds, got -1"),
+    (dict(alert_above="hot"), "--alert-above must be a number, got 'hot'"),
+    (dict(alert_above=float("inf")), "--alert-above must be a finite number"),
+])
+def test_consume_options_that_cannot_work_are_refused_with_what_is_wrong(change, message):
+    with pytest.raises(ValueError) as refused:
+        pipeline.check_consume_options(**{**CONSUME_OK, **change})
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("edge", [dict(count=1), dict(block_ms=0), dict(max_deliveries=1),
+                                  dict(work_seconds=0), dict(retry_after=0), dict(idle_exit=0),
+                                  dict(name_guard=0), dict(alert_above=-40), dict(alert_above="23.5")])
+def test_consume_options_at_their_limits_are_accepted(edge):
+    pipeline.check_consume_options(**{**CONSUME_OK, **edge})  # raises if refused
+
+
+@pytest.mark.parametrize("rate, count, message", [
+    (0, None, "--rate must be above 0 and at most 10,000 readings per second, got 0"),
+    (10_000.5, None, "--rate must be above 0 and at most 10,000"),
+    ("fast", None, "--rate must be a number, got 'fast'"),
+    (float("inf"), None, "--rate must be a finite number"),
+    (1, 0, "--count (readings to send) must be a whole number of 1 or more, got 0"),
+])
+def test_produce_options_that_cannot_work_are_refused_with_what_is_wrong(rate, count, message):
+    with pytest.raises(ValueError) as refused:
+        pipeline.check_produce_options(rate, count)
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("rate, count", [(10_000, None), (0.01, 1), ("2.5", 3)])
+def test_produce_options_at_their_limits_are_accepted(rate, count):
+    pipeline.check_produce_options(rate, count)
+
+
+def test_a_consume_with_a_refused_option_touches_nothing(r, prefix):
+    stream = prefix + "sensors"
+    with pytest.raises(ValueError, match="--count"):
+        pipeline.consume(r, "workers", "w1", stream=stream, count=0, stop=threading.Event(), out=print)
+    assert not r.exists(stream), "no group created, no stream made"
