@@ -176,6 +176,63 @@ def test_reaper_retries_what_it_claims_and_dead_letters_poison(r, prefix):
     assert reaper.passes >= 1 and not reaper.running
 
 
+def test_reaper_takes_only_entries_idle_long_enough_page_by_page(r, prefix):
+    stream, ids = stuck(r, prefix, n=7)
+    idle = ids[:5]
+    make_idle(r, stream, "alice", idle)  # the last two stay fresh: alice may still be on them
+    seen = []
+    reaper = recovery.Reaper(r, stream, "g", consumer="rescuer", min_idle_ms=IDLE_MS // 2, count=2,
+                             handler=lambda entry_id, fields, n: seen.append((entry_id, fields["order"], n)),
+                             name=f"reaper-test:{prefix}")
+    cursors = []
+    for _ in range(5):  # pages of two, following the cursor: the whole list is scanned once
+        cursors.append(reaper.reap_page().next_cursor)
+        if cursors[-1] == "0-0":
+            break
+    assert cursors[-1] == "0-0" and len(cursors) >= 3
+    assert seen == [(i, str(n), 2) for n, i in enumerate(idle)], "claimed: its second delivery"
+    assert (reaper.claimed, reaper.acked) == (5, 5)
+    left = recovery.pending_entries(r, stream, "g")
+    assert left["entry_id"].tolist() == ids[5:] and set(left["consumer"]) == {"alice"}
+
+
+def test_reaper_says_when_someone_else_acked_a_claimed_entry_first(r, prefix):
+    stream, ids = stuck(r, prefix, n=2)
+    reaper = recovery.Reaper(r, stream, "g", min_idle_ms=0, handler=lambda entry_id, fields, n:
+                             r.xack(stream, "g", entry_id) if entry_id == ids[0] else None,
+                             name=f"reaper-test:{prefix}")
+    events = []
+    reaper.listeners.append(events.append)
+    reaper.reap_page()
+    assert [(e.kind, e.entry_id) for e in events] == [
+        ("claimed", ids[0]), ("acked-by-someone-else", ids[0]), ("claimed", ids[1]), ("acked", ids[1])]
+    assert reaper.acked == 1 and reaper.claimed == 2
+    assert all(e.deliveries == 2 for e in events)
+    assert recovery.pending_summary(r, stream, "g").attrs["total"] == 0
+
+
+def test_reaper_at_the_delivery_limit_retries_and_over_it_dead_letters(r, prefix):
+    stream, ids = stuck(r, prefix, n=2)
+    r.xreadgroup("g", "alice", {stream: "0"}, count=1)  # ids[0]: delivered twice before the reaper
+    handled = []
+    reaper = recovery.Reaper(r, stream, "g", min_idle_ms=0, max_deliveries=2,
+                             handler=lambda entry_id, fields, n: handled.append(entry_id),
+                             dead_letter_stream=prefix + "poison", name=f"reaper-test:{prefix}")
+    reaper.reap_page()  # the claim is one more delivery: ids[0] 3 (over 2), ids[1] 2 (at it)
+    assert handled == [ids[1]]
+    assert reaper.dead_lettered == 1 and reaper.acked == 1
+    [(_, copy)] = r.xrange(prefix + "poison")
+    assert copy["original_id"] == ids[0] and copy["reason"] == "delivered 3 times (limit 2)"
+    assert copy["last_consumer"] == "reaper"
+    assert recovery.pending_summary(r, stream, "g").attrs["total"] == 0
+
+
+def test_reaper_settings_at_their_limits_are_accepted(r, prefix):
+    reaper = recovery.Reaper(r, prefix + "s", "g", min_idle_ms=0, max_deliveries=1)
+    assert (reaper.min_idle_ms, reaper.max_deliveries) == (0, 1)
+    assert reaper.dead_letter_stream == prefix + "s:dead"
+
+
 def test_reaper_refuses_nonsense_settings(r, prefix):
     with pytest.raises(ValueError, match="max_deliveries"):
         recovery.Reaper(r, prefix + "s", "g", max_deliveries=0)
