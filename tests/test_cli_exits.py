@@ -1,0 +1,107 @@
+"""The `streamlab` programs' exit codes and messages, run through ``cli.main`` in this process.
+
+tests/test_terminal.py runs them as separate processes, as a learner does; here the
+same command lines go through ``cli.main`` in the test process, so that mutation
+testing sees the checks (docs/TESTING.md). Exit codes: 0 done, 1 Redis unreachable
+or refusing, 2 bad arguments. A program installs Ctrl-C/SIGTERM handlers while it
+runs (and ignores both as it exits): the ``handlers_back`` fixture puts the test
+process's own back.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from streamlab import cli
+from streamlab import server as sl_server
+
+
+@pytest.fixture(autouse=True)
+def handlers_back():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def streamlab(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["produce", "sensor1", "--rate", "0"], "--rate must be above 0 and at most 10,000"),
+    (["produce", "sensor1", "--count", "0"], "--count (readings to send) must be a whole number of 1 or more"),
+    (["consume", "g", "c1", "--count", "0"], "--count (entries per read) must be a whole number of 1 or more"),
+    (["consume", "g", " "], "CONSUMER must be a non-empty name"),
+    (["consume", "g", "c1", "--name-guard", "-1"], "--name-guard must be 0 or more seconds"),
+    (["consume", "g", "c1", "--retry-after", "-1"], "--retry-after must be 0 or more seconds"),
+    (["reap", "g", "--min-idle", "-1"], "--min-idle must be 0 or more milliseconds and --max-deliveries 1 "
+                                        "or more; got -1 and 5."),
+    (["reap", "g", "--max-deliveries", "0"], "got 60000 and 0."),
+    (["reap", "g", "--every", "0"], "--every must be a number of seconds above 0, got 0.0."),
+    (["reap", "g", "--every", "inf"], "--every must be a number of seconds above 0, got inf."),
+    (["reap", "g", "--every", "nan"], "--every must be a number of seconds above 0"),
+    (["reap", "g", "--alert-above", "nan"], "--alert-above must be a finite number"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_options_exit_2_with_the_program_and_the_problem_before_any_connection(capsys, argv, message):
+    # An unreachable URL: a check that came after connecting would exit 1, not 2.
+    closed = f"redis://127.0.0.1:{sl_server.free_port()}/0"
+    code, out, err = streamlab(capsys, *argv, "--url", closed)
+    assert code == 2, (out, err)
+    assert err.startswith(f"streamlab {argv[0]}: ") and message in err
+    assert out == ""
+
+
+@pytest.mark.parametrize("argv", [["produce", "sensor1", "--count", "1"], ["consume", "g", "c1"],
+                                  ["reap", "g"]])
+def test_an_unreachable_url_exits_1_and_names_the_server_without_its_password(capsys, argv):
+    closed = f"redis://:hunter2@127.0.0.1:{sl_server.free_port()}/0"
+    code, out, err = streamlab(capsys, *argv, "--url", closed)
+    assert code == 1
+    assert err.startswith(f"streamlab {argv[0]}: ") and "127.0.0.1" in err
+    assert "hunter2" not in out + err
+
+
+def test_produce_then_consume_then_reap_exit_0_and_do_the_work(capsys, real):
+    r, url, prefix = real
+    stream, alerts = prefix + "sensors", prefix + "alerts"
+    code, out, err = streamlab(capsys, "produce", "sensor1", "--count", "3", "--rate", "1000",
+                               "--stream", stream, "--url", url)
+    assert code == 0, err
+    assert r.xlen(stream) == 3 and out.splitlines()[-1] == f"sensor1: sent 3 entries to {stream}"
+    code, out, err = streamlab(capsys, "consume", "workers", "w1", "--stream", stream, "--block", "50",
+                               "--idle-exit", "0.3", "--alert-above", "-100", "--alerts-stream", alerts,
+                               "--url", url)
+    assert code == 0, err
+    assert out.count("-> ALERT") == 3 and r.xlen(alerts) == 3
+    assert r.xpending(stream, "workers")["pending"] == 0
+    code, out, err = streamlab(capsys, "reap", "workers", "--stream", stream, "--min-idle", "0", "--url", url)
+    assert code == 0, err
+
+
+def test_a_stream_key_of_another_type_exits_1_with_an_explanation(capsys, real):
+    r, url, prefix = real
+    key = prefix + "not-a-stream"
+    r.set(key, "x")
+    code, out, err = streamlab(capsys, "consume", "workers", "w1", "--stream", key, "--idle-exit", "0.3",
+                               "--url", url)
+    assert code == 1
+    assert err.startswith("streamlab consume: ") and "Traceback" not in err
+    assert r.get(key) == "x"
+
+
+def test_a_consumer_name_a_live_process_uses_exits_2(capsys, real):
+    r, url, prefix = real
+    stream = prefix + "sensors"
+    r.xadd(stream, {"sensor_id": "s1", "temp": "20"})
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"})  # w1 was handed an entry just now: the name is in use
+    code, out, err = streamlab(capsys, "consume", "workers", "w1", "--stream", stream, "--idle-exit", "0.3",
+                               "--url", url)
+    assert code == 2, (out, err)
+    assert err.startswith("streamlab consume: the consumer name 'w1' is in use in group 'workers'")
+    assert r.xpending(stream, "workers")["pending"] == 1, "w1's entry left alone"
