@@ -65,7 +65,9 @@ def test_commands_that_never_return_are_refused_and_the_session_still_works(r, p
     assert shell.run_cell(f"%%redis\n{command}\nSET {prefix}after 1").success
     out = capsys.readouterr().out
     name = command.split()[0].upper()
-    assert f"streamlab: {name} listens until stopped" in out and "r.pubsub()" in out, out
+    # what happened, and what to do instead
+    assert (f"streamlab: {name} listens until stopped, so it would never finish the cell. "
+            "Use r.pubsub() in Python instead (lesson 06).") in out, out
     assert "Traceback" not in out
     assert r.get(prefix + "after") == "1", "the next line of the cell ran on a usable connection"
 
@@ -103,7 +105,9 @@ def test_flush_is_refused_on_the_redis_url_and_the_local_server(own_server, monk
         assert client.backend.kind == kind
         out = _flush_in_magic(shell, capsys, client, command)
         assert f"streamlab: {command.upper()} refused" in out and f"({kind} backend)" in out, out
-        assert "sl.reset()" in out
+        # why, and what to use instead
+        assert ("would delete every key, other people's too. sl.reset() deletes only the course's "
+                "keys (lessonNN:*, streamlab:*).") in out, out
         assert client.get("streamlab:test:someone-elses") == "precious"
     finally:
         client.close()
