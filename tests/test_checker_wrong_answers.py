@@ -312,7 +312,7 @@ def test_l04_ex1_right_entries_newest_first(ex04):
 
 
 def test_l04_ex1_nothing_found(ex04):
-    assert_wrong(ex04[1], lambda *args: [], says="but the entries idle for 200 ms or more are")
+    assert_wrong(ex04[1], lambda *args: [], says="but the entries idle for 60000 ms or more are")
 
 
 def _autoclaim_all(r, stream, group, consumer, min_idle_ms):

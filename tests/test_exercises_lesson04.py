@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from streamlab import exercises
@@ -28,6 +30,21 @@ def test_function_still_returning_ellipsis_is_not_attempted(ex, number):
 @pytest.mark.parametrize("number", [1, 2, 3, 4])
 def test_solution_passes_its_checker(ex, number):
     outcome = ex[number].evaluate(*exercises.run_solution(ex[number]))
+    assert outcome.correct, outcome
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_a_right_answer_that_runs_late_is_still_right(ex, number):
+    # A full Binder can take a second to reach the learner's code; the entries 'busy' received
+    # just before must still count as live work, not as stuck (the check once waited 0.25 s
+    # and asked for 200 ms of idle time, so a late right answer was called wrong).
+    solution, = exercises.run_solution(ex[number])
+
+    def late(*args):
+        time.sleep(1)
+        return solution(*args)
+
+    outcome = ex[number].evaluate(late)
     assert outcome.correct, outcome
 
 

@@ -8,7 +8,6 @@ crashed consumer, entries delivered many times, ...) and runs the function on it
 from __future__ import annotations
 
 import copy
-import time
 
 import redis
 
@@ -50,6 +49,22 @@ def _read(r, stream: str, consumer: str, count: int) -> list[str]:
     return [i for i, _ in reply[0][1]] if reply else []
 
 
+# Exercises 1 and 2 ask for the entries idle for at least MIN_IDLE_MS. 'crashed''s entries are
+# made idle for ten minutes outright (XCLAIM ... IDLE ms JUSTID: same owner, same delivery
+# count), not by waiting: after a wait of a fraction of a second, a busy machine (a full
+# Binder) could take long enough to reach the learner's answer that the entries 'busy' has
+# just received looked idle too, and a right answer was called wrong.
+MIN_IDLE_MS = 60_000
+CRASHED_IDLE_MS = 600_000
+
+
+def _crashed(r, stream: str, count: int) -> list[str]:
+    """``count`` entries read by 'crashed', which stopped ten minutes ago and never acked them."""
+    ids = _read(r, stream, "crashed", count)
+    r.xclaim(stream, GROUP, "crashed", 0, ids, idle=CRASHED_IDLE_MS, justid=True)
+    return ids
+
+
 # --- exercise 1 -----------------------------------------------------------------------
 
 @exercises.add(1, "Find the stuck work", hints=[
@@ -61,24 +76,23 @@ def ex1(ex, stuck_ids):
     """A function returning the IDs pending for at least ``min_idle_ms``, whoever holds them."""
     r, stream = ex.r, ex.key("ex1")
     ids = _scene(r, stream, 8)
-    crashed = _read(r, stream, "crashed", 3)
-    time.sleep(0.25)
+    crashed = _crashed(r, stream, 3)
     busy = _read(r, stream, "busy", 3)
     r.xack(stream, GROUP, busy[0])
-    call = f"`stuck_ids(r, '{stream}', '{GROUP}', 200)`"
-    got = _ids(ex.call(stuck_ids, r, stream, GROUP, 200), call)
+    call = f"`stuck_ids(r, '{stream}', '{GROUP}', {MIN_IDLE_MS})`"
+    got = _ids(ex.call(stuck_ids, r, stream, GROUP, MIN_IDLE_MS), call)
     if sorted(got) == sorted(crashed):
         if got != sorted(got, key=lambda i: tuple(map(int, i.split("-")))):
             raise Wrong(f"{call} found the right entries but not in ID order; XPENDING lists them in order.")
-        return (f"The three entries 'crashed' read a quarter of a second ago are stuck; the two "
+        return (f"The three entries 'crashed' has held for ten minutes are stuck; the two "
                 f"'busy' holds were delivered just now, so they are not (yet).")
     if sorted(got) == sorted(crashed + busy[1:]):
         raise Wrong(f"{call} returned every pending entry, including the two 'busy' received "
-                    "a moment ago. Only entries idle for at least 200 ms are stuck: use IDLE.")
+                    f"a moment ago. Only entries idle for at least {MIN_IDLE_MS} ms are stuck: use IDLE.")
     if sorted(got) == sorted(ids[6:]):
         raise Wrong(f"{call} returned the entries nobody has read yet; stuck entries are "
                     "the ones delivered and never acked (XPENDING).")
-    raise Wrong(f"{call} returned {got}, but the entries idle for 200 ms or more are {crashed}.")
+    raise Wrong(f"{call} returned {got}, but the entries idle for {MIN_IDLE_MS} ms or more are {crashed}.")
 
 
 # --- exercise 2 -----------------------------------------------------------------------
@@ -98,16 +112,15 @@ def ex2(ex, rescue_all):
     """A function that claims every entry idle for ``min_idle_ms``, following XAUTOCLAIM's cursor."""
     r, stream = ex.r, ex.key("ex2")
     _scene(r, stream, 260)
-    crashed = _read(r, stream, "crashed", 250)
-    time.sleep(0.25)
+    crashed = _crashed(r, stream, 250)
     busy = _read(r, stream, "busy", 5)
-    call = f"`rescue_all(r, '{stream}', '{GROUP}', 'rescuer', 200)`"
+    call = f"`rescue_all(r, '{stream}', '{GROUP}', 'rescuer', {MIN_IDLE_MS})`"
     spy, justid = _spy_justid(r)
     justid_note = (" You passed justid=True: redis-py then returns only the claimed IDs and drops "
                    "the cursor, so there is no cursor to continue from. Leave it off and take the "
                    "IDs from the claimed entries.")
     try:
-        got = _ids(ex.call(rescue_all, spy, stream, GROUP, "rescuer", 200), call)
+        got = _ids(ex.call(rescue_all, spy, stream, GROUP, "rescuer", MIN_IDLE_MS), call)
     except (Wrong, LearnerError) as exc:
         if justid:
             raise Wrong(f"{exc}{justid_note}") from None
