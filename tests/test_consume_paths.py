@@ -131,6 +131,27 @@ def test_an_entry_that_fails_stays_pending_is_retried_then_dead_lettered(r, pref
     assert pending(r, stream) == 0
 
 
+def test_an_alert_that_cannot_be_written_leaves_the_entry_pending_until_it_can(r, prefix):
+    stream, alerts = prefix + "sensors", prefix + "alerts"
+    r.set(alerts, "not a stream")  # every XADD to it fails with WRONGTYPE
+    hot = r.xadd(stream, {"sensor_id": "s1", "temp": "30"})
+    lines: list[str] = []
+
+    def out(line):
+        lines.append(line)
+        if " failed " in line:
+            assert pending(r, stream) == 1, "not acked while its alert could not be written"
+            r.delete(alerts)  # the operator fixes the key
+
+    stats = pipeline.consume(r, "workers", "w1", stream=stream, block_ms=50, idle_exit=IDLE, alert_above=25,
+                             alerts_stream=alerts, retry_after=0.05, stop=threading.Event(), out=out)
+    assert stats.failed == 1 and stats.recovered == 1
+    assert stats.ids == [hot] and stats.alerts == 1
+    assert [f["source_id"] for _, f in r.xrange(alerts)] == [hot], "exactly one alert, none lost"
+    assert "WRONGTYPE" in next(line for line in lines if " failed " in line)
+    assert pending(r, stream) == 0
+
+
 def test_max_entries_stops_after_that_many_and_leaves_the_rest_unread(r, prefix):
     stream = prefix + "sensors"
     ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(5)]
