@@ -301,6 +301,11 @@ class ProcessMember(Member):
                     fh.close()
 
 
+# How long freeze() waits for a thread member's command in flight (a blocking read ends
+# within BLOCK_SLICE_MS); past it the member is counted unfrozen, as before.
+FREEZE_WAIT = 5.0
+
+
 class _Killed(BaseException):
     """Ends a member's thread where it stands (the thread version of SIGKILL)."""
 
@@ -314,6 +319,9 @@ class ThreadMember(Member):
         self._stop = threading.Event()
         self._killed = False
         self._exit: str | None = None
+        # Held by each of its Redis commands, and by freeze(): while frozen it starts none.
+        self._gate = threading.RLock()
+        self._frozen = False
 
     def start(self, runner: "Capstone") -> None:
         self.client = self._mortal(runner.r.new_client())
@@ -323,7 +331,8 @@ class ThreadMember(Member):
         self.thread.start()
 
     def _mortal(self, client):
-        """``client``, changed so that once this member is killed its next command raises.
+        """``client``, changed so that once this member is killed its next command raises,
+        and while it is frozen its next command waits.
 
         Python cannot end a thread from outside; this is the nearest thing to
         SIGKILL: the work in hand is never acknowledged (its ``XACK``, alone or in a
@@ -332,19 +341,21 @@ class ThreadMember(Member):
         member = self
         run_command, make_pipeline = client.execute_command, client.pipeline
 
+        def gated(run, *args, **kwargs):
+            with member._gate:
+                if member._killed:
+                    raise _Killed
+                return run(*args, **kwargs)
+
         def execute_command(*args, **options):
-            if member._killed:
-                raise _Killed
-            return run_command(*args, **options)
+            return gated(run_command, *args, **options)
 
         def pipeline(*args, **kwargs):
             pipe = make_pipeline(*args, **kwargs)
             run_pipeline = pipe.execute
 
             def execute(*a, **k):
-                if member._killed:
-                    raise _Killed
-                return run_pipeline(*a, **k)
+                return gated(run_pipeline, *a, **k)
 
             pipe.execute = execute
             return pipe
@@ -385,19 +396,24 @@ class ThreadMember(Member):
             self.interrupted = True
         self._stop.set()
 
-    # A thread cannot be held still from outside. It need not be: once killed, its next
-    # command fails, and for a thread holding entries that is the write or the XACK for the
-    # first of them, so it dies holding at least what it held when it was killed.
+    # The thread version of SIGSTOP: take the gate its commands pass, so that it sends no
+    # XACK between kill()'s count of what it holds and the kill (on a busy machine that gap
+    # was long enough for it to ack one of the two entries it was to die holding). A command
+    # in flight ends first: within one BLOCK slice or one reply.
     def freeze(self) -> None:
-        pass
+        if self.alive and not self._frozen and self._gate.acquire(timeout=FREEZE_WAIT):
+            self._frozen = True
 
     def thaw(self) -> None:
-        pass
+        if self._frozen:
+            self._frozen = False
+            self._gate.release()
 
     def kill(self) -> None:
         # Its next Redis command raises (see _mortal): within one BLOCK or one entry's work.
         # The stop flag stays unset, or the thread could end by a clean exit instead.
         self._killed = True
+        self.thaw()
         self.wait(10)
 
     def wait(self, timeout: float) -> bool:
@@ -728,9 +744,10 @@ class Capstone:
         """SIGKILL one member (on threads: end it at its next Redis command); returns the IDs it left pending.
 
         ``holding``: first wait (up to ``timeout`` seconds) for a moment when the
-        consumer holds at least that many entries, read and not acknowledged. A
-        process is frozen (SIGSTOP) while its ``XPENDING`` is read, then killed, or
-        thawed (SIGCONT) to try again: so it dies holding exactly what was counted.
+        consumer holds at least that many entries, read and not acknowledged. When it
+        seems to, it is frozen (SIGSTOP; a thread: its next command waits) while its
+        ``XPENDING`` is read again, then killed, or thawed (SIGCONT) to try again: so
+        it dies holding exactly what was counted.
         The pending IDs returned are ``XPENDING stream group - + 1000 <name>`` after the kill.
         """
         m = self._member(name)
@@ -748,17 +765,25 @@ class Capstone:
 
     def _kill_while_holding(self, m: Member, holding: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+
+        def ready() -> bool:
+            return self.holding(m.name) >= holding or time.monotonic() >= deadline
+
         while True:
-            m.freeze()
-            try:
-                ready = self.holding(m.name) >= holding or time.monotonic() >= deadline
-            except BaseException:
-                m.thaw()  # never leave a program frozen behind an error
-                raise
-            if ready:
-                m.kill()
-                return
-            m.thaw()
+            # A first look while it runs; frozen only to confirm. Frozen for every look, a
+            # program on a busy machine got too little time between looks to read anything,
+            # and was killed at the deadline holding nothing.
+            if ready():
+                m.freeze()
+                try:
+                    confirmed = ready()
+                except BaseException:
+                    m.thaw()  # never leave a program frozen behind an error
+                    raise
+                if confirmed:
+                    m.kill()
+                    return
+                m.thaw()
             time.sleep(0.02)
 
     def alive(self, name: str) -> bool:

@@ -127,6 +127,25 @@ def test_a_killed_worker_leaves_its_entries_pending_and_the_reaper_finishes_them
     assert live_children() == before
 
 
+def test_a_worker_killed_while_holding_two_still_holds_them_when_the_notebook_is_slow(r, small, monkeypatch):
+    # Between counting what the worker holds and killing it, a busy machine may leave the
+    # notebook's thread waiting for a while; the worker must not ack meanwhile.
+    cap = small(work=0.05, reaper_idle_ms=None)
+    count = Capstone.holding
+
+    def slow_count(self, name):
+        held = count(self, name)
+        if held >= 2:
+            time.sleep(0.3)  # several entries' worth of work, just when the kill is decided
+        return held
+
+    monkeypatch.setattr(Capstone, "holding", slow_count)
+    cap.start()
+    left = cap.kill("w1", holding=2, timeout=20)
+    assert len(left) >= 2, ("killed holding 2 entries, it leaves them pending", cap.tail("w1", 8))
+    assert cap.members["w1"].status == "killed"
+
+
 def test_a_restarted_worker_takes_back_its_own_pending_entries(r, small):
     cap = small(work=0.05, reaper_idle_ms=None).start()
     left = cap.kill("w1", holding=2, timeout=20)
