@@ -252,6 +252,35 @@ def test_unbalanced_quotes_say_invalid_arguments(cell):
     assert lines[1].startswith("hint: ") and "quote" in lines[1]
 
 
+def test_a_line_with_a_quote_left_open_says_how_to_quote_and_the_cell_carries_on(cell, r, prefix):
+    lines = cell(f'SET {prefix}k "never closed\nSET {prefix}after 1').splitlines()
+    assert lines[1:3] == ["Invalid argument(s)",
+                          "hint: A quote is not closed, or a closing quote is followed by something other "
+                          "than a space. Quote the whole argument: 'like this' or \"like this\"."]
+    assert lines[-1] == "OK" and r.get(prefix + "after") == "1"
+    assert not r.exists(prefix + "k")
+
+
+def test_a_syntax_error_hint_shows_the_shape_of_that_command(cell, prefix):
+    lines = cell(f"XRANGE {prefix}s - + COUNT").splitlines()
+    assert lines[0].startswith("(error) ") and "syntax error" in lines[0]
+    assert "Its shape is: XRANGE key start end [COUNT n]" in lines[1]
+
+
+def test_a_command_name_that_is_not_utf8_is_an_unknown_command_not_a_traceback(cell):
+    lines = cell('"\\xff\\xfe" a').splitlines()
+    assert lines[0].startswith("(error) ERR unknown command")
+
+
+def test_after_a_transaction_that_failed_replies_are_shown_as_they_are(cell, prefix):
+    # EXECABORT ends the transaction: a later reply that happens to read QUEUED is a
+    # string like any other, not a queued command.
+    out = cell(f"MULTI\nINCR\nEXEC\nSET {prefix}k QUEUED\nGET {prefix}k")
+    replies = [line for line in out.splitlines() if not line.startswith(("> ", "hint: "))]
+    assert replies[0] == "OK" and replies[1].startswith("(error) ") and "EXECABORT" in replies[2]
+    assert replies[-2:] == ["OK", '"QUEUED"']
+
+
 def test_subscribe_is_refused_with_a_pointer_to_pubsub(cell):
     out = cell("SUBSCRIBE news")
     assert "r.pubsub()" in out
