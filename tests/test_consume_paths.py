@@ -11,6 +11,7 @@ state afterwards: what is pending, what was written, what the stats say.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -51,6 +52,25 @@ def test_only_readings_above_the_threshold_alert_and_every_entry_is_acked(r, pre
                          "0 dead-lettered, 0 found deleted)")
 
 
+def test_a_reading_without_a_temperature_is_processed_and_never_alerts(r, prefix):
+    stream, alerts = prefix + "sensors", prefix + "alerts"
+    entry = r.xadd(stream, {"sensor_id": "s1", "humidity": "40"})
+    stats, _ = run(r, stream, alert_above=-100, alerts_stream=alerts)
+    assert stats.ids == [entry] and stats.alerts == 0 and stats.failed == 0
+    assert not r.exists(alerts)
+
+
+def test_the_pretend_work_takes_its_time_for_each_entry(r, prefix):
+    # A lower bound only: a busy machine makes it longer, never shorter.
+    stream = prefix + "sensors"
+    for _ in range(3):
+        r.xadd(stream, {"sensor_id": "s1", "temp": "20"})
+    began = time.monotonic()
+    stats, _ = run(r, stream, work_seconds=0.2, max_entries=3, idle_exit=None)
+    assert stats.processed == 3
+    assert time.monotonic() - began >= 0.6
+
+
 def test_without_a_threshold_nothing_alerts(r, prefix):
     stream = prefix + "sensors"
     r.xadd(stream, {"sensor_id": "s1", "temp": "99"})
@@ -75,15 +95,16 @@ def test_its_own_pending_entries_are_taken_back_first_then_new_ones(r, prefix):
 
 def test_an_entry_deleted_while_pending_is_acked_reported_once_and_not_processed(r, prefix):
     stream = prefix + "sensors"
-    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": str(20 + i)}) for i in range(3)]
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": str(20 + i)}) for i in range(4)]
     r.xgroup_create(stream, "workers", id="0")
     r.xreadgroup("workers", "w1", {stream: ">"})
-    r.xdel(stream, ids[1])
+    r.xdel(stream, ids[1], ids[2])
     stats, lines = run(r, stream)
-    assert stats.ids == [ids[0], ids[2]]
-    assert stats.deleted == 1 and stats.processed == 2
+    assert stats.ids == [ids[0], ids[3]]
+    assert stats.deleted == 2 and stats.processed == 2
     said = [line for line in lines if "deleted from the stream" in line]
-    assert said == [f"w1: {ids[1]} was deleted from the stream while pending: acked, nothing to process"]
+    assert said == [f"w1: {i} was deleted from the stream while pending: acked, nothing to process"
+                    for i in ids[1:3]]
     assert pending(r, stream) == 0, "acked: not handed back on every read for ever"
 
 
@@ -106,12 +127,12 @@ def test_over_the_delivery_limit_is_dead_lettered_and_at_the_limit_is_processed(
 
 def test_the_dead_letter_stream_defaults_to_the_streams_name_and_dead(r, prefix):
     stream = prefix + "sensors"
-    entry = r.xadd(stream, {"sensor_id": "s1", "temp": "20"})
+    entries = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(2)]
     r.xgroup_create(stream, "workers", id="0")
     r.xreadgroup("workers", "w1", {stream: ">"})
     stats, _ = run(r, stream, max_deliveries=1)
-    assert stats.dead_lettered == 1
-    assert [f["original_id"] for _, f in r.xrange(stream + ":dead")] == [entry]
+    assert stats.dead_lettered == 2 and stats.processed == 0
+    assert [f["original_id"] for _, f in r.xrange(stream + ":dead")] == entries
 
 
 def test_an_entry_that_fails_stays_pending_is_retried_then_dead_lettered(r, prefix):
