@@ -272,6 +272,14 @@ def test_a_command_name_that_is_not_utf8_is_an_unknown_command_not_a_traceback(c
     assert lines[0].startswith("(error) ERR unknown command")
 
 
+def test_an_error_inside_multi_that_does_not_abort_it_keeps_the_queued_replies(cell, prefix):
+    # WATCH inside MULTI is refused, but the transaction goes on: EXEC still runs the SET.
+    out = cell(f"MULTI\nSET {prefix}k v\nWATCH {prefix}k\nEXEC")
+    replies = [line for line in out.splitlines() if not line.startswith(("> ", "hint: "))]
+    assert replies[:2] == ["OK", "QUEUED"] and replies[2].startswith("(error) ")
+    assert replies[3:] == ["1) OK"]
+
+
 def test_after_a_transaction_that_failed_replies_are_shown_as_they_are(cell, prefix):
     # EXECABORT ends the transaction: a later reply that happens to read QUEUED is a
     # string like any other, not a queued command.
