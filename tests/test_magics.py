@@ -479,6 +479,9 @@ def test_interrupt_stops_a_block_forever_and_the_next_cell_works(cell, prefix, r
     if not r.backend.is_fake:  # the connection was dropped, so the server forgot the read
         assert wait_until(lambda: _named_clients(r, name) == [], timeout=10), _named_clients(r, name)
     assert cell(f"XADD {prefix}s 1-1 a 1") == '"1-1"\n'
+    # and no transaction is thought to be open: a reply that reads QUEUED is just a string
+    r.set(prefix + "k", "QUEUED")
+    assert cell(f"GET {prefix}k") == '"QUEUED"\n'
 
 
 def _named_clients(r, name: str) -> list[dict]:
