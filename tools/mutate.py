@@ -55,6 +55,9 @@ class Group:
     # Tests that cannot run inside mutmut: they send SIGINT to the test process itself (the
     # kernel's Ctrl-C), which mutmut takes as the user stopping the run.
     deselect: tuple[str, ...] = ()
+    # pytest-timeout per test: a mutant that makes a test hang costs this much. The consume
+    # and reaper tests end by themselves within seconds, so a short one there.
+    timeout: int = 300
 
 
 GROUPS = [
@@ -84,7 +87,7 @@ GROUPS = [
            "streamlab.pel.x_dead_letter__mutmut_*"],
           ["tests/test_recovery.py", "tests/test_terminal_guards.py", "tests/test_consume_paths.py"],
           "the reaper and the pending-list toolkit it shares with `streamlab consume` (pel.py): claims "
-          "only idle work, dead-letters over the limit, meets deleted entries"),
+          "only idle work, dead-letters over the limit, meets deleted entries", timeout=60),
     Group("terminal", "streamlab/pipeline.py",
           ["streamlab.pipeline.xǁ_ConsumerRunǁ_batch__mutmut_*", "streamlab.pipeline.xǁ_ConsumerRunǁ_deleted__mutmut_*",
            "streamlab.pipeline.xǁ_ConsumerRunǁ_dead_letter__mutmut_*",
@@ -97,12 +100,13 @@ GROUPS = [
           # test_terminal.py's other tests run the programs as processes, which mutmut cannot see.
           ["tests/test_consume_paths.py",
            "tests/test_terminal.py::test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert"],
-          "`streamlab consume`'s consume / alert / ack paths and the checks on the programs' options"),
+          "`streamlab consume`'s consume / alert / ack paths and the checks on the programs' options",
+          timeout=60),
     Group("terminal-cli", "streamlab/cli.py",
           ["streamlab.cli.x__bad_arguments__mutmut_*", "streamlab.cli.x_cmd_reap__mutmut_*",
            "streamlab.cli.x__run_program__mutmut_*", "streamlab.cli.x__connect_or_explain__mutmut_*"],
           ["tests/test_cli_exits.py"],
-          "the terminal programs' argument checks and exit codes (cli.py)"),
+          "the terminal programs' argument checks and exit codes (cli.py)", timeout=60),
     *[Group(f"checkers-{n:02d}", f"streamlab/exercises/lesson{n:02d}.py",
             [f"streamlab.exercises.lesson{n:02d}.*"],
             [f"tests/test_exercises_lesson{n:02d}.py",
@@ -119,7 +123,7 @@ STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped"
 def _config(group: Group) -> str:
     tests = ", ".join(json.dumps(t) for t in group.tests)
     sources = [group.source] if isinstance(group.source, str) else group.source
-    args = ["-p", "no:cacheprovider", "-m", "not browser and not notebook", "--timeout", "300"]
+    args = ["-p", "no:cacheprovider", "-m", "not browser and not notebook", "--timeout", str(group.timeout)]
     for test in group.deselect:
         args += ["--deselect", test]
     return ("\n[tool.mutmut]\n"
