@@ -98,7 +98,7 @@ GROUPS = [
            "streamlab.pipeline.x_check_produce_options__mutmut_*",
            "streamlab.pipeline.x__whole__mutmut_*", "streamlab.pipeline.x__number__mutmut_*"],
           # test_terminal.py's other tests run the programs as processes, which mutmut cannot see.
-          ["tests/test_consume_paths.py",
+          ["tests/test_consume_paths.py", "tests/test_partitions_safety.py",
            "tests/test_terminal.py::test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert"],
           "`streamlab consume`'s consume / alert / ack paths and the checks on the programs' options",
           timeout=60),
