@@ -83,6 +83,34 @@ def test_produce_then_consume_then_reap_exit_0_and_do_the_work(capsys, real):
     assert code == 0, err
 
 
+def test_reap_takes_over_a_dead_consumers_work_with_every_option_it_was_given(capsys, real):
+    r, url, prefix = real
+    stream, alerts, dead = prefix + "sensors", prefix + "alerts", prefix + "poison"
+    cool, hot, mild = (r.xadd(stream, {"sensor_id": "s1", "temp": t}) for t in ("20", "30", "21"))
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "crashed", {stream: ">"})
+    r.xreadgroup("workers", "crashed", {stream: "0"})  # all three delivered twice
+    r.xreadgroup("workers", "crashed", {stream: "0"}, count=1)  # cool three times
+    r.xclaim(stream, "workers", "crashed", 0, [cool, hot, mild], idle=600_000, justid=True)
+    code, out, err = streamlab(capsys, "reap", "workers", "--stream", stream, "--min-idle", "60000",
+                               "--max-deliveries", "3", "--dead-letter-stream", dead, "--alert-above", "25",
+                               "--alerts-stream", alerts, "--url", url)
+    assert code == 0, err
+    # the claim is one more delivery: cool 4 (over 3, dead-lettered), hot and mild 3 (at it)
+    assert [f["original_id"] for _, f in r.xrange(dead)] == [cool]
+    assert [f["source_id"] for _, f in r.xrange(alerts)] == [hot]
+    assert r.xpending(stream, "workers")["pending"] == 0
+    assert out.splitlines()[-1].startswith("reap: claimed 3 (processed 2, 1 alerts, dead-lettered 1")
+
+
+@pytest.mark.parametrize("edge", [["--max-deliveries", "1"], ["--min-idle", "0"], ["--every", "0.5", "--dry-run"]])
+def test_reap_options_at_their_limits_are_accepted(capsys, real, edge):
+    r, url, prefix = real
+    code, out, err = streamlab(capsys, "reap", "workers", "--stream", prefix + "none", *edge, "--url", url)
+    assert code == 0, err
+    assert out.splitlines()[-1] == f"reap: no stream {prefix}none: nothing to do"
+
+
 def test_a_stream_key_of_another_type_exits_1_with_an_explanation(capsys, real):
     r, url, prefix = real
     key = prefix + "not-a-stream"
