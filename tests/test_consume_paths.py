@@ -250,3 +250,20 @@ def test_a_consume_with_a_refused_option_touches_nothing(r, prefix):
     with pytest.raises(ValueError, match="--count"):
         pipeline.consume(r, "workers", "w1", stream=stream, count=0, stop=threading.Event(), out=print)
     assert not r.exists(stream), "no group created, no stream made"
+
+
+# --- lesson 09's ledger: one record per processed entry ------------------------------------------
+
+def test_each_processed_entry_leaves_one_ledger_record_naming_it(r, prefix):
+    stream, ledger = prefix + "sensors", prefix + "done"
+    full = r.xadd(stream, {"sensor_id": "s7", "seq": "12", "temp": "20"})
+    bare = r.xadd(stream, {"temp": "20"})  # no sensor_id, no seq
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"})
+    for entry_id, fields in r.xrange(stream):
+        assert pipeline.process_entry(r, stream, "workers", entry_id, fields, None, prefix + "alerts", 0,
+                                      ledger_stream=ledger) == "done"
+    assert [f for _, f in r.xrange(ledger)] == [{"sensor_id": "s7", "seq": "12", "source_id": full},
+                                                 {"sensor_id": "?", "seq": "0", "source_id": bare}]
+    assert r.xpending(stream, "workers")["pending"] == 0
+    assert not r.exists(prefix + "alerts")
