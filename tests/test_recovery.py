@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -227,10 +228,62 @@ def test_reaper_at_the_delivery_limit_retries_and_over_it_dead_letters(r, prefix
     assert recovery.pending_summary(r, stream, "g").attrs["total"] == 0
 
 
+def test_reaper_events_carry_the_entry_its_fields_the_time_the_error_and_the_deliveries(r, prefix):
+    stream, ids = stuck(r, prefix, n=4)
+    make_idle(r, stream, "alice", ids)
+    r.xdel(stream, ids[3])  # deleted while pending
+    boom = ValueError("cannot process this order")
+
+    def handler(entry_id, fields, deliveries):
+        if entry_id != ids[0]:
+            raise boom
+
+    reaper = recovery.Reaper(r, stream, "g", min_idle_ms=IDLE_MS // 2, max_deliveries=2, handler=handler,
+                             name=f"reaper-test:{prefix}")
+    assert (reaper.passes, reaper.failed, reaper.claimed, reaper.acked, reaper.dead_lettered) == (0, 0, 0, 0, 0)
+    events = []
+    reaper.listeners.append(events.append)
+    began = time.time()
+    reaper.reap_page()  # ids[0] acked; ids[1], ids[2] fail at their second delivery
+    make_idle(r, stream, "reaper", ids[1:3])
+    reaper.cursor = "0-0"
+    reaper.reap_page()  # third delivery: over the limit of 2, dead-lettered
+    ended = time.time()
+    assert reaper.failed == 2 and reaper.dead_lettered == 2 and reaper.acked == 1
+    seen = [(e.kind, e.entry_id, e.deliveries) for e in events if e.kind != "deleted"]
+    assert seen == [("claimed", ids[0], 2), ("acked", ids[0], 2),
+                    ("claimed", ids[1], 2), ("failed", ids[1], 2), ("claimed", ids[2], 2), ("failed", ids[2], 2),
+                    ("claimed", ids[1], 3), ("dead-lettered", ids[1], 3),
+                    ("claimed", ids[2], 3), ("dead-lettered", ids[2], 3)]
+    if r.supports("xautoclaim-deleted"):
+        assert [(e.entry_id, e.fields) for e in events if e.kind == "deleted"] == [(ids[3], {})]
+    for e in events:
+        assert began <= e.time <= ended and e.consumer == "reaper" and e.stream == stream
+        if e.kind != "deleted":
+            assert e.fields == {"order": str(ids.index(e.entry_id))}
+        assert (e.error is boom) == (e.kind == "failed")
+
+
+def test_reaper_pages_follow_the_cursor_from_one_call_to_the_next(r, prefix):
+    stream, ids = stuck(r, prefix, n=5)
+    make_idle(r, stream, "alice", ids)
+    reaper = recovery.Reaper(r, stream, "g", min_idle_ms=IDLE_MS // 2, count=2, name=f"reaper-test:{prefix}")
+    pages = [reaper.reap_page()]
+    while pages[-1].next_cursor != "0-0" and len(pages) < 10:
+        pages.append(reaper.reap_page())
+    assert pages[0].cursor == "0-0"
+    assert [p.cursor for p in pages[1:]] == [p.next_cursor for p in pages[:-1]]
+    assert [i for p in pages for i, _ in p.claimed] == ids
+
+
 def test_reaper_settings_at_their_limits_are_accepted(r, prefix):
     reaper = recovery.Reaper(r, prefix + "s", "g", min_idle_ms=0, max_deliveries=1)
     assert (reaper.min_idle_ms, reaper.max_deliveries) == (0, 1)
     assert reaper.dead_letter_stream == prefix + "s:dead"
+    assert reaper.name == f"reaper:{prefix}s:g"
+    # the defaults the class docstring and lesson 04 describe
+    default = recovery.Reaper(r, prefix + "s", "g")
+    assert (default.min_idle_ms, default.max_deliveries, default.count) == (1000, 5, 100)
 
 
 def test_reaper_refuses_nonsense_settings(r, prefix):
