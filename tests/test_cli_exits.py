@@ -73,6 +73,7 @@ def test_produce_then_consume_then_reap_exit_0_and_do_the_work(capsys, real):
                                "--stream", stream, "--url", url)
     assert code == 0, err
     assert r.xlen(stream) == 3 and out.splitlines()[-1] == f"sensor1: sent 3 entries to {stream}"
+    assert out.splitlines()[0].startswith("sensor1: sent "), "the readings only: no connection banner"
     code, out, err = streamlab(capsys, "consume", "workers", "w1", "--stream", stream, "--block", "50",
                                "--idle-exit", "0.3", "--alert-above", "-100", "--alerts-stream", alerts,
                                "--url", url)
@@ -119,6 +120,7 @@ def test_a_stream_key_of_another_type_exits_1_with_an_explanation(capsys, real):
                                "--url", url)
     assert code == 1
     assert err.startswith("streamlab consume: ") and "Traceback" not in err
+    assert "WRONGTYPE" in err or "holds a" in err, err  # what Redis said, in words
     assert r.get(key) == "x"
 
 
