@@ -99,7 +99,7 @@ def test_an_entry_deleted_while_pending_is_acked_reported_once_and_not_processed
     r.xgroup_create(stream, "workers", id="0")
     r.xreadgroup("workers", "w1", {stream: ">"})
     r.xdel(stream, ids[1], ids[2])
-    stats, lines = run(r, stream)
+    stats, lines = run(r, stream, count=10)  # one batch: the entries after a deleted one still count
     assert stats.ids == [ids[0], ids[3]]
     assert stats.deleted == 2 and stats.processed == 2
     said = [line for line in lines if "deleted from the stream" in line]
@@ -115,7 +115,7 @@ def test_over_the_delivery_limit_is_dead_lettered_and_at_the_limit_is_processed(
     r.xreadgroup("workers", "w1", {stream: ">"}, count=2)  # both delivered once
     r.xreadgroup("workers", "w1", {stream: "0"}, count=1)  # poison: twice
     # consume's own read adds one: poison 3 (over a limit of 2), last_chance 2 (at it)
-    stats, lines = run(r, stream, max_deliveries=2, dead_letter_stream=dead)
+    stats, lines = run(r, stream, max_deliveries=2, dead_letter_stream=dead, count=10)
     assert stats.ids == [last_chance, fresh]
     assert stats.dead_lettered == 1 and stats.recovered == 1
     [(copy_id, copy)] = r.xrange(dead)
