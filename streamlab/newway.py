@@ -1,0 +1,309 @@
+"""Old way, new way: the stream commands Redis 7.2 to 8.10 added, beside what works everywhere.
+
+Lessons 02 to 05 first teach the way that works on every server the course
+supports, then the newer command that does the same job better. ``where(r,
+feature)`` decides where that newer command runs:
+
+- on the learner's own server, when ``r.supports(feature)`` says it has it;
+- otherwise on a separate fakeredis server emulating Redis 8.10
+  (``streamlab.backend.emulated``), and the cell says so in its first line.
+
+Only features whose fakeredis emulation was checked against the Redis
+documentation are in ``NEW_WAY`` with ``emulated=True`` (docs/SERVERS.md says
+what each server does). The rest (``XREAD ... +``, ``XINFO CONSUMERS inactive``)
+are explained in prose and run only on a server that has them.
+
+The ``*_scene`` functions set up a small, fixed history (explicit IDs ``1-1``,
+``1-2``, ... so the commands a lesson shows can name them) and are safe to run
+again: each deletes its key first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import redis
+
+from . import backend as _backend
+from . import magics
+
+#: The Redis version the side emulation plays: every new-way command is there.
+EMULATED_VERSION = (8, 10)
+
+
+@dataclass(frozen=True)
+class NewCommand:
+    """One newer stream command: what it is, which Redis brought it, whether the emulation is trusted."""
+
+    command: str
+    since: str
+    emulated: bool  # True: fakeredis's emulation was checked against the Redis docs
+    valkey: str = "not in Valkey 9.1"
+
+
+NEW_WAY: dict[str, NewCommand] = {
+    "xread-maxcount": NewCommand("XREAD/XREADGROUP ... MAXCOUNT", "Redis 8.10", True),
+    "xreadgroup-claim": NewCommand("XREADGROUP ... CLAIM min-idle-time", "Redis 8.4", True),
+    "idmp": NewCommand("XADD ... IDMP producer-id idempotent-id", "Redis 8.6", True),
+    "xnack": NewCommand("XNACK", "Redis 8.8", True),
+    "trim-acked": NewCommand("XTRIM/XADD ... KEEPREF | DELREF | ACKED", "Redis 8.2", True),
+    "xdelex": NewCommand("XACKDEL and XDELEX", "Redis 8.2", True, valkey="Valkey 9.2"),
+    # Not emulated: fakeredis 2.41 accepts `XREAD ... +` but returns nothing, and
+    # fills XINFO CONSUMERS `inactive` on every read (NOACK and empty ones too).
+    "xread-plus": NewCommand("XREAD ... STREAMS key +", "Redis 7.4", False, valkey="Valkey 8.1"),
+    "xinfo-inactive": NewCommand("XINFO CONSUMERS inactive", "Redis 7.2", False, valkey="Valkey 8.0"),
+}
+
+
+class NotOnThisServer(RuntimeError):
+    """The feature is missing here and has no trusted emulation. The message says which server brings it."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"NotOnThisServer: {self}"]
+
+
+@dataclass
+class Side:
+    """Where a new-way cell runs its commands: the learner's server, or the labelled emulation."""
+
+    client: redis.Redis
+    emulated: bool
+    note: str
+
+    def cli(self, text: str) -> None:
+        """Run command lines as ``%%redis`` does (each line printed, then its reply), on this side."""
+        session = magics.Session(self.client)
+        try:
+            session.run(text)
+        finally:
+            session.close()
+
+    def __repr__(self) -> str:
+        return self.note
+
+
+_emulation: redis.Redis | None = None
+
+
+def emulation() -> redis.Redis:
+    """The side fakeredis emulating Redis 8.10, one per process (its own server: no key is shared)."""
+    global _emulation
+    if _emulation is None:
+        _emulation = _backend.emulated(version=EMULATED_VERSION)
+    return _emulation
+
+
+def where(r, feature: str, quiet: bool = False) -> Side:
+    """Where ``feature``'s commands run: ``r`` when it has them, else the emulation (printed first).
+
+    Raises ``NotOnThisServer`` for a missing feature whose emulation was not
+    checked (the message names the version that brings it).
+    """
+    if feature not in NEW_WAY:
+        raise ValueError(f"Unknown new-way feature {feature!r}. Known: {', '.join(sorted(NEW_WAY))}.")
+    spec = NEW_WAY[feature]
+    b = r.backend
+    here = f"{b.server_name} {b.version_text}"
+    if r.supports(feature):
+        side = Side(r, False, f"{here} has {spec.command}: the commands below run on it.")
+    elif not spec.emulated:
+        raise NotOnThisServer(f"{here} has no {spec.command}; it came in {spec.since} "
+                              f"({spec.valkey}). Run this cell on such a server to see it.")
+    else:
+        side = Side(emulation(), True,
+                    f"{here} has no {spec.command} (it came in {spec.since}; {spec.valkey}). "
+                    f"EMULATION: the commands below run on a separate fakeredis emulating Redis "
+                    f"{'.'.join(map(str, EMULATED_VERSION))}, not on your server.")
+    if not quiet:
+        print(side.note)
+    return side
+
+
+# --- lesson 02: MAXCOUNT ---------------------------------------------------------------
+
+def three_streams_scene(client, prefix: str = "lesson02:mc", entries: int = 4) -> list[str]:
+    """Three streams ``<prefix>:a``, ``:b``, ``:c`` of ``entries`` each (IDs ``1-1`` on): their keys."""
+    keys = [f"{prefix}:{name}" for name in "abc"]
+    client.delete(*keys)
+    for key in keys:
+        for n in range(1, entries + 1):
+            client.xadd(key, {"n": n}, id=f"1-{n}")
+    return keys
+
+
+def read_with_maxcount(client, keys: list[str], count: int, maxcount: int) -> dict[str, list[str]]:
+    """``XREAD COUNT count MAXCOUNT maxcount STREAMS keys... 0...``: the IDs read, per stream (Redis 8.10)."""
+    reply = client.execute_command("XREAD", "COUNT", count, "MAXCOUNT", maxcount,
+                                   "STREAMS", *keys, *["0"] * len(keys)) or []
+    return {_text(stream): [_text(entry[0]) for entry in entries] for stream, entries in reply}
+
+
+# --- lesson 03: idle and inactive ------------------------------------------------------
+
+def idle_and_inactive(r, key: str, group: str) -> pd.DataFrame:
+    """XINFO CONSUMERS ``key group`` as a table: pending, idle, inactive, and what inactive says.
+
+    ``inactive`` (Redis 7.2+) is -1 for a consumer that never had a successful
+    read or claim: one that read only with NOACK, or only found nothing.
+    """
+    rows = []
+    for c in r.xinfo_consumers(key, group):
+        inactive = c.get("inactive")
+        if inactive is None:
+            meaning = "no inactive field on this server (before 7.2, idle = since last success)"
+        elif inactive == -1:
+            meaning = "never put an entry in its pending list (NOACK or empty reads only)"
+        else:
+            meaning = f"last got entries into its pending list {inactive / 1000:.1f} s ago"
+        rows.append({"name": c["name"], "pending": c["pending"], "idle": c["idle"],
+                     "inactive": inactive, "inactive means": meaning})
+    return pd.DataFrame(rows).set_index("name")
+
+
+# --- lesson 04: CLAIM, XNACK, IDMP -----------------------------------------------------
+
+def crashed_consumer_scene(client, key: str, idle_ms: int, group: str = "kitchen",
+                           timeout: float = 10.0) -> list[str]:
+    """Five orders ``1-1``..``1-5``; alice reads three and crashes (no XACK); two more arrive.
+
+    Returns once alice's entries have been idle at least ``idle_ms`` (polled with
+    XPENDING, not slept). The IDs of alice's entries are returned.
+    """
+    client.delete(key)
+    for n, item in enumerate(("tea", "toast", "soup", "cake", "pie"), start=1):
+        client.xadd(key, {"item": item}, id=f"1-{n}")
+    client.xgroup_create(key, group, id="0")
+    client.xreadgroup(group, "alice", {key: ">"}, count=3)
+    for n, item in ((6, "bun"), (7, "tart")):
+        client.xadd(key, {"item": item}, id=f"1-{n}")
+    wait_until_idle(client, key, group, idle_ms, timeout)
+    return ["1-1", "1-2", "1-3"]
+
+
+def wait_until_idle(client, key: str, group: str, idle_ms: int, timeout: float = 10.0) -> None:
+    """Poll XPENDING until every pending entry of ``group`` has been idle ``idle_ms`` or more."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = client.xpending_range(key, group, "-", "+", 1000)
+        if all(p["time_since_delivered"] >= idle_ms for p in pending):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{key}: pending entries not idle {idle_ms} ms after {timeout} s")
+        time.sleep(0.02)
+
+
+def read_with_claim(client, key: str, group: str, consumer: str, min_idle_ms: int,
+                    count: int = 10) -> list[tuple]:
+    """``XREADGROUP GROUP group consumer COUNT count CLAIM min_idle_ms STREAMS key >`` (Redis 8.4).
+
+    Each entry comes back as ``(id, fields, idle_ms, delivered_before)``: idle
+    pending entries first (``delivered_before`` >= 1), then new ones (0).
+    """
+    reply = client.xreadgroup(group, consumer, {key: ">"}, count=count, claim_min_idle_time=min_idle_ms)
+    if not reply:
+        return []
+    return [(_text(entry_id), _fields(fields), int(idle), int(before))
+            for entry_id, fields, idle, before in reply[0][1]]
+
+
+def claim_compare(r, side: Side, min_idle_ms: int = 200) -> pd.DataFrame:
+    """The same scene read the old way (on ``r``) and the new way (on ``side``): one row per entry.
+
+    Old way, works everywhere: XAUTOCLAIM for idle pending entries, then
+    XREADGROUP ``>`` for new ones: two calls, usually in a separate reaper.
+    New way: one XREADGROUP ... CLAIM.
+    """
+    old_key, new_key = "lesson04:claim:old", "lesson04:claim"
+    crashed_consumer_scene(r, old_key, min_idle_ms)
+    _, claimed, *_ = r.xautoclaim(old_key, "kitchen", "bob", min_idle_ms, "0", count=10)
+    fresh = r.xreadgroup("kitchen", "bob", {old_key: ">"}, count=10)
+    old = {entry_id: "1st call: XAUTOCLAIM" for entry_id, _ in claimed}
+    old.update({entry_id: "2nd call: XREADGROUP >" for entry_id, _ in (fresh[0][1] if fresh else [])})
+
+    crashed_consumer_scene(side.client, new_key, min_idle_ms)
+    rows = []
+    for position, (entry_id, fields, idle, before) in enumerate(
+            read_with_claim(side.client, new_key, "kitchen", "bob", min_idle_ms), start=1):
+        rows.append({"id": entry_id, "item": fields.get("item"),
+                     "old way (2 calls, on r)": old.get(entry_id, "not read"),
+                     "new way: place in 1 reply": position,
+                     "idle ms": idle, "delivered before": before,
+                     "what it is": "alice's, idle: claimed" if before else "new"})
+    return pd.DataFrame(rows).set_index("id")
+
+
+def nack_scene(client, key: str = "lesson04:nack", group: str = "kitchen") -> None:
+    """Two orders ``1-1``, ``1-2``; alice has just read both (nothing idle yet)."""
+    client.delete(key)
+    client.xadd(key, {"item": "soup"}, id="1-1")
+    client.xadd(key, {"item": "cake"}, id="1-2")
+    client.xgroup_create(key, group, id="0")
+    client.xreadgroup(group, "alice", {key: ">"})
+
+
+def nack(client, key: str, group: str, ids: list[str], mode: str = "FAIL") -> int:
+    """``XNACK key group FAIL|SILENT|FATAL IDS n id...`` (Redis 8.8): entries released at once."""
+    return client.xnack(key, group, mode, *ids)
+
+
+def retried_xadd(client, key: str, fields: dict, idmp: tuple[str, str] | None = None) -> tuple[str, str]:
+    """A producer's XADD whose reply is lost, then its retry: the two IDs the server answered.
+
+    Without ``idmp`` the retry adds a second entry (a new ID). With ``idmp =
+    (producer_id, idempotent_id)`` (``XADD ... IDMP``, Redis 8.6) the retry
+    returns the first entry's ID and adds nothing.
+    """
+    first = client.xadd(key, fields, idmp=idmp)  # the server added it; the reply never arrived
+    retry = client.xadd(key, fields, idmp=idmp)  # so the producer sends the same XADD again
+    return _text(first), _text(retry)
+
+
+# --- lesson 05: trimming that respects consumer groups --------------------------------
+
+def acked_scene(client, key: str = "lesson05:acked", group: str = "workers") -> None:
+    """Ten jobs ``1-1``..``1-10``; alice read 1-1..1-4 and acked 1-1 and 1-2 (1-3, 1-4 pending)."""
+    client.delete(key)
+    for n in range(1, 11):
+        client.xadd(key, {"job": n}, id=f"1-{n}")
+    client.xgroup_create(key, group, id="0")
+    client.xreadgroup(group, "alice", {key: ">"}, count=4)
+    client.xack(key, group, "1-1", "1-2")
+
+
+def scene_state(client, key: str = "lesson05:acked", group: str = "workers") -> dict:
+    """What is left: the stream's IDs, and the group's pending IDs (with whether each still exists)."""
+    ids = [_text(entry_id) for entry_id, _ in client.xrange(key)]
+    pending = [_text(p["message_id"]) for p in client.xpending_range(key, group, "-", "+", 100)]
+    return {"XLEN": len(ids), "stream": " ".join(ids),
+            "pending": " ".join(p if p in ids else f"{p} (gone)" for p in pending) or "-"}
+
+
+def trim_policies(r, side: Side, key: str = "lesson05:acked") -> pd.DataFrame:
+    """``XTRIM key MAXLEN = 5`` with each reference policy, from the same scene: one row each.
+
+    The plain trim runs on ``r`` (every server); KEEPREF, DELREF and ACKED on ``side``.
+    """
+    rows = []
+    for label, client, policy in (("XTRIM MAXLEN = 5 (every server)", r, None),
+                                  ("... KEEPREF (the default)", side.client, "KEEPREF"),
+                                  ("... DELREF", side.client, "DELREF"),
+                                  ("... ACKED", side.client, "ACKED")):
+        acked_scene(client, key)
+        args = ["XTRIM", key, "MAXLEN", "=", 5] + ([policy] if policy else [])
+        removed = client.execute_command(*args)
+        rows.append({"command": label, "removed": removed, **scene_state(client, key)})
+    return pd.DataFrame(rows).set_index("command")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _fields(flat) -> dict[str, str]:
+    if isinstance(flat, dict):
+        return {_text(k): _text(v) for k, v in flat.items()}
+    return {_text(k): _text(v) for k, v in zip(flat[::2], flat[1::2])}
