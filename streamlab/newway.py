@@ -219,18 +219,15 @@ def claim_compare(r, side: Side, min_idle_ms: int = 200) -> pd.DataFrame:
     crashed_consumer_scene(r, old_key, min_idle_ms)
     _, claimed, *_ = r.xautoclaim(old_key, "kitchen", "bob", min_idle_ms, "0", count=10)
     fresh = r.xreadgroup("kitchen", "bob", {old_key: ">"}, count=10)
-    old = {entry_id: "1st call: XAUTOCLAIM" for entry_id, _ in claimed}
-    old.update({entry_id: "2nd call: XREADGROUP >" for entry_id, _ in (fresh[0][1] if fresh else [])})
+    old = {entry_id: "call 1: XAUTOCLAIM" for entry_id, _ in claimed}
+    old.update({entry_id: "call 2: XREADGROUP >" for entry_id, _ in (fresh[0][1] if fresh else [])})
 
     crashed_consumer_scene(side.client, new_key, min_idle_ms)
     rows = []
     for position, (entry_id, fields, idle, before) in enumerate(
             read_with_claim(side.client, new_key, "kitchen", "bob", min_idle_ms), start=1):
-        rows.append({"id": entry_id, "item": fields.get("item"),
-                     "old way (2 calls, on r)": old.get(entry_id, "not read"),
-                     "new way: place in 1 reply": position,
-                     "idle ms": idle, "delivered before": before,
-                     "what it is": "alice's, idle: claimed" if before else "new"})
+        rows.append({"id": entry_id, "item": fields.get("item"), "old way": old.get(entry_id, "not read"),
+                     "new way: place in 1 reply": position, "idle ms": idle, "delivered before": before})
     return pd.DataFrame(rows).set_index("id")
 
 
@@ -276,7 +273,7 @@ def scene_state(client, key: str = "lesson05:acked", group: str = "workers") -> 
     """What is left: the stream's IDs, and the group's pending IDs (with whether each still exists)."""
     ids = [_text(entry_id) for entry_id, _ in client.xrange(key)]
     pending = [_text(p["message_id"]) for p in client.xpending_range(key, group, "-", "+", 100)]
-    return {"XLEN": len(ids), "stream": " ".join(ids),
+    return {"XLEN": len(ids), "stream": f"{ids[0]} .. {ids[-1]}" if ids else "-",
             "pending": " ".join(p if p in ids else f"{p} (gone)" for p in pending) or "-"}
 
 
@@ -286,15 +283,13 @@ def trim_policies(r, side: Side, key: str = "lesson05:acked") -> pd.DataFrame:
     The plain trim runs on ``r`` (every server); KEEPREF, DELREF and ACKED on ``side``.
     """
     rows = []
-    for label, client, policy in (("XTRIM MAXLEN = 5 (every server)", r, None),
-                                  ("... KEEPREF (the default)", side.client, "KEEPREF"),
-                                  ("... DELREF", side.client, "DELREF"),
-                                  ("... ACKED", side.client, "ACKED")):
+    for label, client, policy in (("plain, on r", r, None), ("KEEPREF", side.client, "KEEPREF"),
+                                  ("DELREF", side.client, "DELREF"), ("ACKED", side.client, "ACKED")):
         acked_scene(client, key)
         args = ["XTRIM", key, "MAXLEN", "=", 5] + ([policy] if policy else [])
         removed = client.execute_command(*args)
-        rows.append({"command": label, "removed": removed, **scene_state(client, key)})
-    return pd.DataFrame(rows).set_index("command")
+        rows.append({"XTRIM MAXLEN = 5": label, "removed": removed, **scene_state(client, key)})
+    return pd.DataFrame(rows).set_index("XTRIM MAXLEN = 5")
 
 
 # --- helpers ------------------------------------------------------------------------------
