@@ -59,11 +59,21 @@ FEATURES: dict[str, tuple[tuple[int, ...], str]] = {
     "xinfo-full": ((5, 0), "XINFO STREAM ... FULL"),
 }
 
-#: Lessons whose "new way" cells need each feature (doctor says which run for real).
-FEATURE_LESSONS: dict[str, tuple[int, ...]] = {
-    "xread-plus": (2,), "xread-maxcount": (2,), "xinfo-inactive": (3, 4),
-    "xreadgroup-claim": (4,), "xnack": (4,), "idmp": (4,), "trim-acked": (5,), "xdelex": (5,),
+#: The lessons whose "new way" cells use each newer feature, and the command as they show it
+#: (doctor says which of these run for real on a learner's server).
+FEATURE_LESSONS: dict[str, tuple[tuple[int, ...], str]] = {
+    "xread-plus": ((2,), "XREAD ... +"),
+    "xread-maxcount": ((2,), "XREAD MAXCOUNT"),
+    "xinfo-inactive": ((3, 4), "XINFO CONSUMERS inactive"),
+    "xreadgroup-claim": ((4,), "XREADGROUP ... CLAIM"),
+    "xnack": ((4,), "XNACK"),
+    "idmp": ((4,), "XADD IDMP"),
+    "trim-acked": ((5,), "XTRIM/XADD ACKED"),
+    "xdelex": ((5,), "XACKDEL/XDELEX"),
 }
+
+#: The Redis version ``emulated()`` emulates unless told another: the newest fakeredis knows.
+EMULATION_VERSION = (8, 10)
 
 # How each feature is probed on a real server. _COMMANDS: commands that must exist (COMMAND
 # INFO). _TOKENS: (command, option) pairs that COMMAND DOCS must list. A feature with neither,
@@ -382,6 +392,14 @@ def _fake_backend(kind: str, version: tuple[int, ...], server=None) -> Backend:
                    fake_server=server or _shared_fake_server(version))
 
 
+def _server_binary() -> str | None:
+    """``server.find_server_binary()``, with a bad STREAMLAB_SERVER_BINARY as a BackendError."""
+    try:
+        return _server.find_server_binary()
+    except _server.ServerError as exc:
+        raise BackendError(str(exc)) from None
+
+
 def choose_backend(url: str | None = None, backend: str | None = None) -> Backend:
     """Walk the ladder and return the first backend that works (see the module docstring)."""
     forced = (backend or os.environ.get("STREAMLAB_BACKEND") or "auto").strip().lower()
@@ -431,7 +449,8 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
         ladder.append(Step("local", "skipped", f"STREAMLAB_BACKEND={forced}"))
 
     if forced in ("auto", "private"):
-        if _server.find_server_binary() is None:
+        binary = _server_binary()
+        if binary is None:
             if forced == "private":
                 raise BackendError("STREAMLAB_BACKEND=private but there is no redis-server or "
                                    "valkey-server on PATH. " + _server.INSTALL_HINT)
@@ -439,7 +458,7 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
         else:
             try:
                 return done(_try_private(), "started a private server from "
-                            + os.path.basename(_server.find_server_binary()))
+                            + os.path.basename(binary))
             except Exception as exc:  # noqa: BLE001
                 if forced == "private":
                     raise BackendError(f"STREAMLAB_BACKEND=private: {exc}") from None
@@ -495,7 +514,7 @@ def _load_magics(client: Client) -> None:
 _emulations: dict[tuple[int, ...], Client] = {}
 
 
-def emulated(version: tuple[int, ...] = (8, 10)) -> Client:
+def emulated(version: tuple[int, ...] = EMULATION_VERSION) -> Client:
     """A client on a fakeredis server of its own that emulates Redis ``version``.
 
     For a lesson's "new way" cell on a server without the command: the same commands
