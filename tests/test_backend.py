@@ -183,7 +183,6 @@ def test_supports_answers_for_every_feature(r, backend_kind):
         assert features["memory-usage"] is False
     else:
         assert features["xsetid"] is True
-        assert features["xdelex"] == (r.backend.version >= (8, 2))
 
 
 def test_walrus_database_is_on_the_same_server(r, prefix):
