@@ -6,7 +6,7 @@ feature)`` decides where that newer command runs:
 
 - on the learner's own server, when ``r.supports(feature)`` says it has it;
 - otherwise on a separate fakeredis server emulating Redis 8.10
-  (``streamlab.backend.emulated``), and the cell says so in its first line.
+  (``streamlab.backend.emulated()``), and the cell says so in its first line.
 
 Only features whose fakeredis emulation was checked against the Redis
 documentation are in ``NEW_WAY`` with ``emulated=True`` (docs/SERVERS.md says
@@ -29,31 +29,27 @@ import redis
 from . import backend as _backend
 from . import magics
 
-#: The Redis version the side emulation plays: every new-way command is there.
-EMULATED_VERSION = (8, 10)
-
-
 @dataclass(frozen=True)
-class NewCommand:
-    """One newer stream command: what it is, which Redis brought it, whether the emulation is trusted."""
+class NewWay:
+    """How a lesson shows one newer feature where the server lacks it."""
 
-    command: str
-    since: str
     emulated: bool  # True: fakeredis's emulation was checked against the Redis docs
     valkey: str = "not in Valkey 9.1"
 
 
-NEW_WAY: dict[str, NewCommand] = {
-    "xread-maxcount": NewCommand("XREAD/XREADGROUP ... MAXCOUNT", "Redis 8.10", True),
-    "xreadgroup-claim": NewCommand("XREADGROUP ... CLAIM min-idle-time", "Redis 8.4", True),
-    "idmp": NewCommand("XADD ... IDMP producer-id idempotent-id", "Redis 8.6", True),
-    "xnack": NewCommand("XNACK", "Redis 8.8", True),
-    "trim-acked": NewCommand("XTRIM/XADD ... KEEPREF | DELREF | ACKED", "Redis 8.2", True),
-    "xdelex": NewCommand("XACKDEL and XDELEX", "Redis 8.2", True, valkey="Valkey 9.2"),
+#: The features lessons 02 to 05 show "the new way", keys of ``streamlab.backend.FEATURES``
+#: (which names the command and the Redis version that brought it).
+NEW_WAY: dict[str, NewWay] = {
+    "xread-maxcount": NewWay(True),
+    "xreadgroup-claim": NewWay(True),
+    "idmp": NewWay(True),
+    "xnack": NewWay(True),
+    "trim-acked": NewWay(True),
+    "xdelex": NewWay(True, valkey="Valkey 9.2"),
     # Not emulated: fakeredis 2.41 accepts `XREAD ... +` but returns nothing, and
     # fills XINFO CONSUMERS `inactive` on every read (NOACK and empty ones too).
-    "xread-plus": NewCommand("XREAD ... STREAMS key +", "Redis 7.4", False, valkey="Valkey 8.1"),
-    "xinfo-inactive": NewCommand("XINFO CONSUMERS inactive", "Redis 7.2", False, valkey="Valkey 8.0"),
+    "xread-plus": NewWay(False, valkey="Valkey 8.1 has it"),
+    "xinfo-inactive": NewWay(False, valkey="Valkey 8.1 has it"),
 }
 
 
@@ -84,17 +80,6 @@ class Side:
         return self.note
 
 
-_emulation: redis.Redis | None = None
-
-
-def emulation() -> redis.Redis:
-    """The side fakeredis emulating Redis 8.10, one per process (its own server: no key is shared)."""
-    global _emulation
-    if _emulation is None:
-        _emulation = _backend.emulated(version=EMULATED_VERSION)
-    return _emulation
-
-
 def where(r, feature: str, quiet: bool = False) -> Side:
     """Where ``feature``'s commands run: ``r`` when it has them, else the emulation (printed first).
 
@@ -104,18 +89,19 @@ def where(r, feature: str, quiet: bool = False) -> Side:
     if feature not in NEW_WAY:
         raise ValueError(f"Unknown new-way feature {feature!r}. Known: {', '.join(sorted(NEW_WAY))}.")
     spec = NEW_WAY[feature]
-    b = r.backend
-    here = f"{b.server_name} {b.version_text}"
+    since, command = _backend.FEATURES[feature]
+    brought = f"it came in Redis {'.'.join(map(str, since))}; {spec.valkey}"
+    here = r.backend.server
     if r.supports(feature):
-        side = Side(r, False, f"{here} has {spec.command}: the commands below run on it.")
+        side = Side(r, False, f"{here} has {command}: the commands below run on it.")
     elif not spec.emulated:
-        raise NotOnThisServer(f"{here} has no {spec.command}; it came in {spec.since} "
-                              f"({spec.valkey}). Run this cell on such a server to see it.")
+        raise NotOnThisServer(f"{here} has no {command} ({brought}). "
+                              "Run this cell on such a server to see it.")
     else:
-        side = Side(emulation(), True,
-                    f"{here} has no {spec.command} (it came in {spec.since}; {spec.valkey}). "
-                    f"EMULATION: the commands below run on a separate fakeredis emulating Redis "
-                    f"{'.'.join(map(str, EMULATED_VERSION))}, not on your server.")
+        emulates = ".".join(map(str, _backend.EMULATION_VERSION))
+        side = Side(_backend.emulated(), True,
+                    f"{here} has no {command} ({brought}). EMULATION: the commands below run on "
+                    f"a separate fakeredis emulating Redis {emulates}, not on your server.")
     if not quiet:
         print(side.note)
     return side
