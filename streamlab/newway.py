@@ -134,11 +134,16 @@ def idle_and_inactive(r, key: str, group: str) -> pd.DataFrame:
     ``inactive`` (Redis 7.2+) is -1 for a consumer that never had a successful
     read or claim: one that read only with NOACK, or only found nothing.
     """
+    # fakeredis (2.41) reports an `inactive` field at every version, but sets it on every read,
+    # NOACK and empty ones included, and never -1: it cannot be read as Redis's.
+    faithful = r.supports("xinfo-inactive") and not r.backend.is_fake
     rows = []
     for c in r.xinfo_consumers(key, group):
         inactive = c.get("inactive")
         if inactive is None:
             meaning = "no inactive field on this server (before 7.2, idle = since last success)"
+        elif not faithful:
+            meaning = "not Redis's inactive: fakeredis sets it on every read"
         elif inactive == -1:
             meaning = "never put an entry in its pending list (NOACK or empty reads only)"
         else:
