@@ -70,6 +70,10 @@ CLAIMS: dict[str, list[Claim]] = {
               "its first run handled every entry in the stream"),
         Claim("sent {panel.producer.sent - sent_before}", r"sent (\d+), received \1\b",
               "every entry sent is printed once"),
+        Claim("maxcount_side = newway.where",
+              r"COUNT 2:\s+\{'lesson02:mc:a': 2, 'lesson02:mc:b': 2, 'lesson02:mc:c': 2\}\n"
+              r"COUNT 2 MAXCOUNT 3: \{'lesson02:mc:a': \['1-1', '1-2'\], 'lesson02:mc:b': \['1-1'\]\}",
+              "six entries without MAXCOUNT; with it three: both of a's, one of b's, none of c's"),
     ],
     "03-consumer-groups": [
         Claim("as-of-2a lesson03:orders REPLACE",
@@ -132,6 +136,16 @@ CLAIMS: dict[str, list[Claim]] = {
               "lag said 1,000 (the stream's length), not 1,500; last-delivered-id older than the first entry"),
         Claim("rate, cap = 50, 100_000", r"down 10 min[^\n]*ok[\s\S]*down 20 min[^\n]*ALERT[\s\S]*down 40 min[^\n]*20,000 unread",
               "alert at half the cap; trimming eats unread readings after 33 minutes"),
+        Claim("newway.trim_policies(",
+              r"plain, on r\s+5\s+5\s+1-6 \.\. 1-10\s+1-3 \(gone\) 1-4 \(gone\)\n"
+              r"KEEPREF\s+5\s+5\s+1-6 \.\. 1-10\s+1-3 \(gone\) 1-4 \(gone\)\n"
+              r"DELREF\s+5\s+5\s+1-6 \.\. 1-10\s+-\n"
+              r"ACKED\s+2\s+8\s+1-3 \.\. 1-10\s+1-3 1-4",
+              "plain/KEEPREF remove five with 1-3, 1-4 gone; DELREF empties the PEL; ACKED removes 2, XLEN 8"),
+        Claim("XACKDEL lesson05:acked workers",
+              r"XACKDEL[^\n]*\n1\) \(integer\) 1\n2\) \(integer\) 1\n> XPENDING[^\n]*\n1\) \(integer\) 0\n"
+              r"[\s\S]*> XLEN[^\n]*\n\(integer\) 8\b",
+              "1 per ID: acked and deleted; nothing pending; 8 entries"),
     ],
     "06-pubsub-vs-streams": [
         Claim("PUBLISH before anyone listens", r"PUBLISH before anyone listens: 0\b[\s\S]*PUBLISH replied: 1\b[\s\S]*anything else\?\s+None",
@@ -171,6 +185,22 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("shutdown.request(", r"pending now: 0\b", "every batch in hand was finished and acked"),
         Claim("chaos.ledger()", r"\blost\s+0\b", "lost must read 0"),
         Claim("runs = chaos.work_runs()", r"each order counted once", "the total in Redis counts each order once"),
+        Claim("claim_side.cli(",
+              r'1\) "1-1"[\s\S]*?4\) \(integer\) 1\n[\s\S]*?"1-2"[\s\S]*?4\) \(integer\) 1\n'
+              r'[\s\S]*?"1-3"[\s\S]*?4\) \(integer\) 1\n[\s\S]*?"1-4"[\s\S]*?3\) \(integer\) 0\n\s+4\) \(integer\) 0',
+              "1-1 to 1-3 delivered once before; 1-4 is new: 0 and 0"),
+        Claim("newway.claim_compare(",
+              r"1-1\s+tea\s+call 1: XAUTOCLAIM\s+1\s+\d+\s+1\n[\s\S]*1-3\s+soup\s+call 1: XAUTOCLAIM\s+3\s+\d+\s+1\n"
+              r"1-4\s+cake\s+call 2: XREADGROUP >\s+4\s+0\s+0\n[\s\S]*1-7\s+tart\s+call 2: XREADGROUP >\s+7\s+0\s+0",
+              "same entries, same order: idle work first"),
+        Claim("newway.nack_scene(",
+              r'XAUTOCLAIM lesson04:nack kitchen bob 60000 0\n1\) "0-0"\n2\) \(empty array\)[\s\S]*'
+              r"XNACK[^\n]*\n\(integer\) 1\nbob got 1-1 \(soup\), delivered 1 time\(s\) before",
+              "XAUTOCLAIM empty; XNACK answered 1; bob got 1-1 at once; FAIL kept the count at 1"),
+        Claim('r.delete("lesson04:plain")',
+              r"plain XADD, sent twice: \('(\d+-\d+)', '(?!\1')\d+-\d+'\)[\s\S]*"
+              r"sent twice: \('(\d+-\d+)', '\2'\)\nentries in lesson04:idmp: 1\b",
+              "without IDMP two IDs; with it the retry got the first ID back, one entry"),
     ],
     # Lesson 08: live on a real server, the recorded run on fakeredis. Only outcomes that hold
     # in every run are claimed (timings and RDB's loss vary with where the kill lands).
