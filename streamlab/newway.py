@@ -141,13 +141,13 @@ def idle_and_inactive(r, key: str, group: str) -> pd.DataFrame:
     for c in r.xinfo_consumers(key, group):
         inactive = c.get("inactive")
         if inactive is None:
-            meaning = "no inactive field on this server (before 7.2, idle = since last success)"
+            meaning = "no such field (before 7.2: idle = since last success)"
         elif not faithful:
-            meaning = "not Redis's inactive: fakeredis sets it on every read"
+            meaning = "fakeredis: set on every read, not Redis's meaning"
         elif inactive == -1:
-            meaning = "never put an entry in its pending list (NOACK or empty reads only)"
+            meaning = "never got entries (NOACK or empty reads only)"
         else:
-            meaning = f"last got entries into its pending list {inactive / 1000:.1f} s ago"
+            meaning = f"last got entries {inactive / 1000:.1f} s ago"
         rows.append({"name": c["name"], "pending": c["pending"], "idle": c["idle"],
                      "inactive": inactive, "inactive means": meaning})
     return pd.DataFrame(rows).set_index("name")
