@@ -28,6 +28,7 @@ import redis
 
 from . import backend as _backend
 from . import magics
+from . import pel as _pel
 
 @dataclass(frozen=True)
 class NewWay:
@@ -220,6 +221,33 @@ def claim_compare(r, side: Side, min_idle_ms: int = 200) -> pd.DataFrame:
         rows.append({"id": entry_id, "item": fields.get("item"), "old way": old.get(entry_id, "not read"),
                      "new way: place in 1 reply": position, "idle ms": idle, "delivered before": before})
     return pd.DataFrame(rows).set_index("id")
+
+
+def claim_consumer_pass(client, key: str, group: str, consumer: str, handle, min_idle_ms: int,
+                        dead_key: str, max_deliveries: int = 3, count: int = 10) -> dict[str, list[str]]:
+    """One pass of a consumer that needs no reaper (Redis 8.4+): read with CLAIM, then each entry.
+
+    An entry already delivered ``max_deliveries`` times goes to ``dead_key`` (copied and
+    acked in one Lua script, ``pel.dead_letter``). Otherwise ``handle(entry_id, fields)``
+    runs and the entry is acked; if it raises, the entry stays pending, and a later
+    ``CLAIM`` (this consumer's or another's) takes it once it has been idle ``min_idle_ms``.
+    Returns the IDs acked, failed and dead-lettered.
+    """
+    outcome: dict[str, list[str]] = {"acked": [], "failed": [], "dead-lettered": []}
+    for entry_id, fields, _, before in read_with_claim(client, key, group, consumer, min_idle_ms, count):
+        if before >= max_deliveries:
+            _pel.dead_letter(client, key, group, entry_id, fields, dead_key, before + 1, consumer,
+                             f"delivered {before + 1} times")
+            outcome["dead-lettered"].append(entry_id)
+            continue
+        try:
+            handle(entry_id, fields)
+        except Exception:  # noqa: BLE001 - any failure of the work leaves the entry pending
+            outcome["failed"].append(entry_id)
+            continue
+        client.xack(key, group, entry_id)
+        outcome["acked"].append(entry_id)
+    return outcome
 
 
 def nack_scene(client, key: str = "lesson04:nack", group: str = "kitchen") -> None:

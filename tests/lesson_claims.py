@@ -193,6 +193,10 @@ CLAIMS: dict[str, list[Claim]] = {
               r"1-1\s+tea\s+call 1: XAUTOCLAIM\s+1\s+\d+\s+1\n[\s\S]*1-3\s+soup\s+call 1: XAUTOCLAIM\s+3\s+\d+\s+1\n"
               r"1-4\s+cake\s+call 2: XREADGROUP >\s+4\s+0\s+0\n[\s\S]*1-7\s+tart\s+call 2: XREADGROUP >\s+7\s+0\s+0",
               "same entries, same order: idle work first"),
+        Claim("newway.claim_consumer_pass(",
+              r"pass 1: \{'acked': \['1-1', '1-2', '1-4', '1-5', '1-6', '1-7'\], 'failed': \['1-3'\], 'dead-lettered': \[\]\}\n"
+              r"pass 2: \{'acked': \[\], 'failed': \[\], 'dead-lettered': \['1-3'\]\}\npending now: 0\b",
+              "pass 1 acks six and fails the soup; pass 2 dead-letters it; nothing pending"),
         Claim("newway.nack_scene(",
               r'XAUTOCLAIM lesson04:nack kitchen bob 60000 0\n1\) "0-0"\n2\) \(empty array\)[\s\S]*'
               r"XNACK[^\n]*\n\(integer\) 1\nbob got 1-1 \(soup\), delivered 1 time\(s\) before",

@@ -250,3 +250,23 @@ def test_idle_and_inactive_never_reads_a_meaning_into_a_missing_or_fake_field(r)
         assert table["inactive"].isna().all()
         assert table["inactive means"].str.contains("no such field").all()
     r.delete("lesson03:t")
+
+
+def test_a_claim_consumer_needs_no_reaper_and_dead_letters_poison(new_side):
+    side = new_side("xreadgroup-claim")
+    key, dead = "lesson04:claim", "lesson04:claim:dead"
+    side.client.delete(dead)
+    newway.crashed_consumer_scene(side.client, key, idle_ms=50)
+
+    def cook(entry_id, fields):
+        if fields["item"] == "soup":
+            raise ValueError("the soup pot is broken")
+
+    first = newway.claim_consumer_pass(side.client, key, "kitchen", "bob", cook, 50, dead, max_deliveries=2)
+    assert first == {"acked": ["1-1", "1-2", "1-4", "1-5", "1-6", "1-7"], "failed": ["1-3"], "dead-lettered": []}
+    newway.wait_until_idle(side.client, key, "kitchen", 50)
+    second = newway.claim_consumer_pass(side.client, key, "kitchen", "bob", cook, 50, dead, max_deliveries=2)
+    assert second == {"acked": [], "failed": [], "dead-lettered": ["1-3"]}  # delivered twice already
+    assert side.client.xpending(key, "kitchen")["pending"] == 0
+    [(_, copy)] = side.client.xrange(dead)
+    assert copy["item"] == "soup" and copy["original_id"] == "1-3" and copy["deliveries"] == "3"
