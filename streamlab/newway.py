@@ -219,7 +219,7 @@ def claim_compare(r, side: Side, min_idle_ms: int = 200) -> pd.DataFrame:
     for position, (entry_id, fields, idle, before) in enumerate(
             read_with_claim(side.client, new_key, "kitchen", "bob", min_idle_ms), start=1):
         rows.append({"id": entry_id, "item": fields.get("item"), "old way": old.get(entry_id, "not read"),
-                     "new way: place in 1 reply": position, "idle ms": idle, "delivered before": before})
+                     "new way": position, "idle ms": idle, "delivered before": before})
     return pd.DataFrame(rows).set_index("id")
 
 
