@@ -142,13 +142,13 @@ def idle_and_inactive(r, key: str, group: str) -> pd.DataFrame:
     for c in r.xinfo_consumers(key, group):
         inactive = c.get("inactive")
         if inactive is None:
-            meaning = "no such field (before 7.2: idle = since last success)"
+            meaning = "none before Redis 7.2"
         elif not faithful:
             meaning = "fakeredis: set on every read, not Redis's meaning"
         elif inactive == -1:
-            meaning = "never got entries (NOACK or empty reads only)"
+            meaning = "never got entries"
         else:
-            meaning = f"last got entries {inactive / 1000:.1f} s ago"
+            meaning = f"got entries {inactive / 1000:.1f} s ago"
         rows.append({"name": c["name"], "pending": c["pending"], "idle": c["idle"],
                      "inactive": inactive, "inactive means": meaning})
     return pd.DataFrame(rows).set_index("name")
