@@ -633,7 +633,7 @@ def _server_key(b: Backend) -> tuple:
 
 def _probe_all(client) -> dict[str, bool]:
     b = client.backend
-    decoded = client.connection_pool.connection_kwargs.get("decode_responses")
+    decoded = client.get_encoder().decode_responses
     r = client if decoded else client.new_client()
     try:
         if b.is_fake:
@@ -667,10 +667,18 @@ def _command_info(r, names: list[str]) -> dict[str, bool] | None:
     try:
         # One argument "COMMAND INFO": redis-py splits it, and skips its COMMAND reply parser
         # (which fails on the nil a missing command gets).
-        reply = r.execute_command("COMMAND INFO", *names)
+        reply = _to_one_node(r, "COMMAND INFO", *names)
     except redis.ResponseError:
         return None
     return {name: entry is not None for name, entry in zip(names, reply)}
+
+
+def _to_one_node(r, *args):
+    """A keyless command, sent to one node when ``r`` is a cluster client (every node of a
+    cluster runs the same server), as is to anything else."""
+    if hasattr(r, "get_random_node"):
+        return r.execute_command(*args, target_nodes=r.get_random_node())
+    return r.execute_command(*args)
 
 
 def _doc_tokens(r, command: str, docs: dict[str, set[str] | None]) -> set[str] | None:
@@ -679,7 +687,7 @@ def _doc_tokens(r, command: str, docs: dict[str, set[str] | None]) -> set[str] |
     top = command.split("|")[0]
     if top not in docs:
         try:
-            reply = r.execute_command("COMMAND DOCS", top)
+            reply = _to_one_node(r, "COMMAND DOCS", top)
         except redis.ResponseError:
             reply = None
         docs[top] = _tokens_in(reply) if reply else None

