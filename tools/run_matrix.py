@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mark} {r['entry']:11} {r['lesson']:32} {r['seconds']:6.1f} s")
         for p in r["problems"]:
             print("       " + p[:1500].replace("\n", "\n       "))
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed "
-          f"({len(entries)} entries, {time.monotonic() - started:.0f} s)")
+    print(f"{len(entries)} entries, {len(results)} lesson runs, {time.monotonic() - started:.0f} s")
+    print(f"matrix: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
