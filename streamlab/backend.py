@@ -318,7 +318,7 @@ def identify(r: redis.Redis) -> tuple[str, tuple[int, ...], str]:
     then ``INFO server``, which a restricted user may not be allowed.
     """
     try:
-        reply = r.execute_command("HELLO")
+        fields = hello(r)
     except redis.ResponseError as exc:
         if "unknown command" not in str(exc).lower():
             raise
@@ -326,11 +326,16 @@ def identify(r: redis.Redis) -> tuple[str, tuple[int, ...], str]:
         name = "valkey" if "valkey_version" in info else "redis"
         text = str(info.get("valkey_version") or info.get("redis_version", "0"))
         return name, _version_tuple(text), text
-    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
-    fields = {_text(k): v for k, v in fields.items()}
-    name = _text(fields.get("server", "redis")).lower()
-    text = _text(fields.get("version", "0"))
+    name = fields.get("server", "redis").lower()
+    text = fields.get("version", "0")
     return name, _version_tuple(text), text
+
+
+def hello(r: redis.Redis) -> dict[str, str]:
+    """``HELLO``'s fields as text (server, version, proto, id, mode, role, modules)."""
+    reply = r.execute_command("HELLO")
+    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+    return {_text(k): _text(v) for k, v in fields.items()}
 
 
 def _text(value) -> str:
