@@ -318,7 +318,7 @@ def identify(r: redis.Redis) -> tuple[str, tuple[int, ...], str]:
     then ``INFO server``, which a restricted user may not be allowed.
     """
     try:
-        reply = r.execute_command("HELLO")
+        fields = hello(r)
     except redis.ResponseError as exc:
         if "unknown command" not in str(exc).lower():
             raise
@@ -326,11 +326,16 @@ def identify(r: redis.Redis) -> tuple[str, tuple[int, ...], str]:
         name = "valkey" if "valkey_version" in info else "redis"
         text = str(info.get("valkey_version") or info.get("redis_version", "0"))
         return name, _version_tuple(text), text
-    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
-    fields = {_text(k): v for k, v in fields.items()}
-    name = _text(fields.get("server", "redis")).lower()
-    text = _text(fields.get("version", "0"))
+    name = fields.get("server", "redis").lower()
+    text = fields.get("version", "0")
     return name, _version_tuple(text), text
+
+
+def hello(r: redis.Redis) -> dict[str, str]:
+    """``HELLO``'s fields as text (server, version, proto, id, mode, role, modules)."""
+    reply = r.execute_command("HELLO")
+    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+    return {_text(k): _text(v) for k, v in fields.items()}
 
 
 def _text(value) -> str:
@@ -633,7 +638,7 @@ def _server_key(b: Backend) -> tuple:
 
 def _probe_all(client) -> dict[str, bool]:
     b = client.backend
-    decoded = client.connection_pool.connection_kwargs.get("decode_responses")
+    decoded = client.get_encoder().decode_responses
     r = client if decoded else client.new_client()
     try:
         if b.is_fake:
@@ -667,10 +672,18 @@ def _command_info(r, names: list[str]) -> dict[str, bool] | None:
     try:
         # One argument "COMMAND INFO": redis-py splits it, and skips its COMMAND reply parser
         # (which fails on the nil a missing command gets).
-        reply = r.execute_command("COMMAND INFO", *names)
+        reply = _to_one_node(r, "COMMAND INFO", *names)
     except redis.ResponseError:
         return None
     return {name: entry is not None for name, entry in zip(names, reply)}
+
+
+def _to_one_node(r, *args):
+    """A keyless command, sent to one node when ``r`` is a cluster client (every node of a
+    cluster runs the same server), as is to anything else."""
+    if hasattr(r, "get_random_node"):
+        return r.execute_command(*args, target_nodes=r.get_random_node())
+    return r.execute_command(*args)
 
 
 def _doc_tokens(r, command: str, docs: dict[str, set[str] | None]) -> set[str] | None:
@@ -679,7 +692,7 @@ def _doc_tokens(r, command: str, docs: dict[str, set[str] | None]) -> set[str] |
     top = command.split("|")[0]
     if top not in docs:
         try:
-            reply = r.execute_command("COMMAND DOCS", top)
+            reply = _to_one_node(r, "COMMAND DOCS", top)
         except redis.ResponseError:
             reply = None
         docs[top] = _tokens_in(reply) if reply else None

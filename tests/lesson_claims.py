@@ -5,13 +5,40 @@ regular expression its output must match. ``tests/test_notebooks.py`` checks the
 every backend, top to bottom and as a learner runs the lesson (every cell twice, with
 a pause after setup): a number the prose quotes must hold in all of those runs.
 
-When you write "XLEN says 2" in a lesson, add the claim here.
+When you write "XLEN says 2" in a lesson, add the claim here. A number that holds only on
+some servers (docs/SERVERS.md: lag after a trim, what a deleted stream does to a blocked
+read) gets ``on=``: the servers it is checked on, e.g. ``on=redis_before(7, 2)``; the
+prose must then say which servers it holds on. The server is read from the lesson's banner.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Server:
+    """The server a lesson ran on, as its banner (``sl.connect()``) names it."""
+
+    name: str                  # "redis", "valkey" or "fakeredis"
+    version: tuple[int, ...]   # the server's own; on fakeredis the Redis version it emulates
+
+
+def redis_before(*version: int) -> Callable[[Server], bool]:
+    """Real Redis older than ``version`` (Valkey and fakeredis excluded)."""
+    return lambda s: s.name == "redis" and s.version < version
+
+
+def redis_from(*version: int) -> Callable[[Server], bool]:
+    """Real Redis ``version`` or newer."""
+    return lambda s: s.name == "redis" and s.version >= version
+
+
+def server_named(*names: str) -> Callable[[Server], bool]:
+    """Any version of the servers named ("valkey", "fakeredis", "redis")."""
+    return lambda s: s.name in names
 
 
 @dataclass(frozen=True)
@@ -19,6 +46,7 @@ class Claim:
     cell: str      # a snippet of the cell's source, unique within the lesson
     expect: str    # a regular expression the cell's output must match
     why: str = ""  # the sentence of prose that quotes it
+    on: Callable[[Server], bool] | None = None  # the servers it holds on; None: every server
 
 
 CLAIMS: dict[str, list[Claim]] = {
@@ -289,10 +317,35 @@ def output_text(cell) -> str:
     return "\n".join(text for _, text in parts)
 
 
+BANNER = re.compile(r"streamlab: (?:connected to|side emulation:) (Redis|Valkey|fakeredis) "
+                    r"(\d+(?:\.\d+)*)(?: emulating Redis (\d+(?:\.\d+)*))?")
+
+
+def server_of(nb) -> Server | None:
+    """The server the lesson ran on: the first banner ``sl.connect()`` printed, or None."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        found = BANNER.search(output_text(cell))
+        if found and "side emulation" not in found.group(0):
+            name, version, emulated = found.groups()
+            numbers = tuple(int(n) for n in (emulated or version).split("."))
+            return Server(name.lower(), numbers)
+    return None
+
+
 def broken_claims(lesson: str, nb) -> list[str]:
     """Each claim of ``lesson`` that the executed notebook ``nb`` does not bear out."""
     problems = []
+    server = server_of(nb)
     for claim in CLAIMS.get(lesson, []):
+        if claim.on is not None:
+            if server is None:
+                problems.append(f"claim {claim.cell!r} holds on some servers only, and no "
+                                "banner says which server the lesson ran on")
+                continue
+            if not claim.on(server):
+                continue
         cells = [c for c in nb.cells if c.cell_type == "code" and claim.cell in c.source]
         if len(cells) != 1:
             problems.append(f"claim {claim.cell!r}: {len(cells)} cells match (want exactly 1)")
