@@ -140,6 +140,10 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("routed = ConsumerPool", r"out of order for a key:\s+0\b", "zero out-of-order per key"),
         Claim("routed = ConsumerPool", r"readings per partition:\s+\[165, 33, 102\]",
               "165, 33 and 102 of the 300 readings"),
+        Claim('newway.idle_and_inactive(r, "lesson03:orders"', r"carol\s+0\s+\d+\s+-1\s+never got entries",
+              "carol read only with NOACK: inactive -1", on=lambda s: redis_from(7, 2)(s) or s.name == "valkey"),
+        Claim('newway.idle_and_inactive(r, "lesson03:orders"', r"carol\s+0\s+\d+\s+None\s+none before Redis 7\.2",
+              "Redis 7.0 has only idle", on=redis_before(7, 2)),
     ],
     "05-trimming-and-retention": [
         Claim("XADD lesson05:app:events MAXLEN 10000", r"XTRIM[^\n]*\n\(integer\) 0\b[\s\S]*XLEN[^\n]*\n\(integer\) 1\b",
