@@ -46,7 +46,7 @@ NEW_WAY: dict[str, NewWay] = {
     "idmp": NewWay(True),
     "xnack": NewWay(True),
     "trim-acked": NewWay(True),
-    "xdelex": NewWay(True, valkey="Valkey 9.2"),
+    "xdelex": NewWay(True, valkey="Valkey 9.2 has it too"),
     # Not emulated: fakeredis 2.41 accepts `XREAD ... +` but returns nothing, and
     # fills XINFO CONSUMERS `inactive` on every read (NOACK and empty ones too).
     "xread-plus": NewWay(False, valkey="Valkey 8.1 has it"),
@@ -68,6 +68,11 @@ class Side:
     client: redis.Redis
     emulated: bool
     note: str
+
+    @property
+    def label(self) -> str:
+        """What a table column or row says about where its value came from."""
+        return "emulation" if self.emulated else "your server"
 
     def cli(self, text: str) -> None:
         """Run command lines as ``%%redis`` does (each line printed, then its reply), on this side."""
@@ -91,18 +96,20 @@ def where(r, feature: str, quiet: bool = False) -> Side:
         raise ValueError(f"Unknown new-way feature {feature!r}. Known: {', '.join(sorted(NEW_WAY))}.")
     spec = NEW_WAY[feature]
     since, command = _backend.FEATURES[feature]
-    brought = f"it came in Redis {'.'.join(map(str, since))}; {spec.valkey}"
+    version = ".".join(map(str, since))
     here = r.backend.server
     if r.supports(feature):
         side = Side(r, False, f"{here} has {command}: the commands below run on it.")
     elif not spec.emulated:
-        raise NotOnThisServer(f"{here} has no {command} ({brought}). "
+        raise NotOnThisServer(f"{here} has no {command} (it came in Redis {version}; {spec.valkey}). "
                               "Run this cell on such a server to see it.")
     else:
+        # Short on purpose: the word a learner must not miss comes first; which Valkey
+        # has what is for `streamlab doctor` and docs/SERVERS.md.
         emulates = ".".join(map(str, _backend.EMULATION_VERSION))
         side = Side(_backend.emulated(), True,
-                    f"{here} has no {command} ({brought}). EMULATION: the commands below run on "
-                    f"a separate fakeredis emulating Redis {emulates}, not on your server.")
+                    f"EMULATION: {here} has no {command} (Redis {version}+). The new-way commands "
+                    f"below run on a fakeredis emulating Redis {emulates}, not on your server.")
     if not quiet:
         print(side.note)
     return side
@@ -120,38 +127,73 @@ def three_streams_scene(client, prefix: str = "lesson02:mc", entries: int = 4) -
     return keys
 
 
-def read_with_maxcount(client, keys: list[str], count: int, maxcount: int) -> dict[str, list[str]]:
-    """``XREAD COUNT count MAXCOUNT maxcount STREAMS keys... 0...``: the IDs read, per stream (Redis 8.10)."""
-    reply = client.execute_command("XREAD", "COUNT", count, "MAXCOUNT", maxcount,
+def read_with_maxcount(client, keys: list[str], count: int,
+                       maxcount: int | None = None) -> dict[str, list[str]]:
+    """``XREAD COUNT count [MAXCOUNT maxcount] STREAMS keys... 0...``: the IDs read, per stream.
+
+    Every stream named is in the answer, with ``[]`` when nothing was read from it.
+    ``MAXCOUNT`` came in Redis 8.10; without it this is the plain ``XREAD``.
+    """
+    cap = ["MAXCOUNT", maxcount] if maxcount is not None else []
+    reply = client.execute_command("XREAD", "COUNT", count, *cap,
                                    "STREAMS", *keys, *["0"] * len(keys)) or []
-    return {_text(stream): [_text(entry[0]) for entry in entries] for stream, entries in reply}
+    got = {_text(stream): [_text(entry[0]) for entry in entries] for stream, entries in reply}
+    return {key: got.get(key, []) for key in keys}
+
+
+def describe_read(got: dict[str, list[str]]) -> str:
+    """``read_with_maxcount``'s answer on one line: the total, then each stream's IDs (or "nothing")."""
+    total = sum(map(len, got.values()))
+    per_stream = " | ".join(f"{key.rsplit(':', 1)[-1]}: {' '.join(ids) or 'nothing'}" for key, ids in got.items())
+    return f"{total} entries  {per_stream}"
 
 
 # --- lesson 03: idle and inactive ------------------------------------------------------
+
+#: Lesson 03's steps (alice and bob read, alice re-reads with 0 and acks, carol reads
+#: with NOACK), one second apart, then XINFO CONSUMERS: measured on Valkey 8.1.8, which
+#: has `inactive` with the meaning Redis 7.2+ gives it. Shown where the learner's server
+#: has no such field or fills it differently (Redis 7.0, fakeredis).
+MEASURED_INACTIVE = {
+    "server": "Valkey 8.1.8",
+    "rows": [
+        {"name": "alice", "pending": 1, "idle": 3012, "inactive": 4013},
+        {"name": "bob", "pending": 1, "idle": 3012, "inactive": 5017},
+        {"name": "carol", "pending": 0, "idle": 1003, "inactive": -1},
+    ],
+}
+
 
 def idle_and_inactive(r, key: str, group: str) -> pd.DataFrame:
     """XINFO CONSUMERS ``key group`` as a table: pending, idle, inactive, and what inactive says.
 
     ``inactive`` (Redis 7.2+) is -1 for a consumer that never had a successful
-    read or claim: one that read only with NOACK, or only found nothing.
+    read or claim: one that read only with NOACK, or only found nothing. Where
+    the server has no such field (Redis 7.0) or fills it differently
+    (fakeredis), one line says so and the table is ``MEASURED_INACTIVE``, labelled.
     """
     # fakeredis (2.41) reports an `inactive` field at every version, but sets it on every read,
     # NOACK and empty ones included, and never -1: it cannot be read as Redis's.
-    faithful = r.supports("xinfo-inactive") and not r.backend.is_fake
+    if r.backend.is_fake:
+        print(f"{r.backend.server} sets 'inactive' on every read (NOACK and empty ones too), "
+              "so it cannot show what the field means.")
+    elif not r.supports("xinfo-inactive"):
+        print(f"{r.backend.server} has only 'idle' ('inactive' came in Redis 7.2).")
+    else:
+        return _inactive_table(r.xinfo_consumers(key, group), "name")
+    print(f"Below: the same steps, one second apart, measured on {MEASURED_INACTIVE['server']} "
+          "(a fixed table, not your server).")
+    return _inactive_table(MEASURED_INACTIVE["rows"], f"{MEASURED_INACTIVE['server']}, measured")
+
+
+def _inactive_table(consumers, index_name: str) -> pd.DataFrame:
     rows = []
-    for c in r.xinfo_consumers(key, group):
-        inactive = c.get("inactive")
-        if inactive is None:
-            meaning = "none before Redis 7.2"
-        elif not faithful:
-            meaning = "fakeredis: set on every read, not Redis's meaning"
-        elif inactive == -1:
-            meaning = "never got entries"
-        else:
-            meaning = f"got entries {inactive / 1000:.1f} s ago"
-        rows.append({"name": c["name"], "pending": c["pending"], "idle": c["idle"],
+    for c in consumers:
+        inactive = c["inactive"]
+        meaning = "never got entries" if inactive == -1 else f"got entries {inactive / 1000:.1f} s ago"
+        rows.append({index_name: c["name"], "pending": c["pending"], "idle": c["idle"],
                      "inactive": inactive, "inactive means": meaning})
-    return pd.DataFrame(rows).set_index("name")
+    return pd.DataFrame(rows).set_index(index_name)
 
 
 # --- lesson 04: CLAIM, XNACK, IDMP -----------------------------------------------------
@@ -205,22 +247,30 @@ def claim_compare(r, side: Side, min_idle_ms: int = 200) -> pd.DataFrame:
 
     Old way, works everywhere: XAUTOCLAIM for idle pending entries, then
     XREADGROUP ``>`` for new ones: two calls, usually in a separate reaper.
-    New way: one XREADGROUP ... CLAIM.
+    New way: one XREADGROUP ... CLAIM. The column headers say which server each
+    value came from ("your server" or "emulation").
     """
     old_key, new_key = "lesson04:claim:old", "lesson04:claim"
     crashed_consumer_scene(r, old_key, min_idle_ms)
     _, claimed, *_ = r.xautoclaim(old_key, "kitchen", "bob", min_idle_ms, "0", count=10)
     fresh = r.xreadgroup("kitchen", "bob", {old_key: ">"}, count=10)
-    old = {entry_id: "call 1: XAUTOCLAIM" for entry_id, _ in claimed}
-    old.update({entry_id: "call 2: XREADGROUP >" for entry_id, _ in (fresh[0][1] if fresh else [])})
+    old = {_text(entry_id): ("call 1: XAUTOCLAIM", fields) for entry_id, fields in claimed}
+    old.update({_text(entry_id): ("call 2: XREADGROUP >", fields)
+                for entry_id, fields in (fresh[0][1] if fresh else [])})
 
     crashed_consumer_scene(side.client, new_key, min_idle_ms)
+    mine, new = "your server", side.label
     rows = []
     for position, (entry_id, fields, idle, before) in enumerate(
             read_with_claim(side.client, new_key, "kitchen", "bob", min_idle_ms), start=1):
-        rows.append({"id": entry_id, "item": fields.get("item"), "old way": old.get(entry_id, "not read"),
-                     "new way": position, "idle ms": idle, "delivered before": before})
-    return pd.DataFrame(rows).set_index("id")
+        call, old_fields = old.get(entry_id, ("not read", fields))
+        rows.append({(mine, "item"): _fields(old_fields).get("item"), (mine, "old way"): call,
+                     (new, "CLAIM position"): position, (new, "idle ms"): idle,
+                     (new, "delivered before"): before, ("", "id"): entry_id})
+    table = pd.DataFrame(rows).set_index(("", "id"))
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    table.index.name = "id"
+    return table
 
 
 def claim_consumer_pass(client, key: str, group: str, consumer: str, handle, min_idle_ms: int,
@@ -300,15 +350,17 @@ def trim_policies(r, side: Side, key: str = "lesson05:acked") -> pd.DataFrame:
     """``XTRIM key MAXLEN = 5`` with each reference policy, from the same scene: one row each.
 
     The plain trim runs on ``r`` (every server); KEEPREF, DELREF and ACKED on ``side``.
+    Each row's label says which server it ran on ("your server" or "emulation").
     """
-    rows = []
-    for label, client, policy in (("plain, on r", r, None), ("KEEPREF", side.client, "KEEPREF"),
-                                  ("DELREF", side.client, "DELREF"), ("ACKED", side.client, "ACKED")):
+    rows = [("plain (your server)", r, None)] + [
+        (f"{policy} ({side.label})", side.client, policy) for policy in ("KEEPREF", "DELREF", "ACKED")]
+    table = []
+    for label, client, policy in rows:
         acked_scene(client, key)
         args = ["XTRIM", key, "MAXLEN", "=", 5] + ([policy] if policy else [])
         removed = client.execute_command(*args)
-        rows.append({"XTRIM MAXLEN = 5": label, "removed": removed, **scene_state(client, key)})
-    return pd.DataFrame(rows).set_index("XTRIM MAXLEN = 5")
+        table.append({"XTRIM MAXLEN = 5": label, "removed": removed, **scene_state(client, key)})
+    return pd.DataFrame(table).set_index("XTRIM MAXLEN = 5")
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -43,8 +43,11 @@ def test_where_labels_the_emulation_and_names_the_version(r, capsys):
     assert side.emulated  # neither 7.0 backend has CLAIM
     assert side.client.backend.kind == "emulation"
     assert side.client is not r
-    assert "EMULATION" in printed and "Redis 8.4" in printed and "not on your server" in printed
+    assert printed.startswith("EMULATION: ")  # the word a learner must not miss comes first
+    assert "Redis 8.4+" in printed and "not on your server" in printed
     assert r.backend.server in printed
+    assert "Valkey" not in printed  # which Valkey has what is for doctor and docs/SERVERS.md
+    assert side.label == "emulation"
 
 
 def test_where_runs_on_the_server_that_has_the_feature(fake810, capsys):
@@ -79,11 +82,19 @@ def test_side_cli_prints_each_command_and_its_reply(r, capsys):
 def test_maxcount_caps_the_whole_reply_filling_from_the_first_stream(new_side):
     side = new_side("xread-maxcount")
     keys = newway.three_streams_scene(side.client, "streamlab:test:mc")
-    per_stream = side.client.xread({key: "0" for key in keys}, count=2)
-    assert sum(len(entries) for _, entries in per_stream) == 6  # COUNT is per stream
+    per_stream = newway.read_with_maxcount(side.client, keys, count=2)
+    assert per_stream == {key: ["1-1", "1-2"] for key in keys}  # COUNT is per stream
     capped = newway.read_with_maxcount(side.client, keys, count=2, maxcount=3)
-    assert capped == {keys[0]: ["1-1", "1-2"], keys[1]: ["1-1"]}
+    assert capped == {keys[0]: ["1-1", "1-2"], keys[1]: ["1-1"], keys[2]: []}
+    assert newway.describe_read(per_stream) == "6 entries  a: 1-1 1-2 | b: 1-1 1-2 | c: 1-1 1-2"
+    assert newway.describe_read(capped) == "3 entries  a: 1-1 1-2 | b: 1-1 | c: nothing"
     side.client.delete(*keys)
+
+
+def test_plain_xread_count_works_on_every_server(r):
+    keys = newway.three_streams_scene(r, "streamlab:test:mc")
+    assert newway.describe_read(newway.read_with_maxcount(r, keys, count=3)).startswith("9 entries")
+    r.delete(*keys)
 
 
 def test_maxcount_below_count_is_an_error(new_side):
@@ -119,10 +130,12 @@ def test_claim_leaves_entries_not_idle_long_enough(new_side):
 def test_claim_compare_same_entries_same_order_both_ways(r, new_side):
     side = new_side("xreadgroup-claim")
     table = newway.claim_compare(r, side, min_idle_ms=50)
+    new = side.label  # each column says where it came from: the old way ran on r
     assert list(table.index) == [f"1-{n}" for n in range(1, 8)]
-    assert list(table["old way"]) == ["call 1: XAUTOCLAIM"] * 3 + ["call 2: XREADGROUP >"] * 4
-    assert list(table["new way"]) == list(range(1, 8))
-    assert list(table["delivered before"]) == [1, 1, 1, 0, 0, 0, 0]
+    assert list(table[("your server", "old way")]) == ["call 1: XAUTOCLAIM"] * 3 + ["call 2: XREADGROUP >"] * 4
+    assert list(table[("your server", "item")]) == ["tea", "toast", "soup", "cake", "pie", "bun", "tart"]
+    assert list(table[(new, "CLAIM position")]) == list(range(1, 8))
+    assert list(table[(new, "delivered before")]) == [1, 1, 1, 0, 0, 0, 0]
     r.delete("lesson04:claim:old")
 
 
@@ -169,7 +182,8 @@ def test_idmp_returns_the_original_id_for_a_duplicate(new_side):
 def test_trim_policies_acked_keeps_unacked_entries(r, new_side):
     side = new_side("trim-acked")
     table = newway.trim_policies(r, side)
-    plain, keepref, delref, acked = (table.loc[name] for name in ("plain, on r", "KEEPREF", "DELREF", "ACKED"))
+    plain, keepref, delref, acked = (table.loc[name] for name in (
+        "plain (your server)", *(f"{policy} ({side.label})" for policy in ("KEEPREF", "DELREF", "ACKED"))))
     for row in (plain, keepref, delref):
         assert row["removed"] == 5 and row["XLEN"] == 5 and row["stream"] == "1-6 .. 1-10"
     assert plain["pending"] == keepref["pending"] == "1-3 (gone) 1-4 (gone)"
@@ -234,21 +248,26 @@ def test_inactive_is_minus_one_for_noack_and_empty_readers_on_valkey(valkey81):
     assert valkey81.supports("xinfo-inactive")
     _noack_and_empty_readers(valkey81, "lesson03:t")
     table = newway.idle_and_inactive(valkey81, "lesson03:t", "g")
+    assert table.index.name == "name"  # from the server, not the measured table
     assert table.loc["carol", "inactive"] == -1 and table.loc["dave", "inactive"] == -1
     assert table.loc["alice", "inactive"] >= 0 and table.loc["alice", "pending"] == 1
     assert "never" in table.loc["carol", "inactive means"]
 
 
-def test_idle_and_inactive_never_reads_a_meaning_into_a_missing_or_fake_field(r):
+def test_idle_and_inactive_shows_the_measured_valkey_table_where_the_field_is_missing_or_fake(r, capsys):
     if r.supports("xinfo-inactive") and not r.backend.is_fake:
         pytest.skip("this server has XINFO CONSUMERS inactive")
     _noack_and_empty_readers(r, "lesson03:t")
     table = newway.idle_and_inactive(r, "lesson03:t", "g")
-    if r.backend.is_fake:
-        assert table["inactive means"].str.contains("fakeredis: set on every read").all()
-    else:  # Redis 7.0: no such field
-        assert table["inactive"].isna().all()
-        assert table["inactive means"].str.contains("none before Redis 7.2").all()
+    printed = capsys.readouterr().out
+    reason = "sets 'inactive' on every read" if r.backend.is_fake else "has only 'idle'"
+    assert printed.startswith(f"{r.backend.server} {reason}")
+    assert "measured on Valkey 8.1.8" in printed and "not your server" in printed
+    assert table.index.name == "Valkey 8.1.8, measured"
+    assert list(table.index) == ["alice", "bob", "carol"]  # lesson 03's consumers, not this scene's dave
+    assert table.loc["carol", "inactive"] == -1 and table.loc["carol", "inactive means"] == "never got entries"
+    # alice's and bob's re-read with 0 reset idle, not inactive
+    assert (table.loc[["alice", "bob"], "idle"] < table.loc[["alice", "bob"], "inactive"]).all()
     r.delete("lesson03:t")
 
 
