@@ -150,16 +150,17 @@ def describe_read(got: dict[str, list[str]]) -> str:
 
 # --- lesson 03: idle and inactive ------------------------------------------------------
 
-#: Lesson 03's steps (alice and bob read, alice re-reads with 0 and acks, carol reads
-#: with NOACK), one second apart, then XINFO CONSUMERS: measured on Valkey 8.1.8, which
-#: has `inactive` with the meaning Redis 7.2+ gives it. Shown where the learner's server
-#: has no such field or fills it differently (Redis 7.0, fakeredis).
+#: Lesson 03's cells up to section 6 (alice and bob read, alice gets the pie, XACK,
+#: both re-read with 0, XACK, carol reads with NOACK), one second apart, then
+#: XINFO CONSUMERS: measured on Valkey 8.1.8, which has `inactive` with the meaning
+#: Redis 7.2+ gives it. Shown where the learner's server has no such field (Redis 7.0)
+#: or fills it differently (fakeredis).
 MEASURED_INACTIVE = {
     "server": "Valkey 8.1.8",
     "rows": [
-        {"name": "alice", "pending": 1, "idle": 3012, "inactive": 4013},
-        {"name": "bob", "pending": 1, "idle": 3012, "inactive": 5017},
-        {"name": "carol", "pending": 0, "idle": 1003, "inactive": -1},
+        {"name": "alice", "pending": 0, "idle": 3009, "inactive": 5010},
+        {"name": "bob", "pending": 0, "idle": 3004, "inactive": 6012},
+        {"name": "carol", "pending": 0, "idle": 1000, "inactive": -1},
     ],
 }
 
@@ -181,7 +182,7 @@ def idle_and_inactive(r, key: str, group: str) -> pd.DataFrame:
         print(f"{r.backend.server} has only 'idle' ('inactive' came in Redis 7.2).")
     else:
         return _inactive_table(r.xinfo_consumers(key, group), "name")
-    print(f"Below: the same steps, one second apart, measured on {MEASURED_INACTIVE['server']} "
+    print(f"Below: this lesson's steps, one cell a second, measured on {MEASURED_INACTIVE['server']} "
           "(a fixed table, not your server).")
     return _inactive_table(MEASURED_INACTIVE["rows"], f"{MEASURED_INACTIVE['server']}, measured")
 

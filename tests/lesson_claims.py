@@ -143,7 +143,7 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim('newway.idle_and_inactive(r, "lesson03:orders"', r"carol\s+0\s+\d+\s+-1\s+never got entries",
               "carol read only with NOACK: inactive -1"),
         Claim('newway.idle_and_inactive(r, "lesson03:orders"',
-              r"\nname\s*\n[\s\S]*alice\s+1\s+\d+\s+\d+\s+got entries",
+              r"\nname\s*\n[\s\S]*alice\s+0\s+\d+\s+\d+\s+got entries",
               "on 7.2+ and Valkey the table comes from your server",
               on=lambda s: redis_from(7, 2)(s) or s.name == "valkey"),
         Claim('newway.idle_and_inactive(r, "lesson03:orders"',

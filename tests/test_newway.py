@@ -10,6 +10,7 @@ No Redis 8 binary exists here: the new commands are checked against the docs and
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from streamlab import backend as sl_backend
@@ -252,6 +253,33 @@ def test_inactive_is_minus_one_for_noack_and_empty_readers_on_valkey(valkey81):
     assert table.loc["carol", "inactive"] == -1 and table.loc["dave", "inactive"] == -1
     assert table.loc["alice", "inactive"] >= 0 and table.loc["alice", "pending"] == 1
     assert "never" in table.loc["carol", "inactive means"]
+
+
+def test_the_measured_table_agrees_with_valkey_in_shape(valkey81):
+    """MEASURED_INACTIVE's pattern, redone on Valkey 8.1 with lesson 03's steps (no pauses needed)."""
+    key, r = "lesson03:orders", valkey81
+    for n, item in enumerate(("tea", "cake", "soup"), start=1):
+        r.xadd(key, {"item": item}, id=f"1-{n}")
+    r.xgroup_create(key, "kitchen", id="0")
+    r.xreadgroup("kitchen", "alice", {key: ">"}, count=2)
+    r.xreadgroup("kitchen", "bob", {key: ">"}, count=2)
+    r.xadd(key, {"item": "pie"}, id="1-4")
+    r.xreadgroup("kitchen", "alice", {key: ">"}, count=5)
+    r.xack(key, "kitchen", "1-1", "1-3")
+    newway.wait_until_idle(r, key, "kitchen", 50)  # so a reset of idle shows against inactive
+    r.xreadgroup("kitchen", "alice", {key: "0"})
+    r.xreadgroup("kitchen", "bob", {key: "0"})
+    r.xack(key, "kitchen", "1-2", "1-4")
+    r.xadd(key, {"item": "tart"}, id="1-5")
+    r.xreadgroup("kitchen", "carol", {key: ">"}, noack=True)
+    live = newway.idle_and_inactive(r, key, "kitchen")
+    measured = pd.DataFrame(newway.MEASURED_INACTIVE["rows"]).set_index("name")
+    assert list(live.index) == list(measured.index)
+    assert list(live["pending"]) == list(measured["pending"])
+    assert list(live["inactive"] == -1) == list(measured["inactive"] == -1) == [False, False, True]
+    for name in ("alice", "bob"):  # the re-read with 0 reset idle, not inactive
+        assert live.loc[name, "inactive"] - live.loc[name, "idle"] >= 50
+        assert measured.loc[name, "idle"] < measured.loc[name, "inactive"]
 
 
 def test_idle_and_inactive_shows_the_measured_valkey_table_where_the_field_is_missing_or_fake(r, capsys):
