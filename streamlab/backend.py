@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,9 +32,12 @@ from . import server as _server
 
 BACKENDS = ("auto", "env", "local", "private", "fake")
 LOCAL_URL = "redis://127.0.0.1:6379/0"
+#: The Redis version the built-in fakeredis emulates unless STREAMLAB_FAKE_VERSION says another.
 FAKE_EMULATES = (7, 0)
 
-# feature -> (first Redis version with it, what it is)
+# feature -> (first Redis version with it, what it is). The version is what lessons and doctor
+# name ("comes with Redis 8.4"); whether a server HAS a feature is probed, never read from it:
+# Valkey numbers its versions its own way and a build can lack what its number suggests.
 FEATURES: dict[str, tuple[tuple[int, ...], str]] = {
     "xautoclaim": ((6, 2), "XAUTOCLAIM"),
     "minid": ((6, 2), "XADD/XTRIM MINID and LIMIT"),
@@ -45,10 +49,57 @@ FEATURES: dict[str, tuple[tuple[int, ...], str]] = {
     "xinfo-inactive": ((7, 2), "XINFO CONSUMERS inactive"),
     "xread-plus": ((7, 4), "XREAD ... STREAMS key + (the last entry)"),
     "xdelex": ((8, 2), "XDELEX and XACKDEL"),
+    "trim-acked": ((8, 2), "KEEPREF/DELREF/ACKED on XADD and XTRIM"),
+    "xreadgroup-claim": ((8, 4), "XREADGROUP ... CLAIM min-idle-time"),
+    "idmp": ((8, 6), "XADD IDMP/IDMPAUTO and XCFGSET (idempotent producers)"),
+    "xnack": ((8, 8), "XNACK"),
+    "xread-maxcount": ((8, 10), "XREAD/XREADGROUP MAXCOUNT and MAXSIZE"),
     "memory-usage": ((4, 0), "MEMORY USAGE on a key"),
     "xsetid": ((5, 0), "XSETID"),
     "xinfo-full": ((5, 0), "XINFO STREAM ... FULL"),
 }
+
+#: The lessons whose "new way" cells use each newer feature, and the command as they show it
+#: (doctor says which of these run for real on a learner's server).
+FEATURE_LESSONS: dict[str, tuple[tuple[int, ...], str]] = {
+    "xread-plus": ((2,), "XREAD ... +"),
+    "xread-maxcount": ((2,), "XREAD MAXCOUNT"),
+    "xinfo-inactive": ((3, 4), "XINFO CONSUMERS inactive"),
+    "xreadgroup-claim": ((4,), "XREADGROUP ... CLAIM"),
+    "xnack": ((4,), "XNACK"),
+    "idmp": ((4,), "XADD IDMP"),
+    "trim-acked": ((5,), "XTRIM/XADD ACKED"),
+    "xdelex": ((5,), "XACKDEL/XDELEX"),
+}
+
+#: The Redis version ``emulated()`` emulates unless told another: the newest fakeredis knows.
+EMULATION_VERSION = (8, 10)
+
+# How each feature is probed on a real server. _COMMANDS: commands that must exist (COMMAND
+# INFO). _TOKENS: (command, option) pairs that COMMAND DOCS must list. A feature with neither,
+# or whose command's docs the server does not report, is tried on a scratch key (_try_feature).
+_COMMANDS: dict[str, tuple[str, ...]] = {
+    "xautoclaim": ("XAUTOCLAIM",), "xautoclaim-deleted": ("XAUTOCLAIM",),
+    "xdelex": ("XDELEX", "XACKDEL"), "xnack": ("XNACK",), "idmp": ("XCFGSET",),
+    "xsetid": ("XSETID",), "memory-usage": ("MEMORY",),
+}
+_TOKENS: dict[str, tuple[tuple[str, str], ...]] = {
+    "minid": (("XADD", "MINID"), ("XTRIM", "MINID"), ("XTRIM", "LIMIT")),
+    "xpending-idle": (("XPENDING", "IDLE"),),
+    "trim-acked": tuple((cmd, opt) for cmd in ("XADD", "XTRIM")
+                        for opt in ("KEEPREF", "DELREF", "ACKED")),
+    "xreadgroup-claim": (("XREADGROUP", "CLAIM"),),
+    "idmp": (("XADD", "IDMP"), ("XADD", "IDMPAUTO")),
+    "xread-maxcount": tuple((cmd, opt) for cmd in ("XREAD", "XREADGROUP")
+                            for opt in ("MAXCOUNT", "MAXSIZE")),
+    "xinfo-full": (("XINFO|STREAM", "FULL"),),
+}
+#: Features decided only by what the server does, never by its docs (reply fields, ID forms).
+_BEHAVIOURS_TRIED = ("exclusive-ranges", "partial-ids", "lag", "xautoclaim-deleted",
+                     "xinfo-inactive", "xread-plus", "memory-usage")
+
+#: Display names of the servers HELLO reports.
+SERVER_NAMES = {"redis": "Redis", "valkey": "Valkey", "fakeredis": "fakeredis"}
 
 
 class BackendError(RuntimeError):
@@ -87,11 +138,11 @@ class Step:
 class Backend:
     """What a client is connected to, and how ``connect()`` got there."""
 
-    kind: str  # "url", "env", "local", "private" or "fake"
+    kind: str  # "url", "env", "local", "private", "fake" or "emulation" (see emulated())
     url: str | None
-    server_name: str  # "redis", "valkey" or "fakeredis"
-    version: tuple[int, ...]
-    version_text: str
+    server_name: str  # as HELLO names it: "redis", "valkey"; "fakeredis" for fakeredis
+    version: tuple[int, ...]  # HELLO's version; on fakeredis the Redis version it emulates
+    version_text: str  # HELLO's version as text; on fakeredis the fakeredis release
     ladder: list[Step] = field(default_factory=list)
     private_server: _server.PrivateServer | None = None
     fake_server: object | None = None
@@ -99,7 +150,17 @@ class Backend:
 
     @property
     def is_fake(self) -> bool:
-        return self.kind == "fake"
+        """True on fakeredis: the course's fake backend or a side emulation (``emulated()``)."""
+        return self.kind in ("fake", "emulation")
+
+    @property
+    def server(self) -> str:
+        """The server as a person would name it: "Redis 7.0.15", "Valkey 8.1.8",
+        "fakeredis 2.41.0 emulating Redis 8.10"."""
+        name = SERVER_NAMES.get(self.server_name, self.server_name)
+        if self.is_fake:
+            return f"{name} {self.version_text} emulating Redis {_dotted(self.version)}"
+        return f"{name} {self.version_text}"
 
 
 class Client(redis.Redis):
@@ -108,7 +169,8 @@ class Client(redis.Redis):
 
     Everything redis-py offers works as usual: ``r.xadd(...)``, ``r.xread(...)``.
     On top of that: ``r.backend``, ``r.banner()``, ``r.supports(feature)``,
-    ``r.walrus`` (a walrus ``Database`` on the same server) and ``r.new_client()``.
+    ``r.behaviour(name)``, ``r.walrus`` (a walrus ``Database`` on the same server)
+    and ``r.new_client()``.
     """
 
     backend: Backend
@@ -116,6 +178,9 @@ class Client(redis.Redis):
     def banner(self) -> str:
         """One line: backend kind, server and version, URL without password."""
         b = self.backend
+        if b.kind == "emulation":
+            return (f"streamlab: side emulation: {b.server} in this Python process, "
+                    "not your server (for commands your server does not have)")
         where = {
             "url": "the URL you passed",
             "env": "REDIS_URL",
@@ -123,32 +188,35 @@ class Client(redis.Redis):
             "private": "a private server started for this kernel",
             "fake": "fakeredis, in this Python process",
         }[b.kind]
-        server = f"{b.server_name} {b.version_text}"
-        if b.is_fake:
-            server += f" (emulating Redis {'.'.join(map(str, FAKE_EMULATES))})"
-        text = f"streamlab: connected to {server} via {where}"
+        text = f"streamlab: connected to {b.server} via {where}"
         if b.url:
             text += f" at {redact(b.url)}"
         return text
 
     def supports(self, feature: str) -> bool:
-        """Whether this backend does ``feature`` (a key of ``streamlab.backend.FEATURES``).
+        """Whether this server does ``feature`` (a key of ``streamlab.backend.FEATURES``).
 
-        Real servers answer by version. fakeredis accepts commands of newer
-        Redis versions whatever version it emulates, so there the answer comes
-        from trying the command once on a scratch key.
+        Decided by probing, once per server: ``COMMAND INFO`` for the commands a
+        feature needs, ``COMMAND DOCS`` for its options, and for what neither shows
+        (reply fields, ID forms) the command itself, tried on a scratch key
+        ``streamlab:probe:<random>`` that is deleted afterwards. Version numbers are
+        not trusted: Valkey's are not Redis's. fakeredis accepts some commands of
+        newer versions whatever version it emulates, so there a feature also needs
+        the emulated version to be one that has it.
         """
         if feature not in FEATURES:
             raise ValueError(
                 f"Unknown feature {feature!r}. Known features: {', '.join(sorted(FEATURES))}."
             )
-        if self.backend.is_fake:
-            return _fake_supports(self, feature)
-        return self.backend.version >= FEATURES[feature][0]
+        return probe_features(self)[feature]
 
     def features(self) -> dict[str, bool]:
         """Every known feature and whether this backend has it."""
-        return {name: self.supports(name) for name in FEATURES}
+        return dict(probe_features(self))
+
+    def behaviour(self, name: str) -> str:
+        """How this server behaves where servers differ (a key of ``BEHAVIOURS``); see ``behaviour()``."""
+        return behaviour(self.backend, name)
 
     @property
     def walrus(self):
@@ -173,21 +241,36 @@ class Client(redis.Redis):
 
 # --- building clients -------------------------------------------------------
 
-_fake_server = None
+_fake_servers: dict[tuple[int, ...], object] = {}
 _fake_lock = threading.Lock()
 _private: _server.PrivateServer | None = None
 _private_lock = threading.Lock()
 
 
-def _shared_fake_server():
-    """The one fakeredis server of this process, so every client and thread sees the same data."""
-    global _fake_server
+def fake_version() -> tuple[int, ...]:
+    """The Redis version the course's fakeredis emulates: ``STREAMLAB_FAKE_VERSION`` (e.g.
+    ``8.10``) if set, else ``FAKE_EMULATES``. The test suite and the notebook runner use the
+    variable to run everything on fakeredis emulating another version (docs/SERVERS.md)."""
+    text = os.environ.get("STREAMLAB_FAKE_VERSION", "").strip()
+    if not text:
+        return FAKE_EMULATES
+    parts = text.split(".")
+    if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3 or int(parts[0]) < 6:
+        raise BackendError(f"STREAMLAB_FAKE_VERSION={text!r} is not a Redis version fakeredis can "
+                           "emulate. Give one like 7.0 or 8.10 (6.0 or newer), or unset it.")
+    return tuple(int(p) for p in parts)
+
+
+def _shared_fake_server(version: tuple[int, ...] | None = None):
+    """The fakeredis server of this process for ``version`` (default ``fake_version()``), so
+    every client and thread sees the same data."""
+    version = tuple(version or fake_version())
     with _fake_lock:
-        if _fake_server is None:
+        if version not in _fake_servers:
             import fakeredis
 
-            _fake_server = fakeredis.FakeServer(version=FAKE_EMULATES)
-        return _fake_server
+            _fake_servers[version] = fakeredis.FakeServer(version=version)
+        return _fake_servers[version]
 
 
 def _make_pool(backend: Backend, decode: bool) -> redis.ConnectionPool:
@@ -214,19 +297,53 @@ def _make_client(backend: Backend, decode: bool = True) -> Client:
 
 
 def _probe(url: str) -> tuple[str, tuple[int, ...], str]:
-    """PING ``url`` with short timeouts; return (server name, version tuple, version text)."""
+    """Connect to ``url`` with short timeouts; return (server name, version tuple, version text)."""
     probe = redis.Redis.from_url(
         url, socket_timeout=3, socket_connect_timeout=2, decode_responses=True, protocol=2,
         retry_on_error=[], retry=None,
     )
     try:
-        probe.ping()
-        info = probe.info("server")
+        return identify(probe)
     finally:
         probe.close()
-    name = "valkey" if "valkey_version" in info else "redis"
-    text = str(info.get("valkey_version") or info.get("redis_version", "0"))
+
+
+def identify(r: redis.Redis) -> tuple[str, tuple[int, ...], str]:
+    """(server name, version tuple, version text) of the server ``r`` talks to, from ``HELLO``.
+
+    ``HELLO`` without a protocol version (``@connection``, so any ACL user may run it)
+    answers a map with ``server`` and ``version`` and leaves the protocol as it is.
+    It names Valkey truthfully, where ``INFO``'s ``redis_version`` (7.2.4 on every
+    Valkey) is a compatibility number. Servers older than Redis 6 have no HELLO:
+    then ``INFO server``, which a restricted user may not be allowed.
+    """
+    try:
+        fields = hello(r)
+    except redis.ResponseError as exc:
+        if "unknown command" not in str(exc).lower():
+            raise
+        info = r.info("server")
+        name = "valkey" if "valkey_version" in info else "redis"
+        text = str(info.get("valkey_version") or info.get("redis_version", "0"))
+        return name, _version_tuple(text), text
+    name = fields.get("server", "redis").lower()
+    text = fields.get("version", "0")
     return name, _version_tuple(text), text
+
+
+def hello(r: redis.Redis) -> dict[str, str]:
+    """``HELLO``'s fields as text (server, version, proto, id, mode, role, modules)."""
+    reply = r.execute_command("HELLO")
+    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+    return {_text(k): _text(v) for k, v in fields.items()}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -269,11 +386,23 @@ def _try_private() -> Backend:
 
 
 def _try_fake() -> Backend:
+    return _fake_backend("fake", fake_version())
+
+
+def _fake_backend(kind: str, version: tuple[int, ...], server=None) -> Backend:
     import fakeredis
 
-    return Backend(kind="fake", url=None, server_name="fakeredis",
-                   version=FAKE_EMULATES, version_text=getattr(fakeredis, "__version__", "?"),
-                   fake_server=_shared_fake_server())
+    return Backend(kind=kind, url=None, server_name="fakeredis", version=tuple(version),
+                   version_text=getattr(fakeredis, "__version__", "?"),
+                   fake_server=server or _shared_fake_server(version))
+
+
+def _server_binary() -> str | None:
+    """``server.find_server_binary()``, with a bad STREAMLAB_SERVER_BINARY as a BackendError."""
+    try:
+        return _server.find_server_binary()
+    except _server.ServerError as exc:
+        raise BackendError(str(exc)) from None
 
 
 def choose_backend(url: str | None = None, backend: str | None = None) -> Backend:
@@ -325,7 +454,8 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
         ladder.append(Step("local", "skipped", f"STREAMLAB_BACKEND={forced}"))
 
     if forced in ("auto", "private"):
-        if _server.find_server_binary() is None:
+        binary = _server_binary()
+        if binary is None:
             if forced == "private":
                 raise BackendError("STREAMLAB_BACKEND=private but there is no redis-server or "
                                    "valkey-server on PATH. " + _server.INSTALL_HINT)
@@ -333,7 +463,7 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
         else:
             try:
                 return done(_try_private(), "started a private server from "
-                            + os.path.basename(_server.find_server_binary()))
+                            + os.path.basename(binary))
             except Exception as exc:  # noqa: BLE001
                 if forced == "private":
                     raise BackendError(f"STREAMLAB_BACKEND=private: {exc}") from None
@@ -384,58 +514,295 @@ def _load_magics(client: Client) -> None:
     magics.register(shell, client)
 
 
-# --- feature probes on fakeredis --------------------------------------------
+# --- side emulations -------------------------------------------------------------
 
-_fake_feature_cache: dict[str, bool] = {}
-
-
-def _fake_supports(client: Client, feature: str) -> bool:
-    if feature not in _fake_feature_cache:
-        key = f"streamlab:probe:{uuid.uuid4().hex}"
-        try:
-            _fake_feature_cache[feature] = _run_probe(client, key, feature)
-        finally:
-            client.delete(key, key + ":2")
-    return _fake_feature_cache[feature]
+_emulations: dict[tuple[int, ...], Client] = {}
 
 
-def _run_probe(r: redis.Redis, key: str, feature: str) -> bool:
-    """Try ``feature`` on a scratch key of a fake server; True if it behaves as Redis does."""
-    r.xadd(key, {"f": "1"}, id="5-1")
-    r.xgroup_create(key, "g", id="0")
+def emulated(version: tuple[int, ...] = EMULATION_VERSION) -> Client:
+    """A client on a fakeredis server of its own that emulates Redis ``version``.
+
+    For a lesson's "new way" cell on a server without the command: the same commands
+    run here instead, and the banner says it is an emulation, not the learner's
+    server. One server per version, created at the first call and shared after;
+    nothing in it touches the learner's server. ``sl.reset()`` closes them all
+    (``close_emulations()``), and their data goes with them.
+    """
     try:
-        if feature == "partial-ids":
-            return r.xadd(key, {"f": "2"}, id="6-*") == "6-0"
-        if feature == "lag":
-            return "lag" in r.xinfo_groups(key)[0]
-        if feature in ("xautoclaim", "xautoclaim-deleted"):
-            r.xreadgroup("g", "c", {key: ">"})
-            reply = r.xautoclaim(key, "g", "c2", 0)
-            return feature == "xautoclaim" or len(reply) == 3
-        if feature == "minid":
-            r.xtrim(key, minid="5-1")
-            return True
-        if feature == "xpending-idle":
-            r.xpending_range(key, "g", "-", "+", 10, idle=0)
-            return True
-        if feature == "exclusive-ranges":
-            return r.xrange(key, "(5-0", "+") == r.xrange(key, "5-1", "+")
-        if feature == "xinfo-inactive":
-            r.xreadgroup("g", "c", {key: ">"})
-            return "inactive" in r.xinfo_consumers(key, "g")[0]
-        if feature == "xread-plus":
-            return r.xread({key: "+"})[0][1][0][0] == "5-1"
-        if feature == "xdelex":
-            r.execute_command("XDELEX", key, "IDS", 1, "5-1")
-            return True
-        if feature == "memory-usage":
-            return r.memory_usage(key) is not None
-        if feature == "xsetid":
-            r.execute_command("XSETID", key, "9-9")
-            return True
-        if feature == "xinfo-full":
-            r.xreadgroup("g", "c", {key: ">"})  # a PEL to list is what trips fakeredis
-            return "groups" in r.xinfo_stream(key, full=True)
-    except (redis.ResponseError, TypeError, AttributeError, IndexError, KeyError):
+        version = tuple(int(part) for part in version)
+    except (TypeError, ValueError):
+        raise ValueError(f"emulated(version=...) takes a Redis version as a tuple of whole "
+                         f"numbers, e.g. (8, 10); got {version!r}.") from None
+    if not version or version[0] < 6:
+        raise ValueError(f"emulated() emulates Redis 6.0 or newer; got {version!r}.")
+    with _fake_lock:
+        client = _emulations.get(version)
+        if client is None:
+            import fakeredis
+
+            client = _make_client(_fake_backend("emulation", version,
+                                                fakeredis.FakeServer(version=version)))
+            _emulations[version] = client
+        return client
+
+
+def close_emulations() -> int:
+    """Close every side emulation ``emulated()`` made; returns how many there were."""
+    with _fake_lock:
+        clients = list(_emulations.values())
+        _emulations.clear()
+    for client in clients:
+        client.close()
+    return len(clients)
+
+
+# --- behaviour that differs by server and version -------------------------------
+
+#: name -> (what it is about, the answers ``behaviour()`` can give).
+BEHAVIOURS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "deleted-stream-under-blocked-read": (
+        "what a blocked XREADGROUP answers when its stream is deleted: the error UNBLOCKED "
+        "(Redis 7.0), NOGROUP because the read is run again (Redis 7.2+, Valkey), or nothing "
+        "until BLOCK runs out (fakeredis)",
+        ("UNBLOCKED", "NOGROUP", "keeps-waiting")),
+    "lag-after-deletions": (
+        "whether XINFO GROUPS lag stays exact after XDEL and trimming (Redis 8.2+: exact; "
+        "older Redis, Valkey and fakeredis: approximate, see observe.py)",
+        ("exact", "approximate")),
+}
+
+#: The first Redis version whose XINFO GROUPS lag is right after deletions and trims
+#: (redis #13338, in 7.4, fixed XDEL; redis #13473 and #13958, the latter from April 2025,
+#: fixed trimming). 8.2 rather than 8.0: we could not confirm which 8.0.x has #13958.
+LAG_FIXED_IN = (8, 2)
+
+
+def behaviour(backend, name: str) -> str:
+    """How the server of ``backend`` (a ``Backend``, or anything with ``server_name`` and
+    ``version``) behaves where servers differ; ``name`` is a key of ``BEHAVIOURS``.
+
+    The one place that keys behaviour on server and version, measured on Redis 7.0.15,
+    Valkey 8.1.8 and 9.1.2 and fakeredis (docs/SERVERS.md) and taken from the release
+    notes for Redis 7.2+.
+    """
+    if name not in BEHAVIOURS:
+        raise ValueError(f"Unknown behaviour {name!r}. Known: {', '.join(sorted(BEHAVIOURS))}.")
+    server = getattr(backend, "server_name", None)
+    version = tuple(getattr(backend, "version", ()) or ())
+    if name == "deleted-stream-under-blocked-read":
+        if server == "fakeredis":
+            return "keeps-waiting"
+        # Valkey forked from Redis 7.2, so every Valkey re-runs the read.
+        return "UNBLOCKED" if server == "redis" and version < (7, 2) else "NOGROUP"
+    # lag-after-deletions
+    return "exact" if server == "redis" and version >= LAG_FIXED_IN else "approximate"
+
+
+# --- feature probes ----------------------------------------------------------------
+
+_probe_lock = threading.Lock()
+_probed: dict[tuple, dict[str, bool]] = {}  # real servers, by address and identity
+_probed_fake: "weakref.WeakKeyDictionary[object, dict[str, bool]]" = weakref.WeakKeyDictionary()
+
+
+def probe_features(client) -> dict[str, bool]:
+    """Every feature of ``FEATURES`` and whether the client's server has it (see
+    ``Client.supports``). Probed once per server, then cached for the process."""
+    b = client.backend
+    with _probe_lock:
+        if b.is_fake:
+            found = _probed_fake.get(b.fake_server)
+        else:
+            found = _probed.get(_server_key(b))
+        if found is None:
+            found = _probe_all(client)
+            if b.is_fake:
+                _probed_fake[b.fake_server] = found
+            else:
+                _probed[_server_key(b)] = found
+        return found
+
+
+def forget_probes() -> None:
+    """Drop every cached probe result (after a server was upgraded in place, say)."""
+    with _probe_lock:
+        _probed.clear()
+        _probed_fake.clear()
+
+
+def _server_key(b: Backend) -> tuple:
+    parts = urlsplit(b.url or "")
+    where = parts.path if parts.scheme == "unix" else ""  # a redis:// path is only the db
+    return (parts.hostname, parts.port or 6379, where, b.server_name, b.version_text)
+
+
+def _probe_all(client) -> dict[str, bool]:
+    b = client.backend
+    decoded = client.get_encoder().decode_responses
+    r = client if decoded else client.new_client()
+    try:
+        if b.is_fake:
+            # fakeredis knows no COMMAND DOCS and takes some newer commands at any version.
+            return {f: tuple(b.version) >= FEATURES[f][0] and _try_feature(r, f) for f in FEATURES}
+        commands = _command_info(r, sorted({c for cs in _COMMANDS.values() for c in cs}))
+        docs: dict[str, set[str] | None] = {}
+        return {f: _probe_real(r, f, commands, docs) for f in FEATURES}
+    finally:
+        if r is not client:
+            r.close()
+
+
+def _probe_real(r, feature: str, commands: dict[str, bool] | None,
+                docs: dict[str, set[str] | None]) -> bool:
+    needed = _COMMANDS.get(feature, ())
+    if commands is not None and not all(commands.get(c) for c in needed):
         return False
-    return False
+    tokens = _TOKENS.get(feature, ())
+    if tokens:
+        listed = [_doc_tokens(r, cmd, docs) for cmd, _ in tokens]
+        if all(found is not None for found in listed):
+            return all(opt in found for (_, opt), found in zip(tokens, listed))
+    if feature in _BEHAVIOURS_TRIED or tokens or commands is None:
+        return _try_feature(r, feature)
+    return True
+
+
+def _command_info(r, names: list[str]) -> dict[str, bool] | None:
+    """{command: whether the server has it} from one ``COMMAND INFO``, or None if refused."""
+    try:
+        # One argument "COMMAND INFO": redis-py splits it, and skips its COMMAND reply parser
+        # (which fails on the nil a missing command gets).
+        reply = _to_one_node(r, "COMMAND INFO", *names)
+    except redis.ResponseError:
+        return None
+    return {name: entry is not None for name, entry in zip(names, reply)}
+
+
+def _to_one_node(r, *args):
+    """A keyless command, sent to one node when ``r`` is a cluster client (every node of a
+    cluster runs the same server), as is to anything else."""
+    if hasattr(r, "get_random_node"):
+        return r.execute_command(*args, target_nodes=r.get_random_node())
+    return r.execute_command(*args)
+
+
+def _doc_tokens(r, command: str, docs: dict[str, set[str] | None]) -> set[str] | None:
+    """Every option token ``COMMAND DOCS`` lists for ``command`` (``XINFO|STREAM`` looks in
+    XINFO's subcommands), or None when the server does not document it (Redis < 7.0)."""
+    top = command.split("|")[0]
+    if top not in docs:
+        try:
+            reply = _to_one_node(r, "COMMAND DOCS", top)
+        except redis.ResponseError:
+            reply = None
+        docs[top] = _tokens_in(reply) if reply else None
+    return docs[top]
+
+
+def _tokens_in(reply) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            node = [x for kv in node.items() for x in kv]
+        if isinstance(node, (list, tuple)):
+            for i, item in enumerate(node):
+                if _text(item) == "token" and i + 1 < len(node):
+                    found.add(_text(node[i + 1]).upper())
+                walk(item)
+
+    walk(reply)
+    return found
+
+
+def _try_feature(r, feature: str) -> bool:
+    """Try ``feature`` on a scratch stream of our own; True if the server does what Redis does."""
+    # A hash tag keeps both scratch keys in one slot, should the client be a cluster's.
+    key = "streamlab:probe:{%s}" % uuid.uuid4().hex
+    try:
+        r.xadd(key, {"f": "1"}, id="5-1")
+        r.xadd(key, {"f": "2"}, id="6-1")
+        r.xgroup_create(key, "g", id="0")
+        return bool(_TRIES[feature](r, key))
+    except (redis.ResponseError, TypeError, AttributeError, IndexError, KeyError, ValueError):
+        return False
+    finally:
+        try:
+            r.delete(key)
+        except redis.RedisError:
+            pass
+
+
+def _try_xautoclaim(r, key, deleted=False):
+    r.xreadgroup("g", "c", {key: ">"})
+    reply = r.xautoclaim(key, "g", "c2", 0)
+    return len(reply) == 3 if deleted else True
+
+
+def _try_trim_acked(r, key):
+    # Nothing is acked yet, so ACKED trims nothing; KEEPREF/DELREF are parsed on XADD.
+    r.execute_command("XADD", key, "KEEPREF", "*", "f", "3")
+    r.execute_command("XADD", key, "DELREF", "*", "f", "4")
+    trimmed = r.execute_command("XTRIM", key, "MAXLEN", 0, "ACKED")
+    return int(trimmed) == 0 and r.xlen(key) == 4
+
+
+def _try_claim(r, key):
+    r.xreadgroup("g", "c1", {key: ">"}, count=1)  # 5-1 pending at c1
+    reply = r.execute_command("XREADGROUP", "GROUP", "g", "c2", "CLAIM", 0, "STREAMS", key, ">")
+    return [_text(e[0]) for e in reply[0][1]] == ["5-1", "6-1"]  # the idle entry first
+
+
+def _try_idmp(r, key):
+    first = r.execute_command("XADD", key, "IDMP", "p", "i", "*", "f", "3")
+    again = r.execute_command("XADD", key, "IDMP", "p", "i", "*", "f", "3")
+    return _text(first) == _text(again) and r.xlen(key) == 3
+
+
+def _try_xnack(r, key):
+    r.xreadgroup("g", "c", {key: ">"}, count=1)
+    return int(r.execute_command("XNACK", key, "g", "SILENT", "IDS", 1, "5-1")) == 1
+
+
+def _try_maxcount(r, key):
+    reply = r.execute_command("XREAD", "MAXCOUNT", 1, "STREAMS", key, "0")
+    return len(reply[0][1]) == 1
+
+
+def _try_xdelex(r, key):
+    r.xreadgroup("g", "c", {key: ">"})
+    deleted = r.execute_command("XDELEX", key, "IDS", 1, "5-1")
+    acked = r.execute_command("XACKDEL", key, "g", "IDS", 1, "6-1")
+    return list(deleted) == [1] and list(acked) == [1] and r.xlen(key) == 0
+
+
+def _try_xinfo_full(r, key):
+    r.xreadgroup("g", "c", {key: ">"})  # a PEL to list is what trips fakeredis
+    return "groups" in r.xinfo_stream(key, full=True)
+
+
+def _try_inactive(r, key):
+    r.xreadgroup("g", "c", {key: ">"})
+    return "inactive" in r.xinfo_consumers(key, "g")[0]
+
+
+_TRIES = {
+    "xautoclaim": _try_xautoclaim,
+    "xautoclaim-deleted": lambda r, key: _try_xautoclaim(r, key, deleted=True),
+    "minid": lambda r, key: r.execute_command("XTRIM", key, "MINID", "~", "5-1", "LIMIT", 10) == 0,
+    "xpending-idle": lambda r, key: r.xpending_range(key, "g", "-", "+", 10, idle=0) == [],
+    "exclusive-ranges": lambda r, key: [e[0] for e in r.xrange(key, "(5-1", "+")] == ["6-1"],
+    "partial-ids": lambda r, key: r.xadd(key, {"f": "3"}, id="7-*") == "7-0",
+    "lag": lambda r, key: "lag" in r.xinfo_groups(key)[0],
+    "xinfo-inactive": _try_inactive,
+    "xread-plus": lambda r, key: r.xread({key: "+"})[0][1][0][0] == "6-1",
+    "xdelex": _try_xdelex,
+    "trim-acked": _try_trim_acked,
+    "xreadgroup-claim": _try_claim,
+    "idmp": _try_idmp,
+    "xnack": _try_xnack,
+    "xread-maxcount": _try_maxcount,
+    "memory-usage": lambda r, key: r.memory_usage(key) is not None,
+    "xsetid": lambda r, key: r.execute_command("XSETID", key, "9-9") in (True, "OK"),
+    "xinfo-full": _try_xinfo_full,
+}

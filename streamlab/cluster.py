@@ -316,14 +316,15 @@ class ClusterClient(RedisCluster):
                  "cluster-private": "a private cluster started for this kernel"}[b.kind]
         shards = len(self.get_primaries())
         return (f"streamlab: connected to a Redis Cluster of {shards} primaries "
-                f"({b.server_name} {b.version_text}) via {where} at {b.url}")
+                f"({b.server}) via {where} at {b.url}")
 
     def supports(self, feature: str) -> bool:
-        from .backend import FEATURES
+        """Whether the cluster's servers do ``feature``: probed as ``Client.supports`` does."""
+        from .backend import FEATURES, probe_features
 
         if feature not in FEATURES:
             raise ValueError(f"Unknown feature {feature!r}. Known features: {', '.join(sorted(FEATURES))}.")
-        return self.backend.version >= FEATURES[feature][0]
+        return probe_features(self)[feature]
 
     def pipeline(self, transaction=None, shard_hint=None):
         """redis-py's cluster pipeline; a transaction (``MULTI``/``EXEC`` on one slot) also parses

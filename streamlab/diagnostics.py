@@ -102,16 +102,54 @@ def check_widget_frontend() -> Check:
 
 
 def check_server_binary() -> Check:
-    binary = _server.find_server_binary()
+    try:
+        binary = _server.find_server_binary()
+    except _server.ServerError as exc:
+        return Check("redis-server", False, str(exc), "unset STREAMLAB_SERVER_BINARY or fix its value")
     if not binary:
         return Check("redis-server", True,
                      "not on PATH: fine, the course runs on fakeredis; for real-server behaviour "
                      "install one", _server.INSTALL_HINT)
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return Check("redis-server", False, f"{binary} does not run ({exc})", _server.INSTALL_HINT)
-    return Check("redis-server", True, f"{binary}: {out}")
+    label = _server.binary_version(binary)
+    if label is None:
+        return Check("redis-server", False, f"{binary} does not run", _server.INSTALL_HINT)
+    return Check("redis-server", True, f"{binary}: {label} (what a private server starts)")
+
+
+def new_way(features: dict[str, bool]) -> dict[str, list[str]]:
+    """The lessons' "new way" cells for a server with ``features`` (``Client.features()``):
+    {"real": ..., "emulated": ..., "not shown": ...}, each a list like "04 XNACK (8.8)".
+    A cell the server cannot run goes to a side emulation only where fakeredis has the
+    feature (``backend.emulated()``); otherwise the lesson only describes it."""
+    side = _backend.emulated().features()
+    found: dict[str, list[str]] = {"real": [], "emulated": [], "not shown": []}
+    for name, (lessons, label) in _backend.FEATURE_LESSONS.items():
+        since = _backend._dotted(_backend.FEATURES[name][0])
+        shown = f"{'/'.join(f'{n:02d}' for n in lessons)} {label} ({since})"
+        where = "real" if features.get(name) else "emulated" if side.get(name) else "not shown"
+        found[where].append(shown)
+    return found
+
+
+def check_features(client) -> list[Check]:
+    """What the server is (from HELLO), which new-way cells run on it, what it lacks."""
+    features = client.features()
+    cells = new_way(features)
+    detail = f"run for real here: {', '.join(cells['real']) or 'none'}"
+    if cells["emulated"]:
+        detail += (f"; on a side fakeredis emulating Redis "
+                   f"{_backend._dotted(_backend.EMULATION_VERSION)} (labelled): "
+                   + ", ".join(cells["emulated"]))
+    if cells["not shown"]:
+        detail += "; described only (fakeredis cannot emulate it): " + ", ".join(cells["not shown"])
+    checks = [Check("server", True, client.backend.server), Check("new-way cells", True, detail)]
+    older = [name for name, ok in features.items()
+             if not ok and name not in _backend.FEATURE_LESSONS]
+    checks.append(Check("features", True,
+                        "every stream feature the course shows is there" if not older else
+                        "fine for the course; this server lacks (the lessons say where it "
+                        "matters): " + ", ".join(older)))
+    return checks
 
 
 def diagnose(url: str | None = None) -> Report:
@@ -134,11 +172,7 @@ def diagnose(url: str | None = None) -> Report:
     client = _backend._make_client(chosen)
     try:
         report.banner = client.banner()
-        missing = [name for name, ok in client.features().items() if not ok]
-        detail = ("every stream feature the course shows is there" if not missing else
-                  "fine for the course; newer features this server lacks (lessons say which "
-                  "version brings them): " + ", ".join(missing))
-        report.checks.append(Check("features", True, detail))
+        report.checks += check_features(client)
     finally:
         client.close()
     return report

@@ -108,6 +108,13 @@ _RESPONSE_RULES = [
     (r"requires the key to exist",
      "The stream key does not exist yet, so there is no group on it either.",
      "Create both at once: XGROUP CREATE key group $ MKSTREAM (mkstream=True in redis-py)."),
+    # A blocked XREADGROUP whose stream is deleted: Redis 7.2+ and Valkey run the read again
+    # and it fails with this NOGROUP; 7.0 answers UNBLOCKED (backend.behaviour() says which).
+    (r"^NOGROUP .* in XREADGROUP",
+     "That consumer group (or the stream under it) does not exist; if this read was waiting "
+     "(BLOCK), the stream was deleted while this read was waiting.",
+     "Create both at once: XGROUP CREATE key group $ MKSTREAM (mkstream=True in redis-py), then "
+     "read again; XINFO GROUPS key lists the groups there are."),
     (r"^NOGROUP",
      "That consumer group (or the stream under it) does not exist.",
      "Create it with XGROUP CREATE key group $ MKSTREAM (MKSTREAM also makes a missing stream); "
@@ -120,7 +127,8 @@ _RESPONSE_RULES = [
      "That key does not exist.",
      "Check the name: EXISTS key answers 1 when it is there, SCAN 0 MATCH lesson* lists keys."),
     (r"^UNBLOCKED",
-     "The stream was deleted while this read was waiting on it.",
+     "The stream was deleted while this read was waiting (Redis 7.0 answers UNBLOCKED; "
+     "7.2 and newer answer NOGROUP).",
      "Create the stream and group again (XGROUP CREATE key group $ MKSTREAM), then read again."),
     (r"Unbalanced",
      "The STREAMS list needs one ID per stream key.",

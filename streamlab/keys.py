@@ -41,8 +41,10 @@ def reset(r=None, lesson: int | str | None = None, quiet: bool = False) -> int:
     so this is safe on a shared server. Returns how many keys were deleted.
     """
     from . import workers  # imported here: workers imports this module
+    from .backend import close_emulations
 
     workers.stop_all()
+    close_emulations()  # the side fakeredis servers of "new way" cells, and their data
     if r is None:
         from .backend import connect
 

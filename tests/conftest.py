@@ -156,3 +156,19 @@ def _is_library_thread(t: threading.Thread) -> bool:
     # "<thread> - runner", behind jupyter_client's blocking calls) live once per process.
     return (t.name.startswith(("asyncio_", "ThreadPoolExecutor", "IPythonHistorySavingThread"))
             or t.name.endswith(" - runner"))
+
+
+# --- the server matrix (docs/SERVERS.md) ----------------------------------------------
+# Every server binary at hand ("Redis 7.0.15", "Valkey 8.1.8", "Valkey 9.1.2"): tests of what
+# differs between servers (supports(), behaviour()) run on each. The rest of the suite runs on
+# one real server, STREAMLAB_SERVER_BINARY's (tools/run_matrix.py and .ci/run pick it).
+MATRIX_BINARIES = sl_server.server_binaries()
+
+
+@pytest.fixture(scope="session", params=sorted(MATRIX_BINARIES) or ["none"])
+def matrix_server(request):
+    """(label, URL) of a private server of each binary at hand, one per session each."""
+    if request.param == "none":
+        _no_real_server("no redis-server or valkey-server binary at hand for the server matrix")
+    with sl_server.PrivateServer(binary=MATRIX_BINARIES[request.param]) as srv:
+        yield request.param, srv.url

@@ -183,7 +183,6 @@ def test_supports_answers_for_every_feature(r, backend_kind):
         assert features["memory-usage"] is False
     else:
         assert features["xsetid"] is True
-        assert features["xdelex"] == (r.backend.version >= (8, 2))
 
 
 def test_walrus_database_is_on_the_same_server(r, prefix):
@@ -234,3 +233,173 @@ def test_reset_never_touches_keys_outside_the_course(own_r):
     assert sl.reset(r, quiet=True) == 2
     assert r.get("someone-elses:key") == "precious"
     assert not r.exists("lesson97:mine", "streamlab:mine")
+
+
+# --- server identity, probed features, behaviour by server --------------------------
+
+# For each newer feature, the command that shows it, sent raw: a server without the feature
+# refuses it (unknown command, syntax error, invalid ID) or answers something else.
+RAW_CHECKS = {
+    "xdelex": lambda r, k: r.execute_command("XDELEX", k, "IDS", 1, "1-1") == [-1],
+    "trim-acked": lambda r, k: r.execute_command("XTRIM", k, "MAXLEN", 0, "ACKED") == 0,
+    "xreadgroup-claim": lambda r, k: r.execute_command(
+        "XREADGROUP", "GROUP", "g", "c", "CLAIM", 0, "STREAMS", k, ">") is not None,
+    "idmp": lambda r, k: r.execute_command("XADD", k, "IDMP", "p", "i", "*", "f", "1")
+    == r.execute_command("XADD", k, "IDMP", "p", "i", "*", "f", "1"),
+    "xnack": lambda r, k: r.execute_command("XNACK", k, "g", "SILENT", "IDS", 1, "1-1") == 0,
+    "xread-maxcount": lambda r, k: len(r.execute_command("XREAD", "MAXCOUNT", 1, "STREAMS", k, "0")[0][1]) == 1,
+    "xread-plus": lambda r, k: r.xread({k: "+"})[0][1][0][0] == "2-1",
+    "xinfo-inactive": lambda r, k: (r.xreadgroup("g", "c", {k: ">"}) is not None
+                                    and "inactive" in r.xinfo_consumers(k, "g")[0]),
+}
+
+
+def server_does(r, feature: str) -> bool:
+    key = f"streamlab:test:{uuid.uuid4().hex[:12]}:raw"
+    r.xadd(key, {"f": "1"}, id="1-1")
+    r.xadd(key, {"f": "2"}, id="2-1")
+    r.xgroup_create(key, "g", id="0")
+    try:
+        return bool(RAW_CHECKS[feature](r, key))
+    except redis.ResponseError:
+        return False
+    finally:
+        r.delete(key)
+
+
+def test_supports_agrees_with_each_matrix_server(matrix_server):
+    """On every server binary at hand, supports() (COMMAND INFO/DOCS, tries) says what the
+    command itself shows, and the banner names the server as its binary does."""
+    label, url = matrix_server
+    r = sl.connect(url, quiet=True)
+    try:
+        assert r.backend.server == label  # e.g. "Valkey 8.1.8", from HELLO, not INFO's 7.2.4
+        assert label in r.banner()
+        for feature in RAW_CHECKS:
+            assert r.supports(feature) == server_does(r, feature), (label, feature)
+    finally:
+        r.close()
+
+
+def test_valkey_is_named_by_hello_not_by_infos_compatibility_version(matrix_server):
+    label, url = matrix_server
+    if not label.startswith("Valkey"):
+        pytest.skip(f"{label} is not Valkey")
+    r = sl.connect(url, quiet=True)
+    try:
+        assert r.info("server")["redis_version"] == "7.2.4"  # what INFO says on every Valkey
+        assert r.backend.server_name == "valkey" and r.backend.version >= (8,)
+        assert not r.supports("xdelex")  # Valkey 8.1 and 9.1 have no XDELEX, whatever the number
+    finally:
+        r.close()
+
+
+def test_a_fenced_user_without_info_gets_the_server_name_and_the_features():
+    """A workshop user allowed only @connection @stream @pubsub @read @write: no INFO, no
+    CONFIG, no CLIENT. HELLO names the server; COMMAND and the scratch-key tries still work."""
+    if not server.find_server_binary():
+        _no_real_server("needs a server binary to create an ACL user on")
+    with server.PrivateServer() as srv:
+        admin = redis.Redis.from_url(srv.url, decode_responses=True)
+        admin.execute_command("ACL", "SETUSER", "ana", "on", ">pw", "~*", "resetchannels",
+                              "&*", "-@all", "+@connection", "+@stream", "+@pubsub", "+@read",
+                              "+@write")
+        fenced = sl.connect(f"redis://ana:pw@127.0.0.1:{srv.port}/0", quiet=True)
+        try:
+            with pytest.raises(redis.ResponseError, match="no permissions"):
+                fenced.info("server")  # the fence holds
+            owner = sl.connect(srv.url, quiet=True)
+            assert fenced.backend.server == owner.backend.server
+            backend.forget_probes()
+            assert fenced.features() == owner.features()
+            assert admin.dbsize() == 0  # the probes' scratch keys are gone
+            owner.close()
+        finally:
+            fenced.close()
+            admin.close()
+
+
+def test_fakeredis_takes_xdelex_at_7_0_but_supports_follows_the_emulated_version(clean_env):
+    clean_env.delenv("STREAMLAB_FAKE_VERSION", raising=False)
+    r = sl.connect(backend="fake", quiet=True)
+    key = f"streamlab:test:{uuid.uuid4().hex[:12]}"
+    r.xadd(key, {"f": "1"}, id="1-1")
+    try:
+        assert r.backend.version == backend.FAKE_EMULATES == (7, 0)
+        assert r.execute_command("XDELEX", key, "IDS", 1, "1-1") == [1]  # Redis 7.0 refuses it
+        assert not r.supports("xdelex") and not r.supports("xinfo-inactive")
+    finally:
+        r.delete(key)
+
+
+def test_fake_version_comes_from_the_environment(clean_env):
+    clean_env.setenv("STREAMLAB_FAKE_VERSION", "8.10")
+    r = sl.connect(backend="fake", quiet=True)
+    assert r.backend.version == (8, 10)
+    assert "fakeredis" in r.banner() and "emulating Redis 8.10" in r.banner()
+    for feature in ("xreadgroup-claim", "idmp", "xnack", "xread-maxcount", "trim-acked", "xdelex"):
+        assert r.supports(feature), feature
+    clean_env.setenv("STREAMLAB_FAKE_VERSION", "eight")
+    with pytest.raises(sl.BackendError, match="STREAMLAB_FAKE_VERSION='eight'.*7.0 or 8.10"):
+        sl.connect(backend="fake", quiet=True)
+
+
+def test_a_bad_server_binary_setting_is_an_error_not_a_fallback(clean_env):
+    clean_env.setenv("STREAMLAB_SERVER_BINARY", "/nowhere/redis-server")
+    clean_env.setattr(backend, "LOCAL_URL", closed_port_url())
+    with pytest.raises(sl.BackendError, match="STREAMLAB_SERVER_BINARY='/nowhere/redis-server'"):
+        sl.connect(backend="private", quiet=True)
+
+
+def test_the_side_emulation_is_a_separate_labelled_server_closed_by_reset(clean_env):
+    clean_env.delenv("STREAMLAB_FAKE_VERSION", raising=False)
+    main = sl.connect(backend="fake", quiet=True)
+    side = backend.emulated((8, 10))
+    key = f"streamlab:test:{uuid.uuid4().hex[:12]}"
+    try:
+        assert backend.emulated((8, 10)) is side  # created once, then shared
+        assert side.backend.kind == "emulation" and side.backend.is_fake
+        assert "side emulation" in side.banner() and "emulating Redis 8.10" in side.banner()
+        side.xadd(key, {"f": "1"})
+        assert main.exists(key) == 0  # nothing reaches the learner's server
+        assert side.supports("xnack") and not main.supports("xnack")
+        sl.reset(main, lesson=99, quiet=True)
+        assert backend.emulated((8, 10)) is not side
+        assert backend.emulated((8, 10)).exists(key) == 0  # a fresh server
+    finally:
+        backend.close_emulations()
+    with pytest.raises(ValueError, match="tuple of whole numbers"):
+        backend.emulated("eight")
+
+
+def test_probes_run_once_per_server(clean_env, monkeypatch):
+    clean_env.delenv("STREAMLAB_FAKE_VERSION", raising=False)
+    backend.forget_probes()
+    calls = []
+    real_probe_all = backend._probe_all
+    monkeypatch.setattr(backend, "_probe_all", lambda c: calls.append(c) or real_probe_all(c))
+    a = sl.connect(backend="fake", quiet=True)
+    b = sl.connect(backend="fake", quiet=True)
+    a.supports("lag"), b.features(), a.supports("xnack")
+    assert len(calls) == 1
+    backend.emulated((8, 4)).supports("xnack")
+    assert len(calls) == 2  # another server, probed on its own
+    backend.close_emulations()
+
+
+@pytest.mark.parametrize("server_name, version, deleted, lag", [
+    ("redis", (7, 0, 15), "UNBLOCKED", "approximate"),
+    ("redis", (7, 2, 0), "NOGROUP", "approximate"),
+    ("redis", (8, 0, 2), "NOGROUP", "approximate"),
+    ("redis", (8, 2, 0), "NOGROUP", "exact"),
+    ("valkey", (8, 1, 8), "NOGROUP", "approximate"),
+    ("valkey", (9, 1, 2), "NOGROUP", "approximate"),
+    ("fakeredis", (8, 10), "keeps-waiting", "approximate"),
+])
+def test_behaviour_is_keyed_on_server_and_version(server_name, version, deleted, lag):
+    b = backend.Backend(kind="url", url="redis://x:1/0", server_name=server_name, version=version,
+                        version_text=".".join(map(str, version)))
+    assert backend.behaviour(b, "deleted-stream-under-blocked-read") == deleted
+    assert backend.behaviour(b, "lag-after-deletions") == lag
+    with pytest.raises(ValueError, match="Known"):
+        backend.behaviour(b, "time-travel")

@@ -80,3 +80,30 @@ def test_cli_reset_deletes_course_keys_only(real_server_url):
     finally:
         r.delete("not-the-course", "lesson96:x")
         r.close()
+
+
+def test_doctor_names_the_server_and_which_new_way_cells_run_for_real(monkeypatch):
+    monkeypatch.setenv("STREAMLAB_BACKEND", "fake")
+    monkeypatch.delenv("STREAMLAB_FAKE_VERSION", raising=False)
+    checks = {c.name: c.detail for c in doctor.diagnose().checks}
+    assert checks["server"].startswith("fakeredis ") and checks["server"].endswith("emulating Redis 7.0")
+    cells = checks["new-way cells"]
+    assert cells.startswith("run for real here: none;")
+    assert "04 XREADGROUP ... CLAIM (8.4)" in cells.split("emulating Redis 8.10 (labelled):")[1]
+    # fakeredis answers XREAD ... + with [] at every version: no emulation can show it
+    assert "02 XREAD ... + (7.4)" in cells.split("described only")[1]
+
+    monkeypatch.setenv("STREAMLAB_FAKE_VERSION", "8.10")
+    cells = {c.name: c.detail for c in doctor.diagnose().checks}["new-way cells"]
+    real = cells.split(";")[0]
+    for shown in ("02 XREAD MAXCOUNT (8.10)", "04 XNACK (8.8)", "05 XACKDEL/XDELEX (8.2)"):
+        assert shown in real, (shown, cells)
+
+
+def test_doctor_on_each_server_at_hand_says_what_runs_there(matrix_server):
+    label, url = matrix_server
+    checks = {c.name: c.detail for c in doctor.diagnose(url).checks}
+    assert checks["server"] == label  # "Valkey 8.1.8", as HELLO says
+    real = checks["new-way cells"].split(";")[0]
+    assert ("02 XREAD ... + (7.4)" in real) == (not label.startswith("Redis 7.0"))  # measured
+    assert "XNACK" not in real  # no server here has Redis 8.8's XNACK

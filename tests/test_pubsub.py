@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import matplotlib
+import re
+
 import pytest
 
 from streamlab import pubsub
@@ -189,7 +191,7 @@ def test_on_a_private_server_the_demo_uses_it_and_restores_its_limit():
             assert pubsub.may_reconfigure(client)
             before = pubsub.output_buffer_limit(client)
             demo = pubsub.slow_subscriber_demo(client, messages=3000)
-            assert demo.where.startswith("this kernel's private server (redis ")
+            assert re.match(r"This kernel's private server: (Redis|Valkey) \d+\.\d+", demo.where), demo.where
             assert demo.disconnected and demo.delivered_by_publish < 3000
             assert pubsub.output_buffer_limit(client) == before
         finally:
@@ -209,5 +211,7 @@ def test_the_scratch_server_is_the_binary_the_package_finds_and_the_demo_says_wh
     import re
 
     assert str(chosen) in demo.where
-    assert re.search(r"\((redis|valkey) \d+\.\d+", demo.where), demo.where
+    assert re.search(r": (Redis|Valkey) \d+\.\d+", demo.where), demo.where  # as HELLO names it
     assert str(chosen) in str(demo)
+    if r.backend.server not in demo.where:  # the learner is told the demo ran elsewhere
+        assert f"Your own server is {r.backend.server}" in str(demo)
