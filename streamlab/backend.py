@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from . import namespace as _namespace
 from . import server as _server
 
 BACKENDS = ("auto", "env", "local", "private", "fake")
@@ -96,15 +97,33 @@ class Backend:
     private_server: _server.PrivateServer | None = None
     fake_server: object | None = None
     private_cluster: object | None = None  # a cluster.PrivateCluster (connect(cluster=True))
+    #: The learner namespace every client of this backend renames keys into (None: no renaming).
+    namespace: _namespace.Namespace | None = None
 
     @property
     def is_fake(self) -> bool:
         return self.kind == "fake"
 
+    @property
+    def learner(self) -> str | None:
+        """The learner whose namespace the keys live in, or None."""
+        return self.namespace.learner if self.namespace else None
 
-class Client(redis.Redis):
+    def __repr__(self) -> str:
+        # Never the password: learners print this, and notebooks keep what they print.
+        where = f" at {redact(self.url)}" if self.url else ""
+        ns = f", learner {self.learner!r} (keys under {self.namespace.prefix})" if self.namespace else ""
+        return (f"<streamlab Backend {self.kind}: {self.server_name} {self.version_text}"
+                f"{where}{ns}>")
+
+
+class Client(_namespace.ScopedMixin, redis.Redis):
     """A redis-py client (``decode_responses=True``, RESP2, no read timeout) that
     also knows which backend it is on.
+
+    With a learner namespace (``connect(learner=...)``, ``STREAMLAB_LEARNER`` or
+    the URL's ACL user) every key and channel is renamed under ``ws:<learner>:``
+    on the way to the server and back (``streamlab.namespace``).
 
     Everything redis-py offers works as usual: ``r.xadd(...)``, ``r.xread(...)``.
     On top of that: ``r.backend``, ``r.banner()``, ``r.supports(feature)``,
@@ -129,6 +148,8 @@ class Client(redis.Redis):
         text = f"streamlab: connected to {server} via {where}"
         if b.url:
             text += f" at {redact(b.url)}"
+        if b.namespace:
+            text += f", as learner {b.learner} (your keys live under {b.namespace.prefix})"
         return text
 
     def supports(self, feature: str) -> bool:
@@ -160,12 +181,24 @@ class Client(redis.Redis):
         if getattr(self, "_walrus", None) is None:
             import walrus
 
-            self._walrus = walrus.Database(connection_pool=_make_pool(self.backend, decode=False))
+            cls = _namespace.scoped_class(walrus.Database)
+            self._walrus = cls(connection_pool=_make_pool(self.backend, decode=False))
+            self._walrus.namespace = self.namespace
         return self._walrus
 
     def new_client(self, decode_responses: bool = True) -> "Client":
         """Another client on the same backend, with its own connection pool."""
         return _make_client(self.backend, decode=decode_responses)
+
+    def without_namespace(self, decode_responses: bool = True) -> "Client":
+        """A client on the same server whose key names are sent as they are written.
+
+        For keys outside the learner's namespace that the course shares on
+        purpose (a workshop's progress stream); the ACL still decides what it may touch.
+        """
+        client = _make_client(self.backend, decode=decode_responses)
+        client.namespace = None
+        return client
 
     def __repr__(self) -> str:
         return f"<streamlab.Client: {self.banner()}>"
@@ -210,7 +243,31 @@ def _make_pool(backend: Backend, decode: bool) -> redis.ConnectionPool:
 def _make_client(backend: Backend, decode: bool = True) -> Client:
     client = Client(connection_pool=_make_pool(backend, decode))
     client.backend = backend
+    client.namespace = backend.namespace
     return client
+
+
+def _attach_namespace(backend: Backend, learner: str | None) -> None:
+    """Give ``backend`` the learner namespace ``learner``/STREAMLAB_LEARNER/the URL's user asks for."""
+    url_user = None
+    if backend.url and backend.kind in ("url", "env", "local"):
+        url_user = urlsplit(backend.url).username
+    try:
+        name = _namespace.resolve(learner, url_user)
+    except _namespace.NamespaceError as exc:
+        raise BackendError(str(exc)) from None
+    if name is None:
+        backend.namespace = None
+        return
+    fetch = getkeys = None
+    if not backend.is_fake:
+        # The server's own command table says where each command's keys are
+        # (fakeredis has none: the namespace falls back to the shipped table).
+        raw = redis.Redis(connection_pool=_make_pool(backend, decode=False))
+        raw.response_callbacks.clear()
+        fetch = lambda name: raw.execute_command("COMMAND", "INFO", name)  # noqa: E731
+        getkeys = lambda args: raw.execute_command("COMMAND", "GETKEYS", *args)  # noqa: E731
+    backend.namespace = _namespace.Namespace(name, fetch=fetch, getkeys=getkeys)
 
 
 def _probe(url: str) -> tuple[str, tuple[int, ...], str]:
@@ -221,12 +278,24 @@ def _probe(url: str) -> tuple[str, tuple[int, ...], str]:
     )
     try:
         probe.ping()
-        info = probe.info("server")
+        try:
+            info = probe.info("server")
+        except redis.exceptions.NoPermissionError:
+            # A workshop user fenced out of INFO (@dangerous): HELLO names the server too.
+            info = _hello_info(probe)
     finally:
         probe.close()
     name = "valkey" if "valkey_version" in info else "redis"
     text = str(info.get("valkey_version") or info.get("redis_version", "0"))
     return name, _version_tuple(text), text
+
+
+def _hello_info(probe: redis.Redis) -> dict[str, str]:
+    """INFO's ``redis_version``/``valkey_version`` from ``HELLO`` (allowed to every user)."""
+    reply = probe.execute_command("HELLO")
+    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+    fields = {str(k): str(v) for k, v in fields.items()}
+    return {f"{fields.get('server', 'redis')}_version": fields.get("version", "0")}
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -348,7 +417,7 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
 
 
 def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False,
-            cluster: bool = False) -> Client:
+            cluster: bool = False, learner: str | None = None) -> Client:
     """Connect to the course's Redis and print a one-line banner.
 
     ``url`` wins over everything; otherwise ``STREAMLAB_BACKEND`` (or
@@ -358,12 +427,18 @@ def connect(url: str | None = None, *, backend: str | None = None, quiet: bool =
     ``cluster=True`` (lesson 09) gives a Redis Cluster client instead: a cluster
     URL, a ``REDIS_URL`` that is a cluster node, or a private cluster; where there
     is none (fakeredis), the fakeredis client. See ``streamlab.cluster``.
+
+    ``learner="ana"`` (or ``STREAMLAB_LEARNER=ana``, or a URL whose ACL user is
+    ``ana``) keeps every key and channel under ``ws:ana:`` while the code keeps
+    using the names the lessons use (``streamlab.namespace``); ``learner=""``
+    turns that off.
     """
     if cluster:
         from . import cluster as _cluster
 
         return _cluster.connect(url, backend=backend, quiet=quiet)
     chosen = choose_backend(url, backend)
+    _attach_namespace(chosen, learner)
     client = _make_client(chosen)
     if not quiet:
         print(client.banner())
@@ -380,8 +455,10 @@ def _load_magics(client: Client) -> None:
     if shell is None:
         return
     from . import magics
+    from .explain import install_notebook_handler
 
     magics.register(shell, client)
+    install_notebook_handler(shell)
 
 
 # --- feature probes on fakeredis --------------------------------------------
