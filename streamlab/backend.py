@@ -20,6 +20,7 @@ block time (redis-py 8's default 5 s timeout breaks ``BLOCK >= 5000``).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -60,19 +61,52 @@ class BackendError(RuntimeError):
         return [f"BackendError: {self}"]
 
 
+SCHEMES = ("redis", "rediss", "unix")
+_SECRET_QUERY = re.compile(r"(?i)([?&][^=&#]*pass[^=&#]*=)[^&#]*")
+
+
 def redact(url: str | None) -> str:
-    """The URL with any password replaced by ``***``, safe to print or log."""
+    """The URL with any password replaced by ``***``, safe to print or log.
+
+    Works on the text, not on a parse of it, so a password holding an
+    unencoded ``/``, ``#``, ``?`` or ``@`` (which confuses every URL parser) is
+    hidden too: everything between ``//`` and the last ``@`` is user and password.
+    ``?password=`` style query parameters are hidden as well.
+    """
     if not url:
         return ""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    text = _SECRET_QUERY.sub(r"\1***", url)
+    start = text.find("//")
+    at = text.rfind("@")
+    if start < 0 or at < start:
+        return text
+    userinfo = text[start + 2:at]
+    if ":" not in userinfo:
+        return text  # a user name alone is no secret
+    user = userinfo.split(":", 1)[0]
+    return f"{text[:start + 2]}{user}:***{text[at:]}"
+
+
+def check_url(url: str) -> None:
+    """``ValueError`` (with the fix, never the password) if ``url`` is not one streamlab can use."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise ValueError(
+            f"{redact(url)!r} is not a Redis URL: it should start with redis:// "
+            "(rediss:// for TLS, unix:// for a socket file), e.g. redis://host:6379/0.")
+    rest = url.split("://", 1)[1]
+    at = rest.rfind("@")
+    if at >= 0 and any(ch in rest[:at] for ch in "/#?@"):
+        raise ValueError(
+            f"the user name or password in {redact(url)!r} holds a character that ends that "
+            "part of a URL. Percent-encode /, #, @ (and ?) in passwords: / is %2F, # is %23, "
+            "@ is %40, ? is %3F (urllib.parse.quote(password, safe='') does it).")
+    if scheme in ("redis", "rediss"):
+        try:
+            urlsplit(url).port  # a port that is not a number fails here, not deep in redis-py
+        except ValueError:
+            raise ValueError(f"the port in {redact(url)!r} is not a number: "
+                             "redis://host:6379/0.") from None
 
 
 @dataclass
@@ -231,6 +265,10 @@ def _make_pool(backend: Backend, decode: bool) -> redis.ConnectionPool:
         return redis.ConnectionPool(
             connection_class=fakeredis.FakeRedisConnection, server=backend.fake_server, **common
         )
+    if backend.url.lower().startswith("unix:"):
+        # A socket file: no TCP keepalive there (redis-py's unix connection refuses the option).
+        return redis.ConnectionPool.from_url(backend.url, socket_timeout=None,
+                                             socket_connect_timeout=5, **common)
     return redis.ConnectionPool.from_url(
         backend.url,
         socket_timeout=None,  # blocking reads may wait longer than any fixed timeout
@@ -313,16 +351,64 @@ def _describe_failure(url: str, exc: Exception) -> str:
     if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
         return (f"{shown} refused the password ({text}). Put the right one in the URL: "
                 "redis://:PASSWORD@host:port/0 (or redis://USER:PASSWORD@host:port/0).")
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError)):
-        return (f"nothing answered at {shown} ({text}). Check that the server is running "
-                "and the host and port are right, or unset REDIS_URL to use the built-in backend.")
     if isinstance(exc, ValueError):
-        return (f"{shown!r} is not a Redis URL ({text}). It should look like "
-                "redis://host:6379/0 or rediss://host:6380/0.")
-    return f"{shown} answered with an error: {text}"
+        if repr(shown) in text:
+            return text  # check_url's own words: what is wrong and the fix
+        # redis-py's parse errors may quote pieces of the URL, password included: not shown.
+        return (f"{shown!r} is not a Redis URL streamlab can use. It should look like "
+                "redis://USER:PASSWORD@host:6379/0, rediss://host:6380/0 (TLS) or "
+                "unix:///path/to/redis.sock; percent-encode /, #, @ in passwords.")
+    if _is_tls_trouble(text):
+        return _tls_failure(url, shown, text)
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        tls = (" A rediss:// URL speaks TLS: if this server does not, use redis://."
+               if url.lower().startswith("rediss:") else "")
+        return (f"nothing answered at {shown} ({_redact_text(text, url)}). Check that the server "
+                "is running and the host and port (or socket path) are right, or unset "
+                f"REDIS_URL to use the built-in backend.{tls}")
+    return f"{shown} answered with an error: {_redact_text(text, url)}"
+
+
+def _is_tls_trouble(text: str) -> bool:
+    return bool(re.search(r"SSL|TLS|certificate", text))
+
+
+def _tls_failure(url: str, shown: str, text: str) -> str:
+    """A TLS failure: which side of the handshake went wrong, and the fix."""
+    text = _redact_text(text, url)
+    if not url.lower().startswith("rediss:"):
+        return (f"{shown} answered in TLS, but the URL asks for plain TCP ({text}). "
+                "Use rediss:// for a TLS server.")
+    if re.search(r"WRONG_VERSION_NUMBER|record layer|unexpected eof|EOF occurred", text, re.I):
+        return (f"{shown} does not speak TLS ({text}). Use redis:// for a server without TLS, "
+                "or the TLS port of this one.")
+    if re.search(r"certificate|CERTIFICATE", text):
+        return (f"{shown} speaks TLS but its certificate is not one this machine trusts "
+                f"({text}). Give the CA file: ?ssl_ca_certs=/path/to/ca.pem in the URL (or, "
+                "for a throwaway test server only, ?ssl_cert_reqs=none).")
+    return (f"the TLS handshake with {shown} failed ({text}). Check the rediss:// URL's host, "
+            "port and certificates (?ssl_ca_certs=, ?ssl_certfile=, ?ssl_keyfile=).")
+
+
+def _redact_text(text: str, url: str) -> str:
+    """``text`` with ``url``'s password taken out, wherever a library quoted it."""
+    secret = _password_of(url)
+    if secret:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _password_of(url: str) -> str | None:
+    rest = url.split("://", 1)[-1]
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        return rest[:at].split(":", 1)[1] or None
+    found = re.search(r"(?i)[?&][^=&#]*pass[^=&#]*=([^&#]*)", url)
+    return found.group(1) if found and found.group(1) else None
 
 
 def _try_url(kind: str, url: str) -> Backend:
+    check_url(url)
     name, version, text = _probe(url)
     return Backend(kind=kind, url=url, server_name=name, version=version, version_text=text)
 

@@ -402,4 +402,4 @@ def _command_name(exc: BaseException, command: str | None) -> str | None:
 
 
 def _redact_urls(text: str) -> str:
-    return re.sub(r"rediss?://\S+", lambda m: redact(m.group(0)), text)
+    return re.sub(r"(?:rediss?|unix)://\S+", lambda m: redact(m.group(0)), text)
