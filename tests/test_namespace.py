@@ -291,3 +291,32 @@ def test_streamlab_reset_cli_deletes_only_the_learners_keys(fenced_server, monke
         assert admin.exists("ws:bob:lesson05:s") == 1
     finally:
         admin.delete("ws:bob:lesson05:s")
+
+
+
+def test_reset_refused_by_the_acl_is_explained(fenced_server):
+    """A user fenced to its keys but working without a namespace (learner="") finds another
+    learner's lesson keys with SCAN and may not delete them: the refusal is explained."""
+    admin, urls = fenced_server
+    admin.xadd("lesson05:someone-elses", {"f": "v"})
+    plain_user = sl_backend.connect(urls["ana"], quiet=True, learner="")
+    try:
+        assert plain_user.backend.namespace is None
+        with pytest.raises(redis.exceptions.NoPermissionError) as caught:
+            sl_keys.reset(plain_user, lesson=5, quiet=True)
+        assert "may only touch keys under its own prefix" in explain(caught.value)
+        assert admin.exists("lesson05:someone-elses") == 1
+    finally:
+        admin.delete("lesson05:someone-elses")
+        plain_user.close()
+
+
+def test_doctor_works_for_a_fenced_user(fenced_server, capsys, monkeypatch):
+    import streamlab as sl
+
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    report = sl.doctor(urls["ana"])
+    out = capsys.readouterr().out
+    assert "learner ana" in out and "pw-ana" not in out
+    assert "Traceback" not in out
