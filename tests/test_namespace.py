@@ -320,3 +320,26 @@ def test_doctor_works_for_a_fenced_user(fenced_server, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "learner ana" in out and "pw-ana" not in out
     assert "Traceback" not in out
+
+
+def test_a_refusal_in_a_notebook_cell_is_explained_not_a_traceback(fenced_server, shell, capsys,
+                                                                   monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    shell.user_ns["fenced_url"] = urls["ana"]
+    shell.run_cell("import streamlab as sl\nr = sl.connect(fenced_url, quiet=True)")
+    try:
+        capsys.readouterr()
+        shell.run_cell("%%redis\nINFO server\nXLEN lesson01:events\n")
+        out = capsys.readouterr().out
+        assert "(error) NOPERM" in out
+        assert "hint: Your Redis user may not run INFO" in out and "ACL SETUSER <user> +info" in out
+        assert "(integer) 0" in out  # the next command still ran
+        result = shell.run_cell("r.info()")
+        captured = capsys.readouterr()
+        assert isinstance(result.error_in_exec, redis.exceptions.NoPermissionError)
+        assert "What happened: Your Redis user may not run INFO" in captured.out
+        assert "Traceback" not in captured.out + captured.err
+    finally:
+        shell.run_cell("r.close()")
+        shell.set_custom_exc((), None)
