@@ -343,3 +343,27 @@ def test_a_refusal_in_a_notebook_cell_is_explained_not_a_traceback(fenced_server
     finally:
         shell.run_cell("r.close()")
         shell.set_custom_exc((), None)
+
+
+def test_the_terminal_programs_work_in_the_learners_namespace(fenced_server):
+    admin, urls = fenced_server
+    stream = "lesson07:ns-programs"
+    # The user comes from the URL and the namespace from STREAMLAB_LEARNER, as a terminal has them.
+    env = {**os.environ, "REDIS_URL": urls["ana"], namespace.LEARNER_ENV: "ana"}
+    try:
+        produced = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "produce", "sensor1", "--stream", stream,
+             "--rate", "200", "--count", "5"], env=env, capture_output=True, text=True, timeout=60)
+        assert produced.returncode == 0, produced.stderr
+        assert admin.xlen("ws:ana:" + stream) == 5
+        consumed = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "consume", "workers", "c1", "--stream", stream,
+             "--count", "10", "--idle-exit", "1", "--block", "200"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert consumed.returncode == 0, consumed.stderr
+        assert admin.xpending("ws:ana:" + stream, "workers")["pending"] == 0
+        assert admin.xinfo_groups("ws:ana:" + stream)[0]["entries-read"] == 5
+        assert not admin.exists(stream)  # nothing outside the namespace
+    finally:
+        for key in admin.scan_iter(match="ws:ana:lesson07:*"):
+            admin.delete(key)
