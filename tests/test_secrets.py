@@ -153,3 +153,15 @@ def test_unix_socket_urls_work(monkeypatch):
 def test_rediss_to_a_plain_server_says_tls(server):
     with pytest.raises(sl_backend.BackendError, match="rediss:// URL speaks TLS"):
         sl.connect(f"rediss://:{DEFAULT_PW}@{server}/0", quiet=True)
+
+
+def test_a_cluster_banner_hides_the_password():
+    from streamlab.cluster import ClusterClient
+
+    client = ClusterClient.__new__(ClusterClient)  # the banner needs only backend and primaries
+    client.backend = sl_backend.Backend(kind="cluster-url", url="redis://ana:kappa5sigma8@h:7000/0",
+                                        server_name="redis", version=(7, 0), version_text="7.0.15")
+    client.get_primaries = lambda: [1, 2, 3]
+    banner = client.banner()
+    assert "redis://ana:***@h:7000/0" in banner
+    assert_no_secret(banner, "cluster banner")
