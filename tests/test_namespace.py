@@ -410,3 +410,21 @@ def test_each_matching_pattern_gets_the_message_once_and_unsubscribing_stops_it(
         assert ps.get_message(timeout=0) is None
     finally:
         ps.close()
+
+
+def test_the_usual_workshop_recipe_without_info_connects(fenced_server, monkeypatch):
+    """`+@all -@dangerous` takes INFO away: connect() names the server from HELLO instead."""
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    admin.execute_command("ACL", "SETUSER", "wide", "on", ">pw-wide", "+@all", "-@dangerous",
+                          "~*", "&*")
+    url = urls["ana"].replace("ana:pw-ana", "wide:pw-wide")
+    try:
+        r = sl_backend.connect(url, quiet=True)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.info()
+        assert r.backend.version >= (6,) and r.backend.version_text in r.banner()
+        assert r.backend.learner == "wide"
+        r.close()
+    finally:
+        admin.execute_command("ACL", "DELUSER", "wide")
