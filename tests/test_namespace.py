@@ -204,8 +204,8 @@ def test_shipped_key_specs_agree_with_the_real_servers_command_table(real_server
 
 @pytest.fixture(scope="module")
 def fenced_server():
-    """A private server (this helper's port range) with learners ana and bob fenced in."""
-    with PrivateServer(port=7231) as srv:
+    """A private server with learners ana and bob fenced in."""
+    with PrivateServer() as srv:
         admin = redis.Redis.from_url(srv.url, decode_responses=True)
         for learner_name in ("ana", "bob"):
             admin.execute_command("ACL", "SETUSER",

@@ -34,7 +34,7 @@ def assert_no_secret(text: str, where: str) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    with PrivateServer(port=7233, extra_args=["--requirepass", DEFAULT_PW]) as srv:
+    with PrivateServer(extra_args=["--requirepass", DEFAULT_PW]) as srv:
         admin = redis.Redis(port=srv.port, password=DEFAULT_PW, decode_responses=True)
         admin.execute_command("ACL", "SETUSER", "ana", "on", ">" + USER_PW, "+@all", "~*", "&*")
         admin.close()
@@ -139,7 +139,7 @@ def test_unix_socket_urls_work(monkeypatch):
     monkeypatch.delenv("STREAMLAB_LEARNER", raising=False)
     with tempfile.TemporaryDirectory() as workdir:
         sock = os.path.join(workdir, "redis.sock")
-        with PrivateServer(port=7234, extra_args=["--unixsocket", sock, "--unixsocketperm", "700"]):
+        with PrivateServer(extra_args=["--unixsocket", sock, "--unixsocketperm", "700"]):
             r = sl.connect(f"unix://{sock}?db=0", quiet=True)
             try:
                 key = "streamlab:test:unix"
