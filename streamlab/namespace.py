@@ -319,6 +319,8 @@ class Namespace:
             return {1} if len(args) > 1 else set()
         if name == "PUBSUB" and sub in _PUBSUB_CHANNELS:
             return set(range(2, len(args)))
+        if name == "CLUSTER" and sub == "KEYSLOT":  # a key name, though not in the key specs
+            return {2} if len(args) > 2 else set()
         if name in _NO_KEYS or f"{name} {sub}" in _NO_KEYS:
             return set()
         entry = self._entry(name)

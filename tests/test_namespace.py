@@ -44,6 +44,8 @@ def positions(args: list[str]) -> set[int]:
     (["PSUBSCRIBE", "news.*"], {1}),
     (["SPUBLISH", "ch", "hi"], {1}),
     (["PUBSUB", "NUMSUB", "a", "b"], {2, 3}),
+    (["CLUSTER", "KEYSLOT", "k"], {2}),
+    (["CLUSTER", "INFO"], set()),
     (["PING"], set()),
     (["NOSUCHCOMMAND", "x"], set()),
 ])
