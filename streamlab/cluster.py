@@ -292,7 +292,13 @@ def is_cluster_url(url: str) -> bool:
     probe = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=2, protocol=2,
                                  decode_responses=True, retry_on_error=[], retry=None)
     try:
-        return bool(int(probe.info("cluster").get("cluster_enabled", 0)))
+        try:
+            return bool(int(probe.info("cluster").get("cluster_enabled", 0)))
+        except redis.exceptions.NoPermissionError:
+            # A workshop user fenced out of INFO: HELLO's "mode" says it as well.
+            from .backend import hello
+
+            return hello(probe).get("mode") == "cluster"
     finally:
         probe.close()
 
@@ -311,12 +317,14 @@ class ClusterClient(RedisCluster):
     backend = None
 
     def banner(self) -> str:
+        from .backend import redact as sl_redact  # never the password
+
         b = self.backend
         where = {"cluster-url": "the URL you passed", "cluster-env": "REDIS_URL",
                  "cluster-private": "a private cluster started for this kernel"}[b.kind]
         shards = len(self.get_primaries())
         return (f"streamlab: connected to a Redis Cluster of {shards} primaries "
-                f"({b.server}) via {where} at {b.url}")
+                f"({b.server}) via {where} at {sl_redact(b.url)}")
 
     def supports(self, feature: str) -> bool:
         """Whether the cluster's servers do ``feature``: probed as ``Client.supports`` does."""
@@ -372,12 +380,14 @@ class ClusterClient(RedisCluster):
 
 
 def make_cluster_client(backend, decode_responses: bool = True) -> ClusterClient:
-    from urllib.parse import urlsplit
+    from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(backend.url)
     client = ClusterClient(
         startup_nodes=[ClusterNode(parts.hostname or "127.0.0.1", parts.port or 6379)],
-        password=parts.password, username=parts.username or None,
+        # As redis-py's from_url does: a percent-encoded password (/ # @) is decoded.
+        password=unquote(parts.password) if parts.password else None,
+        username=unquote(parts.username) if parts.username else None,
         decode_responses=decode_responses, protocol=2,
         socket_timeout=None, socket_connect_timeout=5, socket_keepalive=True,
     )
