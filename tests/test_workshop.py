@@ -1,0 +1,171 @@
+"""``streamlab workshop setup/board/teardown`` end to end on a private real server.
+
+Every test here gets a private ``redis-server`` of its own (ACL users are server-wide:
+never on the shared 6379), with the default user as the instructor's admin.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+
+import pytest
+import redis
+
+from streamlab import cli, server as sl_server, workshop
+
+pytestmark = pytest.mark.skipif(sl_server.find_server_binary() is None,
+                                reason="needs redis-server or valkey-server on PATH")
+
+
+@pytest.fixture
+def admin_url():
+    srv = sl_server.PrivateServer().start()
+    try:
+        yield srv.url
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def admin(admin_url):
+    r = workshop.admin_client(admin_url)
+    yield r
+    r.close()
+
+
+def rows_of(path) -> dict[str, str]:
+    with open(path, newline="") as fh:
+        return {row["learner"]: row["redis_url"] for row in csv.DictReader(fh)}
+
+
+def as_learner(url: str) -> redis.Redis:
+    """A plain redis-py client of that learner (no streamlab renaming: the ACL alone is tested)."""
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def test_setup_makes_fenced_users_and_a_private_csv(admin_url, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "learners.csv"
+    monkeypatch.setenv("REDIS_URL", admin_url)
+    assert cli.main(["workshop", "setup", "--learners", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    urls = rows_of(out)
+    assert list(urls) == ["learner01", "learner02", "learner03"]
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    for name, url in urls.items():
+        password = url.split("@")[0].rsplit(":", 1)[1]
+        assert len(password) >= 20 and password not in printed, "a password reached the screen"
+        assert name in printed
+    assert "only in" in printed and "new" in printed
+
+    ana, ben = as_learner(urls["learner01"]), as_learner(urls["learner02"])
+    try:
+        assert ana.xadd("ws:learner01:lesson03:sensors", {"t": "21"})
+        assert ana.xlen("ws:learner01:lesson03:sensors") == 1
+        refused = {
+            "read another's key": lambda: ben.xrange("ws:learner01:lesson03:sensors"),
+            "write another's key": lambda: ben.xadd("ws:learner01:lesson03:sensors", {"t": "1"}),
+            "delete another's key": lambda: ben.delete("ws:learner01:lesson03:sensors"),
+            "a key outside any namespace": lambda: ana.set("lesson03:x", 1),
+            "INFO": lambda: ana.info(),
+            "CONFIG": lambda: ana.config_get("maxmemory"),
+            "KEYS": lambda: ana.keys("*"),
+            "FLUSHALL": lambda: ana.flushall(),
+            "CLIENT KILL": lambda: ana.execute_command("CLIENT", "KILL", "USER", "learner02"),
+            "FUNCTION FLUSH": lambda: ana.execute_command("FUNCTION", "FLUSH"),
+            "SCRIPT FLUSH": lambda: ana.execute_command("SCRIPT", "FLUSH"),
+            "read one's own progress": lambda: ana.xrange(workshop.progress_key("learner01")),
+            "trim one's own progress": lambda: ana.xtrim(workshop.progress_key("learner01"), 0),
+            "report another's progress": lambda: ana.xadd(workshop.progress_key("learner02"), {"x": 1}),
+            "publish to another's channel": lambda: ana.publish("ws:learner02:lesson06:c", "hi"),
+        }
+        for what, attempt in refused.items():
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                attempt()
+                pytest.fail(f"{what} was allowed")
+        assert ana.xadd(workshop.progress_key("learner01"), {"event": "check"})  # XADD only
+        assert ana.publish("ws:learner01:lesson06:c", "hi") == 0
+        assert ana.eval("return redis.call('XLEN', KEYS[1])", 1, "ws:learner01:lesson03:sensors") == 1
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            ana.eval("return redis.call('XLEN', KEYS[1])", 1, "ws:learner02:lesson03:sensors")
+    finally:
+        ana.close()
+        ben.close()
+
+
+def test_a_rerun_keeps_passwords_rotate_changes_them(admin, admin_url, tmp_path):
+    out = tmp_path / "learners.csv"
+    first = workshop.setup(admin, workshop.default_names(2), out, admin_url)
+    assert [a.status for a in first] == ["new", "new"]
+    before = rows_of(out)
+    again = workshop.setup(admin, workshop.default_names(3), out, admin_url)
+    assert [(a.learner, a.status) for a in again] == [
+        ("learner01", "kept"), ("learner02", "kept"), ("learner03", "new")]
+    after = rows_of(out)
+    assert {k: after[k] for k in before} == before
+    assert as_learner(after["learner01"]).ping()
+
+    # A CSV lost: the server only holds hashes, so the users get new passwords, said so.
+    out.unlink()
+    lost = workshop.setup(admin, workshop.default_names(1), out, admin_url)
+    assert {a.learner: a.status for a in lost} == {
+        "learner01": "rotated", "learner02": "rotated", "learner03": "rotated"}
+    with pytest.raises(redis.AuthenticationError):
+        as_learner(before["learner01"]).ping()
+
+    held = as_learner(rows_of(out)["learner02"])
+    assert held.ping()
+    workshop.setup(admin, [], out, admin_url, rotate=True)
+    with pytest.raises(redis.ConnectionError):
+        held.execute_command("PING")  # --rotate closed the connection the old password opened
+    held.close()
+    assert all(as_learner(u).ping() for u in rows_of(out).values())
+
+
+def test_setup_never_takes_over_a_user_it_did_not_make(admin, admin_url, tmp_path, capsys):
+    admin.execute_command("ACL", "SETUSER", "ana", "on", ">secret", "~*", "+@all")
+    with pytest.raises(workshop.WorkshopError, match="not the workshop's"):
+        workshop.setup(admin, ["ana", "ben"], tmp_path / "l.csv", admin_url)
+    assert "ben" not in admin.execute_command("ACL", "USERS")
+    assert cli.main(["workshop", "setup", "--names", "ana", "--out", str(tmp_path / "l.csv"),
+                     "--url", admin_url]) == 1
+    assert "not the workshop's" in capsys.readouterr().err
+    assert cli.main(["workshop", "setup", "--names", "de*fault", "--url", admin_url]) == 2
+    assert "cannot be a learner name" in capsys.readouterr().err
+
+
+def test_teardown_removes_the_workshop_and_nothing_else(admin, admin_url, tmp_path, capsys):
+    urls = {a.learner: a.redis_url
+            for a in workshop.setup(admin, ["ana", "ben"], tmp_path / "l.csv", admin_url)}
+    ana = as_learner(urls["ana"])
+    ana.xadd("ws:ana:lesson03:sensors", {"t": 1})
+    ana.set("ws:ana:lesson01:n", 1)
+    ana.close()
+    admin.execute_command("ACL", "SETUSER", "carol", "on", ">pw", "~*", "+@all")
+    others = {"lesson03:sensors": "solo learner's", "ws:carol:x": "a namespace of no workshop user",
+              "workshop:notes": "the instructor's", "streamlab:keep": "the course's"}
+    for key in others:
+        admin.set(key, 1)
+
+    assert cli.main(["workshop", "teardown", "--url", admin_url]) == 0
+    said = capsys.readouterr().out
+    assert "2 user(s) (ana, ben), 2 of their key(s) and 2 progress stream(s)" in said
+    assert set(admin.execute_command("ACL", "USERS")) == {"default", "carol"}
+    assert sorted(admin.keys("*")) == sorted(others)
+    assert workshop.teardown(admin).users == []  # a second teardown finds nothing to do
+
+
+def test_workshop_commands_explain_what_is_missing(admin_url, capsys, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert cli.main(["workshop", "board", "--once"]) == 1
+    assert "export REDIS_URL" in capsys.readouterr().err
+    r = redis.Redis.from_url(admin_url)
+    r.execute_command("ACL", "SETUSER", "plain", "on", ">pw", "~*", "+@all", "-acl")
+    r.close()
+    plain = admin_url.replace("redis://", "redis://plain:pw@")
+    assert cli.main(["workshop", "teardown", "--url", plain]) == 1
+    err = capsys.readouterr().err
+    assert "may not manage users" in err and "pw@" not in err
+    assert cli.main(["workshop", "setup", "--learners", "0", "--url", admin_url]) == 2
+    assert "1 or more" in capsys.readouterr().err
