@@ -456,7 +456,7 @@ class Progress:
         width = max(len("learner"), *(len(n) for n in self.learners))
         head = f"{'learner':<{width}} " + " ".join(f"{lesson:02d}".ljust(len(nums))
                                                      for lesson, nums in lessons.items())
-        lines = [head + "  passed  now at"]
+        lines = [head + "  passed  last check"]
         stuck = {s[0]: s for s in self.stuck()}
         counts = self.counts()
         now = self.now()
@@ -537,9 +537,9 @@ def keys_text(rows_by_learner: dict[str, list[KeyRow]]) -> str:
         summary = ", ".join(f"{k} {v}" for k, v in sorted(by_lesson.items())) or "no keys"
         lines.append(f"{learner}: {len(rows)} key(s) ({summary})")
         for row in rows:
-            if row.type != "stream" or not row.groups:
+            if row.type != "stream":
                 continue
-            groups = ", ".join(f"{g} lag {'?' if lag is None else lag} pending {p}"
-                               for g, lag, p in row.groups)
-            lines.append(f"    {row.key}: {row.length} entries; {groups}")
+            groups = "".join(f"; group {g} lag {'?' if lag is None else lag}, pending {p}"
+                             for g, lag, p in row.groups)
+            lines.append(f"    {row.key}: {row.length} entries{groups}")
     return "\n".join(lines)
