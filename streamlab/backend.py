@@ -20,6 +20,7 @@ block time (redis-py 8's default 5 s timeout breaks ``BLOCK >= 5000``).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from . import namespace as _namespace
 from . import server as _server
 
 BACKENDS = ("auto", "env", "local", "private", "fake")
@@ -59,19 +61,52 @@ class BackendError(RuntimeError):
         return [f"BackendError: {self}"]
 
 
+SCHEMES = ("redis", "rediss", "unix")
+_SECRET_QUERY = re.compile(r"(?i)([?&][^=&#]*pass[^=&#]*=)[^&#]*")
+
+
 def redact(url: str | None) -> str:
-    """The URL with any password replaced by ``***``, safe to print or log."""
+    """The URL with any password replaced by ``***``, safe to print or log.
+
+    Works on the text, not on a parse of it, so a password holding an
+    unencoded ``/``, ``#``, ``?`` or ``@`` (which confuses every URL parser) is
+    hidden too: everything between ``//`` and the last ``@`` is user and password.
+    ``?password=`` style query parameters are hidden as well.
+    """
     if not url:
         return ""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    text = _SECRET_QUERY.sub(r"\1***", url)
+    start = text.find("//")
+    at = text.rfind("@")
+    if start < 0 or at < start:
+        return text
+    userinfo = text[start + 2:at]
+    if ":" not in userinfo:
+        return text  # a user name alone is no secret
+    user = userinfo.split(":", 1)[0]
+    return f"{text[:start + 2]}{user}:***{text[at:]}"
+
+
+def check_url(url: str) -> None:
+    """``ValueError`` (with the fix, never the password) if ``url`` is not one streamlab can use."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise ValueError(
+            f"{redact(url)!r} is not a Redis URL: it should start with redis:// "
+            "(rediss:// for TLS, unix:// for a socket file), e.g. redis://host:6379/0.")
+    rest = url.split("://", 1)[1]
+    at = rest.rfind("@")
+    if at >= 0 and any(ch in rest[:at] for ch in "/#?@"):
+        raise ValueError(
+            f"the user name or password in {redact(url)!r} holds a character that ends that "
+            "part of a URL. Percent-encode /, #, @ (and ?) in passwords: / is %2F, # is %23, "
+            "@ is %40, ? is %3F (urllib.parse.quote(password, safe='') does it).")
+    if scheme in ("redis", "rediss"):
+        try:
+            urlsplit(url).port  # a port that is not a number fails here, not deep in redis-py
+        except ValueError:
+            raise ValueError(f"the port in {redact(url)!r} is not a number: "
+                             "redis://host:6379/0.") from None
 
 
 @dataclass
@@ -96,15 +131,33 @@ class Backend:
     private_server: _server.PrivateServer | None = None
     fake_server: object | None = None
     private_cluster: object | None = None  # a cluster.PrivateCluster (connect(cluster=True))
+    #: The learner namespace every client of this backend renames keys into (None: no renaming).
+    namespace: _namespace.Namespace | None = None
 
     @property
     def is_fake(self) -> bool:
         return self.kind == "fake"
 
+    @property
+    def learner(self) -> str | None:
+        """The learner whose namespace the keys live in, or None."""
+        return self.namespace.learner if self.namespace else None
 
-class Client(redis.Redis):
+    def __repr__(self) -> str:
+        # Never the password: learners print this, and notebooks keep what they print.
+        where = f" at {redact(self.url)}" if self.url else ""
+        ns = f", learner {self.learner!r} (keys under {self.namespace.prefix})" if self.namespace else ""
+        return (f"<streamlab Backend {self.kind}: {self.server_name} {self.version_text}"
+                f"{where}{ns}>")
+
+
+class Client(_namespace.ScopedMixin, redis.Redis):
     """A redis-py client (``decode_responses=True``, RESP2, no read timeout) that
     also knows which backend it is on.
+
+    With a learner namespace (``connect(learner=...)``, ``STREAMLAB_LEARNER`` or
+    the URL's ACL user) every key and channel is renamed under ``ws:<learner>:``
+    on the way to the server and back (``streamlab.namespace``).
 
     Everything redis-py offers works as usual: ``r.xadd(...)``, ``r.xread(...)``.
     On top of that: ``r.backend``, ``r.banner()``, ``r.supports(feature)``,
@@ -129,6 +182,8 @@ class Client(redis.Redis):
         text = f"streamlab: connected to {server} via {where}"
         if b.url:
             text += f" at {redact(b.url)}"
+        if b.namespace:
+            text += f", as learner {b.learner} (your keys live under {b.namespace.prefix})"
         return text
 
     def supports(self, feature: str) -> bool:
@@ -160,12 +215,24 @@ class Client(redis.Redis):
         if getattr(self, "_walrus", None) is None:
             import walrus
 
-            self._walrus = walrus.Database(connection_pool=_make_pool(self.backend, decode=False))
+            cls = _namespace.scoped_class(walrus.Database)
+            self._walrus = cls(connection_pool=_make_pool(self.backend, decode=False))
+            self._walrus.namespace = self.namespace
         return self._walrus
 
     def new_client(self, decode_responses: bool = True) -> "Client":
         """Another client on the same backend, with its own connection pool."""
         return _make_client(self.backend, decode=decode_responses)
+
+    def without_namespace(self, decode_responses: bool = True) -> "Client":
+        """A client on the same server whose key names are sent as they are written.
+
+        For keys outside the learner's namespace that the course shares on
+        purpose (a workshop's progress stream); the ACL still decides what it may touch.
+        """
+        client = _make_client(self.backend, decode=decode_responses)
+        client.namespace = None
+        return client
 
     def __repr__(self) -> str:
         return f"<streamlab.Client: {self.banner()}>"
@@ -198,6 +265,10 @@ def _make_pool(backend: Backend, decode: bool) -> redis.ConnectionPool:
         return redis.ConnectionPool(
             connection_class=fakeredis.FakeRedisConnection, server=backend.fake_server, **common
         )
+    if backend.url.lower().startswith("unix:"):
+        # A socket file: no TCP keepalive there (redis-py's unix connection refuses the option).
+        return redis.ConnectionPool.from_url(backend.url, socket_timeout=None,
+                                             socket_connect_timeout=5, **common)
     return redis.ConnectionPool.from_url(
         backend.url,
         socket_timeout=None,  # blocking reads may wait longer than any fixed timeout
@@ -210,7 +281,31 @@ def _make_pool(backend: Backend, decode: bool) -> redis.ConnectionPool:
 def _make_client(backend: Backend, decode: bool = True) -> Client:
     client = Client(connection_pool=_make_pool(backend, decode))
     client.backend = backend
+    client.namespace = backend.namespace
     return client
+
+
+def _attach_namespace(backend: Backend, learner: str | None) -> None:
+    """Give ``backend`` the learner namespace ``learner``/STREAMLAB_LEARNER/the URL's user asks for."""
+    url_user = None
+    if backend.url and backend.kind in ("url", "env", "local"):
+        url_user = urlsplit(backend.url).username
+    try:
+        name = _namespace.resolve(learner, url_user)
+    except _namespace.NamespaceError as exc:
+        raise BackendError(str(exc)) from None
+    if name is None:
+        backend.namespace = None
+        return
+    fetch = getkeys = None
+    if not backend.is_fake:
+        # The server's own command table says where each command's keys are
+        # (fakeredis has none: the namespace falls back to the shipped table).
+        raw = redis.Redis(connection_pool=_make_pool(backend, decode=False))
+        raw.response_callbacks.clear()
+        fetch = lambda name: raw.execute_command("COMMAND", "INFO", name)  # noqa: E731
+        getkeys = lambda args: raw.execute_command("COMMAND", "GETKEYS", *args)  # noqa: E731
+    backend.namespace = _namespace.Namespace(name, fetch=fetch, getkeys=getkeys)
 
 
 def _probe(url: str) -> tuple[str, tuple[int, ...], str]:
@@ -221,12 +316,24 @@ def _probe(url: str) -> tuple[str, tuple[int, ...], str]:
     )
     try:
         probe.ping()
-        info = probe.info("server")
+        try:
+            info = probe.info("server")
+        except redis.exceptions.NoPermissionError:
+            # A workshop user fenced out of INFO (@dangerous): HELLO names the server too.
+            info = _hello_info(probe)
     finally:
         probe.close()
     name = "valkey" if "valkey_version" in info else "redis"
     text = str(info.get("valkey_version") or info.get("redis_version", "0"))
     return name, _version_tuple(text), text
+
+
+def _hello_info(probe: redis.Redis) -> dict[str, str]:
+    """INFO's ``redis_version``/``valkey_version`` from ``HELLO`` (allowed to every user)."""
+    reply = probe.execute_command("HELLO")
+    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+    fields = {str(k): str(v) for k, v in fields.items()}
+    return {f"{fields.get('server', 'redis')}_version": fields.get("version", "0")}
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -244,16 +351,64 @@ def _describe_failure(url: str, exc: Exception) -> str:
     if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
         return (f"{shown} refused the password ({text}). Put the right one in the URL: "
                 "redis://:PASSWORD@host:port/0 (or redis://USER:PASSWORD@host:port/0).")
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError)):
-        return (f"nothing answered at {shown} ({text}). Check that the server is running "
-                "and the host and port are right, or unset REDIS_URL to use the built-in backend.")
     if isinstance(exc, ValueError):
-        return (f"{shown!r} is not a Redis URL ({text}). It should look like "
-                "redis://host:6379/0 or rediss://host:6380/0.")
-    return f"{shown} answered with an error: {text}"
+        if repr(shown) in text:
+            return text  # check_url's own words: what is wrong and the fix
+        # redis-py's parse errors may quote pieces of the URL, password included: not shown.
+        return (f"{shown!r} is not a Redis URL streamlab can use. It should look like "
+                "redis://USER:PASSWORD@host:6379/0, rediss://host:6380/0 (TLS) or "
+                "unix:///path/to/redis.sock; percent-encode /, #, @ in passwords.")
+    if _is_tls_trouble(text):
+        return _tls_failure(url, shown, text)
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        tls = (" A rediss:// URL speaks TLS: if this server does not, use redis://."
+               if url.lower().startswith("rediss:") else "")
+        return (f"nothing answered at {shown} ({_redact_text(text, url)}). Check that the server "
+                "is running and the host and port (or socket path) are right, or unset "
+                f"REDIS_URL to use the built-in backend.{tls}")
+    return f"{shown} answered with an error: {_redact_text(text, url)}"
+
+
+def _is_tls_trouble(text: str) -> bool:
+    return bool(re.search(r"SSL|TLS|certificate", text))
+
+
+def _tls_failure(url: str, shown: str, text: str) -> str:
+    """A TLS failure: which side of the handshake went wrong, and the fix."""
+    text = _redact_text(text, url)
+    if not url.lower().startswith("rediss:"):
+        return (f"{shown} answered in TLS, but the URL asks for plain TCP ({text}). "
+                "Use rediss:// for a TLS server.")
+    if re.search(r"WRONG_VERSION_NUMBER|record layer|unexpected eof|EOF occurred", text, re.I):
+        return (f"{shown} does not speak TLS ({text}). Use redis:// for a server without TLS, "
+                "or the TLS port of this one.")
+    if re.search(r"certificate|CERTIFICATE", text):
+        return (f"{shown} speaks TLS but its certificate is not one this machine trusts "
+                f"({text}). Give the CA file: ?ssl_ca_certs=/path/to/ca.pem in the URL (or, "
+                "for a throwaway test server only, ?ssl_cert_reqs=none).")
+    return (f"the TLS handshake with {shown} failed ({text}). Check the rediss:// URL's host, "
+            "port and certificates (?ssl_ca_certs=, ?ssl_certfile=, ?ssl_keyfile=).")
+
+
+def _redact_text(text: str, url: str) -> str:
+    """``text`` with ``url``'s password taken out, wherever a library quoted it."""
+    secret = _password_of(url)
+    if secret:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _password_of(url: str) -> str | None:
+    rest = url.split("://", 1)[-1]
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        return rest[:at].split(":", 1)[1] or None
+    found = re.search(r"(?i)[?&][^=&#]*pass[^=&#]*=([^&#]*)", url)
+    return found.group(1) if found and found.group(1) else None
 
 
 def _try_url(kind: str, url: str) -> Backend:
+    check_url(url)
     name, version, text = _probe(url)
     return Backend(kind=kind, url=url, server_name=name, version=version, version_text=text)
 
@@ -348,7 +503,7 @@ def choose_backend(url: str | None = None, backend: str | None = None) -> Backen
 
 
 def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False,
-            cluster: bool = False) -> Client:
+            cluster: bool = False, learner: str | None = None) -> Client:
     """Connect to the course's Redis and print a one-line banner.
 
     ``url`` wins over everything; otherwise ``STREAMLAB_BACKEND`` (or
@@ -358,12 +513,18 @@ def connect(url: str | None = None, *, backend: str | None = None, quiet: bool =
     ``cluster=True`` (lesson 09) gives a Redis Cluster client instead: a cluster
     URL, a ``REDIS_URL`` that is a cluster node, or a private cluster; where there
     is none (fakeredis), the fakeredis client. See ``streamlab.cluster``.
+
+    ``learner="ana"`` (or ``STREAMLAB_LEARNER=ana``, or a URL whose ACL user is
+    ``ana``) keeps every key and channel under ``ws:ana:`` while the code keeps
+    using the names the lessons use (``streamlab.namespace``); ``learner=""``
+    turns that off.
     """
     if cluster:
         from . import cluster as _cluster
 
         return _cluster.connect(url, backend=backend, quiet=quiet)
     chosen = choose_backend(url, backend)
+    _attach_namespace(chosen, learner)
     client = _make_client(chosen)
     if not quiet:
         print(client.banner())
@@ -380,8 +541,10 @@ def _load_magics(client: Client) -> None:
     if shell is None:
         return
     from . import magics
+    from .explain import install_notebook_handler
 
     magics.register(shell, client)
+    install_notebook_handler(shell)
 
 
 # --- feature probes on fakeredis --------------------------------------------

@@ -3,6 +3,7 @@
     streamlab doctor                      is this machine ready; what fixes it
     streamlab server [--port P]           a private redis-server in the foreground; prints REDIS_URL
     streamlab reset [--lesson N]          delete the course's keys (lessonNN:*, streamlab:*), nothing else
+                                          (in a learner namespace: only that learner's)
     streamlab produce SENSOR [--rate R] [--count N]       the article's producer.py
     streamlab consume GROUP CONSUMER [--alert-above T]    the article's consumergroup.py, fixed
     streamlab reap GROUP [--min-idle MS] [--dry-run]      the lesson 04 reaper: recover a dead consumer's work
@@ -10,8 +11,9 @@
     streamlab workshop board [--keys]                          the live progress board
     streamlab workshop teardown                                those users and their keys, gone
 
-``produce``, ``consume`` and ``reap`` talk to ``REDIS_URL`` (or ``--url``), like
-every lesson, and stop cleanly on Ctrl-C (``consume`` finishes the batch in
+``produce``, ``consume`` and ``reap`` talk to ``REDIS_URL`` (or ``--url``; put a
+password in ``REDIS_URL``, since a ``--url`` shows in the process list), like
+every lesson, in the learner namespace of ``STREAMLAB_LEARNER`` or the URL's ACL user, and stop cleanly on Ctrl-C (``consume`` finishes the batch in
 hand), exit code 0. They ride out a server restart (see ``pipeline``). Exit
 codes: 0 done or stopped by a signal, 1 Redis refused or is unreachable at
 start, 2 bad arguments (also a consumer name another live process uses).
@@ -27,9 +29,25 @@ import threading
 import time
 
 
+URL_HELP = ("Redis URL (default: REDIS_URL, then the usual ladder). Prefer REDIS_URL when the URL "
+            "holds a password: a --url is visible to every user of this machine in the process "
+            "list (ps)")
+
+
+def _warn_if_password_on_command_line(url: str | None, command: str) -> None:
+    """A password in --url sits in the process list for anyone on the machine to read: say so."""
+    from .backend import _password_of, redact
+
+    if url and _password_of(url):
+        print(f"streamlab {command}: note: the password in --url {redact(url)} shows in the "
+              "process list (ps) of everyone on this machine; next time export "
+              "REDIS_URL=... and leave --url out.", file=sys.stderr)
+
+
 def cmd_doctor(args) -> int:
     from .diagnostics import run
 
+    _warn_if_password_on_command_line(args.url, "doctor")
     report = run(url=args.url)
     return 1 if report.problems else 0
 
@@ -63,6 +81,7 @@ def cmd_server(args) -> int:
 def cmd_reset(args) -> int:
     from . import backend, keys
 
+    _warn_if_password_on_command_line(args.url, "reset")
     try:
         r = backend.connect(args.url, quiet=True)
     except backend.BackendError as exc:
@@ -76,6 +95,7 @@ def cmd_reset(args) -> int:
 def _connect_or_explain(url, command):
     from . import backend
 
+    _warn_if_password_on_command_line(url, command)
     try:
         return backend.connect(url, quiet=True)
     except backend.BackendError as exc:
@@ -300,15 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("doctor", help="check this machine and say what fixes each problem")
-    p.add_argument("--url", help="check this Redis URL instead of the usual ladder")
+    p.add_argument("--url", help="check this Redis URL instead of the usual ladder (prefer "
+                                 "REDIS_URL for a password: a --url shows in the process list)")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("server", help="run a private redis-server in the foreground")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     p.set_defaults(func=cmd_server)
 
-    p = sub.add_parser("reset", help="delete the course's keys (never anything else)")
-    p.add_argument("--url", help="Redis URL (default: the usual ladder)")
+    p = sub.add_parser("reset", help="delete the course's keys (never anything else); in a learner "
+                                     "namespace (STREAMLAB_LEARNER or the URL's user) only that "
+                                     "learner's")
+    p.add_argument("--url", help=URL_HELP)
     p.add_argument("--lesson", type=int, help="only this lesson's keys")
     p.set_defaults(func=cmd_reset)
 
@@ -321,8 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0,
                    help="readings per second, above 0 and at most 10,000 (default 1)")
     p.add_argument("--count", type=int, help="stop after this many, 1 or more (default: until Ctrl-C)")
-    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "
-                                 "REDIS_URL for a password, a --url shows in the process list")
+    p.add_argument("--url", help=URL_HELP)
     from .partitions import add_cli_options
     add_cli_options(p, "produce")
     p.set_defaults(func=cmd_produce)
@@ -353,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "a crash you are sure of)")
     p.add_argument("--work", type=float, default=0.0, help="seconds of pretend work per entry")
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
-    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder); prefer "
-                                 "REDIS_URL for a password")
+    p.add_argument("--url", help=URL_HELP)
     add_cli_options(p, "consume")
     p.set_defaults(func=cmd_consume)
 
@@ -375,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only show what would be claimed and retired")
     p.add_argument("--every", type=float, help="run a pass every this many seconds until Ctrl-C "
                                                "(default: one pass)")
-    p.add_argument("--url", help="Redis URL (default: REDIS_URL, then the usual ladder)")
+    p.add_argument("--url", help=URL_HELP)
     p.set_defaults(func=cmd_reap)
 
     p = sub.add_parser("workshop", help="one shared server for a class: fenced learner users, "

@@ -134,9 +134,37 @@ _RESPONSE_RULES = [
      "A number argument is not a whole number of 0 or more.",
      "COUNT, BLOCK (milliseconds), MAXLEN, LIMIT, IDLE and min-idle-time take whole numbers, "
      "e.g. COUNT 10 BLOCK 2000."),
+    # NOPERM: Redis 7.0 says "this user has no permissions to ...", 7.2+ "User ana has no
+    # permissions to run ..." and "No permissions to access a key/channel".
+    (r"(?i)no permissions to run the '([^']+)' command",
+     lambda cmd, m: (f"Your Redis user may not run {_acl_name(m.group(1))}: the server's ACL "
+                     "leaves it out (a workshop user may use streams, Pub/Sub and its own keys "
+                     "only)."),
+     lambda cmd, m: _noperm_command_fix(m.group(1))),
+    (r"(?i)no permissions to access (one of the keys|a key)",
+     "Your Redis user may only touch keys under its own prefix, and this command named a key "
+     "outside it.",
+     "Use the lesson's key names as written: sl.connect() puts them under your prefix "
+     "(r.backend.namespace shows it), and other learners' keys are off limits. Only the "
+     "instructor can widen it: ACL SETUSER <user> ~<pattern>."),
+    (r"(?i)no permissions to access (one of the channels|a channel)",
+     "Your Redis user may only use Pub/Sub channels under its own prefix, and this command "
+     "named one outside it.",
+     "Use the lesson's channel names as written: sl.connect() puts them under your prefix. "
+     "Only the instructor can widen it: ACL SETUSER <user> &<pattern>."),
+    (r"(?i)user executing the script can't access|ACL failure in script.*(key|channel)",
+     "A Lua script touched a key outside your prefix: Redis checks every redis.call in a "
+     "script against your user's ACL.",
+     "Pass the script its keys as KEYS (numkeys), with the lesson's names: those get your "
+     "prefix; names built inside the script do not."),
+    (r"(?i)user executing the script can't run|ACL failure in script",
+     "A Lua script called a command your Redis user may not run: Redis checks every "
+     "redis.call in a script against your user's ACL.",
+     "Leave that command out of the script; a workshop user runs stream, Pub/Sub and "
+     "plain read/write commands on its own keys."),
     (r"^NOPERM",
      "This server's user may not run that command or touch that key.",
-     "On a shared server, ask which commands and key prefix you may use."),
+     "On a shared server, ask the instructor which commands and key prefix you may use."),
     (r"^OOM",
      "The server is out of memory (its maxmemory limit).",
      "Trim your streams (XTRIM key MAXLEN 1000) or run sl.reset() to delete the course's keys."),
@@ -231,9 +259,56 @@ def _diagnose(exc: BaseException, cmd: str | None) -> tuple[str, str] | None:
 
 def _match(text: str, cmd: str | None) -> tuple[str, str] | None:
     for pattern, what, fix in _RESPONSE_RULES:
-        if re.search(pattern, text):
-            return (what(cmd) if callable(what) else what), (fix(cmd) if callable(fix) else fix)
+        found = re.search(pattern, text)
+        if found:
+            return _rule_text(what, cmd, found), _rule_text(fix, cmd, found)
     return None
+
+
+def _rule_text(text, cmd: str | None, found: re.Match) -> str:
+    """A rule's text: a string, or a callable of the command (and, if it wants it, the match)."""
+    if not callable(text):
+        return text
+    return text(cmd, found) if text.__code__.co_argcount == 2 else text(cmd)
+
+
+#: Commands a workshop user is usually refused, and what to do instead.
+_NOPERM_ALTERNATIVES = {
+    "INFO": "r.backend names the server and its version without INFO.",
+    "KEYS": "SCAN 0 MATCH lesson* lists your keys without blocking the server (sl.reset() "
+            "deletes them).",
+    "CONFIG": "Settings change the server for everyone: the lessons that need CONFIG say so "
+              "and start a private server for it.",
+    "CLIENT": "r.backend tells which server this is; the lessons that list clients say so.",
+    "FLUSHDB": "sl.reset() deletes your course keys and nobody else's.",
+    "FLUSHALL": "sl.reset() deletes your course keys and nobody else's.",
+}
+
+
+def _acl_name(name: str) -> str:
+    """``client|kill`` (ACL's spelling) as ``CLIENT KILL``."""
+    return name.replace("|", " ").upper()
+
+
+def _noperm_command_fix(name: str) -> str:
+    base = name.split("|")[0].upper()
+    instead = _NOPERM_ALTERNATIVES.get(base, "")
+    return (f"{instead} The instructor can grant it with ACL SETUSER <user> +{name.lower()}, "
+            "or you can run this part on a server of your own (unset REDIS_URL: sl.connect() "
+            "then starts a private one).").strip()
+
+
+def install_notebook_handler(shell) -> None:
+    """Show a ``NOPERM`` raised in a notebook cell as ``explain()``'s two lines, not a traceback.
+
+    Under a fenced workshop user the first refused command would otherwise be a
+    wall of redis-py frames. Other exceptions keep their tracebacks.
+    """
+    def show(shell, etype, value, tb, tb_offset=None):
+        print(explain(value))
+        return []
+
+    shell.set_custom_exc((redis.exceptions.NoPermissionError,), show)
 
 
 def _unknown_command(text: str) -> tuple[str, str] | None:
@@ -327,4 +402,4 @@ def _command_name(exc: BaseException, command: str | None) -> str | None:
 
 
 def _redact_urls(text: str) -> str:
-    return re.sub(r"rediss?://\S+", lambda m: redact(m.group(0)), text)
+    return re.sub(r"(?:rediss?|unix)://\S+", lambda m: redact(m.group(0)), text)

@@ -49,6 +49,7 @@ import redis
 from IPython.core.magic import no_var_expand
 
 from .explain import hint, is_learner_error, server_text
+from .namespace import scoped_class
 
 
 class Status(bytes):
@@ -210,7 +211,10 @@ class Session:
 
     def _connection(self) -> redis.Redis:
         if self._conn is None:
-            conn = redis.Redis(connection_pool=self._pool, single_connection_client=True)
+            # Scoped: in a learner namespace the cell's key names are renamed as in Python.
+            conn = scoped_class(redis.Redis)(connection_pool=self._pool,
+                                             single_connection_client=True)
+            conn.namespace = self.backend.namespace
             conn.response_callbacks.clear()  # raw RESP2 replies, not redis-py's shapes
             self._conn = conn
         return self._conn

@@ -1,0 +1,293 @@
+"""Learner namespaces: keys and channels renamed under ws:<learner>: and back, on both backends,
+and learners fenced by ACL users on one real server cannot reach each other's keys."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+
+from streamlab import backend as sl_backend
+from streamlab import keys as sl_keys
+from streamlab import namespace
+from streamlab.explain import explain
+from streamlab.server import PrivateServer
+
+from helpers import wait_until
+
+
+def positions(args: list[str]) -> set[int]:
+    """Key positions as the shipped table (fakeredis's source) finds them."""
+    return namespace.Namespace("t").key_positions(args)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["XADD", "lesson01:s", "MAXLEN", "~", "10", "*", "f", "v"], {1}),
+    (["XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "a", "b", "0", "$"], {6, 7}),
+    (["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", ">"], {5}),
+    (["XREAD", "STREAMS", "streams", "0"], {2}),  # a key called "streams" is a key
+    (["XINFO", "STREAM", "a", "FULL"], {2}),
+    (["XINFO STREAM", "a"], {1}),  # redis-py sends "XINFO STREAM" as one argument
+    (["XGROUP", "CREATE", "a", "g", "$", "MKSTREAM"], {2}),
+    (["XAUTOCLAIM", "a", "g", "c", "0", "0-0"], {1}),
+    (["EVAL", "return 1", "2", "k1", "k2", "argv1"], {3, 4}),
+    (["EVALSHA", "abc", "0", "argv1"], set()),
+    (["MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b"], {3, 7, 8}),
+    (["DEL", "a", "b", "c"], {1, 2, 3}),
+    (["MSET", "a", "1", "b", "2"], {1, 3}),
+    (["PUBLISH", "ch", "hi"], {1}),
+    (["SUBSCRIBE", "a", "b"], {1, 2}),
+    (["PSUBSCRIBE", "news.*"], {1}),
+    (["SPUBLISH", "ch", "hi"], {1}),
+    (["PUBSUB", "NUMSUB", "a", "b"], {2, 3}),
+    (["PING"], set()),
+    (["NOSUCHCOMMAND", "x"], set()),
+])
+def test_key_positions_follow_the_key_specs(args, expected):
+    assert positions(args) == expected
+
+
+def test_scan_keys_and_pubsub_patterns_are_fenced_to_the_prefix():
+    ns = namespace.Namespace("ana")
+    assert ns.map_args(("SCAN", 0)) == ("SCAN", 0, "MATCH", "ws:ana:*")
+    assert ns.map_args(("SCAN", 0, "MATCH", "lesson*", "COUNT", 10)) == \
+        ("SCAN", 0, "MATCH", "ws:ana:lesson*", "COUNT", 10)
+    assert ns.map_args(("KEYS", "lesson*")) == ("KEYS", "ws:ana:lesson*")
+    assert ns.map_args(("PUBSUB CHANNELS",)) == ("PUBSUB CHANNELS", "ws:ana:*")
+    assert ns.map_args(("PUBSUB", "CHANNELS", "l*")) == ("PUBSUB", "CHANNELS", "ws:ana:l*")
+    assert ns.map_args((b"XLEN", b"k")) == (b"XLEN", b"ws:ana:k")  # bytes stay bytes
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "ana*", "x" * 65, "-ana", "ws:ana", "é"])
+def test_a_learner_name_that_cannot_be_a_namespace_is_refused_with_the_rule(bad, monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    if bad == "":
+        assert namespace.resolve("", None) is None  # "" means: no namespace
+        return
+    with pytest.raises(namespace.NamespaceError, match="letters, digits"):
+        namespace.resolve(bad, None)
+    monkeypatch.setenv(namespace.LEARNER_ENV, bad)
+    with pytest.raises(sl_backend.BackendError, match="STREAMLAB_LEARNER: .*letters, digits"):
+        sl_backend.connect(backend="fake", quiet=True)
+
+
+def test_which_namespace_argument_then_environment_then_url_user(monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    assert namespace.resolve(None, None) is None
+    assert namespace.resolve(None, "default") is None  # the default user: no namespace
+    assert namespace.resolve(None, "ana") == "ana"
+    monkeypatch.setenv(namespace.LEARNER_ENV, "bob")
+    assert namespace.resolve(None, "ana") == "bob"
+    assert namespace.resolve("cy", "ana") == "cy"
+    assert namespace.resolve("", "ana") is None
+
+
+@pytest.fixture
+def learner(backend_kind, request, monkeypatch):
+    """(client in a fresh namespace, client without one) on fakeredis or the real test server."""
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    name = f"t{uuid.uuid4().hex[:10]}"
+    url = None if backend_kind == "fake" else request.getfixturevalue("real_server_url")
+    kind = "fake" if backend_kind == "fake" else None
+    r = sl_backend.connect(url, backend=kind, quiet=True, learner=name)
+    plain = r.without_namespace()
+    yield r, plain
+    for key in plain.scan_iter(match=f"ws:{name}:*"):
+        plain.delete(key)
+    r.close()
+    plain.close()
+
+
+def test_keys_live_under_the_prefix_and_replies_use_the_lessons_names(learner):
+    r, plain = learner
+    prefix = r.namespace.prefix
+    entry_id = r.xadd("lesson03:sensors", {"temp": "21"})
+    assert plain.xlen(prefix + "lesson03:sensors") == 1
+    assert plain.exists("lesson03:sensors") == 0
+    assert r.xread({"lesson03:sensors": 0}) == [["lesson03:sensors", [(entry_id, {"temp": "21"})]]]
+    r.xgroup_create("lesson03:sensors", "g", id="0")
+    assert r.xreadgroup("g", "c1", {"lesson03:sensors": ">"})[0][0] == "lesson03:sensors"
+    assert r.xinfo_stream("lesson03:sensors")["length"] == 1
+    assert r.xpending("lesson03:sensors", "g")["pending"] == 1
+    assert sorted(r.scan_iter(match="lesson03:*")) == ["lesson03:sensors"]
+    assert r.scan(0, count=1000)[1] == ["lesson03:sensors"]  # SCAN without MATCH: still fenced
+    pipe = r.pipeline()
+    pipe.xlen("lesson03:sensors").xread({"lesson03:sensors": 0})
+    assert pipe.execute() == [1, [["lesson03:sensors", [(entry_id, {"temp": "21"})]]]]
+    assert r.eval("return redis.call('XLEN', KEYS[1])", 1, "lesson03:sensors") == 1
+    assert r.walrus.xlen("lesson03:sensors") == 1
+    assert r.new_client().xlen("lesson03:sensors") == 1
+
+
+def test_pubsub_channels_are_renamed_both_ways(learner):
+    r, plain = learner
+    prefix = r.namespace.prefix
+    ps = r.pubsub(ignore_subscribe_messages=True)
+    got = []
+    ps.subscribe(**{"lesson06:alerts": got.append})
+    ps.psubscribe("lesson06:*")
+    try:
+        assert wait_until(lambda: plain.pubsub_numsub(prefix + "lesson06:alerts")[0][1] == 1)
+        assert r.pubsub_channels() == ["lesson06:alerts"]
+        assert r.publish("lesson06:alerts", "hot") == 2  # the channel and the pattern
+        messages = []
+        assert wait_until(lambda: messages.append(ps.get_message(timeout=0.1)) or
+                          (got and any(messages)))
+        assert got[0]["channel"] == "lesson06:alerts" and got[0]["data"] == "hot"
+        pmessage = next(m for m in messages if m)
+        assert (pmessage["pattern"], pmessage["channel"]) == ("lesson06:*", "lesson06:alerts")
+    finally:
+        ps.close()
+
+
+def test_redis_cell_uses_the_namespace(learner, shell, capsys):
+    from streamlab.magics import register
+
+    r, plain = learner
+    register(shell, r)
+    shell.run_cell("%%redis\nXADD lesson01:events * user 1\nXLEN lesson01:events\n"
+                   "XREAD STREAMS lesson01:events 0\n")
+    out = capsys.readouterr().out
+    assert "(integer) 1" in out and '"lesson01:events"' in out
+    assert plain.xlen(r.namespace.prefix + "lesson01:events") == 1
+
+
+def test_reset_deletes_only_the_learners_own_course_keys(learner):
+    r, plain = learner
+    other = f"o{uuid.uuid4().hex[:10]}"
+    neighbour = sl_backend.connect(backend="fake" if r.backend.is_fake else None,
+                                   url=r.backend.url, quiet=True, learner=other)
+    try:
+        r.xadd("lesson03:sensors", {"t": "1"})
+        r.xadd("lesson04:sensors", {"t": "1"})
+        neighbour.xadd("lesson03:sensors", {"t": "1"})
+        assert sl_keys.reset(r, lesson=3, quiet=True) == 1
+        assert r.exists("lesson03:sensors", "lesson04:sensors") == 1
+        assert sl_keys.reset(r, quiet=True) == 1
+        assert neighbour.xlen("lesson03:sensors") == 1
+    finally:
+        for key in plain.scan_iter(match=f"ws:{other}:*"):
+            plain.delete(key)
+        neighbour.close()
+
+
+def test_without_a_namespace_nothing_is_renamed(r, prefix):
+    assert r.namespace is None
+    r.xadd(prefix + "s", {"f": "v"})
+    assert r.scan_iter(match=prefix + "*").__next__() == prefix + "s"
+
+
+# --- the shipped table and the server's own -----------------------------------------------
+
+def test_shipped_key_specs_agree_with_the_real_servers_command_table(real_server_url):
+    raw = redis.Redis.from_url(real_server_url, protocol=2)
+    raw.response_callbacks.clear()
+    try:
+        table = namespace.shipped_table()
+        differ = []
+        for name in ("XADD", "XREAD", "XREADGROUP", "XINFO", "XGROUP", "XACK", "XCLAIM",
+                     "XAUTOCLAIM", "XPENDING", "XRANGE", "XTRIM", "XDEL", "EVAL", "EVALSHA",
+                     "DEL", "UNLINK", "EXISTS", "SPUBLISH", "MIGRATE", "SORT", "BLMPOP"):
+            live = namespace.parse_command_info(raw.execute_command("COMMAND", "INFO", name)[0])
+            if live != table.get(name):
+                differ.append(name)
+    finally:
+        raw.close()
+    assert not differ, f"run tools/keyspecs.py: the shipped key specs differ for {differ}"
+
+
+# --- fenced ACL users on one server --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fenced_server():
+    """A private server (this helper's port range) with learners ana and bob fenced in."""
+    with PrivateServer(port=7231) as srv:
+        admin = redis.Redis.from_url(srv.url, decode_responses=True)
+        for learner_name in ("ana", "bob"):
+            admin.execute_command("ACL", "SETUSER",
+                                  *namespace.acl_setuser_args(learner_name, f"pw-{learner_name}"))
+        urls = {n: srv.url.replace("redis://", f"redis://{n}:pw-{n}@") for n in ("ana", "bob")}
+        yield admin, urls
+        admin.close()
+
+
+def test_a_fenced_user_connects_and_its_url_user_names_the_namespace(fenced_server, monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    ana = sl_backend.connect(urls["ana"], quiet=True)
+    try:
+        assert ana.backend.learner == "ana"
+        assert "pw-ana" not in ana.banner() and "learner ana" in ana.banner()
+        ana.xadd("lesson02:s", {"f": "v"})
+        assert admin.xlen("ws:ana:lesson02:s") == 1
+    finally:
+        ana.delete("lesson02:s")
+        ana.close()
+
+
+def test_learners_cannot_reach_each_others_keys_or_channels(fenced_server, monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    ana = sl_backend.connect(urls["ana"], quiet=True)
+    bob = sl_backend.connect(urls["bob"], quiet=True)
+    sneaky = ana.without_namespace()  # names sent as written: the ACL alone stands guard
+    try:
+        bob.xadd("lesson03:sensors", {"t": "1"})
+        attempts = {
+            "read": lambda: sneaky.xrange("ws:bob:lesson03:sensors"),
+            "write": lambda: sneaky.xadd("ws:bob:lesson03:sensors", {"t": "9"}),
+            "delete": lambda: sneaky.delete("ws:bob:lesson03:sensors"),
+            "subscribe": lambda: _subscribe(sneaky, "ws:bob:lesson06:alerts"),
+            "publish": lambda: sneaky.publish("ws:bob:lesson06:alerts", "x"),
+            "script": lambda: ana.eval("return redis.call('DEL', 'ws:bob:lesson03:sensors')", 0),
+            "info": lambda: ana.info(),
+            "flushall": lambda: ana.flushall(),
+        }
+        for what, attempt in attempts.items():
+            with pytest.raises(redis.ResponseError) as caught:
+                attempt()
+            text = explain(caught.value)
+            assert text.startswith("What happened: "), (what, text)
+            assert "What to do: " in text, (what, text)
+        assert admin.xlen("ws:bob:lesson03:sensors") == 1
+        # Through the namespace, "ws:bob:..." is just one more of ana's own names.
+        assert ana.xlen("ws:bob:lesson03:sensors") == 0
+        assert sl_keys.reset(ana, quiet=True) == 0
+        assert admin.xlen("ws:bob:lesson03:sensors") == 1
+    finally:
+        sl_keys.reset(bob, quiet=True)
+        for c in (ana, bob, sneaky):
+            c.close()
+
+
+def _subscribe(client, channel):
+    ps = client.pubsub()
+    try:
+        ps.subscribe(channel)
+        ps.get_message(timeout=2)  # the refusal arrives as the subscribe reply
+        ps.get_message(timeout=2)
+    finally:
+        ps.close()
+
+
+def test_streamlab_reset_cli_deletes_only_the_learners_keys(fenced_server, monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    admin.xadd("ws:ana:lesson05:s", {"f": "v"})
+    admin.xadd("ws:bob:lesson05:s", {"f": "v"})
+    env = {**os.environ, "REDIS_URL": urls["ana"]}
+    env.pop(namespace.LEARNER_ENV, None)
+    done = subprocess.run([sys.executable, "-m", "streamlab.cli", "reset", "--lesson", "5"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    try:
+        assert done.returncode == 0, done.stderr
+        assert "deleted 1 key(s) of lesson 05" in done.stdout
+        assert "pw-ana" not in done.stdout + done.stderr
+        assert admin.exists("ws:ana:lesson05:s") == 0
+        assert admin.exists("ws:bob:lesson05:s") == 1
+    finally:
+        admin.delete("ws:bob:lesson05:s")
