@@ -288,27 +288,34 @@ def cmd_workshop(args) -> int:
 
 
 def _board(r, args) -> int:
-    """Print the board every ``--every`` seconds (the screen cleared on a terminal) until Ctrl-C."""
+    """Print the board (``--once``), or every ``--every`` seconds, the screen cleared, until Ctrl-C."""
     from . import pipeline, workshop
 
     progress = workshop.Progress(r)
+
+    def show(clear: str) -> None:
+        progress.poll()
+        text = progress.text()
+        if args.keys:
+            text += "\n\n" + workshop.keys_text(
+                {learner: workshop.key_rows(r, learner) for learner in progress.learners})
+        print(f"{clear}streamlab workshop board, {time.strftime('%H:%M:%S')} "
+              f"({len(progress.learners)} learner(s), {progress.entries} check(s) reported)\n{text}",
+              flush=True)
+
+    if args.once:
+        show("")
+        return 0
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stop = pipeline.stop_on_signals()
-    clear = "\033[H\033[2J" if sys.stdout.isatty() and not args.once else ""
     try:
         while True:
-            progress.poll()
-            text = progress.text()
-            if args.keys:
-                text += "\n\n" + workshop.keys_text(
-                    {learner: workshop.key_rows(r, learner) for learner in progress.learners})
-            stamp = time.strftime("%H:%M:%S")
-            print(f"{clear}streamlab workshop board, {stamp} ({len(progress.learners)} learner(s), "
-                  f"{progress.entries} check(s) reported)\n{text}", flush=True)
-            if args.once or stop.wait(args.every):
+            show("\033[H\033[2J" if sys.stdout.isatty() else "")
+            if stop.wait(args.every):
                 return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _say(line: str) -> None:

@@ -7,13 +7,13 @@
 What ``setup`` makes on the server, per learner ``L`` (Redis 7.0+ or Valkey 7.2+: the
 progress grant is an ACL *selector*):
 
-- an ACL user ``L`` with a random password (``secrets``), allowed ``@connection``,
-  ``@stream``, ``@pubsub``, ``@read``, ``@write``, ``@transaction`` and the scripting
-  commands the lessons use, minus every ``@dangerous`` command (``INFO``, ``CONFIG``,
-  ``KEYS``, ``FLUSHALL``, ``CLIENT KILL`` ...) and minus ``FUNCTION`` and ``SCRIPT
-  FLUSH|KILL`` (server-wide); its keys and channels are fenced to the learner's
-  namespace ``ws:L:*`` (``~ws:L:*`` ``&ws:L:*``), the names ``sl.connect()`` maps the
-  course's keys to for that user;
+- an ACL user ``L`` with a random password (``secrets``), allowed what the lessons need
+  (``namespace.FENCE_CATEGORIES``: ``@connection @stream @pubsub @read @write
+  @transaction``, ``EVAL``/``EVALSHA``/``SCRIPT LOAD``) minus every ``@dangerous``
+  command (``INFO``, ``CONFIG``, ``KEYS``, ``FLUSHALL``, ``CLIENT KILL`` ...) and
+  ``FUNCTION``; its keys and channels fenced to the learner's namespace ``ws:L:*``
+  (``~ws:L:*`` ``&ws:L:*``), the names ``sl.connect()`` renames the course's keys to
+  for that user (``streamlab.namespace``);
 - a progress stream ``workshop:progress:L`` the user may only ``XADD`` to (the selector
   ``(+xadd ~workshop:progress:L)``): every ``check()`` of an exercise appends one entry
   there (``streamlab.exercises``). One stream per learner, so an entry's learner is the
@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -48,14 +47,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 
+from . import namespace
+
 #: Where the workshop's own bookkeeping lives, outside every learner's namespace.
 REGISTRY = "workshop:learners"
 PROGRESS_PREFIX = "workshop:progress:"
 #: Kept per learner: far more checks than a day's workshop makes.
 PROGRESS_MAXLEN = 10_000
 MIN_VERSION = (7, 0)
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
-RESERVED = {"default", "admin", "workshop"}
+RESERVED = {"default"}
 
 
 class WorkshopError(RuntimeError):
@@ -63,8 +63,8 @@ class WorkshopError(RuntimeError):
 
 
 def namespace_of(learner: str) -> str:
-    """The prefix of every key and channel of ``learner``: ``ws:ana:``."""
-    return f"ws:{learner}:"
+    """The prefix of every key and channel of ``learner``: ``ws:ana:`` (``namespace.key_prefix``)."""
+    return namespace.key_prefix(learner)
 
 
 def progress_key(learner: str) -> str:
@@ -72,11 +72,10 @@ def progress_key(learner: str) -> str:
 
 
 def check_name(name: str) -> str:
-    """``name`` if it can be a learner (an ACL user name and a glob-free key prefix), else ValueError."""
-    if not _NAME_RE.match(name or "") or name.lower() in RESERVED:
-        raise ValueError(
-            f"{name!r} cannot be a learner name: use a letter, then up to 31 letters, digits, "
-            f"'-' or '_' (not {', '.join(sorted(RESERVED))}).")
+    """``name`` if it can be a learner (a namespace and an ACL user of its own), else ValueError."""
+    namespace.validate(name)
+    if name.lower() in RESERVED:
+        raise ValueError(f"{name!r} cannot be a learner name: {', '.join(sorted(RESERVED))} are taken.")
     return name
 
 
@@ -91,21 +90,13 @@ def default_names(n: int) -> list[str]:
 def acl_rules(learner: str) -> list[str]:
     """The ``ACL SETUSER`` rules (passwords aside) that fence ``learner`` in.
 
-    ``reset``-style words first, so re-applying them gives the same user whatever it
-    held before; the password is left alone (``setup`` sets it separately).
+    The lessons' fence (``namespace.FENCE_CATEGORIES``, ``namespace.acl_rules``) plus
+    the one selector that lets the learner ``XADD`` to their progress stream. Reset words
+    first, so re-applying them gives the same user whatever it held before; the password
+    is left alone (``setup`` sets it separately).
     """
-    ns = namespace_of(learner)
-    return [
-        "on", "resetkeys", "resetchannels", "clearselectors", "-@all",
-        "+@connection", "+@stream", "+@pubsub", "+@read", "+@write", "+@transaction",
-        "+@scripting",
-        # Server-wide state no learner may change for the others: function libraries and the
-        # script cache are shared by every user; @dangerous holds INFO, CONFIG, KEYS, FLUSH*,
-        # CLIENT KILL/PAUSE, DEBUG, SHUTDOWN, MONITOR, REPLICAOF, SWAPDB ...
-        "-function", "-script|flush", "-script|kill", "-@dangerous",
-        f"~{ns}*", f"&{ns}*",
-        f"(+xadd ~{progress_key(learner)})",
-    ]
+    return ["on", "resetkeys", "resetchannels", "clearselectors", *namespace.FENCE_CATEGORIES,
+            *namespace.acl_rules(learner), f"(+xadd ~{progress_key(learner)})"]
 
 
 def _sha256(password: str) -> str:
@@ -258,11 +249,8 @@ def _getuser_passwords(r, name: str) -> set[str]:
 
 def learner_keys(r, learner: str, count: int = 1000) -> list[str]:
     """Every key of ``learner`` (``SCAN MATCH ws:L:*``), sorted."""
-    return sorted(r.scan_iter(match=_glob_escape(namespace_of(learner)) + "*", count=count))
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+    # A learner name holds no glob character (namespace.validate), so the prefix matches as written.
+    return sorted(r.scan_iter(match=namespace_of(learner) + "*", count=count))
 
 
 @dataclass
@@ -396,12 +384,16 @@ class Progress:
         except (KeyError, ValueError):
             return  # not an entry check() writes: ignored, never a crash of the board
         outcome = fields.get("outcome", "")
+        if outcome not in ("correct", "wrong", "error"):
+            # "not attempted": a check cell run with its blank untouched (Run All runs them
+            # all), which says nothing about where the learner is.
+            return
         at = _entry_seconds(entry_id)
         cell = self.cells.setdefault((learner, key), Cell())
         cell.last = at
         if outcome == "correct":
             cell.passed = True
-        elif outcome in ("wrong", "error"):
+        else:
             cell.tries += 1
             if cell.first_try is None:
                 cell.first_try = at

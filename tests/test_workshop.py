@@ -169,3 +169,77 @@ def test_workshop_commands_explain_what_is_missing(admin_url, capsys, monkeypatc
     assert "may not manage users" in err and "pw@" not in err
     assert cli.main(["workshop", "setup", "--learners", "0", "--url", admin_url]) == 2
     assert "1 or more" in capsys.readouterr().err
+
+
+def test_the_board_counts_what_scripted_learners_check(admin, admin_url, tmp_path, capsys):
+    import streamlab as sl
+    from streamlab import exercises
+
+    urls = {a.learner: a.redis_url
+            for a in workshop.setup(admin, ["ana", "ben", "carl"], tmp_path / "l.csv", admin_url)}
+    clients = {name: sl.connect(url, quiet=True) for name, url in urls.items()}
+    try:
+        ana = exercises.load(1, clients["ana"])
+        ana[0].check(*exercises.run_solution(ana[0]))           # 01.1 passed at once
+        ana[1].check(lambda entry_id: None)                     # 01.2 wrong ...
+        ana[1].check(*exercises.run_solution(ana[1]))           # ... then right
+        ben = exercises.load(1, clients["ben"])
+        for _ in range(workshop.STUCK_TRIES):
+            ben[0].check(["1-1", "1-2", "1-3"])                 # 01.1 wrong, three times: stuck
+        ben[2].check(...)                                       # 01.3 untouched: not a try
+        assert ben[0].last.status == "wrong" and ana[1].last.correct
+        # The learner's keys went to their namespace; their reports to their progress stream.
+        assert admin.xlen("ws:ana:lesson01:ex1") == 3
+        assert admin.xlen(workshop.progress_key("ana")) == 1 + 3  # setup's entry + 3 checks
+    finally:
+        for c in clients.values():
+            c.close()
+
+    progress = workshop.Progress(admin)
+    assert progress.poll() == 3 + 4 + 3  # every entry, setup's included
+    assert progress.poll() == 0  # read once
+    frame = progress.frame()
+    assert list(frame.index) == ["ana", "ben", "carl"]
+    assert frame.loc["ana", "01.1"] == frame.loc["ana", "01.2"] == workshop.PASSED
+    assert frame.loc["ben", "01.1"] == workshop.TRIED
+    assert frame.loc["ben", "01.3"] == frame.loc["carl", "01.1"] == workshop.NOT_YET
+    assert progress.cells[("ana", "01.2")].tries == 1
+    assert progress.counts()["ana"][workshop.PASSED] == 2
+    assert progress.counts()["carl"][workshop.NOT_YET] == len(frame.columns)
+    assert [s[:3] for s in progress.stuck()] == [("ben", "01.1", 3)]
+
+    assert cli.main(["workshop", "board", "--once", "--keys", "--url", admin_url]) == 0
+    board = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in board.splitlines() if line.split()}
+    assert lines["ana"].split()[1] == "✔✔··" and "01.2" in lines["ana"]
+    assert lines["ben"].split()[1] == "✘···" and "STUCK: 3 failed check(s)" in lines["ben"]
+    assert lines["carl"].split()[1] == "····"
+    assert "ana: 1 key(s) (lesson01 1)" in board and "lesson01:ex1: 3 entries" in board
+
+
+def test_a_check_reports_nothing_without_a_workshop(r, prefix):
+    """No namespace (every lesson outside a workshop): check() writes nothing anywhere."""
+    from streamlab import exercises
+
+    ex = exercises.load(1, r, prefix=prefix)[0]
+    assert exercises.report(ex, ex.evaluate(...)) is False
+    ex.check(...)
+    assert not r.exists(workshop.progress_key("default"))
+
+
+def test_a_report_that_fails_never_breaks_the_check(admin_url, admin):
+    import streamlab as sl
+    from streamlab import exercises
+
+    admin.execute_command("ACL", "SETUSER", "dora", "on", ">pw", *workshop.namespace.FENCE_CATEGORIES,
+                          *workshop.namespace.acl_rules("dora"))  # fenced, but no progress grant
+    admin.xadd(workshop.progress_key("dora"), {"event": "setup"})
+    dora = sl.connect(admin_url.replace("redis://", "redis://dora:pw@"), quiet=True)
+    try:
+        ex = exercises.load(1, dora)[0]
+        assert exercises.report(ex, ex.evaluate(...)) is False  # NOPERM, swallowed
+        ex.check(*exercises.run_solution(ex))
+        assert ex.last.correct
+    finally:
+        dora.close()
+    assert admin.xlen(workshop.progress_key("dora")) == 1
