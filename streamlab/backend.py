@@ -224,6 +224,14 @@ class Client(_namespace.ScopedMixin, redis.Redis):
         """Another client on the same backend, with its own connection pool."""
         return _make_client(self.backend, decode=decode_responses)
 
+    def real_key(self, name: str) -> str:
+        """What the server calls ``name``: ``ws:ana:name`` in learner ana's namespace, else ``name``.
+
+        For the few places a name reaches Redis another way than through this
+        client: a plain ``redis.Redis`` or ``redis-cli`` sends it as written.
+        """
+        return self.namespace.key(name) if self.namespace else name
+
     def without_namespace(self, decode_responses: bool = True) -> "Client":
         """A client on the same server whose key names are sent as they are written.
 

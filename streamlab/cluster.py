@@ -292,7 +292,13 @@ def is_cluster_url(url: str) -> bool:
     probe = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=2, protocol=2,
                                  decode_responses=True, retry_on_error=[], retry=None)
     try:
-        return bool(int(probe.info("cluster").get("cluster_enabled", 0)))
+        try:
+            return bool(int(probe.info("cluster").get("cluster_enabled", 0)))
+        except redis.exceptions.NoPermissionError:
+            # A workshop user fenced out of INFO: HELLO's "mode" says it as well.
+            reply = probe.execute_command("HELLO")
+            fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+            return str(fields.get("mode", "")) == "cluster"
     finally:
         probe.close()
 

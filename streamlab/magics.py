@@ -27,10 +27,22 @@ How it behaves, and why:
   does when fed a file of commands. Nothing raises; only a bug in streamlab would.
 - **One connection per registered client**, like a redis-cli session: a
   ``MULTI`` in one cell and ``EXEC`` in the next work.
-- **FLUSHDB / FLUSHALL** run only on fakeredis and on a private server; on any
-  other server they are refused, since other people's keys may live there
-  (``sl.reset()`` deletes only the course's keys). ``SUBSCRIBE``, ``PSUBSCRIBE``,
-  ``SSUBSCRIBE`` and ``MONITOR`` are refused too: they never return.
+- **Shared servers are safe.** On a server the course did not start (backend
+  kinds ``url``, ``env``, ``local``) commands that can hurt other people are
+  refused with one line, the reason and the alternative: ``SHARED_REFUSALS``,
+  drawn from the server's ``@admin`` and ``@dangerous`` categories (shutdown,
+  config, ACL, replication, flushes and swaps, ``SELECT``/``MOVE``, scripts and
+  functions, ``CLIENT KILL/PAUSE``, ``MONITOR``, ``DEBUG``, saves, modules,
+  ``KEYS``, ``RESET``, ``MIGRATE``, cluster changes, slow log and latency
+  resets) plus what writes outside the learner's keys without being in them
+  (scripts). The read-only ones (``INFO``, ``CLIENT LIST``, ``SLOWLOG GET`` ...)
+  run. On fakeredis and on a private server everything runs.
+- **The user never changes silently.** ``AUTH``, ``HELLO ... AUTH`` and ``RESET``
+  are refused on shared servers; elsewhere they run and a note says that
+  Python's ``r`` kept its user. An echoed ``AUTH`` line shows ``***`` for the password.
+- ``SUBSCRIBE``, ``PSUBSCRIBE``, ``SSUBSCRIBE`` and ``MONITOR`` are refused
+  everywhere: they never return; so are ``SYNC``/``PSYNC`` and ``CLIENT REPLY``,
+  which stop the connection answering commands.
 - **Blocking.** ``XREAD``/``XREADGROUP ... BLOCK ms`` waits on the kernel's main
   thread, as redis-cli waits. The kernel's interrupt (the stop button) ends the
   wait: the connection is dropped, so the server forgets the blocked read, and
@@ -43,6 +55,7 @@ rebinds the magics to the newest client. ``%load_ext streamlab.magics`` also wor
 
 from __future__ import annotations
 
+import re
 import weakref
 
 import redis
@@ -75,8 +88,109 @@ STATUS_SUBCOMMANDS = {
     "MODULE": {"LOAD", "UNLOAD"},
 }
 NEVER_RETURN = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"}
+#: Commands that turn the cell's connection into something that is no longer a
+#: command session (a replication link, a connection that stops replying): refused
+#: on every backend, since the cell would wait for ever.
+SESSION_BREAKERS = {
+    "SYNC": "turns this connection into a replica's link and streams the whole dataset into "
+            "the cell",
+    "PSYNC": "turns this connection into a replica's link and streams the whole dataset into "
+             "the cell",
+    "CLIENT REPLY": "stops the server replying on this connection, so the cell would wait for "
+                    "ever",
+}
 FLUSHES = {"FLUSHDB", "FLUSHALL"}
-FLUSH_ALLOWED = {"fake", "private"}  # backends that belong to this kernel alone
+OWN_BACKENDS = {"fake", "private"}  # backends that belong to this kernel alone
+FLUSH_ALLOWED = OWN_BACKENDS
+
+_PRIVATE = "on a private server (unset REDIS_URL; sl.connect() starts one) it runs"
+_SETTINGS = "lessons that change settings start their own private server"
+#: Commands refused on a server the course did not start (backend kinds url, env and
+#: local), where other people's keys and connections may live: name (or "NAME SUB")
+#: -> (what it would do to everyone, what to do instead). Drawn from the server's
+#: @admin and @dangerous categories (ACL CAT admin / dangerous) plus what can write
+#: outside the learner's keys without being either (scripts, functions, SELECT/MOVE).
+#: tests/test_magics_safety.py checks that every @admin/@dangerous command of the
+#: server at hand is here or in SHARED_ALLOWED.
+SHARED_REFUSALS: dict[str, tuple[str, str]] = {
+    "SHUTDOWN": ("it stops the server for everyone", _PRIVATE),
+    "FLUSHDB": ("it deletes every key, other people's too",
+                "sl.reset() deletes only the course's keys (lessonNN:*, streamlab:*)"),
+    "FLUSHALL": ("it deletes every key in every database, other people's too",
+                 "sl.reset() deletes only the course's keys (lessonNN:*, streamlab:*)"),
+    "SWAPDB": ("it swaps whole databases under everyone's feet", _PRIVATE),
+    "SELECT": ("it moves this cell's connection to another database, maybe someone else's, "
+               "while Python's r stays where it is", "keep to the database in the URL"),
+    "MOVE": ("it moves a key into another database, maybe someone else's",
+             "copy what you need with the lesson's commands"),
+    "CONFIG": ("CONFIG SET changes the server for everyone and CONFIG GET can show its "
+               "passwords", _SETTINGS),
+    "ACL": ("it changes or shows the server's users and their passwords", "ACL WHOAMI says who "
+            "you are; the instructor manages users"),
+    "REPLICAOF": ("it makes the server a replica and throws its data away", _PRIVATE),
+    "SLAVEOF": ("it makes the server a replica and throws its data away", _PRIVATE),
+    "FAILOVER": ("it hands the server's role to a replica", _PRIVATE),
+    "REPLCONF": ("it is the replication protocol, not a command for people", _PRIVATE),
+    "EVAL": ("a script can write any key, other people's too (the server checks nothing "
+             "without ACLs)", "run the lesson's commands one by one, or in MULTI/EXEC"),
+    "EVALSHA": ("a script can write any key, other people's too",
+                "run the lesson's commands one by one, or in MULTI/EXEC"),
+    "EVAL_RO": ("scripts run on the server outside the course's key names",
+                "run the lesson's commands one by one"),
+    "EVALSHA_RO": ("scripts run on the server outside the course's key names",
+                   "run the lesson's commands one by one"),
+    "FCALL": ("a function can write any key, other people's too", "run the lesson's commands "
+              "one by one, or in MULTI/EXEC"),
+    "FCALL_RO": ("functions run on the server outside the course's key names",
+                 "run the lesson's commands one by one"),
+    "FUNCTION": ("it changes the function libraries everyone shares", _PRIVATE),
+    "SCRIPT": ("it changes the script cache everyone shares (FLUSH, KILL)", _PRIVATE),
+    "CLIENT KILL": ("it disconnects other people", _PRIVATE),
+    "CLIENT PAUSE": ("it freezes every client of the server", _PRIVATE),
+    "CLIENT UNPAUSE": ("it unfreezes clients someone else paused", _PRIVATE),
+    "CLIENT UNBLOCK": ("it wakes other people's blocked reads", _PRIVATE),
+    "CLIENT NO-EVICT": ("it exempts this connection from the memory limits everyone shares",
+                        _PRIVATE),
+    "MONITOR": ("it shows every command of every client, other people's included", _PRIVATE),
+    "DEBUG": ("it can crash, freeze or reload the server", _PRIVATE),
+    "SAVE": ("it blocks the server for everyone while it writes the whole dataset", _PRIVATE),
+    "BGSAVE": ("it forks the server and writes the whole dataset to disk", _PRIVATE),
+    "BGREWRITEAOF": ("it forks the server and rewrites its append-only file", _PRIVATE),
+    "MODULE": ("it loads or unloads code into the server", "MODULE LIST shows what is loaded"),
+    "KEYS": ("it walks every key in one go and blocks the server for everyone meanwhile",
+             "SCAN 0 MATCH lesson* COUNT 100 walks the keys a page at a time"),
+    "RESET": ("it drops this connection's state and logs it back in as the default user",
+              "reconnect with sl.connect() to start afresh"),
+    "AUTH": ("it would switch this cell's connection to another user without Python's r "
+             "knowing", "put the user in the URL: sl.connect('redis://USER:PASSWORD@host:port/0')"),
+    "HELLO AUTH": ("it would switch this cell's connection to another user without Python's r "
+                   "knowing", "put the user in the URL: sl.connect('redis://USER:PASSWORD@host:port/0')"),
+    "MIGRATE": ("it moves keys to another server", "copy what you need with XRANGE and XADD"),
+    "RESTORE": ("it writes a raw serialized value the server trusts", "write entries with XADD"),
+    "RESTORE-ASKING": ("it writes a raw serialized value the server trusts",
+                       "write entries with XADD"),
+    "SORT BY": ("SORT ... BY/GET reads keys named by a pattern, other people's too",
+                "SORT without BY or GET sorts a key of your own"),
+    "PFDEBUG": ("it is a debugging command that can change HyperLogLog internals", _PRIVATE),
+    "PFSELFTEST": ("it runs a long self-test that blocks the server", _PRIVATE),
+    "LATENCY RESET": ("it wipes the latency history everyone's diagnosis relies on",
+                      "LATENCY LATEST and LATENCY HISTORY read it"),
+    "SLOWLOG RESET": ("it wipes the slow log everyone's diagnosis relies on",
+                      "SLOWLOG GET reads it"),
+    "CLUSTER": ("it changes the cluster's layout or state for everyone",
+                "CLUSTER INFO, NODES, SHARDS, SLOTS and KEYSLOT read it"),
+}
+#: @admin/@dangerous commands that only read, so they still run on a shared server.
+SHARED_ALLOWED = {
+    "INFO", "ROLE", "LASTSAVE", "CLIENT LIST", "SLOWLOG GET", "SLOWLOG LEN", "LATENCY DOCTOR",
+    "LATENCY GRAPH", "LATENCY HISTOGRAM", "LATENCY HISTORY", "LATENCY LATEST", "MODULE LIST",
+    "CLUSTER REPLICAS", "CLUSTER SLAVES", "CLUSTER COUNT-FAILURE-REPORTS", "CLUSTER INFO",
+    "CLUSTER NODES", "CLUSTER SHARDS", "CLUSTER SLOTS", "CLUSTER KEYSLOT", "CLUSTER MYID",
+    "CLUSTER MYSHARDID", "CLUSTER COUNTKEYSINSLOT", "CLUSTER GETKEYSINSLOT", "CLUSTER LINKS",
+    "CLUSTER HELP", "ACL WHOAMI", "ACL CAT", "ACL HELP", "SORT", "SORT_RO", "CONFIG HELP",
+    "CLIENT HELP", "SCRIPT HELP", "FUNCTION HELP", "FUNCTION LIST", "FUNCTION STATS",
+    "SCRIPT EXISTS",
+}
 
 
 # --- redis-cli's quoting -------------------------------------------------------------
@@ -225,7 +339,7 @@ class Session:
         commands = [line for line in lines if line and not line.startswith("#")]
         for line in commands:
             if len(commands) > 1:
-                print(f"> {line}")
+                print(f"> {hide_password(line)}")
             if not self.run_line(line):
                 return
 
@@ -239,7 +353,7 @@ class Session:
                   "other than a space. Quote the whole argument: 'like this' or \"like this\".")
             return True
         name, sub = _names(args)
-        refusal = self._refusal(name)
+        refusal = self._refusal(args)
         if refusal:
             print(refusal)
             return True
@@ -262,17 +376,36 @@ class Session:
                 print(f"hint: {line_hint}")
             return True
         print(format_reply(self._mark_status(args, name, sub, reply)))
+        self._note_after(args)
         return True
 
-    def _refusal(self, name: str) -> str | None:
-        if name in FLUSHES and self.backend.kind not in FLUSH_ALLOWED:
-            return (f"streamlab: {name} refused: on this server ({self.backend.kind} backend) it "
-                    "would delete every key, other people's too. sl.reset() deletes only the "
-                    "course's keys (lessonNN:*, streamlab:*).")
-        if name in NEVER_RETURN:
+    def _refusal(self, args: list[bytes]) -> str | None:
+        """Why this command does not run here (one line: the reason, then what to do), or None."""
+        name, sub = _names(args)
+        breaker = SESSION_BREAKERS.get(f"{name} {sub}") or SESSION_BREAKERS.get(name)
+        if breaker:
+            return f"streamlab: {_shown_name(name, sub, breaker)} refused: it {breaker}."
+        if name in NEVER_RETURN and (name != "MONITOR" or self.backend.kind in OWN_BACKENDS):
             return (f"streamlab: {name} listens until stopped, so it would never finish the "
                     "cell. Use r.pubsub() in Python instead (lesson 06).")
-        return None
+        if self.backend.kind in OWN_BACKENDS:
+            return None
+        found = shared_refusal(args)
+        if found is None:
+            return None
+        what, why, instead = found
+        return (f"streamlab: {what} refused on this server ({self.backend.kind} backend: the "
+                f"course did not start it, others may use it): {why}. Instead: {instead}.")
+
+    def _note_after(self, args: list[bytes]) -> None:
+        """On servers of its own the cell may change user: say so, since Python's r did not."""
+        name, sub = _names(args)
+        if name == "AUTH" or (name == "HELLO" and b"AUTH" in (a.upper() for a in args)):
+            print("note: this %%redis session now runs as the user just authenticated; "
+                  "Python's r is unchanged (sl.connect(url) switches both).")
+        elif name == "RESET":
+            print("note: this %%redis session is back to the default user and database 0; "
+                  "Python's r is unchanged.")
 
     def _mark_status(self, args: list[bytes], name: str, sub: str, reply):
         """Wrap the status replies in ``reply`` as ``Status``, tracking MULTI ... EXEC."""
@@ -296,6 +429,51 @@ class Session:
         if self._conn is not None:
             self._conn.close()
         self._pool.disconnect()
+
+
+def shared_refusal(args: list[bytes]) -> tuple[str, str, str] | None:
+    """(command as named, why not, what instead) if ``args`` is refused on a shared server."""
+    name, sub = _names(args)
+    if f"{name} {sub}" in SHARED_ALLOWED:
+        return None
+    if name == "HELLO":
+        if b"AUTH" in (a.upper() for a in args[1:]):
+            return ("HELLO ... AUTH", *SHARED_REFUSALS["HELLO AUTH"])
+        return None
+    if name in ("SORT", "SORT_RO"):
+        if {b"BY", b"GET"} & {a.upper() for a in args[2:]}:
+            return (f"{name} ... BY/GET", *SHARED_REFUSALS["SORT BY"])
+        return None
+    for key in (f"{name} {sub}", name):
+        if key in SHARED_REFUSALS:
+            return (_shown_name(name, sub, key), *SHARED_REFUSALS[key])
+    return None
+
+
+def _shown_name(name: str, sub: str, key: str) -> str:
+    return f"{name} {sub}" if sub and key != name else name
+
+
+def hide_password(line: str) -> str:
+    """``line`` as echoed above its reply: an AUTH or HELLO ... AUTH password becomes ***."""
+    try:
+        args = split_args(line)
+    except ValueError:  # never run (a quoting error is printed instead): hide it all the same
+        return re.sub(r"(?i)^(\s*(?:AUTH|HELLO)\b).*", r"\1 ***", line)
+    if not args:
+        return line
+    upper = [a.upper() for a in args]
+    if upper[0] == b"AUTH" and len(args) > 1:
+        secret = len(args) - 1
+    elif upper[0] == b"HELLO" and b"AUTH" in upper[1:]:
+        secret = upper.index(b"AUTH", 1) + 2
+    else:
+        return line
+    shown = [_quote(a) if re.search(rb"[\s\"']", a) or not a else a.decode("utf-8", "replace")
+             for a in args]
+    if secret < len(shown):
+        shown[secret] = "***"
+    return " ".join(shown)
 
 
 def _names(args: list[bytes]) -> tuple[str, str]:

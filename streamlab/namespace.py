@@ -466,28 +466,118 @@ def scoped_class(base: type) -> type:
     return _classes[base]
 
 
+def glob_regex(pattern: str) -> re.Pattern:
+    """Redis's glob (``stringmatchlen``: ``*``, ``?``, ``[a-z]``, ``[^...]``, ``\\x``) as a regex."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            i += 1
+            negate = i < n and pattern[i] == "^"
+            i += negate
+            items = []
+            while i < n and pattern[i] != "]":
+                if pattern[i] == "\\" and i + 1 < n:
+                    items.append(re.escape(pattern[i + 1]))
+                    i += 2
+                elif i + 2 < n and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+                    low, high = sorted((pattern[i], pattern[i + 2]))  # Redis swaps z-a too
+                    items.append(f"{re.escape(low)}-{re.escape(high)}")
+                    i += 3
+                else:
+                    items.append(re.escape(pattern[i]))
+                    i += 1
+            body = "".join(items)
+            out.append(f"[{'^' if negate else ''}{body}]" if body else ("." if negate else "(?!)"))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
 class _ScopedPubSub(redis.client.PubSub):
     """A PubSub whose channel names are renamed on the way out and back.
 
     ``self.channels`` keeps the learner's names, so a reconnect re-subscribes
     through ``execute_command`` and is renamed again, and handlers are found by
-    the names the learner gave."""
+    the names the learner gave.
+
+    Patterns are matched here, not by the server: an ACL lets a user
+    ``PSUBSCRIBE`` only to a pattern it was granted *literally* (``ws:ana:*``),
+    never to a narrower one such as ``ws:ana:lesson06:sensor:*``. So the
+    connection subscribes to the whole namespace once, and each message is
+    delivered once per learner pattern it matches (Redis's glob rules), as the
+    server would. Confirmations count subscriptions as the server would too.
+    """
 
     namespace: Namespace | None = None
 
+    def reset(self) -> None:
+        super().reset()
+        self._patterns_here: dict[str, re.Pattern] = {}
+        self._pending: list = []  # replies made here, handed out before reading the server
+        self._swallow = 0  # replies to our own PSUBSCRIBE/PUNSUBSCRIBE of the namespace
+
+    def on_connect(self, connection) -> None:
+        self._patterns_here, self._swallow = {}, 0  # the new connection has none yet
+        super().on_connect(connection)
+
+    def _name(self, text: str):
+        return self.encoder.decode(self.encoder.encode(text))
+
     def execute_command(self, *args):
-        if self.namespace is not None:
-            args = self.namespace.map_args(args)
-        return super().execute_command(*args)
+        ns = self.namespace
+        if ns is None:
+            return super().execute_command(*args)
+        name = _text(args[0]).upper()
+        if name == "PSUBSCRIBE":
+            had = bool(self._patterns_here)
+            for pattern in map(_text, args[1:]):
+                self._patterns_here[pattern] = glob_regex(pattern)
+                self._confirm("psubscribe", pattern)
+            if not had and self._patterns_here:
+                self._swallow += 1
+                super().execute_command("PSUBSCRIBE", ns.prefix + "*")
+            return None
+        if name == "PUNSUBSCRIBE":
+            had = bool(self._patterns_here)
+            for pattern in list(map(_text, args[1:])) or list(self._patterns_here):
+                self._patterns_here.pop(pattern, None)
+                self._confirm("punsubscribe", pattern)
+            if had and not self._patterns_here:
+                self._swallow += 1
+                super().execute_command("PUNSUBSCRIBE", ns.prefix + "*")
+            return None
+        return super().execute_command(*ns.map_args(args))
+
+    def _confirm(self, kind: str, pattern: str) -> None:
+        count = len(self.channels) + len(self._patterns_here)
+        self._pending.append([self._name(kind), self._name(pattern), count])
 
     def parse_response(self, block=True, timeout=0):
+        if self.namespace is None:
+            return super().parse_response(block=block, timeout=timeout)
+        if self._pending:
+            return self._pending.pop(0)
         response = super().parse_response(block=block, timeout=timeout)
-        if self.namespace is not None:
-            response = self.namespace.unmap_message(response)
-        return response
-
-
-def real_names(r, names) -> list[str]:
-    """What the server calls each of ``names`` on client ``r`` (the same names without a namespace)."""
-    ns = getattr(r, "namespace", None)
-    return [ns.key(n) if ns else n for n in names]
+        if not isinstance(response, list) or len(response) < 3:
+            return response
+        kind = _text(response[0])
+        broad = _text(response[1]) == self.namespace.prefix + "*"
+        if kind in ("psubscribe", "punsubscribe") and broad and self._swallow:
+            self._swallow -= 1
+            return None  # "no message yet": the learner got its own confirmations
+        if kind == "pmessage" and broad:
+            channel = self.namespace.unkey(response[2])
+            text = _text(channel)
+            self._pending += [[response[0], self._name(p), channel, response[3]]
+                              for p, rx in self._patterns_here.items() if rx.match(text)]
+            return self._pending.pop(0) if self._pending else None
+        return self.namespace.unmap_message(response)
