@@ -108,8 +108,8 @@ class BoardPanel(widgets.Panel):
         self.keys = keys
         self.progress = workshop.Progress(r)
         self.key_rows: dict[str, list[workshop.KeyRow]] = {}
-        self.poller = _Poller(self)
         super().__init__(name)
+        self.poller = _Poller(self)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.stuck_html = W.HTML()
         self.keys_html = W.HTML()

@@ -526,12 +526,101 @@ def keys_text(rows_by_learner: dict[str, list[KeyRow]]) -> str:
         by_lesson: dict[str, int] = {}
         for row in rows:
             by_lesson[row.key.split(":", 1)[0]] = by_lesson.get(row.key.split(":", 1)[0], 0) + 1
-        summary = ", ".join(f"{k} {v}" for k, v in sorted(by_lesson.items())) or "no keys"
-        lines.append(f"{learner}: {len(rows)} key(s) ({summary})")
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(by_lesson.items()))
+        lines.append(f"{learner}: {len(rows)} key(s) ({summary})" if rows else f"{learner}: no keys")
         for row in rows:
             if row.type != "stream":
                 continue
             groups = "".join(f"; group {g} lag {'?' if lag is None else lag}, pending {p}"
                              for g, lag, p in row.groups)
-            lines.append(f"    {row.key}: {row.length} entries{groups}")
+            entries = "1 entry" if row.length == 1 else f"{row.length} entries"
+            lines.append(f"    {row.key}: {entries}{groups}")
     return "\n".join(lines)
+
+
+# --- a rehearsal: the board before the day ------------------------------------------------------
+
+def has_workshop(r) -> bool:
+    """True if ``streamlab workshop setup`` ran on this server (its registry exists)."""
+    try:
+        return bool(r.exists(REGISTRY))
+    except redis.ResponseError:
+        return False
+
+
+class Rehearsal:
+    """A private server with a small scripted class, so the board can be tried before the day.
+
+    Three learners (``ana``, ``ben``, ``chloe``) are made by ``setup`` as on the day and
+    check exercises of lesson 01 through the very ``check()`` learners call: ana passes
+    the first two, ben fails the first one ``STUCK_TRIES`` times (stuck), chloe has not
+    started. ``admin`` is the instructor's client; ``stop()`` ends it all (the kernel's
+    exit does too).
+    """
+
+    LEARNERS = ("ana", "ben", "chloe")
+
+    def __init__(self):
+        import tempfile
+
+        from . import backend, exercises, server
+
+        self.server = server.PrivateServer().start()
+        self.admin = backend.connect(self.server.url, quiet=True)
+        self._dir = tempfile.TemporaryDirectory(prefix="streamlab-rehearsal-")
+        accounts = setup(self.admin, list(self.LEARNERS), Path(self._dir.name) / "learners.csv",
+                         self.server.url)
+        urls = {a.learner: a.redis_url for a in accounts}
+        quiet = _Quiet()
+        for learner, script in (("ana", self._ana), ("ben", self._ben)):
+            client = backend.connect(urls[learner], quiet=True)
+            try:
+                with quiet:
+                    script(exercises.load(1, client))
+            finally:
+                client.close()
+
+    @staticmethod
+    def _ana(ex) -> None:
+        from .exercises import run_solution
+
+        ex[0].check(*run_solution(ex[0]))
+        ex[1].check(lambda entry_id: None)
+        ex[1].check(*run_solution(ex[1]))
+        ex[0].r.xgroup_create("lesson03:sensors", "workers", id="0", mkstream=True)
+        ex[0].r.xadd("lesson03:sensors", {"temp": "21.5"})
+
+    @staticmethod
+    def _ben(ex) -> None:
+        for _ in range(STUCK_TRIES):
+            ex[0].check(["1-1", "1-2", "1-3"])
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.server.stop()
+        self._dir.cleanup()
+
+    def __repr__(self) -> str:
+        return (f"<workshop rehearsal: {len(self.LEARNERS)} scripted learners on a private "
+                f"{self.admin.backend.server_name} {self.admin.backend.version_text}>")
+
+
+class _Quiet:
+    """Swallow what the scripted learners' checks display (they are not the instructor's)."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+
+        self._redirect = contextlib.redirect_stdout(io.StringIO())
+        self._redirect.__enter__()
+        from . import exercises
+
+        self._show, exercises._show = exercises._show, lambda outcome: None
+        return self
+
+    def __exit__(self, *exc):
+        from . import exercises
+
+        exercises._show = self._show
+        return self._redirect.__exit__(*exc)

@@ -214,7 +214,7 @@ def test_the_board_counts_what_scripted_learners_check(admin, admin_url, tmp_pat
     assert lines["ana"].split()[1] == "✔✔··" and "01.2" in lines["ana"]
     assert lines["ben"].split()[1] == "✘···" and "STUCK: 3 failed check(s)" in lines["ben"]
     assert lines["carl"].split()[1] == "····"
-    assert "ana: 1 key(s) (lesson01 1)" in board and "lesson01:ex1: 3 entries" in board
+    assert "ana: 1 key(s) (lesson01 1)" in board and "lesson01:ex1: 3 entries" in board and "carl: no keys" in board
 
 
 def test_a_check_reports_nothing_without_a_workshop(r, prefix):
@@ -243,3 +243,27 @@ def test_a_report_that_fails_never_breaks_the_check(admin_url, admin):
     finally:
         dora.close()
     assert admin.xlen(workshop.progress_key("dora")) == 1
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("backend_name", ["fake", "real"])
+def test_the_instructor_notebook_rehearses_the_board(backend_name, request):
+    """Without a workshop on the server it starts a rehearsal; the board shows the scripted class."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    import run_notebook
+
+    url = request.getfixturevalue("real_server_url") if backend_name == "real" else None
+    nb, _, problems = run_notebook.execute(root / "notebooks" / "instructor.ipynb", backend_name, url,
+                                           timeout=120)
+    assert not problems, problems
+    text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "3 scripted learners" in text
+    assert "ben: exercise 01.1 (Three readings, three IDs), 3 failed checks" in text
+    assert "lesson03:sensors: 1 entry; group workers lag 1, pending 0" in text
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
+               if c.cell_type == "code") or "ana     ✔✔··" in text
