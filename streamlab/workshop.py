@@ -356,7 +356,7 @@ class Progress:
         self.cells: dict[tuple[str, str], Cell] = {}
         self.where: dict[str, tuple[str, float]] = {}  # learner -> (latest exercise, when)
         self._after: dict[str, str] = {}
-        self.entries = 0
+        self.entries = 0  # checks reported (setup's first entries aside)
 
     def poll(self, batch: int = 1000) -> int:
         """Read every progress entry added since the last poll; the number read."""
@@ -373,12 +373,12 @@ class Progress:
                 read += len(entries)
                 if len(entries) < batch:
                     break
-        self.entries += read
         return read
 
     def _apply(self, learner: str, entry_id: str, fields: dict) -> None:
         if fields.get("event", "check") != "check":
             return
+        self.entries += 1
         try:
             key = label(int(fields["lesson"]), int(fields["exercise"]))
         except (KeyError, ValueError):
