@@ -267,3 +267,29 @@ def test_the_instructor_notebook_rehearses_the_board(backend_name, request):
     assert "lesson03:sensors: 1 entry; group workers lag 1, pending 0" in text
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
                if c.cell_type == "code") or "ana     ✔✔··" in text
+
+
+@pytest.mark.timeout(120)
+def test_the_board_refreshes_until_ctrl_c_or_sigterm(admin_url, admin, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    workshop.setup(admin, ["ana"], tmp_path / "l.csv", admin_url)
+    env = dict(os.environ, REDIS_URL=admin_url)
+    board = subprocess.Popen([sys.executable, "-m", "streamlab.cli", "workshop", "board", "--every", "0.2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        refreshes = 0
+        for line in board.stdout:  # a pipe: no screen clearing, one board after the other
+            refreshes += line.startswith("streamlab workshop board,")
+            if refreshes == 3:
+                break
+        assert refreshes == 3
+        board.send_signal(signal.SIGTERM)
+        assert board.wait(timeout=30) == 0
+        assert "Traceback" not in board.stderr.read()
+    finally:
+        if board.poll() is None:
+            board.kill()
+            board.wait()
