@@ -336,11 +336,20 @@ def _probe(url: str) -> tuple[str, tuple[int, ...], str]:
     return name, _version_tuple(text), text
 
 
-def _hello_info(probe: redis.Redis) -> dict[str, str]:
-    """INFO's ``redis_version``/``valkey_version`` from ``HELLO`` (allowed to every user)."""
+def hello(probe: redis.Redis) -> dict[str, str]:
+    """``HELLO``'s fields (server, version, mode, role, ...): what INFO says, for every user."""
     reply = probe.execute_command("HELLO")
     fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
-    fields = {str(k): str(v) for k, v in fields.items()}
+    return {_text(k): _text(v) for k, v in fields.items()}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _hello_info(probe: redis.Redis) -> dict[str, str]:
+    """INFO's ``redis_version``/``valkey_version`` from ``HELLO`` (allowed to every user)."""
+    fields = hello(probe)
     return {f"{fields.get('server', 'redis')}_version": fields.get("version", "0")}
 
 
@@ -439,8 +448,16 @@ def _try_fake() -> Backend:
                    fake_server=_shared_fake_server())
 
 
-def choose_backend(url: str | None = None, backend: str | None = None) -> Backend:
-    """Walk the ladder and return the first backend that works (see the module docstring)."""
+def choose_backend(url: str | None = None, backend: str | None = None,
+                   learner: str | None = None) -> Backend:
+    """Walk the ladder and return the first backend that works (see the module docstring),
+    with the learner namespace ``learner``, ``STREAMLAB_LEARNER`` or the URL's user asks for."""
+    chosen = _walk_ladder(url, backend)
+    _attach_namespace(chosen, learner)
+    return chosen
+
+
+def _walk_ladder(url: str | None, backend: str | None) -> Backend:
     forced = (backend or os.environ.get("STREAMLAB_BACKEND") or "auto").strip().lower()
     if forced not in BACKENDS:
         raise BackendError(
@@ -531,8 +548,7 @@ def connect(url: str | None = None, *, backend: str | None = None, quiet: bool =
         from . import cluster as _cluster
 
         return _cluster.connect(url, backend=backend, quiet=quiet)
-    chosen = choose_backend(url, backend)
-    _attach_namespace(chosen, learner)
+    chosen = choose_backend(url, backend, learner)
     client = _make_client(chosen)
     if not quiet:
         print(client.banner())

@@ -79,6 +79,8 @@ def cmd_server(args) -> int:
 
 
 def cmd_reset(args) -> int:
+    import redis
+
     from . import backend, keys
 
     _warn_if_password_on_command_line(args.url, "reset")
@@ -88,7 +90,13 @@ def cmd_reset(args) -> int:
         print(f"streamlab reset: {exc}", file=sys.stderr)
         return 1
     print(r.banner())
-    keys.reset(r, lesson=args.lesson)
+    try:
+        keys.reset(r, lesson=args.lesson)
+    except redis.RedisError as exc:  # e.g. NOPERM: a user not allowed to delete those keys
+        print(f"streamlab reset: {_terminal_text(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        r.close()
     return 0
 
 

@@ -296,9 +296,9 @@ def is_cluster_url(url: str) -> bool:
             return bool(int(probe.info("cluster").get("cluster_enabled", 0)))
         except redis.exceptions.NoPermissionError:
             # A workshop user fenced out of INFO: HELLO's "mode" says it as well.
-            reply = probe.execute_command("HELLO")
-            fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
-            return str(fields.get("mode", "")) == "cluster"
+            from .backend import hello
+
+            return hello(probe).get("mode") == "cluster"
     finally:
         probe.close()
 

@@ -291,3 +291,79 @@ def test_streamlab_reset_cli_deletes_only_the_learners_keys(fenced_server, monke
         assert admin.exists("ws:bob:lesson05:s") == 1
     finally:
         admin.delete("ws:bob:lesson05:s")
+
+
+
+def test_reset_refused_by_the_acl_is_explained(fenced_server):
+    """A user fenced to its keys but working without a namespace (learner="") finds another
+    learner's lesson keys with SCAN and may not delete them: the refusal is explained."""
+    admin, urls = fenced_server
+    admin.xadd("lesson05:someone-elses", {"f": "v"})
+    plain_user = sl_backend.connect(urls["ana"], quiet=True, learner="")
+    try:
+        assert plain_user.backend.namespace is None
+        with pytest.raises(redis.exceptions.NoPermissionError) as caught:
+            sl_keys.reset(plain_user, lesson=5, quiet=True)
+        assert "may only touch keys under its own prefix" in explain(caught.value)
+        assert admin.exists("lesson05:someone-elses") == 1
+    finally:
+        admin.delete("lesson05:someone-elses")
+        plain_user.close()
+
+
+def test_doctor_works_for_a_fenced_user(fenced_server, capsys, monkeypatch):
+    import streamlab as sl
+
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    report = sl.doctor(urls["ana"])
+    out = capsys.readouterr().out
+    assert "learner ana" in out and "pw-ana" not in out
+    assert "Traceback" not in out
+
+
+def test_a_refusal_in_a_notebook_cell_is_explained_not_a_traceback(fenced_server, shell, capsys,
+                                                                   monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    shell.user_ns["fenced_url"] = urls["ana"]
+    shell.run_cell("import streamlab as sl\nr = sl.connect(fenced_url, quiet=True)")
+    try:
+        capsys.readouterr()
+        shell.run_cell("%%redis\nINFO server\nXLEN lesson01:events\n")
+        out = capsys.readouterr().out
+        assert "(error) NOPERM" in out
+        assert "hint: Your Redis user may not run INFO" in out and "ACL SETUSER <user> +info" in out
+        assert "(integer) 0" in out  # the next command still ran
+        result = shell.run_cell("r.info()")
+        captured = capsys.readouterr()
+        assert isinstance(result.error_in_exec, redis.exceptions.NoPermissionError)
+        assert "What happened: Your Redis user may not run INFO" in captured.out
+        assert "Traceback" not in captured.out + captured.err
+    finally:
+        shell.run_cell("r.close()")
+        shell.set_custom_exc((), None)
+
+
+def test_the_terminal_programs_work_in_the_learners_namespace(fenced_server):
+    admin, urls = fenced_server
+    stream = "lesson07:ns-programs"
+    # The user comes from the URL and the namespace from STREAMLAB_LEARNER, as a terminal has them.
+    env = {**os.environ, "REDIS_URL": urls["ana"], namespace.LEARNER_ENV: "ana"}
+    try:
+        produced = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "produce", "sensor1", "--stream", stream,
+             "--rate", "200", "--count", "5"], env=env, capture_output=True, text=True, timeout=60)
+        assert produced.returncode == 0, produced.stderr
+        assert admin.xlen("ws:ana:" + stream) == 5
+        consumed = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "consume", "workers", "c1", "--stream", stream,
+             "--count", "10", "--idle-exit", "1", "--block", "200"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert consumed.returncode == 0, consumed.stderr
+        assert admin.xpending("ws:ana:" + stream, "workers")["pending"] == 0
+        assert admin.xinfo_groups("ws:ana:" + stream)[0]["entries-read"] == 5
+        assert not admin.exists(stream)  # nothing outside the namespace
+    finally:
+        for key in admin.scan_iter(match="ws:ana:lesson07:*"):
+            admin.delete(key)
