@@ -272,6 +272,10 @@ def run_load(admin_url: str, n: int, seconds: float = 20, users: bool = True) ->
         admin.close()
     samples = [s for out in outs for s in out.get("samples", [])]
     errors = [o["error"] for o in outs if o.get("error")]
+    errors += [f"ledger not exact: sent {o['sent']}, processed {o['processed']}, XLEN {o['xlen']}, "
+               f"entries-read {o['read']}, pending {o['pending']}"
+               + ("" if o["drained"] else ", the backlog not drained within 60 s")
+               for o in outs if not o.get("error") and not exact(o)]
     errors += ["a learner process ended without a result"] * (n - len(outs))
     return LoadRow(n, cpu, peak[0], len(samples), 1000 * _percentile(samples, 50),
                    1000 * _percentile(samples, 99), 1000 * max(samples, default=float("nan")),

@@ -10,19 +10,12 @@ import math
 
 import pytest
 
-from streamlab import bench, loadbench, server as sl_server, workshop
-
-pytestmark = pytest.mark.skipif(sl_server.find_server_binary() is None,
-                                reason="needs redis-server or valkey-server on PATH")
+from streamlab import bench, loadbench
 
 
 @pytest.fixture
-def admin_url():
-    srv = sl_server.PrivateServer().start()
-    try:
-        yield srv.url
-    finally:
-        srv.stop()
+def admin_url(own_server_url):
+    return own_server_url
 
 
 @pytest.mark.slow

@@ -13,19 +13,12 @@ import stat
 import pytest
 import redis
 
-from streamlab import cli, server as sl_server, workshop
-
-pytestmark = pytest.mark.skipif(sl_server.find_server_binary() is None,
-                                reason="needs redis-server or valkey-server on PATH")
+from streamlab import cli, workshop
 
 
 @pytest.fixture
-def admin_url():
-    srv = sl_server.PrivateServer().start()
-    try:
-        yield srv.url
-    finally:
-        srv.stop()
+def admin_url(own_server_url):
+    return own_server_url
 
 
 @pytest.fixture
@@ -258,7 +251,7 @@ def test_the_instructor_notebook_rehearses_the_board(backend_name, request):
 
     url = request.getfixturevalue("real_server_url") if backend_name == "real" else None
     nb, _, problems = run_notebook.execute(root / "notebooks" / "instructor.ipynb", backend_name, url,
-                                           timeout=120)
+                                           timeout=300)
     assert not problems, problems
     text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
