@@ -317,12 +317,14 @@ class ClusterClient(RedisCluster):
     backend = None
 
     def banner(self) -> str:
+        from .backend import redact as sl_redact  # never the password
+
         b = self.backend
         where = {"cluster-url": "the URL you passed", "cluster-env": "REDIS_URL",
                  "cluster-private": "a private cluster started for this kernel"}[b.kind]
         shards = len(self.get_primaries())
         return (f"streamlab: connected to a Redis Cluster of {shards} primaries "
-                f"({b.server_name} {b.version_text}) via {where} at {b.url}")
+                f"({b.server_name} {b.version_text}) via {where} at {sl_redact(b.url)}")
 
     def supports(self, feature: str) -> bool:
         from .backend import FEATURES
@@ -377,12 +379,14 @@ class ClusterClient(RedisCluster):
 
 
 def make_cluster_client(backend, decode_responses: bool = True) -> ClusterClient:
-    from urllib.parse import urlsplit
+    from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(backend.url)
     client = ClusterClient(
         startup_nodes=[ClusterNode(parts.hostname or "127.0.0.1", parts.port or 6379)],
-        password=parts.password, username=parts.username or None,
+        # As redis-py's from_url does: a percent-encoded password (/ # @) is decoded.
+        password=unquote(parts.password) if parts.password else None,
+        username=unquote(parts.username) if parts.username else None,
         decode_responses=decode_responses, protocol=2,
         socket_timeout=None, socket_connect_timeout=5, socket_keepalive=True,
     )

@@ -33,8 +33,9 @@ put on (``SCAN 0`` becomes ``SCAN 0 MATCH ws:ana:*``), so a learner's scan only
 ever walks their own keys.
 
 What it does not rename: key names built inside a Lua script or function (the
-ACL refuses those, and ``%%redis`` refuses scripts on shared servers), and
-values that happen to hold key names.
+ACL refuses those, and ``%%redis`` refuses scripts on shared servers), values
+that happen to hold key names, and Redis Cluster clients (``connect(cluster=True)``:
+on a workshop's single server lesson 09 starts a private cluster of its own).
 """
 
 from __future__ import annotations
@@ -319,6 +320,8 @@ class Namespace:
             return {1} if len(args) > 1 else set()
         if name == "PUBSUB" and sub in _PUBSUB_CHANNELS:
             return set(range(2, len(args)))
+        if name == "CLUSTER" and sub == "KEYSLOT":  # a key name, though not in the key specs
+            return {2} if len(args) > 2 else set()
         if name in _NO_KEYS or f"{name} {sub}" in _NO_KEYS:
             return set()
         entry = self._entry(name)

@@ -34,7 +34,7 @@ class FencedRuns:
     """A private server with learners ana (runs the lessons) and bob (a neighbour's keys)."""
 
     def __init__(self):
-        self.server = PrivateServer(port=7251).start()
+        self.server = PrivateServer().start()
         self.admin = redis.Redis(port=self.server.port, decode_responses=True)
         for learner in ("ana", "bob"):
             self.admin.execute_command("ACL", "SETUSER",

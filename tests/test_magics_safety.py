@@ -81,7 +81,7 @@ def test_every_refusal_has_a_sample():
 @pytest.fixture
 def throwaway():
     """A private server of this test alone (SHUTDOWN and FLUSHALL run on it)."""
-    with PrivateServer(port=7235) as srv:
+    with PrivateServer() as srv:
         yield srv
 
 

@@ -44,6 +44,8 @@ def positions(args: list[str]) -> set[int]:
     (["PSUBSCRIBE", "news.*"], {1}),
     (["SPUBLISH", "ch", "hi"], {1}),
     (["PUBSUB", "NUMSUB", "a", "b"], {2, 3}),
+    (["CLUSTER", "KEYSLOT", "k"], {2}),
+    (["CLUSTER", "INFO"], set()),
     (["PING"], set()),
     (["NOSUCHCOMMAND", "x"], set()),
 ])
@@ -204,8 +206,8 @@ def test_shipped_key_specs_agree_with_the_real_servers_command_table(real_server
 
 @pytest.fixture(scope="module")
 def fenced_server():
-    """A private server (this helper's port range) with learners ana and bob fenced in."""
-    with PrivateServer(port=7231) as srv:
+    """A private server with learners ana and bob fenced in."""
+    with PrivateServer() as srv:
         admin = redis.Redis.from_url(srv.url, decode_responses=True)
         for learner_name in ("ana", "bob"):
             admin.execute_command("ACL", "SETUSER",
@@ -367,3 +369,64 @@ def test_the_terminal_programs_work_in_the_learners_namespace(fenced_server):
     finally:
         for key in admin.scan_iter(match="ws:ana:lesson07:*"):
             admin.delete(key)
+
+
+@pytest.mark.parametrize("pattern, channel, matches", [
+    ("a*", "abc", True), ("a?c", "abc", True), ("a?c", "ac", False),
+    ("a[b-c]c", "acc", True), ("a[^b]c", "abc", False), ("a[^b]c", "axc", True),
+    ("a\\*", "a*", True), ("a\\*", "ab", False), ("[z-a]", "m", True),
+    ("lesson06:sensor:*:temp", "lesson06:sensor:12:temp", True),
+    ("lesson06:sensor:*:temp", "lesson06:sensor:12:humidity", False),
+])
+def test_patterns_match_as_redis_globs(pattern, channel, matches):
+    assert bool(namespace.glob_regex(pattern).match(channel)) is matches
+
+
+def test_each_matching_pattern_gets_the_message_once_and_unsubscribing_stops_it(learner):
+    """Patterns are matched in the client (an ACL allows only literal patterns): a message
+    comes once per matching pattern, with that pattern, as the server would send it."""
+    r, plain = learner
+    ps = r.pubsub()
+    try:
+        ps.psubscribe("lesson06:sensor:*", "lesson06:*:temp")
+        confirmations = [ps.get_message(timeout=1) for _ in range(2)]
+        assert [(m["type"], m["channel"], m["data"]) for m in confirmations] == [
+            ("psubscribe", "lesson06:sensor:*", 1), ("psubscribe", "lesson06:*:temp", 2)]
+        assert wait_until(lambda: plain.pubsub_numpat() >= 1)
+        r.publish("lesson06:sensor:1:temp", "21")
+        r.publish("lesson06:other", "x")  # matches neither
+        got = []
+        assert wait_until(lambda: got.append(ps.get_message(timeout=0.1)) or
+                          len([m for m in got if m]) >= 2)
+        got = [m for m in got if m]
+        assert sorted(m["pattern"] for m in got) == ["lesson06:*:temp", "lesson06:sensor:*"]
+        assert {m["channel"] for m in got} == {"lesson06:sensor:1:temp"}
+        ps.punsubscribe("lesson06:sensor:*")
+        assert wait_until(lambda: (m := ps.get_message(timeout=0.1)) and
+                          m["type"] == "punsubscribe")
+        r.publish("lesson06:sensor:2:temp", "22")
+        after = []
+        assert wait_until(lambda: after.append(ps.get_message(timeout=0.1)) or any(after))
+        assert [m["pattern"] for m in after if m] == ["lesson06:*:temp"]
+        # Copies for every matching pattern come from one server message, together: none left.
+        assert ps.get_message(timeout=0) is None
+    finally:
+        ps.close()
+
+
+def test_the_usual_workshop_recipe_without_info_connects(fenced_server, monkeypatch):
+    """`+@all -@dangerous` takes INFO away: connect() names the server from HELLO instead."""
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    admin.execute_command("ACL", "SETUSER", "wide", "on", ">pw-wide", "+@all", "-@dangerous",
+                          "~*", "&*")
+    url = urls["ana"].replace("ana:pw-ana", "wide:pw-wide")
+    try:
+        r = sl_backend.connect(url, quiet=True)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.info()
+        assert r.backend.version >= (6,) and r.backend.version_text in r.banner()
+        assert r.backend.learner == "wide"
+        r.close()
+    finally:
+        admin.execute_command("ACL", "DELUSER", "wide")

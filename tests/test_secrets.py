@@ -34,7 +34,7 @@ def assert_no_secret(text: str, where: str) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    with PrivateServer(port=7233, extra_args=["--requirepass", DEFAULT_PW]) as srv:
+    with PrivateServer(extra_args=["--requirepass", DEFAULT_PW]) as srv:
         admin = redis.Redis(port=srv.port, password=DEFAULT_PW, decode_responses=True)
         admin.execute_command("ACL", "SETUSER", "ana", "on", ">" + USER_PW, "+@all", "~*", "&*")
         admin.close()
@@ -139,7 +139,7 @@ def test_unix_socket_urls_work(monkeypatch):
     monkeypatch.delenv("STREAMLAB_LEARNER", raising=False)
     with tempfile.TemporaryDirectory() as workdir:
         sock = os.path.join(workdir, "redis.sock")
-        with PrivateServer(port=7234, extra_args=["--unixsocket", sock, "--unixsocketperm", "700"]):
+        with PrivateServer(extra_args=["--unixsocket", sock, "--unixsocketperm", "700"]):
             r = sl.connect(f"unix://{sock}?db=0", quiet=True)
             try:
                 key = "streamlab:test:unix"
@@ -153,3 +153,15 @@ def test_unix_socket_urls_work(monkeypatch):
 def test_rediss_to_a_plain_server_says_tls(server):
     with pytest.raises(sl_backend.BackendError, match="rediss:// URL speaks TLS"):
         sl.connect(f"rediss://:{DEFAULT_PW}@{server}/0", quiet=True)
+
+
+def test_a_cluster_banner_hides_the_password():
+    from streamlab.cluster import ClusterClient
+
+    client = ClusterClient.__new__(ClusterClient)  # the banner needs only backend and primaries
+    client.backend = sl_backend.Backend(kind="cluster-url", url="redis://ana:kappa5sigma8@h:7000/0",
+                                        server_name="redis", version=(7, 0), version_text="7.0.15")
+    client.get_primaries = lambda: [1, 2, 3]
+    banner = client.banner()
+    assert "redis://ana:***@h:7000/0" in banner
+    assert_no_secret(banner, "cluster banner")
