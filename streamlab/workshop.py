@@ -137,12 +137,13 @@ def admin_client(url: str | None):
     """
     from . import backend
 
-    url = url or os.environ.get("REDIS_URL", "").strip()
-    if not url:
+    if not url and not os.environ.get("REDIS_URL", "").strip():
         raise WorkshopError("no server given: export REDIS_URL=redis://ADMIN:PASSWORD@host:6379/0 "
                             "(an admin user: the workshop commands run ACL) or pass --url.")
     try:
-        r = backend.connect(url, quiet=True)
+        # learner="": the admin's names go out as written, whatever user name the URL holds
+        # (a user other than `default` would otherwise be taken for a learner's namespace).
+        r = backend.connect(url, backend=None if url else "env", quiet=True, learner="")
     except backend.BackendError as exc:
         raise WorkshopError(str(exc)) from None
     if r.backend.version < MIN_VERSION:
@@ -566,7 +567,7 @@ class Rehearsal:
         from . import backend, exercises, server
 
         self.server = server.PrivateServer().start()
-        self.admin = backend.connect(self.server.url, quiet=True)
+        self.admin = backend.connect(self.server.url, quiet=True, learner="")
         self._dir = tempfile.TemporaryDirectory(prefix="streamlab-rehearsal-")
         accounts = setup(self.admin, list(self.LEARNERS), Path(self._dir.name) / "learners.csv",
                          self.server.url)

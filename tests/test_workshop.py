@@ -149,6 +149,19 @@ def test_teardown_removes_the_workshop_and_nothing_else(admin, admin_url, tmp_pa
     assert workshop.teardown(admin).users == []  # a second teardown finds nothing to do
 
 
+def test_an_admin_user_of_its_own_name_is_not_taken_for_a_learner(admin, own_server_url, tmp_path,
+                                                                  capsys, monkeypatch):
+    """README's recipe: `user admin on >PW ~* &* +@all`; its commands must not go to ws:admin:."""
+    admin.execute_command("ACL", "SETUSER", "admin", "on", ">s3cret", "~*", "&*", "+@all")
+    monkeypatch.setenv("REDIS_URL", own_server_url.replace("redis://", "redis://admin:s3cret@"))
+    assert cli.main(["workshop", "setup", "--names", "ana", "--out", str(tmp_path / "l.csv")]) == 0
+    said = capsys.readouterr().out
+    assert "via REDIS_URL" in said and "s3cret" not in said and "as learner" not in said
+    assert admin.hkeys(workshop.REGISTRY) == ["ana"] and not admin.keys("ws:admin:*")
+    assert cli.main(["workshop", "teardown"]) == 0
+    assert admin.execute_command("ACL", "USERS") == ["admin", "default"]
+
+
 def test_workshop_commands_explain_what_is_missing(admin_url, capsys, monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert cli.main(["workshop", "board", "--once"]) == 1
