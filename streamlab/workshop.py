@@ -106,12 +106,19 @@ def _sha256(password: str) -> str:
 def learner_url(admin_url: str, learner: str, password: str, host: str | None = None) -> str:
     """The ``REDIS_URL`` a learner exports: the admin URL's scheme, host and database, their user."""
     parts = urlsplit(admin_url)
-    where = host or (parts.hostname or "127.0.0.1") + (f":{parts.port}" if parts.port else "")
-    if ":" in where and where.count(":") > 1 and not where.startswith("["):
-        where = f"[{where}]"  # an IPv6 address
-    path = parts.path if parts.path not in ("", "/") else "/0"
-    netloc = f"{quote(learner, safe='')}:{quote(password, safe='')}@{where}"
-    return urlunsplit((parts.scheme or "redis", netloc, path, "", ""))
+    scheme = parts.scheme or "redis"
+    if scheme == "unix":
+        if not host:
+            raise WorkshopError("the admin URL is a unix socket, which learners on other machines "
+                                "cannot reach: pass --host HOST:PORT for their URLs.")
+        scheme, path = "redis", "/0"
+    else:
+        path = parts.path if parts.path not in ("", "/") else "/0"
+    if not host:
+        name = parts.hostname or "127.0.0.1"
+        host = (f"[{name}]" if ":" in name else name) + (f":{parts.port}" if parts.port else "")
+    netloc = f"{quote(learner, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((scheme, netloc, path, "", ""))
 
 
 @dataclass
@@ -204,6 +211,7 @@ def setup(r, names: list[str], out: Path, admin_url: str, host: str | None = Non
     """
     for name in names:
         check_name(name)
+    learner_url(admin_url, "learner", "password", host)  # a URL learners cannot use: said before any change
     existing_users = set(r.execute_command("ACL", "USERS"))
     ours = set(registered(r))
     clash = sorted(n for n in names if n in existing_users and n not in ours)

@@ -87,6 +87,19 @@ def test_setup_makes_fenced_users_and_a_private_csv(admin_url, tmp_path, capsys,
         ben.close()
 
 
+def test_learner_urls_keep_the_admin_urls_server_and_database():
+    url = workshop.learner_url
+    assert url("redis://admin:x@redis.example.org:6390/0", "ana", "p-w_1") == \
+        "redis://ana:p-w_1@redis.example.org:6390/0"
+    assert url("rediss://admin:x@[::1]:6380/2", "ana", "pw") == "rediss://ana:pw@[::1]:6380/2"
+    assert url("redis://127.0.0.1:6379", "ana", "pw", host="ws.example.org:7000") == \
+        "redis://ana:pw@ws.example.org:7000/0"
+    assert url("unix:///run/redis.sock", "ana", "pw", host="ws.example.org:6379") == \
+        "redis://ana:pw@ws.example.org:6379/0"
+    with pytest.raises(workshop.WorkshopError, match="--host"):
+        url("unix:///run/redis.sock", "ana", "pw")
+
+
 def test_a_rerun_keeps_passwords_rotate_changes_them(admin, admin_url, tmp_path):
     out = tmp_path / "learners.csv"
     first = workshop.setup(admin, workshop.default_names(2), out, admin_url)
