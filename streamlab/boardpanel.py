@@ -65,8 +65,10 @@ def board_figure(progress: workshop.Progress, title: str | None = None):
     ax.set_xlabel("exercise (lesson.number)")
     counts = progress.counts()
     passed = sum(c[workshop.PASSED] for c in counts.values())
-    ax.set_title(title or f"{len(learners)} learner(s), {passed} exercise(s) passed, "
-                          f"{len(progress.stuck())} stuck", fontsize=10)
+    if title is None:
+        title = (f"{len(learners)} learner(s), {passed} exercise(s) passed, {len(progress.stuck())} stuck"
+                 if learners else "No learners on this server yet: run `streamlab workshop setup`")
+    ax.set_title(title, fontsize=10)
     legend = [Patch(facecolor=COLOURS[workshop.PASSED], label="passed"),
               Patch(facecolor=COLOURS[workshop.TRIED], hatch="///", edgecolor="#5a3d00",
                     label="tried, not passed"),
