@@ -92,8 +92,8 @@ def check_url(url: str) -> None:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in SCHEMES:
         raise ValueError(
-            f"{redact(url)!r} is not a Redis URL: it should start with redis:// "
-            "(rediss:// for TLS, unix:// for a socket file), e.g. redis://host:6379/0.")
+            f"{redact(url)!r} is not a Redis URL. It should look like redis://host:6379/0 "
+            "(rediss:// for TLS, unix:///path/to/redis.sock for a socket file).")
     rest = url.split("://", 1)[1]
     at = rest.rfind("@")
     if at >= 0 and any(ch in rest[:at] for ch in "/#?@"):

@@ -32,7 +32,7 @@ How it behaves, and why:
   refused with one line, the reason and the alternative: ``SHARED_REFUSALS``,
   drawn from the server's ``@admin`` and ``@dangerous`` categories (shutdown,
   config, ACL, replication, flushes and swaps, ``SELECT``/``MOVE``, scripts and
-  functions, ``CLIENT KILL/PAUSE``, ``MONITOR``, ``DEBUG``, saves, modules,
+  functions, ``CLIENT KILL/PAUSE``, ``DEBUG``, saves, modules,
   ``KEYS``, ``RESET``, ``MIGRATE``, cluster changes, slow log and latency
   resets) plus what writes outside the learner's keys without being in them
   (scripts). The read-only ones (``INFO``, ``CLIENT LIST``, ``SLOWLOG GET`` ...)
@@ -151,7 +151,6 @@ SHARED_REFUSALS: dict[str, tuple[str, str]] = {
     "CLIENT UNBLOCK": ("it wakes other people's blocked reads", _PRIVATE),
     "CLIENT NO-EVICT": ("it exempts this connection from the memory limits everyone shares",
                         _PRIVATE),
-    "MONITOR": ("it shows every command of every client, other people's included", _PRIVATE),
     "DEBUG": ("it can crash, freeze or reload the server", _PRIVATE),
     "SAVE": ("it blocks the server for everyone while it writes the whole dataset", _PRIVATE),
     "BGSAVE": ("it forks the server and writes the whole dataset to disk", _PRIVATE),
@@ -385,7 +384,7 @@ class Session:
         breaker = SESSION_BREAKERS.get(f"{name} {sub}") or SESSION_BREAKERS.get(name)
         if breaker:
             return f"streamlab: {_shown_name(name, sub, breaker)} refused: it {breaker}."
-        if name in NEVER_RETURN and (name != "MONITOR" or self.backend.kind in OWN_BACKENDS):
+        if name in NEVER_RETURN:
             return (f"streamlab: {name} listens until stopped, so it would never finish the "
                     "cell. Use r.pubsub() in Python instead (lesson 06).")
         if self.backend.kind in OWN_BACKENDS:
@@ -394,8 +393,8 @@ class Session:
         if found is None:
             return None
         what, why, instead = found
-        return (f"streamlab: {what} refused on this server ({self.backend.kind} backend: the "
-                f"course did not start it, others may use it): {why}. Instead: {instead}.")
+        return (f"streamlab: {what} refused on this server ({self.backend.kind} backend), which "
+                f"the course did not start and others may use: {why}. Instead: {instead}.")
 
     def _note_after(self, args: list[bytes]) -> None:
         """On servers of its own the cell may change user: say so, since Python's r did not."""

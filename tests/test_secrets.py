@@ -95,7 +95,7 @@ def test_bad_urls_fail_with_the_fix_and_never_the_password(server):
         if form.startswith("wrong"):
             assert "refused the password" in message, message
         if form == "not redis":
-            assert "should start with redis://" in message, message
+            assert "should look like redis://" in message, message
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             sl.doctor(url)
