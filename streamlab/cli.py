@@ -284,11 +284,9 @@ def cmd_workshop(args) -> int:
                   f"{done.keys} of their key(s) and {done.progress} progress stream(s); nothing else.")
         else:
             return _board(r, args)
-    except workshop.WorkshopError as exc:
-        print(f"streamlab workshop {args.action}: {exc}", file=sys.stderr)
-        return 1
-    except redis.RedisError as exc:
-        print(f"streamlab workshop {args.action}: {_terminal_text(exc)}", file=sys.stderr)
+    except (workshop.WorkshopError, redis.RedisError) as exc:
+        said = _terminal_text(exc) if isinstance(exc, redis.RedisError) else exc
+        print(f"streamlab workshop {args.action}: {said}", file=sys.stderr)
         return 1
     finally:
         r.close()
