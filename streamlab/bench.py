@@ -5,6 +5,7 @@
     python -m streamlab.bench --lessons                # also each lesson's execution time (slow)
     python -m streamlab.bench --partitioned            # also partitioned consume on a private cluster
     python -m streamlab.bench --soak 10                # also kernel memory over 10 minutes
+    python -m streamlab.bench --learners 1,2,4,8       # only the workshop load (streamlab.loadbench)
 
 It prints the machine, then one Markdown table with a column per backend.
 Every number is the median of ``--rounds`` rounds, with the lowest and highest
@@ -747,7 +748,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure streamlab consume --partitions 6 on a private cluster (1 and 2 processes)")
     parser.add_argument("--no-throughput", action="store_true",
                         help="skip the throughput, latency and cost measures (with --lessons/--soak)")
+    parser.add_argument("--learners", metavar="N[,N...]",
+                        help="instead: the workshop load benchmark, N learners doing lesson 03's "
+                             "workload at once, each N in turn (streamlab.loadbench)")
+    parser.add_argument("--load-seconds", type=float, default=20,
+                        help="how long each learner's producer runs in the load benchmark (default 20)")
     args = parser.parse_args(argv)
+    if args.learners:
+        return load_main(args)
 
     private = None
     columns: dict[str, list[Row]] = {}
@@ -792,6 +800,41 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for line in verdicts(columns):
         print(line)
+    return 0
+
+
+def load_main(args) -> int:
+    """``--learners``: the workshop load sweep on ``--url`` or a private server (``loadbench``)."""
+    from . import loadbench
+
+    try:
+        counts = [int(n) for n in args.learners.split(",")]
+        if not counts or min(counts) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"--learners takes learner counts of 1 or more, e.g. 1,2,4,8; got {args.learners!r}.",
+              file=sys.stderr)
+        return 2
+    private = None
+    try:
+        url = args.url
+        if url is None:
+            private = sl_server.PrivateServer().start()
+            url = private.url
+        print("Machine:\n" + "\n".join(machine({"server": url})) + "\n", flush=True)
+        print(f"Each learner: producer {loadbench.RATE}/s for {args.load_seconds:g} s, "
+              f"{loadbench.CONSUMERS} consumers (one slow, {loadbench.MS} ms/entry, COUNT "
+              f"{loadbench.COUNT}), the sampler every 0.1 s; then the backlog drained.\n")
+        print(loadbench.HEADER, flush=True)
+        rows = loadbench.sweep(url, counts, args.load_seconds)
+    finally:
+        if private is not None:
+            private.stop()
+    for where, in_server in (("as the learners measured it", False), ("inside the server", True)):
+        best = loadbench.largest_sustained(rows, in_server=in_server)
+        print(f"Largest N with p99 < {loadbench.TARGET_P99_MS:g} ms {where} and every ledger exact: "
+              f"{best if best is not None else 'none of those tried'}.")
+    print(f"Load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}.")
     return 0
 
 

@@ -7,6 +7,9 @@
     streamlab produce SENSOR [--rate R] [--count N]       the article's producer.py
     streamlab consume GROUP CONSUMER [--alert-above T]    the article's consumergroup.py, fixed
     streamlab reap GROUP [--min-idle MS] [--dry-run]      the lesson 04 reaper: recover a dead consumer's work
+    streamlab workshop setup --learners N --out learners.csv   one fenced ACL user per learner
+    streamlab workshop board [--keys]                          the live progress board
+    streamlab workshop teardown                                those users and their keys, gone
 
 ``produce``, ``consume`` and ``reap`` talk to ``REDIS_URL`` (or ``--url``; put a
 password in ``REDIS_URL``, since a ``--url`` shows in the process list), like
@@ -19,9 +22,11 @@ start, 2 bad arguments (also a consumer name another live process uses).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+import time
 
 
 URL_HELP = ("Redis URL (default: REDIS_URL, then the usual ladder). Prefer REDIS_URL when the URL "
@@ -248,6 +253,77 @@ def cmd_reap(args) -> int:
     return _run_program("reap", args.url, body)
 
 
+def cmd_workshop(args) -> int:
+    """``streamlab workshop setup|board|teardown`` on the admin URL (``REDIS_URL`` or ``--url``)."""
+    from pathlib import Path
+
+    import redis
+
+    from . import workshop
+
+    try:
+        if args.action == "setup":
+            names = ([n.strip() for n in args.names.split(",") if n.strip()] if args.names
+                     else workshop.default_names(args.learners))
+            for name in names:
+                workshop.check_name(name)
+        r = workshop.admin_client(args.url)
+    except (ValueError, workshop.WorkshopError) as exc:
+        print(f"streamlab workshop {args.action}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    admin_url = args.url or os.environ.get("REDIS_URL", "").strip()
+    try:
+        print(r.banner())
+        if args.action == "setup":
+            out = Path(args.out)
+            accounts = workshop.setup(r, names, out, admin_url, host=args.host, rotate=args.rotate)
+            print(workshop.accounts_table(accounts, out))
+        elif args.action == "teardown":
+            done = workshop.teardown(r)
+            print(f"Deleted {len(done.users)} user(s) ({', '.join(done.users) or 'none'}), "
+                  f"{done.keys} of their key(s) and {done.progress} progress stream(s); nothing else.")
+        else:
+            return _board(r, args)
+    except (workshop.WorkshopError, redis.RedisError) as exc:
+        said = _terminal_text(exc) if isinstance(exc, redis.RedisError) else exc
+        print(f"streamlab workshop {args.action}: {said}", file=sys.stderr)
+        return 1
+    finally:
+        r.close()
+    return 0
+
+
+def _board(r, args) -> int:
+    """Print the board (``--once``), or every ``--every`` seconds, the screen cleared, until Ctrl-C."""
+    from . import pipeline, workshop
+
+    progress = workshop.Progress(r)
+
+    def show(clear: str) -> None:
+        progress.poll()
+        text = progress.text()
+        if args.keys:
+            text += "\n\n" + workshop.keys_text(
+                {learner: workshop.key_rows(r, learner) for learner in progress.learners})
+        print(f"{clear}streamlab workshop board, {time.strftime('%H:%M:%S')} "
+              f"({len(progress.learners)} learner(s), {progress.entries} check(s) reported)\n{text}",
+              flush=True)
+
+    if args.once:
+        show("")
+        return 0
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = pipeline.stop_on_signals()
+    try:
+        while True:
+            show("\033[H\033[2J" if sys.stdout.isatty() else "")
+            if stop.wait(args.every):
+                return 0
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def _say(line: str) -> None:
     print(line, flush=True)  # one line at a time, also when the output is a pipe or a log file
 
@@ -335,6 +411,35 @@ def build_parser() -> argparse.ArgumentParser:
                                                "(default: one pass)")
     p.add_argument("--url", help=URL_HELP)
     p.set_defaults(func=cmd_reap)
+
+    p = sub.add_parser("workshop", help="one shared server for a class: fenced learner users, "
+                                        "a progress board (README: Running a workshop)")
+    actions = p.add_subparsers(dest="action", required=True)
+    admin_help = ("the admin's Redis URL (default: REDIS_URL; prefer REDIS_URL, a --url with a "
+                  "password shows in the process list)")
+    a = actions.add_parser("setup", help="create one fenced ACL user per learner and a CSV of their URLs")
+    a.add_argument("--learners", type=int, default=0, help="how many learners: learner01..learnerNN")
+    a.add_argument("--names", help="comma-separated learner names instead (e.g. ana,ben,chloe)")
+    a.add_argument("--out", default="learners.csv",
+                   help="the CSV to write (learner, redis_url, namespace; mode 600); an existing one "
+                        "is read first, so a re-run keeps those passwords (default learners.csv)")
+    a.add_argument("--host", help="host[:port] to put in the learners' URLs when they reach the "
+                                  "server by another name than you (default: the admin URL's)")
+    a.add_argument("--rotate", action="store_true",
+                   help="give every learner a new password and close their connections")
+    a.add_argument("--url", help=admin_help)
+    a.set_defaults(func=cmd_workshop)
+    a = actions.add_parser("board", help="the live progress board: learners x exercises")
+    a.add_argument("--every", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    a.add_argument("--once", action="store_true", help="print the board once and exit")
+    a.add_argument("--keys", action="store_true",
+                   help="also each learner's keys: counts per lesson, each group's lag and pending")
+    a.add_argument("--url", help=admin_help)
+    a.set_defaults(func=cmd_workshop)
+    a = actions.add_parser("teardown", help="delete the workshop's users, their keys and progress; "
+                                            "nothing else")
+    a.add_argument("--url", help=admin_help)
+    a.set_defaults(func=cmd_workshop)
     return parser
 
 

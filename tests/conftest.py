@@ -68,6 +68,19 @@ def real_server_url():
 
 
 @pytest.fixture
+def own_server_url():
+    """URL of a private server for this test alone (the default user is its admin): for tests
+    that change server-wide state, such as ACL users. Skips without a server binary."""
+    if sl_server.find_server_binary() is None:
+        _no_real_server("this test needs its own server: no redis-server/valkey-server on PATH")
+    srv = sl_server.PrivateServer().start()
+    try:
+        yield srv.url
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
 def real(real_server_url):
     """(plain redis-py client, URL, key prefix) on the real test server, for tests of programs
     run as processes; every key under the prefix is deleted afterwards. A module may define

@@ -220,3 +220,17 @@ def test_lesson_opens_in_notebook_7(notebook7_installed, browser_context, tmp_pa
                        _makes_plots(lesson))
         bs.run_notebooks([run])
         assert not run.problems, f"{lesson.name} in Notebook 7:\n  " + "\n  ".join(run.problems)
+
+
+@pytest.mark.timeout(600)
+def test_the_instructor_board_renders_in_jupyterlab(lab, browser_context):
+    """The instructor's notebook (its rehearsal class) in JupyterLab: the board's heat map, the
+    stuck list and the keys are on the page, no error. Screenshots: instructor.<backend>.NN.png."""
+    run = _new_run(browser_context, lab, "instructor.ipynb", f"instructor.{lab.backend}",
+                   makes_plots=True)
+    bs.run_notebooks([run], parallel=1)
+    assert not run.problems, "\n  ".join(run.problems)
+    shown = "\n".join("".join(out.get("text", "")) + "".join((out.get("data") or {}).get("text/plain", ""))
+                      for cell in run.report["cells"] for out in cell["outputs"])
+    assert "3 scripted learners" in shown and "ben: exercise 01.1" in shown
+    assert run.report["screenshots"]

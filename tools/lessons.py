@@ -88,11 +88,11 @@ def differences(source: Path) -> list[str]:
 
 
 def orphans() -> list[str]:
-    """Lesson notebooks that have no source."""
+    """Notebooks (lessons and the instructor's) that have no source."""
     sources = {p.stem for p in lesson_sources()}
     return [
         f"{nb.relative_to(ROOT)} has no source in lessons/"
-        for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+        for nb in sorted(NOTEBOOKS.glob("*.ipynb"))
         if nb.stem not in sources
     ]
 

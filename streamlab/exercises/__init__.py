@@ -225,6 +225,36 @@ def _show(outcome: Outcome) -> None:
         display(outcome)
 
 
+# --- the workshop's progress board ------------------------------------------------------------
+
+def report(ex: "Exercise", outcome: Outcome) -> bool:
+    """Append this check to the learner's workshop progress stream; True if it was written.
+
+    One ``XADD workshop:progress:<learner> NOMKSTREAM MAXLEN ~ 10000 * learner L lesson N
+    exercise M outcome O`` on a client without the namespace (the stream is outside it;
+    the learner's ACL allows exactly that ``XADD``). Only for a client with a learner
+    namespace, and ``NOMKSTREAM`` writes only where ``streamlab workshop setup`` made the
+    stream: no workshop, nothing written. A failure (no grant, a lost connection) is
+    swallowed: reporting progress must never break a check.
+    """
+    r = ex.r
+    learner = getattr(getattr(r, "backend", None), "learner", None)
+    if not learner:
+        return False
+    from ..workshop import PROGRESS_MAXLEN, progress_key
+
+    try:
+        plain = getattr(r, "_progress_client", None)
+        if plain is None:
+            plain = r._progress_client = r.without_namespace()
+        return plain.xadd(progress_key(learner),
+                          {"event": "check", "learner": learner, "lesson": ex.lesson,
+                           "exercise": ex.number, "outcome": outcome.status},
+                          nomkstream=True, maxlen=PROGRESS_MAXLEN, approximate=True) is not None
+    except Exception:  # noqa: BLE001 - the board is a bonus; the learner's check comes first
+        return False
+
+
 def _short(exc: BaseException, limit: int = 300) -> str:
     """``Type: first line of the message``, cut to ``limit`` characters."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -331,8 +361,12 @@ class Exercise:
         return bound
 
     def check(self, *answers: Any) -> None:
-        """Check the answer(s) and show the outcome; never raises. ``self.last`` keeps it."""
+        """Check the answer(s) and show the outcome; never raises. ``self.last`` keeps it.
+
+        In a workshop the outcome is also reported to the instructor's board (``report``).
+        """
         self.last = self.evaluate(*answers)
+        report(self, self.last)
         _show(self.last)
 
     def hint(self, n: int | None = None) -> None:

@@ -1,0 +1,314 @@
+"""``streamlab workshop setup/board/teardown`` end to end on a private real server.
+
+Every test here gets a private ``redis-server`` of its own (ACL users are server-wide:
+never on the shared 6379), with the default user as the instructor's admin.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+
+import pytest
+import redis
+
+from streamlab import cli, workshop
+
+
+@pytest.fixture
+def admin_url(own_server_url):
+    return own_server_url
+
+
+@pytest.fixture
+def admin(admin_url):
+    r = workshop.admin_client(admin_url)
+    yield r
+    r.close()
+
+
+def rows_of(path) -> dict[str, str]:
+    with open(path, newline="") as fh:
+        return {row["learner"]: row["redis_url"] for row in csv.DictReader(fh)}
+
+
+def as_learner(url: str) -> redis.Redis:
+    """A plain redis-py client of that learner (no streamlab renaming: the ACL alone is tested)."""
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def test_setup_makes_fenced_users_and_a_private_csv(admin_url, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "learners.csv"
+    monkeypatch.setenv("REDIS_URL", admin_url)
+    assert cli.main(["workshop", "setup", "--learners", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    urls = rows_of(out)
+    assert list(urls) == ["learner01", "learner02", "learner03"]
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    for name, url in urls.items():
+        password = url.split("@")[0].rsplit(":", 1)[1]
+        assert len(password) >= 20 and password not in printed, "a password reached the screen"
+        assert name in printed
+    assert "only in" in printed and "new" in printed
+
+    ana, ben = as_learner(urls["learner01"]), as_learner(urls["learner02"])
+    try:
+        assert ana.xadd("ws:learner01:lesson03:sensors", {"t": "21"})
+        assert ana.xlen("ws:learner01:lesson03:sensors") == 1
+        refused = {
+            "read another's key": lambda: ben.xrange("ws:learner01:lesson03:sensors"),
+            "write another's key": lambda: ben.xadd("ws:learner01:lesson03:sensors", {"t": "1"}),
+            "delete another's key": lambda: ben.delete("ws:learner01:lesson03:sensors"),
+            "a key outside any namespace": lambda: ana.set("lesson03:x", 1),
+            "INFO": lambda: ana.info(),
+            "CONFIG": lambda: ana.config_get("maxmemory"),
+            "KEYS": lambda: ana.keys("*"),
+            "FLUSHALL": lambda: ana.flushall(),
+            "CLIENT KILL": lambda: ana.execute_command("CLIENT", "KILL", "USER", "learner02"),
+            "FUNCTION FLUSH": lambda: ana.execute_command("FUNCTION", "FLUSH"),
+            "SCRIPT FLUSH": lambda: ana.execute_command("SCRIPT", "FLUSH"),
+            "read one's own progress": lambda: ana.xrange(workshop.progress_key("learner01")),
+            "trim one's own progress": lambda: ana.xtrim(workshop.progress_key("learner01"), 0),
+            "report another's progress": lambda: ana.xadd(workshop.progress_key("learner02"), {"x": 1}),
+            "publish to another's channel": lambda: ana.publish("ws:learner02:lesson06:c", "hi"),
+        }
+        for what, attempt in refused.items():
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                attempt()
+                pytest.fail(f"{what} was allowed")
+        assert ana.xadd(workshop.progress_key("learner01"), {"event": "check"})  # XADD only
+        assert ana.publish("ws:learner01:lesson06:c", "hi") == 0
+        assert ana.eval("return redis.call('XLEN', KEYS[1])", 1, "ws:learner01:lesson03:sensors") == 1
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            ana.eval("return redis.call('XLEN', KEYS[1])", 1, "ws:learner02:lesson03:sensors")
+    finally:
+        ana.close()
+        ben.close()
+
+
+def test_learner_urls_keep_the_admin_urls_server_and_database():
+    url = workshop.learner_url
+    assert url("redis://admin:x@redis.example.org:6390/0", "ana", "p-w_1") == \
+        "redis://ana:p-w_1@redis.example.org:6390/0"
+    assert url("rediss://admin:x@[::1]:6380/2", "ana", "pw") == "rediss://ana:pw@[::1]:6380/2"
+    assert url("redis://127.0.0.1:6379", "ana", "pw", host="ws.example.org:7000") == \
+        "redis://ana:pw@ws.example.org:7000/0"
+    assert url("unix:///run/redis.sock", "ana", "pw", host="ws.example.org:6379") == \
+        "redis://ana:pw@ws.example.org:6379/0"
+    with pytest.raises(workshop.WorkshopError, match="--host"):
+        url("unix:///run/redis.sock", "ana", "pw")
+
+
+def test_a_rerun_keeps_passwords_rotate_changes_them(admin, admin_url, tmp_path):
+    out = tmp_path / "learners.csv"
+    first = workshop.setup(admin, workshop.default_names(2), out, admin_url)
+    assert [a.status for a in first] == ["new", "new"]
+    before = rows_of(out)
+    again = workshop.setup(admin, workshop.default_names(3), out, admin_url)
+    assert [(a.learner, a.status) for a in again] == [
+        ("learner01", "kept"), ("learner02", "kept"), ("learner03", "new")]
+    after = rows_of(out)
+    assert {k: after[k] for k in before} == before
+    assert as_learner(after["learner01"]).ping()
+
+    # A CSV lost: the server only holds hashes, so the users get new passwords, said so.
+    out.unlink()
+    lost = workshop.setup(admin, workshop.default_names(1), out, admin_url)
+    assert {a.learner: a.status for a in lost} == {
+        "learner01": "rotated", "learner02": "rotated", "learner03": "rotated"}
+    with pytest.raises(redis.AuthenticationError):
+        as_learner(before["learner01"]).ping()
+
+    held = as_learner(rows_of(out)["learner02"])
+    assert held.ping()
+    workshop.setup(admin, [], out, admin_url, rotate=True)
+    with pytest.raises(redis.ConnectionError):
+        held.execute_command("PING")  # --rotate closed the connection the old password opened
+    held.close()
+    assert all(as_learner(u).ping() for u in rows_of(out).values())
+
+
+def test_setup_never_takes_over_a_user_it_did_not_make(admin, admin_url, tmp_path, capsys):
+    admin.execute_command("ACL", "SETUSER", "ana", "on", ">secret", "~*", "+@all")
+    with pytest.raises(workshop.WorkshopError, match="not the workshop's"):
+        workshop.setup(admin, ["ana", "ben"], tmp_path / "l.csv", admin_url)
+    assert "ben" not in admin.execute_command("ACL", "USERS")
+    assert cli.main(["workshop", "setup", "--names", "ana", "--out", str(tmp_path / "l.csv"),
+                     "--url", admin_url]) == 1
+    assert "not the workshop's" in capsys.readouterr().err
+    assert cli.main(["workshop", "setup", "--names", "de*fault", "--url", admin_url]) == 2
+    assert "cannot be a learner name" in capsys.readouterr().err
+
+
+def test_teardown_removes_the_workshop_and_nothing_else(admin, admin_url, tmp_path, capsys):
+    urls = {a.learner: a.redis_url
+            for a in workshop.setup(admin, ["ana", "ben"], tmp_path / "l.csv", admin_url)}
+    ana = as_learner(urls["ana"])
+    ana.xadd("ws:ana:lesson03:sensors", {"t": 1})
+    ana.set("ws:ana:lesson01:n", 1)
+    ana.close()
+    admin.execute_command("ACL", "SETUSER", "carol", "on", ">pw", "~*", "+@all")
+    others = {"lesson03:sensors": "solo learner's", "ws:carol:x": "a namespace of no workshop user",
+              "workshop:notes": "the instructor's", "streamlab:keep": "the course's"}
+    for key in others:
+        admin.set(key, 1)
+
+    assert cli.main(["workshop", "teardown", "--url", admin_url]) == 0
+    said = capsys.readouterr().out
+    assert "2 user(s) (ana, ben), 2 of their key(s) and 2 progress stream(s)" in said
+    assert set(admin.execute_command("ACL", "USERS")) == {"default", "carol"}
+    assert sorted(admin.keys("*")) == sorted(others)
+    assert workshop.teardown(admin).users == []  # a second teardown finds nothing to do
+
+
+def test_an_admin_user_of_its_own_name_is_not_taken_for_a_learner(admin, own_server_url, tmp_path,
+                                                                  capsys, monkeypatch):
+    """README's recipe: `user admin on >PW ~* &* +@all`; its commands must not go to ws:admin:."""
+    admin.execute_command("ACL", "SETUSER", "admin", "on", ">s3cret", "~*", "&*", "+@all")
+    monkeypatch.setenv("REDIS_URL", own_server_url.replace("redis://", "redis://admin:s3cret@"))
+    assert cli.main(["workshop", "setup", "--names", "ana", "--out", str(tmp_path / "l.csv")]) == 0
+    said = capsys.readouterr().out
+    assert "via REDIS_URL" in said and "s3cret" not in said and "as learner" not in said
+    assert admin.hkeys(workshop.REGISTRY) == ["ana"] and not admin.keys("ws:admin:*")
+    assert cli.main(["workshop", "teardown"]) == 0
+    assert admin.execute_command("ACL", "USERS") == ["admin", "default"]
+
+
+def test_workshop_commands_explain_what_is_missing(admin_url, capsys, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert cli.main(["workshop", "board", "--once"]) == 1
+    assert "export REDIS_URL" in capsys.readouterr().err
+    r = redis.Redis.from_url(admin_url)
+    r.execute_command("ACL", "SETUSER", "plain", "on", ">pw", "~*", "+@all", "-acl")
+    r.close()
+    plain = admin_url.replace("redis://", "redis://plain:pw@")
+    assert cli.main(["workshop", "teardown", "--url", plain]) == 1
+    err = capsys.readouterr().err
+    assert "may not manage users" in err and "pw@" not in err
+    assert cli.main(["workshop", "setup", "--learners", "0", "--url", admin_url]) == 2
+    assert "1 or more" in capsys.readouterr().err
+
+
+def test_the_board_counts_what_scripted_learners_check(admin, admin_url, tmp_path, capsys):
+    import streamlab as sl
+    from streamlab import exercises
+
+    urls = {a.learner: a.redis_url
+            for a in workshop.setup(admin, ["ana", "ben", "carl"], tmp_path / "l.csv", admin_url)}
+    clients = {name: sl.connect(url, quiet=True) for name, url in urls.items()}
+    try:
+        ana = exercises.load(1, clients["ana"])
+        ana[0].check(*exercises.run_solution(ana[0]))           # 01.1 passed at once
+        ana[1].check(lambda entry_id: None)                     # 01.2 wrong ...
+        ana[1].check(*exercises.run_solution(ana[1]))           # ... then right
+        ben = exercises.load(1, clients["ben"])
+        for _ in range(workshop.STUCK_TRIES):
+            ben[0].check(["1-1", "1-2", "1-3"])                 # 01.1 wrong, three times: stuck
+        ben[2].check(...)                                       # 01.3 untouched: not a try
+        assert ben[0].last.status == "wrong" and ana[1].last.correct
+        # The learner's keys went to their namespace; their reports to their progress stream.
+        assert admin.xlen("ws:ana:lesson01:ex1") == 3
+        assert admin.xlen(workshop.progress_key("ana")) == 1 + 3  # setup's entry + 3 checks
+    finally:
+        for c in clients.values():
+            c.close()
+
+    progress = workshop.Progress(admin)
+    assert progress.poll() == 3 + 4 + 3  # every entry, setup's included
+    assert progress.poll() == 0  # read once
+    frame = progress.frame()
+    assert list(frame.index) == ["ana", "ben", "carl"]
+    assert frame.loc["ana", "01.1"] == frame.loc["ana", "01.2"] == workshop.PASSED
+    assert frame.loc["ben", "01.1"] == workshop.TRIED
+    assert frame.loc["ben", "01.3"] == frame.loc["carl", "01.1"] == workshop.NOT_YET
+    assert progress.cells[("ana", "01.2")].tries == 1
+    assert progress.counts()["ana"][workshop.PASSED] == 2
+    assert progress.counts()["carl"][workshop.NOT_YET] == len(frame.columns)
+    assert [s[:3] for s in progress.stuck()] == [("ben", "01.1", 3)]
+
+    assert cli.main(["workshop", "board", "--once", "--keys", "--url", admin_url]) == 0
+    board = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in board.splitlines() if line.split()}
+    assert lines["ana"].split()[1] == "✔✔··" and "01.2" in lines["ana"]
+    assert lines["ben"].split()[1] == "✘···" and "STUCK: 3 failed check(s)" in lines["ben"]
+    assert lines["carl"].split()[1] == "····"
+    assert "ana: 1 key(s) (lesson01 1)" in board and "lesson01:ex1: 3 entries" in board and "carl: no keys" in board
+
+
+def test_a_check_reports_nothing_without_a_workshop(r, prefix):
+    """No namespace (every lesson outside a workshop): check() writes nothing anywhere."""
+    from streamlab import exercises
+
+    ex = exercises.load(1, r, prefix=prefix)[0]
+    assert exercises.report(ex, ex.evaluate(...)) is False
+    ex.check(...)
+    assert not r.exists(workshop.progress_key("default"))
+
+
+def test_a_report_that_fails_never_breaks_the_check(admin_url, admin):
+    import streamlab as sl
+    from streamlab import exercises
+
+    admin.execute_command("ACL", "SETUSER", "dora", "on", ">pw", *workshop.namespace.FENCE_CATEGORIES,
+                          *workshop.namespace.acl_rules("dora"))  # fenced, but no progress grant
+    admin.xadd(workshop.progress_key("dora"), {"event": "setup"})
+    dora = sl.connect(admin_url.replace("redis://", "redis://dora:pw@"), quiet=True)
+    try:
+        ex = exercises.load(1, dora)[0]
+        assert exercises.report(ex, ex.evaluate(...)) is False  # NOPERM, swallowed
+        ex.check(*exercises.run_solution(ex))
+        assert ex.last.correct
+    finally:
+        dora.close()
+    assert admin.xlen(workshop.progress_key("dora")) == 1
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("backend_name", ["fake", "real"])
+def test_the_instructor_notebook_rehearses_the_board(backend_name, request):
+    """Without a workshop on the server it starts a rehearsal; the board shows the scripted class."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    import run_notebook
+
+    url = request.getfixturevalue("real_server_url") if backend_name == "real" else None
+    nb, _, problems = run_notebook.execute(root / "notebooks" / "instructor.ipynb", backend_name, url,
+                                           timeout=300)
+    assert not problems, problems
+    text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "3 scripted learners" in text
+    assert "ben: exercise 01.1 (Three readings, three IDs), 3 failed checks" in text
+    assert "lesson03:sensors: 1 entry; group workers lag 1, pending 0" in text
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
+               if c.cell_type == "code") or "ana     ✔✔··" in text
+
+
+@pytest.mark.timeout(120)
+def test_the_board_refreshes_until_ctrl_c_or_sigterm(admin_url, admin, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    workshop.setup(admin, ["ana"], tmp_path / "l.csv", admin_url)
+    env = dict(os.environ, REDIS_URL=admin_url)
+    board = subprocess.Popen([sys.executable, "-m", "streamlab.cli", "workshop", "board", "--every", "0.2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        refreshes = 0
+        for line in board.stdout:  # a pipe: no screen clearing, one board after the other
+            refreshes += line.startswith("streamlab workshop board,")
+            if refreshes == 3:
+                break
+        assert refreshes == 3
+        board.send_signal(signal.SIGTERM)
+        assert board.wait(timeout=30) == 0
+        assert "Traceback" not in board.stderr.read()
+    finally:
+        if board.poll() is None:
+            board.kill()
+            board.wait()
