@@ -566,9 +566,15 @@ BEHAVIOURS: dict[str, tuple[str, tuple[str, ...]]] = {
         "until BLOCK runs out (fakeredis)",
         ("UNBLOCKED", "NOGROUP", "keeps-waiting")),
     "lag-after-deletions": (
-        "whether XINFO GROUPS lag stays exact after XDEL and trimming (Redis 8.2+: exact; "
-        "older Redis, Valkey and fakeredis: approximate, see observe.py)",
+        "whether the course trusts XINFO GROUPS lag after XDEL and trimming (Redis 8.2+: exact; "
+        "older Redis, Valkey and fakeredis: approximate, counted with XRANGE, see observe.py)",
         ("exact", "approximate")),
+    "lag-after-trim": (
+        "what XINFO GROUPS lag says right after a trim removed entries the group never read: "
+        "counts-trimmed (they still count as unread: Redis before 7.4.2, Valkey up to 9.1.2 "
+        "measured, fakeredis emulating before 7.4) or exact (Redis 7.4.2+ by its release "
+        "notes, redis #13473; fakeredis emulating 7.4+, measured)",
+        ("counts-trimmed", "exact")),
 }
 
 #: The first Redis version whose XINFO GROUPS lag is right after deletions and trims
@@ -594,6 +600,11 @@ def behaviour(backend, name: str) -> str:
             return "keeps-waiting"
         # Valkey forked from Redis 7.2, so every Valkey re-runs the read.
         return "UNBLOCKED" if server == "redis" and version < (7, 2) else "NOGROUP"
+    if name == "lag-after-trim":
+        fixed_in = {"redis": (7, 4, 2), "fakeredis": (7, 4),
+                    # fakeredis emulates the fix from Valkey 9.1.4; 9.1.2 measured without it
+                    "valkey": (9, 1, 4)}.get(server)
+        return "exact" if fixed_in and version >= fixed_in else "counts-trimmed"
     # lag-after-deletions
     return "exact" if server == "redis" and version >= LAG_FIXED_IN else "approximate"
 

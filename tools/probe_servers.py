@@ -47,6 +47,7 @@ COLUMNS = {
 BEHAVIOUR_ROWS = {
     "blocked XREADGROUP, stream deleted: behaviour()": "deleted-stream-under-blocked-read",
     "lag after XDEL/XTRIM: behaviour()": "lag-after-deletions",
+    "lag right after a trim: behaviour()": "lag-after-trim",
 }
 LAG_ROWS = ("lag after XTRIM MAXLEN 5 (10 added, 3 read)",
             "read 2 more: entries-read, lag",
@@ -86,6 +87,7 @@ def measure(r) -> dict[str, str]:
     lag = lag_history(r)
     exact = lag[0] == "5" and lag[1].endswith("lag 3") and lag[2] == "0"  # the true answers
     measured["lag-after-deletions"] = "exact" if exact else "approximate"
+    measured["lag-after-trim"] = {"5": "exact", "7": "counts-trimmed"}.get(lag[0], f"lag {lag[0]}")
     for row, name in BEHAVIOUR_ROWS.items():
         # The cell is what behaviour() says, flagged where the server contradicts it. "approximate"
         # for a lag that came out exact in this one history is not a contradiction: it only makes
