@@ -15,6 +15,13 @@ Every client speaks RESP2, so replies have the shapes the Redis documentation
 shows (``XREAD`` gives ``[[stream, [(id, fields), ...]], ...]``) on every
 backend, and has no socket read timeout, so ``XREAD BLOCK`` works for any
 block time (redis-py 8's default 5 s timeout breaks ``BLOCK >= 5000``).
+
+Which server a client is on comes from ``HELLO`` (Valkey names itself there; its
+``INFO`` says ``redis_version:7.2.4``). What the server can do, ``r.supports(feature)``,
+is probed once per server (``COMMAND INFO``, ``COMMAND DOCS``, a try on a scratch key),
+never read from a version number; what differs by server and version without a probe,
+``behaviour()``, is keyed here and nowhere else. ``emulated(version)`` is a side fakeredis
+for commands the learner's server lacks. docs/SERVERS.md has the measured table.
 """
 
 from __future__ import annotations
