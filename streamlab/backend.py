@@ -15,6 +15,13 @@ Every client speaks RESP2, so replies have the shapes the Redis documentation
 shows (``XREAD`` gives ``[[stream, [(id, fields), ...]], ...]``) on every
 backend, and has no socket read timeout, so ``XREAD BLOCK`` works for any
 block time (redis-py 8's default 5 s timeout breaks ``BLOCK >= 5000``).
+
+Which server a client is on comes from ``HELLO`` (Valkey names itself there; its
+``INFO`` says ``redis_version:7.2.4``). What the server can do, ``r.supports(feature)``,
+is probed once per server (``COMMAND INFO``, ``COMMAND DOCS``, a try on a scratch key),
+never read from a version number; what differs by server and version without a probe,
+``behaviour()``, is keyed here and nowhere else. ``emulated(version)`` is a side fakeredis
+for commands the learner's server lacks. docs/SERVERS.md has the measured table.
 """
 
 from __future__ import annotations
@@ -732,9 +739,15 @@ BEHAVIOURS: dict[str, tuple[str, tuple[str, ...]]] = {
         "until BLOCK runs out (fakeredis)",
         ("UNBLOCKED", "NOGROUP", "keeps-waiting")),
     "lag-after-deletions": (
-        "whether XINFO GROUPS lag stays exact after XDEL and trimming (Redis 8.2+: exact; "
-        "older Redis, Valkey and fakeredis: approximate, see observe.py)",
+        "whether the course trusts XINFO GROUPS lag after XDEL and trimming (Redis 8.2+: exact; "
+        "older Redis, Valkey and fakeredis: approximate, counted with XRANGE, see observe.py)",
         ("exact", "approximate")),
+    "lag-after-trim": (
+        "what XINFO GROUPS lag says right after a trim removed entries the group never read: "
+        "counts-trimmed (they still count as unread: Redis before 7.4.2, Valkey up to 9.1.2 "
+        "measured, fakeredis emulating before 7.4) or exact (Redis 7.4.2+ by its release "
+        "notes, redis #13473; fakeredis emulating 7.4+, measured)",
+        ("counts-trimmed", "exact")),
 }
 
 #: The first Redis version whose XINFO GROUPS lag is right after deletions and trims
@@ -760,6 +773,11 @@ def behaviour(backend, name: str) -> str:
             return "keeps-waiting"
         # Valkey forked from Redis 7.2, so every Valkey re-runs the read.
         return "UNBLOCKED" if server == "redis" and version < (7, 2) else "NOGROUP"
+    if name == "lag-after-trim":
+        fixed_in = {"redis": (7, 4, 2), "fakeredis": (7, 4),
+                    # fakeredis emulates the fix from Valkey 9.1.4; 9.1.2 measured without it
+                    "valkey": (9, 1, 4)}.get(server)
+        return "exact" if fixed_in and version >= fixed_in else "counts-trimmed"
     # lag-after-deletions
     return "exact" if server == "redis" and version >= LAG_FIXED_IN else "approximate"
 

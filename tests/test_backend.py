@@ -387,19 +387,22 @@ def test_probes_run_once_per_server(clean_env, monkeypatch):
     backend.close_emulations()
 
 
-@pytest.mark.parametrize("server_name, version, deleted, lag", [
-    ("redis", (7, 0, 15), "UNBLOCKED", "approximate"),
-    ("redis", (7, 2, 0), "NOGROUP", "approximate"),
-    ("redis", (8, 0, 2), "NOGROUP", "approximate"),
-    ("redis", (8, 2, 0), "NOGROUP", "exact"),
-    ("valkey", (8, 1, 8), "NOGROUP", "approximate"),
-    ("valkey", (9, 1, 2), "NOGROUP", "approximate"),
-    ("fakeredis", (8, 10), "keeps-waiting", "approximate"),
+@pytest.mark.parametrize("server_name, version, deleted, lag, trim", [
+    ("redis", (7, 0, 15), "UNBLOCKED", "approximate", "counts-trimmed"),
+    ("redis", (7, 2, 0), "NOGROUP", "approximate", "counts-trimmed"),
+    ("redis", (7, 4, 2), "NOGROUP", "approximate", "exact"),
+    ("redis", (8, 0, 2), "NOGROUP", "approximate", "exact"),
+    ("redis", (8, 2, 0), "NOGROUP", "exact", "exact"),
+    ("valkey", (8, 1, 8), "NOGROUP", "approximate", "counts-trimmed"),
+    ("valkey", (9, 1, 2), "NOGROUP", "approximate", "counts-trimmed"),
+    ("fakeredis", (7, 0), "keeps-waiting", "approximate", "counts-trimmed"),
+    ("fakeredis", (8, 10), "keeps-waiting", "approximate", "exact"),
 ])
-def test_behaviour_is_keyed_on_server_and_version(server_name, version, deleted, lag):
+def test_behaviour_is_keyed_on_server_and_version(server_name, version, deleted, lag, trim):
     b = backend.Backend(kind="url", url="redis://x:1/0", server_name=server_name, version=version,
                         version_text=".".join(map(str, version)))
     assert backend.behaviour(b, "deleted-stream-under-blocked-read") == deleted
     assert backend.behaviour(b, "lag-after-deletions") == lag
+    assert backend.behaviour(b, "lag-after-trim") == trim
     with pytest.raises(ValueError, match="Known"):
         backend.behaviour(b, "time-travel")

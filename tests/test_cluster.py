@@ -339,3 +339,20 @@ def test_partitioned_consume_on_the_cluster_one_alert_after_a_claim_and_a_failin
                                             [(partitions.partition_key(base, 0, "alerts"), {"x": "1"})])
     for q in (0, p):
         rc.delete(*(partitions.partition_key(base, q, kind) for kind in (None, "alerts", "done", "dead")))
+
+
+def test_a_cluster_client_probes_features_as_a_single_server_does(rc):
+    """COMMAND INFO/DOCS go to one node, the tries to a hash-tagged scratch key: the answers
+    are those of the same server binary alone, and the banner names the server from HELLO."""
+    from streamlab import backend as sl_backend
+
+    sl_backend.forget_probes()
+    on_cluster = {f: rc.supports(f) for f in sl_backend.FEATURES}
+    with server.PrivateServer() as srv:  # the binary the private cluster was started from
+        alone = sl.connect(srv.url, quiet=True)
+        try:
+            assert on_cluster == alone.features()
+            assert f"({alone.backend.server})" in rc.banner()
+        finally:
+            alone.close()
+    assert not list(rc.scan_iter(match="streamlab:probe:*"))  # the scratch keys are gone
