@@ -92,6 +92,8 @@ def test_doctor_names_the_server_and_which_new_way_cells_run_for_real(monkeypatc
     assert "04 XREADGROUP ... CLAIM (8.4)" in cells.split("emulating Redis 8.10 (labelled):")[1]
     # fakeredis answers XREAD ... + with [] at every version: no emulation can show it
     assert "02 XREAD ... + (7.4)" in cells.split("described only")[1]
+    # fakeredis has an `inactive` field, but not Redis's meaning: never counted as emulated
+    assert "inactive (7.2)" in cells.split("described only")[1]
 
     monkeypatch.setenv("STREAMLAB_FAKE_VERSION", "8.10")
     cells = {c.name: c.detail for c in doctor.diagnose().checks}["new-way cells"]
