@@ -1101,7 +1101,7 @@ def capstone_figure(frames: dict[str, pd.DataFrame], events: list[tuple[float, s
                           if len(y) and np.isfinite(np.asarray(y, float)).any())])
         ax.set_ylim(0, top * (1.7 if ax is ax_lag else 1.35))  # headroom for the legend and labels
         if lines:
-            legend(ax, loc="upper right" if ax is ax_lag else "upper left", fontsize=SIZE["legend"] - 1,
+            legend(ax, loc="upper right" if ax is ax_lag else "upper left", fontsize=SIZE["legend"],
                    ncol=1 if ax is ax_lag else min(len(lines), 3), handlelength=1.4, columnspacing=0.8)
     marks = [(t, label) for t, label in events if label != "start"]
     for k, (t, label) in enumerate(marks):
@@ -1109,6 +1109,6 @@ def capstone_figure(frames: dict[str, pd.DataFrame], events: list[tuple[float, s
             ax.axvline(t, color=ROLE["limit"], lw=1, ls=":")
         # Stacked downwards, so that labels of events close in time do not overlap.
         ax_lag.annotate(f" {label}", (t, 0.97 - 0.1 * k), xycoords=("data", "axes fraction"),
-                        fontsize=SIZE["annotation"] - 1, va="top", ha="left", color="black")
+                        fontsize=SIZE["annotation"], va="top", ha="left", color="black")
     headline(fig, capstone_headline(frames), f"groups '{group}' and '{alert_group}' · alert above {threshold:g} °C")
     return fig

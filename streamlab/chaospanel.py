@@ -57,7 +57,7 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 3.9,
         ax_pending.plot(tl["t"], tl["pending"], color=ROLE["pending"], lw=2, label="pending")
         ax_crash = ax_pending.twinx()
         ax_crash.step(tl["t"], tl["crashes"], where="post", color=style.DARK_GREY, lw=1.2, ls="--")
-        ax_crash.set_ylabel("crashes so far (dashed)", fontsize=SIZE["label"] - 1, color=style.DARK_GREY)
+        ax_crash.set_ylabel("crashes so far (dashed)", fontsize=SIZE["label"], color=style.DARK_GREY)
         ax_crash.tick_params(labelsize=SIZE["tick"], colors=style.DARK_GREY)
         ax_crash.spines["top"].set_visible(False)
         ax_crash.set_ylim(bottom=0)
@@ -78,14 +78,14 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 3.9,
                             lw=0.5, **look)
                 bottom = [b + v for b, v in zip(bottom, values)]
         for xi, total in zip(x, bottom):
-            ax_hist.annotate(f"{total:,}", (xi, total), ha="center", va="bottom", fontsize=SIZE["tick"] - 1)
+            ax_hist.annotate(f"{total:,}", (xi, total), ha="center", va="bottom", fontsize=SIZE["tick"])
         ax_hist.set_xticks(x)
         ax_hist.set_ylim(0, max(bottom) * 2.5)  # room for the labels on the log part of the axis
         ax_hist.set_yscale("symlog", linthresh=10)
-        style.legend(ax_hist, loc="upper right", fontsize=SIZE["legend"] - 1, handlelength=1.2)
+        style.legend(ax_hist, loc="upper right", fontsize=SIZE["legend"], handlelength=1.2)
     ax_hist.axvline(exp.max_deliveries + 0.5, color=ROLE["limit"], lw=1.2, ls="--")
     ax_hist.annotate("limit", (exp.max_deliveries + 0.5, 0.02), xycoords=("data", "axes fraction"),
-                     xytext=(3, 0), textcoords="offset points", fontsize=SIZE["tick"] - 1,
+                     xytext=(3, 0), textcoords="offset points", fontsize=SIZE["tick"],
                      color=ROLE["limit"], rotation=90, va="bottom")
 
     style.axes_style(ax_dead, "Dead letters (XLEN)", "entries", "seconds")

@@ -41,7 +41,7 @@ def partition_dashboard(frame, title: str = "partitioned streams"):
     ax3.grid(False, axis="x")
     # Beside the last plot, off the data: one row per partition.
     fig.legend(*ax1.get_legend_handles_labels(), loc="upper left", frameon=False,
-               bbox_to_anchor=(0.87, ax3.get_position().y1), fontsize=SIZE["legend"] - 1)
+               bbox_to_anchor=(0.87, ax3.get_position().y1), fontsize=SIZE["legend"])
     rate = float(sum(totals)) / seconds
     lag = int(frame["lag"].max()) if len(frame) else 0
     style.headline(fig, f"{rate:,.0f} entries/s over {style.plural(len(shards), 'shard')}; "

@@ -67,7 +67,7 @@ def plot_crash(table: pd.DataFrame, title: str = "SIGKILL, then restart from the
     style.axes_style(ax, "Cost: XADD/s, one client", "XADD/s")
     for ax in axes:
         ax.set_xticks(list(x))
-        ax.set_xticklabels(labels, fontsize=SIZE["tick"] - 1)
+        ax.set_xticklabels(labels, fontsize=SIZE["tick"])
         ax.grid(False, axis="x")
     style.headline(fig, crash_headline(table), title)
     return fig
@@ -145,6 +145,7 @@ def plot_health(frames: dict[str, pd.DataFrame], thresholds: dict = THRESHOLDS,
             if row == len(frames) - 1:
                 ax.set_xlabel("tick", fontsize=SIZE["label"])
         alarms.append(f"{name}: {', '.join(crossed) or 'nothing'}")
-    style.headline(fig, "Past the threshold — " + "; ".join(alarms),
+    alarmed = sum(not a.endswith(": nothing") for a in alarms)
+    style.headline(fig, f"{alarmed} of {len(alarms)} situations past a threshold — " + "; ".join(alarms),
                    "value (grey line), threshold (dashed), past it (diamonds)")
     return fig

@@ -127,7 +127,7 @@ class PoolFigure:
             _style(self.ax_order, "Ordering", "position in the stream", "completion order")
         (self.lag_line,) = self.ax_lag.plot([], [], color=GROUP_COLOUR, lw=2)
         self.lag_source = self.ax_lag.text(1.0, 1.02, "", transform=self.ax_lag.transAxes,
-                                           ha="right", va="bottom", fontsize=SIZE["tick"] - 1,
+                                           ha="right", va="bottom", fontsize=SIZE["tick"],
                                            color=style.MUTED)
         (self.len_line,) = self.ax_len.plot([], [], color=STREAM_COLOUR, lw=2, label="XLEN")
         # Pending is a few entries per consumer while XLEN runs into thousands: on one
@@ -140,7 +140,7 @@ class PoolFigure:
         (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.8, ls="--",
                                             drawstyle="steps-post", label="pending")
         # Above the plot, beside its title: inside, it would sit on the lines.
-        self.ax_len.legend(handles=[self.len_line, self.pel_line], fontsize=SIZE["legend"] - 1,
+        self.ax_len.legend(handles=[self.len_line, self.pel_line], fontsize=SIZE["legend"],
                            loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=1, frameon=False,
                            borderaxespad=0.1, handlelength=1.6)
         self.pending_lines: dict[str, Line2D] = {}
@@ -347,7 +347,7 @@ class PoolFigure:
             handles = [Line2D([], [], label=n, **consumer_style(n)) for n in names]
             self._consumer_legend = self.ax_rate.legend(
                 handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(names), 3),
-                fontsize=SIZE["legend"] - 1, frameon=False, handlelength=1.5, columnspacing=0.8,
+                fontsize=SIZE["legend"], frameon=False, handlelength=1.5, columnspacing=0.8,
                 borderaxespad=0.1)
 
     def _update_ordering(self, ordering: pd.DataFrame) -> None:
