@@ -43,13 +43,13 @@ def chaos_headline(exp: ChaosExperiment) -> str:
     return text
 
 
-def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 3.9,
+def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
                  dpi: int = style.DPI) -> PictureFigure:
     """Three plots: pending entries over time, entries by number of deliveries, dead-letter
     length over time. The headline counts how the orders ended; the settings go under it."""
     fig = style.figure(width, height, dpi=dpi)
-    ax_pending, ax_hist, ax_dead = fig.subplots(1, 3, gridspec_kw=dict(wspace=0.42))
-    fig.subplots_adjust(left=0.07, right=0.93, bottom=0.15, top=style.headline_space(fig) - 0.08)
+    ax_pending, ax_hist, ax_dead = fig.subplots(1, 3, gridspec_kw=dict(wspace=0.6))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.3, top=style.headline_space(fig) - 0.07)
     tl = exp.timeline()
 
     style.axes_style(ax_pending, "Pending (XPENDING)", "entries", "seconds")
@@ -82,7 +82,7 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 3.9,
         ax_hist.set_xticks(x)
         ax_hist.set_ylim(0, max(bottom) * 2.5)  # room for the labels on the log part of the axis
         ax_hist.set_yscale("symlog", linthresh=10)
-        style.legend(ax_hist, loc="upper right", fontsize=SIZE["legend"], handlelength=1.2)
+        style.legend(ax_hist, outside="below", handlelength=1.2)  # under the plot, off the bars
     ax_hist.axvline(exp.max_deliveries + 0.5, color=ROLE["limit"], lw=1.2, ls="--")
     ax_hist.annotate("limit", (exp.max_deliveries + 0.5, 0.02), xycoords=("data", "axes fraction"),
                      xytext=(3, 0), textcoords="offset points", fontsize=SIZE["tick"],

@@ -14,25 +14,29 @@ from .durability import THRESHOLDS
 from .style import HATCH, ROLE, SIZE
 
 
+def _short(setting: str) -> str:
+    """"AOF, appendfsync everysec" -> "AOF everysec": a setting's name for an axis or a title."""
+    return setting.replace("appendfsync ", "").replace("no persistence", "none").replace(", ", " ")
+
+
 def crash_headline(table: pd.DataFrame) -> str:
     """Which settings lost acknowledged writes, in one line."""
-    lost = {s: int(n) for s, n in table["lost"].items()}
+    lost = {_short(s): int(n) for s, n in table["lost"].items()}
     kept = [s for s, n in lost.items() if n == 0]
     losers = [f"{s} lost {n:,}" for s, n in lost.items() if n]
     if not losers:
         return f"No setting lost an acknowledged write ({len(kept)} of {len(lost)} kept them all)"
-    return "; ".join(losers) + (f"; {', '.join(kept)} lost none" if kept else "")
+    return "; ".join(losers) + (f"; {' and '.join(kept)} lost none" if kept else "")
 
 
 def plot_crash(table: pd.DataFrame, title: str = "SIGKILL, then restart from the files"):
     """Three panels per setting: acknowledged vs present after restart; the group's pending
     list before and after, with acked work handed out again; XADD throughput."""
-    labels = [s.replace("appendfsync ", "").replace("no persistence", "none").replace(", ", "\n")
-              for s in table.index]
+    labels = [_short(s).replace(" ", "\n", 1) for s in table.index]
     x = range(len(table))
     fig = style.figure(12.5, 5.2)
     axes = fig.subplots(1, 3, gridspec_kw=dict(wspace=0.3))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.36, top=style.headline_space(fig) - 0.07)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.4, top=style.headline_space(fig) - 0.07)
     ax = axes[0]
     ax.bar([i - 0.2 for i in x], table["acknowledged"], 0.4, color=ROLE["sent"],
            label="acknowledged (XADD replied)")

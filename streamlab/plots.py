@@ -94,19 +94,21 @@ class PoolFigure:
         self.live = live
         self.ordering = ordering
         if not ordering:
-            width = width * 0.72  # two columns instead of three
+            width = width * 0.8  # two columns instead of three
         #: Width on the page in CSS pixels; the picture has LIVE_SCALE times as many.
-        self.display_px = round(LIVE_DISPLAY_PX * (1 if ordering else 0.72))
+        self.display_px = round(LIVE_DISPLAY_PX * (1 if ordering else 0.8))
         if dpi is None:
             dpi = round(self.display_px * LIVE_SCALE / width) if live else style.DPI
         self.fig = style.figure(width, height, dpi=dpi)
-        top = style.headline_space(self.fig, details=bool(title)) - 0.06
+        # A static figure has a headline (and the title under it); a live one only the title.
+        top = (style.headline_space(self.fig, details=bool(title)) - 0.06 if not live
+               else 1 - 2 * SIZE["subtitle"] / 72 / height - 0.06)
         if ordering:
             grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.075, right=0.985,
-                                         bottom=0.09, top=top, wspace=0.5, hspace=0.55)
+                                         bottom=0.15, top=top, wspace=0.5, hspace=0.55)
         else:
             grid = self.fig.add_gridspec(2, 2, left=0.1, right=0.9,
-                                         bottom=0.09, top=top, wspace=0.55, hspace=0.55)
+                                         bottom=0.15, top=top, wspace=0.55, hspace=0.55)
         self.ax_lag = self.fig.add_subplot(grid[0, 0])
         self.ax_len = self.fig.add_subplot(grid[0, 1], sharex=self.ax_lag)
         self.ax_pel = self.ax_len.twinx()  # the group's pending, on a scale of its own
@@ -121,15 +123,18 @@ class PoolFigure:
         self.ax_rate = self.fig.add_subplot(grid[1, 1], sharex=self.ax_lag)
         self.ax_order = self.fig.add_subplot(grid[:, 2]) if ordering else None
         _style(self.ax_lag, "Group lag", "entries", "")
-        _style(self.ax_len, "XLEN and pending", "entries (XLEN)", "")
+        _style(self.ax_len, "XLEN and pending", "XLEN (entries)", "")
         _style(self.ax_rate, "Throughput", "acked / s", self._xlabel)
         if ordering:
             _style(self.ax_order, "Ordering", "position in the stream", "completion order")
         (self.lag_line,) = self.ax_lag.plot([], [], color=GROUP_COLOUR, lw=2)
-        self.lag_source = self.ax_lag.text(1.0, 1.02, "", transform=self.ax_lag.transAxes,
-                                           ha="right", va="bottom", fontsize=SIZE["tick"],
+        # Under the plot's tick labels: above it, it would collide with the title.
+        self.lag_source = self.ax_lag.text(0.0, -0.13, "", transform=self.ax_lag.transAxes,
+                                           ha="left", va="top", fontsize=SIZE["tick"],
                                            color=style.MUTED)
-        (self.len_line,) = self.ax_len.plot([], [], color=STREAM_COLOUR, lw=2, label="XLEN")
+        (self.len_line,) = self.ax_len.plot([], [], color=STREAM_COLOUR, lw=2.4, label="XLEN")
+        # Each scale is labelled in its line's colour: no legend to sit on the lines.
+        self.ax_len.set_ylabel("XLEN (entries)", color=STREAM_COLOUR, fontsize=SIZE["label"])
         # Pending is a few entries per consumer while XLEN runs into thousands: on one
         # axis it would lie flat on zero. It gets its own scale, on the right, in its colour.
         self.ax_pel.tick_params(labelsize=SIZE["tick"], colors=PENDING_COLOUR)
@@ -137,12 +142,8 @@ class PoolFigure:
         self.ax_pel.spines["top"].set_visible(False)
         self.ax_pel.spines["right"].set_color(PENDING_COLOUR)
         self.ax_pel.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-        (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.8, ls="--",
+        (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.3,
                                             drawstyle="steps-post", label="pending")
-        # Above the plot, beside its title: inside, it would sit on the lines.
-        self.ax_len.legend(handles=[self.len_line, self.pel_line], fontsize=SIZE["legend"],
-                           loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=1, frameon=False,
-                           borderaxespad=0.1, handlelength=1.6)
         self.pending_lines: dict[str, Line2D] = {}
         self.rate_lines: dict[str, Line2D] = {}
         # Without the ordering panel, these live on a hidden axes and are never drawn.
@@ -165,6 +166,7 @@ class PoolFigure:
                                         "circled: out of order", fontsize=SIZE["title"], loc="left")
                 self._set_ordering_limits(ORDERING_WINDOW)
             self.ax_lag.set_xlim(-LIVE_SPANS[0], 0)
+            self.ax_lag.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
             for artist in self._dynamic():
                 artist.set_animated(True)
 
@@ -204,11 +206,11 @@ class PoolFigure:
             last = consumers.sort_values("t").groupby("consumer").tail(1)
             done = int(last["processed"].sum())
             names = sorted(last["consumer"], key=_natural)
-            result = f"{done:,} entries processed by {style.plural(len(names), 'consumer')}"
+            result = f"{done:,} processed by {style.plural(len(names), 'consumer')}"
             if not stream.empty and stream["lag"].notna().any():
                 lag = stream["lag"].astype(float)
-                result += (f"; lag peaked at {int(lag.max()):,}"
-                           f" and ended at {int(lag.iloc[-1]):,}" if np.isfinite(lag.iloc[-1]) else "")
+                result += (f"; lag peaked at {int(lag.max()):,}, ended at {int(lag.iloc[-1]):,}"
+                           if np.isfinite(lag.iloc[-1]) else "")
         style.headline(self.fig, result, self.title)
 
     def png(self) -> bytes:
@@ -338,17 +340,16 @@ class PoolFigure:
                                                            animated=self.live)[0] for n in names}
         self.rate_lines = {n: self.ax_rate.plot([], [], **consumer_style(n), label=n,
                                                 animated=self.live)[0] for n in names}
-        # The throughput panel's legend sits just above it, on the right of its title:
-        # inside, it would hide lines; the pending strips are labelled on their left.
         if self._consumer_legend is not None:
             self._consumer_legend.remove()
             self._consumer_legend = None
         if names:
+            # One legend for the figure, under the plots: every plot colours consumers
+            # the same way, and a legend inside a plot would sit on its lines.
             handles = [Line2D([], [], label=n, **consumer_style(n)) for n in names]
-            self._consumer_legend = self.ax_rate.legend(
-                handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(names), 3),
-                fontsize=SIZE["legend"], frameon=False, handlelength=1.5, columnspacing=0.8,
-                borderaxespad=0.1)
+            self._consumer_legend = self.fig.legend(
+                handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(names), 8),
+                fontsize=SIZE["legend"], frameon=False, handlelength=1.8, columnspacing=1.0)
 
     def _update_ordering(self, ordering: pd.DataFrame) -> None:
         df = ordering_window(ordering) if not ordering.empty else ordering

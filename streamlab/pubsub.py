@@ -201,7 +201,7 @@ class Result:
 
         fig = figure(10.2, 4.2)
         bars, lines = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6], "wspace": 0.3})
-        fig.subplots_adjust(left=0.08, right=0.8, bottom=0.16, top=headline_space(fig) - 0.07)
+        fig.subplots_adjust(left=0.08, right=0.76, bottom=0.16, top=headline_space(fig) - 0.07)
         t = self.table()
         labels = ["Pub/Sub\nsubscriber", "stream\nconsumer group"]
         bars.bar(labels, t["received"], color=ROLE["received"], label="received")
@@ -234,14 +234,14 @@ def received_lines(ax, result: "Result", title: str = "Received over time") -> N
     for label, times, look in (("published", result.published_at, dict(color=ROLE["published"], ls="--", lw=1.3)),
                                ("Pub/Sub subscriber", result.subscriber_at,
                                 dict(color=ROLE["subscriber"], lw=6, alpha=0.55)),
-                               ("stream consumer group", result.stream_at,
+                               ("stream consumer", result.stream_at,
                                 dict(color=ROLE["received"], lw=2))):
         if times:
             xs = sorted(times)
             ax.step(xs, range(1, len(xs) + 1), where="post", label=label, **look)
     if result.offline_at:
         ax.axvspan(*result.offline_at, color=ROLE["not finished"], alpha=0.5, lw=0,
-                   label="both readers offline")
+                   label="readers offline")
     axes_style(ax, title, "events so far", "seconds")
     ax.set_ylim(bottom=0)
 

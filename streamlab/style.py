@@ -191,7 +191,7 @@ def legend(ax, *args, outside: str | None = None, **kwargs):
     if outside == "right":
         kwargs.update(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     elif outside == "below":
-        kwargs.update(loc="upper center", bbox_to_anchor=(0.5, -0.16), borderaxespad=0)
+        kwargs.update(loc="upper center", bbox_to_anchor=(0.5, -0.24), borderaxespad=0)
     else:
         kwargs.setdefault("loc", "best")
     return ax.legend(*args, **kwargs)

@@ -230,7 +230,7 @@ def test_every_figure_states_a_result_with_a_number(figures):
 def test_headlines_match_the_data_they_draw(figures):
     figs = dict(figures)
     assert style.headline_text(figs["dashboard"]) == (
-        "177 entries processed by 3 consumers; lag peaked at 6 and ended at 3", "s · group g")
+        "177 processed by 3 consumers; lag peaked at 6, ended at 3", "s · group g")
     assert figs["ordering"].axes[0].get_title(loc="left") == "4 of 40 completions out of order"
     assert style.headline_text(figs["capstone"])[0] == (
         "33 of 33 readings processed, 3 alerts; lag 0 now, 5 at most")
