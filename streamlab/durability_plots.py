@@ -148,8 +148,9 @@ def plot_health(frames: dict[str, pd.DataFrame], thresholds: dict = THRESHOLDS,
                 ax.set_ylabel(label, fontsize=SIZE["label"])
             if row == len(frames) - 1:
                 ax.set_xlabel("tick", fontsize=SIZE["label"])
-        alarms.append(f"{name}: {', '.join(crossed) or 'nothing'}")
-    alarmed = sum(not a.endswith(": nothing") for a in alarms)
-    style.headline(fig, f"{alarmed} of {len(alarms)} situations past a threshold — " + "; ".join(alarms),
+        alarms.append((name, len(crossed)))
+    alarmed = sum(n > 0 for _, n in alarms)
+    style.headline(fig, f"{alarmed} of {len(alarms)} situations cross a threshold; metrics past it: "
+                        + ", ".join(f"{name} {n}" for name, n in alarms),
                    "value (grey line), threshold (dashed), past it (diamonds)")
     return fig

@@ -227,6 +227,24 @@ def test_every_figure_states_a_result_with_a_number(figures):
             assert style.headline_text(fig)[0] != style.headline_text(fig)[1]
 
 
+def test_every_headline_and_legend_fits_inside_its_figure(figures):
+    for name, fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        width, height = fig.canvas.get_width_height()
+        # Headlines, titles, labels and annotations (tick labels outside the view are not drawn).
+        texts = [*fig.texts, *(t for ax in fig.axes for t in (*ax.texts, ax.title, ax._left_title,
+                                                             ax.xaxis.label, ax.yaxis.label))]
+        for text in texts:
+            if not text.get_text().strip() or not text.get_visible():
+                continue
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= -1 and box.x1 <= width + 1, f"{name}: {text.get_text()!r} runs off the figure"
+        for legend in fig.findobj(Legend):
+            box = legend.get_window_extent(renderer)
+            assert box.x1 <= width + 1 and box.y0 >= -1, f"{name}: a legend runs off the figure"
+
+
 def test_headlines_match_the_data_they_draw(figures):
     figs = dict(figures)
     assert style.headline_text(figs["dashboard"]) == (
@@ -237,8 +255,7 @@ def test_headlines_match_the_data_they_draw(figures):
     assert style.headline_text(figs["key order"])[0] == (
         "0 of 30 readings finished out of order for their key")
     assert style.headline_text(figs["health"])[0] == (
-        "1 of 1 situations past a threshold — A: lag, oldest pending idle ms, max consumer inactive ms, dead letters, "
-        "XLEN / trim limit")
+        "1 of 1 situations cross a threshold; metrics past it: A 5")
 
 
 def test_figures_are_sharp_pictures_at_their_page_width(figures):
