@@ -7,6 +7,8 @@ what the runs found; the caller's title (the setup, "RECORDED run") goes under i
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from . import style
@@ -139,8 +141,9 @@ def plot_health(frames: dict[str, pd.DataFrame], thresholds: dict = THRESHOLDS,
             ax.set_ylim(0, top)
             style.axes_style(ax)
             if row == 0:
-                ax.set_title(metric + ("\n(alert on growth)" if metric == "dead letters" else ""),
-                             fontsize=SIZE["label"], loc="left")
+                # Two short lines: a long name on one would run into the next column's.
+                ax.set_title(textwrap.fill(metric, 16) + ("\n(alert on growth)" if metric == "dead letters"
+                                                         else ""), fontsize=SIZE["label"], loc="left")
             if col == 0:
                 label = f"situation {name}"
                 if diagnoses:

@@ -390,9 +390,10 @@ class ProducerPanel(Panel):
         self.stream_box.observe(self._report(self._apply_target), names="value")
         self.sensors_box.observe(self._report(self._apply_target), names="value")
 
+        # The same order in every panel: settings (the rate first), buttons, counters, status, picture.
         self.widget = W.VBox([
-            W.HBox([self.stream_box, self.sensors_box]),
             self.rate_slider,
+            W.HBox([self.stream_box, self.sensors_box]),
             button_row(self.start_button, self.stop_button, self.burst_size, self.burst_button),
             self.counters,
             self.status,

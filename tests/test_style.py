@@ -293,3 +293,32 @@ def test_panel_tables_have_no_borders_and_status_lines_look_alike():
     ok, error = style.status_html("running", "ok"), style.status_html("failed: x", "error")
     assert "●" in ok and "●" in error and style.STATUS_COLOURS["ok"] in ok
     assert style.STATUS_COLOURS["error"] in error and "failed: x" in error
+
+
+# --- the panel family ---------------------------------------------------------------------------
+
+def test_panels_are_one_family_rate_first_and_the_same_status_line(r, prefix):
+    """Every panel with a rate has its slider first, at one width; status lines share one look;
+    the Pub/Sub panel draws a chart of what each side received."""
+    from streamlab.dashboard import ConsumerPoolPanel
+    from streamlab.durabilitypanel import DurabilityPanel
+    from streamlab.widgets import ProducerPanel
+
+    panels = [ProducerPanel(r, prefix + "p", name=prefix + "producer"),
+              ConsumerPoolPanel(r, prefix + "s", "g", consumers=2, rate=50, ms=1, name=prefix + "pool"),
+              pubsub.PubSubPanel(r, prefix=prefix, rate=50),
+              DurabilityPanel(r, name=prefix + "durability")]
+    try:
+        for panel in panels:
+            first = panel.widget.children[0]
+            assert first.description in ("msgs/s", "XADD/s"), (type(panel).__name__, first)
+            assert first.layout.width == "420px", type(panel).__name__
+            panel.set_status("something happened", "warn")
+            assert panel.status.value == style.status_html("something happened", "warn")
+        chart = panels[2]
+        chart.run_for(0.6)
+        assert chart.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "redraws" not in panels[1].summary()
+    finally:
+        for panel in panels:
+            panel.close()
