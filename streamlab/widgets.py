@@ -69,8 +69,8 @@ def static_html(widget: W.Widget) -> str:
         if not inner:
             return ""
         row = isinstance(widget, W.HBox)
-        style = "display:flex;flex-flow:row wrap;gap:12px;align-items:flex-start" if row else ""
-        return f"<div style='{style}'>{inner}</div>"
+        css = "display:flex;flex-flow:row wrap;gap:12px;align-items:flex-start" if row else ""
+        return f"<div style='{css}'>{inner}</div>"
     if isinstance(widget, (W.HTML, W.HTMLMath)):
         return f"<div>{widget.value}</div>" if widget.value else ""
     if isinstance(widget, W.Label):
