@@ -137,6 +137,8 @@ def course_figures():
         ("health", dp.plot_health(health)),
         ("partitions", clusterplots.partition_dashboard(_partition_frame(), "4 partitions")),
         ("key order", clusterplots.key_order(_key_ordering())),
+        ("slow subscriber", pubsub.BufferLimitDemo("a scratch server", "pubsub 256kb 0 0", 4000, 1008, 944,
+                                                   True).figure()),
     ]
 
 
