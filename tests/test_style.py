@@ -118,7 +118,7 @@ def _partition_frame():
 def _key_ordering():
     return pd.DataFrame({"consumer": [f"c{i % 3 + 1}" for i in range(30)], "completion": range(30),
                          "entry_id": [f"{1000 + i}-0" for i in range(30)],
-                         "key_out_of_order": [False] * 30})
+                         "key_out_of_order": [i == 7 for i in range(30)]})
 
 
 def course_figures():
@@ -276,7 +276,10 @@ def test_headlines_match_the_data_they_draw(figures):
     assert style.headline_text(figs["capstone"])[0] == (
         "44 of 44 readings processed, 3 alerts; lag 0 now, 5 at most")
     assert style.headline_text(figs["key order"])[0] == (
-        "0 of 30 readings finished out of order for their key")
+        "1 of 30 readings finished out of order for their key")
+    # Circled where it is, as out-of-order points are in lesson 03's plots.
+    circled = figs["key order"].axes[0].collections[-1]
+    assert len(circled.get_facecolor()) == 0 and circled.get_offsets().tolist() == [[7, 2]]
     assert style.headline_text(figs["health"])[0] == (
         "1 of 1 situations cross a threshold; metrics past it: A 5")
 
