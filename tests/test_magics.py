@@ -509,3 +509,10 @@ def test_a_notebook_cell_shows_one_styled_printout(cell, prefix, shell):
     assert len(shown) == 1, "one display per cell"
     assert isinstance(shell.display_formatter, DisplayFormatter)
     assert "(error)" in shown[0]["text/plain"] and "redis-error" in shown[0]["text/html"]
+
+
+def test_a_claim_can_quote_a_folded_reply_from_the_html():
+    from lesson_claims import unfolded
+
+    text = "> XLEN k\n(integer) 30\n> XRANGE k - +\n" + _xrange_printout(30) + "\n> XLEN k\n(integer) 30"
+    assert unfolded(Printout(text)._repr_html_()).strip("\n") == text
