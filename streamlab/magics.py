@@ -207,10 +207,10 @@ def _quote(data: bytes) -> str:
 
 # --- what a notebook shows: long replies folded, errors and hints styled apart ---------
 
-#: A reply longer than this many lines is folded ...
-FOLD_OVER = 16
-#: ... to its first top-level items that fit in this many lines (at least one item).
-FOLD_TO = 10
+#: A reply longer than this many lines is folded (a lesson cell shows at most 25) ...
+FOLD_OVER = 24
+#: ... to its first top-level items that fit in this many lines.
+FOLD_TO = 12
 ALL_FLAG = "--all"
 _SEE_ALL = f"%%redis {ALL_FLAG} shows every line"
 
@@ -258,13 +258,15 @@ def fold(lines: list[str]) -> tuple[list[str], list[str]]:
 
     A reply of at most ``FOLD_OVER`` lines is shown whole. A longer one keeps its first
     top-level items (``1) ...``, ``2) ...`` with their nested lines) that fit in
-    ``FOLD_TO`` lines, so an entry is never cut in half; one item longer than that is cut
-    by lines.
+    ``FOLD_TO`` lines, so an entry is never cut in half; if the first item alone is
+    longer, it is shown whole up to ``FOLD_OVER`` lines, and cut by lines beyond that.
     """
     if len(lines) <= FOLD_OVER:
         return lines, []
-    starts = _top_level_starts(lines)
-    cut = max((i for i in starts if 0 < i <= FOLD_TO), default=FOLD_TO)
+    starts = [i for i in _top_level_starts(lines) if i > 0] + [len(lines)]
+    cut = max((i for i in starts if i <= FOLD_TO), default=None)
+    if cut is None:
+        cut = starts[0] if starts[0] <= FOLD_OVER else FOLD_TO
     return lines[:cut], lines[cut:]
 
 

@@ -466,16 +466,18 @@ def test_a_long_reply_folds_after_whole_entries_and_says_how_to_see_all():
     text = _xrange_printout(30)  # 3 lines an entry, 90 lines
     shown = Printout(text).text().splitlines()
     assert len(shown) <= FOLD_TO + 1
-    assert shown[0] == ' 1) 1) "1-0"' and shown[-2] == '       2) "3"'  # entry 3 ends whole
-    assert shown[-1] == "… 27 more items, 81 lines (%%redis --all shows every line)"
+    assert shown[0] == ' 1) 1) "1-0"' and shown[-2] == '       2) "4"'  # entry 4 ends whole
+    assert shown[-1] == "… 26 more items, 78 lines (%%redis --all shows every line)"
     assert Printout(text, show_all=True).text() == text
 
 
-def test_fold_cuts_one_huge_item_by_lines():
-    lines = ["1) " + "x"] + [f"   {i}) y" for i in range(2, 40)]
-    shown, hidden = fold(lines)
-    assert len(shown) == FOLD_TO and shown + hidden == lines
-    assert fold(lines[:FOLD_OVER]) == (lines[:FOLD_OVER], [])
+def test_fold_cuts_one_huge_item_by_lines_and_keeps_a_long_first_item_whole():
+    huge = ["1) 1) x"] + [f"   {i}) y" for i in range(2, 40)] + ["2) z"]
+    shown, hidden = fold(huge)
+    assert len(shown) == FOLD_TO and shown + hidden == huge
+    assert fold(huge[:FOLD_OVER]) == (huge[:FOLD_OVER], [])
+    long_first = ["1) 1) x"] + [f"   {i}) y" for i in range(2, 20)] + ["2) 1) z"] * 10
+    assert fold(long_first) == (long_first[:19], long_first[19:])
 
 
 def test_html_keeps_every_line_behind_a_details_and_escapes():
