@@ -121,8 +121,12 @@ def _figure(width: float, height: float) -> PictureFigure:
     return fig
 
 
-def _axes_style(ax, title: str, xlabel: str = "", ylabel: str = "") -> None:
-    ax.set_title(title, fontsize=FONT["title"], loc="left")
+def _axes_style(ax, title: str, xlabel: str = "", ylabel: str = "", subtitle: str = "") -> None:
+    """Projector sizes; the title states the result, the subtitle (under it) where it comes from."""
+    ax.set_title(title, fontsize=FONT["title"], loc="left", pad=24 if subtitle else 6)
+    if subtitle:
+        ax.text(0, 1.02, subtitle, transform=ax.transAxes, fontsize=FONT["tick"], style="italic",
+                color="#444444", va="bottom")
     ax.set_xlabel(xlabel, fontsize=FONT["label"])
     ax.set_ylabel(ylabel, fontsize=FONT["label"])
     ax.tick_params(labelsize=FONT["tick"])
@@ -145,8 +149,8 @@ def trim_timing_figure(timing: TrimTiming) -> PictureFigure:
     ax.invert_yaxis()
     s = timing.speedup
     result = f"~ {s:.1f}× faster than exact" if s >= 1 else f"~ {1 / s:.1f}× slower than exact"
-    _axes_style(ax, f"{timing.adds:,} XADDs capped at 1,000: {result}", "seconds (lower is faster)")
-    fig.text(0.01, -0.02, timing.source, fontsize=FONT["tick"], style="italic", va="top")
+    _axes_style(ax, f"{timing.adds:,} XADDs capped at 1,000: {result}", "seconds (lower is faster)",
+                subtitle=timing.source)
     return fig
 
 
@@ -245,10 +249,8 @@ def slow_subscriber_figure(demo):
     lost = dropped + nobody
     title = (f"The subscriber read {read:,} of {demo.published:,}; {lost:,} never reached it"
              if demo.disconnected else f"The subscriber read {read:,} of {demo.published:,}")
-    _axes_style(ax, title, "messages published")
+    _axes_style(ax, title, "messages published", subtitle=f"{demo.where}, limit {demo.limit!r}")
     ax.grid(False)
-    ax.legend(fontsize=FONT["tick"], loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=3,
+    ax.legend(fontsize=FONT["tick"], loc="upper center", bbox_to_anchor=(0.5, -0.4), ncol=3,
               frameon=False)
-    fig.text(0.01, 1.0, f"{demo.where}, limit {demo.limit!r}", fontsize=FONT["tick"],
-             style="italic", va="bottom")
     return fig

@@ -38,7 +38,7 @@ def test_the_timing_figure_title_states_the_result_and_the_source_is_under_it():
                          index=["exact", "~"])
     fig = lessonplots.trim_timing_figure(lessonplots.TrimTiming(table, 10, 2_000, "measured now on X", True))
     assert "2,000 XADDs capped at 1,000: ~ 3.0× faster than exact" in _texts(fig)
-    assert "measured now on X" in _texts(fig)
+    assert "measured now on X" in [t.get_text() for t in fig.axes[0].texts]
     slower = lessonplots.TrimTiming(table.iloc[::-1].set_axis(["exact", "~"]), 10, 2_000, "s", True)
     assert "~ 3.0× slower than exact" in lessonplots.trim_timing_figure(slower).axes[0].get_title(loc="left")
     assert fig._repr_png_().startswith(b"\x89PNG")
