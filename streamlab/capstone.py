@@ -70,14 +70,16 @@ import numpy as np
 import pandas as pd
 import redis
 
-from . import pipeline, plots, recovery, workers
+from . import pipeline, plots, recovery, style, workers
 from .explain import explain, is_learner_error
 from .observe import Sampler, lag_of
 
 STREAM = pipeline.DEFAULT_STREAM
 ALERTS = pipeline.DEFAULT_ALERTS
 SENSORS = ("sensor1", "sensor2", "sensor3")
-ALERT_COLOUR = "#9467bd"
+ALERT_COLOUR = style.ROLE["alerts"]
+#: The dashboard's width on the page (CSS px); its picture is drawn at twice that.
+DISPLAY_PX = round(10.2 * style.DPI)
 REDRAW_SECONDS = 2.0
 
 _SENT = re.compile(r": sent (\d+-\d+) ")
@@ -505,9 +507,14 @@ class Ledger:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        verdict = ("<b style='color:#1a7f37'>✔ nothing lost: every check adds up</b>" if self.ok
-                   else "<b style='color:#cf222e'>✘ something does not add up</b>")
-        return self.frame().to_html(index=False) + f"<p>{verdict}</p>"
+        from .style import STATUS_COLOURS, table_html
+
+        colour = STATUS_COLOURS["ok" if self.ok else "error"]
+        verdict = (f"<b style='color:{colour}'>"
+                   + ("✔ nothing lost: every check adds up" if self.ok else "✘ something does not add up")
+                   + "</b>")
+        rows = [{"what": w, "value": v, "check": c} for w, v, c in self.rows]
+        return table_html(rows) + f"<p>{verdict}</p>"
 
 
 class Capstone:
@@ -939,9 +946,9 @@ class Capstone:
 
     def show(self) -> None:
         """Display the dashboard as a picture (kept in a saved notebook)."""
-        from IPython.display import Image, display
+        from IPython.display import display
 
-        display(Image(plots.to_png(self.figure())))
+        display(self.figure())  # a PictureFigure: a sharp PNG at its page width
 
     def dashboard(self):
         """A live widget: counters and the dashboard, redrawn every two seconds while the pipeline runs.
@@ -952,7 +959,9 @@ class Capstone:
 
         from .widgets import StaticPicture, static_mode
 
-        self._widget = (W.HTML(), W.Image(format="png", layout=W.Layout(max_width="100%")))
+        # Shown at the figure's page width; the picture has twice its pixels, so it stays sharp.
+        self._widget = (W.HTML(), W.Image(format="png", layout=W.Layout(width=f"{DISPLAY_PX}px",
+                                                                        max_width="100%")))
         if self.running:
             self._start_refresher()  # it draws the first picture: this cell returns at once
         else:
@@ -970,8 +979,11 @@ class Capstone:
 
     def _redraw(self) -> None:
         counters, image = self._widget
-        image.value = plots.to_png(self.figure())
-        counters.value = self.status()[["name", "status", "sent", "processed", "alerts"]].to_html(index=False)
+        from .widgets import html_table
+
+        image.value = plots.to_png(self.figure(), scale=2)
+        table = self.status()[["name", "status", "sent", "processed", "alerts"]]
+        counters.value = html_table(table.to_dict("records"))
 
     # --- accounts ------------------------------------------------------------------------------
     @_explained
@@ -1027,67 +1039,76 @@ class Capstone:
         return led
 
 
+def capstone_headline(frames: dict[str, pd.DataFrame]) -> str:
+    """What the run shows so far, from the frames the figure draws."""
+    consumers, alerts, workers_frame = frames["consumers"], frames["alerts"], frames["workers"]
+    processed = (int(consumers.sort_values("t").groupby("consumer")["processed"].last().sum())
+                 if not consumers.empty else 0)
+    text = f"{processed:,} readings processed"
+    if not alerts.empty:
+        last = alerts.iloc[-1]
+        text = f"{processed:,} of {int(last['readings']):,} readings processed, {int(last['alerts']):,} alerts"
+    if not workers_frame.empty and workers_frame["lag"].notna().any():
+        lag = workers_frame["lag"].dropna()
+        text += f"; lag {int(lag.iloc[-1]):,} now, {int(lag.max()):,} at most"
+    return text
+
+
 def capstone_figure(frames: dict[str, pd.DataFrame], events: list[tuple[float, str]],
                     group: str = "workers", alert_group: str = "alerts", threshold: float = 25.0):
     """Four panels: lag per group, pending per worker, processed per worker, readings and alerts.
 
     ``frames`` as ``Capstone.frames()`` returns them; ``events`` ((seconds, label))
-    are drawn as dotted vertical lines on every panel.
+    are drawn as dotted vertical lines on every panel. The headline states the
+    counts so far (``capstone_headline``).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .style import ROLE, SIZE, axes_style, consumer_colour, figure, headline, headline_space, legend
 
-    fig = Figure(figsize=(12, 6.6), dpi=80)
-    FigureCanvasAgg(fig)
+    fig = figure(10.2, 6.8)
     # Fixed margins: a constrained layout would cost more than the drawing itself.
-    axes = fig.subplots(2, 2, sharex=True, gridspec_kw=dict(left=0.06, right=0.985, bottom=0.08,
-                                                             top=0.95, wspace=0.15, hspace=0.22))
+    axes = fig.subplots(2, 2, sharex=True, gridspec_kw=dict(left=0.075, right=0.985, bottom=0.08,
+                                                             top=headline_space(fig, details=True) - 0.05,
+                                                             wspace=0.2, hspace=0.3))
     (ax_lag, ax_pending), (ax_done, ax_alerts) = axes
-    titles = [(ax_lag, "Lag per group (entries not yet delivered)", "entries"),
-              (ax_pending, f"Pending per consumer of '{group}' (delivered, not acked)", "entries"),
-              (ax_done, f"Processed per consumer of '{group}'", "entries (total)"),
-              (ax_alerts, "Readings and alerts", "entries (total)")]
-    for ax, title, ylabel in titles:
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.set_ylabel(ylabel, fontsize=9)
-        ax.grid(True, alpha=0.3)
-        ax.tick_params(labelsize=8)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    for ax in (ax_done, ax_alerts):
-        ax.set_xlabel("seconds since start", fontsize=9)
+    titles = [(ax_lag, "Lag per group", "entries", ""),
+              (ax_pending, f"Pending in '{group}'", "entries", ""),
+              (ax_done, "Processed per consumer", "entries (total)", "seconds since start"),
+              (ax_alerts, "Readings and alerts", "entries (total)", "seconds since start")]
+    for ax, title, ylabel, xlabel in titles:
+        axes_style(ax, title, ylabel, xlabel)
     workers_frame, alerters_frame = frames["workers"], frames["alerters"]
     if not workers_frame.empty:
-        ax_lag.plot(workers_frame["t"], workers_frame["lag"].astype(float), color=plots.GROUP_COLOUR,
-                    lw=1.8, label=group)
+        ax_lag.plot(workers_frame["t"], workers_frame["lag"].astype(float), color=ROLE["group"],
+                    lw=2, label=group)
     if not alerters_frame.empty:
-        ax_lag.plot(alerters_frame["t"], alerters_frame["lag"].astype(float), color=ALERT_COLOUR, lw=1.8,
-                    label=alert_group)
-        ax_pending.plot(alerters_frame["t"], alerters_frame["pending"], color=ALERT_COLOUR, lw=1,
-                        ls="--", drawstyle="steps-post", label=f"group '{alert_group}' (all)")
+        ax_lag.plot(alerters_frame["t"], alerters_frame["lag"].astype(float), color=ROLE["alerts"], lw=2,
+                    ls="--", label=alert_group)
+        ax_pending.plot(alerters_frame["t"], alerters_frame["pending"], color=ROLE["alerts"], lw=1.4,
+                        ls="--", drawstyle="steps-post", label=f"'{alert_group}' (all)")
     consumers = frames["consumers"]
     for name, rows in consumers.groupby("consumer", sort=False) if not consumers.empty else []:
-        colour = plots.consumer_colour(name)
-        ax_pending.plot(rows["t"], rows["pending"], color=colour, lw=1.5, drawstyle="steps-post", label=name)
-        ax_done.plot(rows["t"], rows["processed"], color=colour, lw=1.8, label=name)
+        colour = consumer_colour(name)
+        ax_pending.plot(rows["t"], rows["pending"], color=colour, lw=2, drawstyle="steps-post", label=name)
+        ax_done.plot(rows["t"], rows["processed"], color=colour, lw=2, label=name)
     alerts = frames["alerts"]
     if not alerts.empty:
-        ax_alerts.plot(alerts["t"], alerts["readings"], color="#17becf", lw=1.8, label="readings (XLEN)")
-        ax_alerts.plot(alerts["t"], alerts["alerts"], color="#d62728", lw=1.8,
-                       label=f"alerts: temp > {threshold:g} °C")
+        ax_alerts.plot(alerts["t"], alerts["readings"], color=ROLE["stream"], lw=2, label="readings (XLEN)")
+        ax_alerts.plot(alerts["t"], alerts["alerts"], color=ROLE["alerts"], lw=2,
+                       label=f"alerts: > {threshold:g} °C")
     for ax in axes.flat:
         lines = ax.get_lines()
         top = max([1.0, *(float(np.nanmax(y)) for y in (ln.get_ydata() for ln in lines)
                           if len(y) and np.isfinite(np.asarray(y, float)).any())])
-        ax.set_ylim(0, top * (1.7 if ax is ax_lag else 1.3))  # headroom for the legend and labels
+        ax.set_ylim(0, top * (1.7 if ax is ax_lag else 1.35))  # headroom for the legend and labels
         if lines:
-            ax.legend(fontsize=8, loc="upper right" if ax is ax_lag else "upper left", frameon=False,
-                      ncol=1 if ax is ax_lag else min(len(lines), 5))
+            legend(ax, loc="upper right" if ax is ax_lag else "upper left", fontsize=SIZE["legend"],
+                   ncol=1 if ax is ax_lag else min(len(lines), 3), handlelength=1.4, columnspacing=0.8)
     marks = [(t, label) for t, label in events if label != "start"]
     for k, (t, label) in enumerate(marks):
         for ax in axes.flat:
-            ax.axvline(t, color="#888888", lw=0.9, ls=":")
+            ax.axvline(t, color=ROLE["limit"], lw=1, ls=":")
         # Stacked downwards, so that labels of events close in time do not overlap.
-        ax_lag.annotate(f" {label}", (t, 0.97 - 0.09 * k), xycoords=("data", "axes fraction"),
-                        fontsize=8, va="top", ha="left", color="#444444")
+        ax_lag.annotate(f" {label}", (t, 0.97 - 0.1 * k), xycoords=("data", "axes fraction"),
+                        fontsize=SIZE["annotation"], va="top", ha="left", color="black")
+    headline(fig, capstone_headline(frames), f"groups '{group}' and '{alert_group}' · alert above {threshold:g} °C")
     return fig

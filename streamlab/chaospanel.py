@@ -11,32 +11,54 @@ import html
 
 import ipywidgets as W
 import redis
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-from . import workers
+from . import style, workers
 from .chaos import RESTART_MODES, ChaosExperiment
-from .plots import PictureFigure, _style, to_png
-from .widgets import Panel, button_row, describe_error
+from .style import ROLE, SIZE, PictureFigure, to_png
+from .widgets import Panel, button_row, describe_error, html_table
 
-OUTCOME_COLOURS = {"acked": "#2ca02c", "dead-lettered: poison": "#8c1c13",
-                   "dead-lettered: healthy": "#ff7f0e", "not finished": "#9e9e9e"}
+#: How each order ended, as bars: colour by role, and a pattern for the two dead-letter
+#: outcomes, so "healthy order dead-lettered" does not rest on colour alone.
+OUTCOME_STYLE = {
+    "acked": {"color": ROLE["acked"]},
+    "dead-lettered: poison": {"color": ROLE["dead letter"], "hatch": style.HATCH["dead letter"]},
+    "dead-lettered: healthy": {"color": ROLE["lost"], "hatch": style.HATCH["lost"]},
+    "not finished": {"color": ROLE["not finished"]},
+}
+OUTCOME_COLOURS = {k: v["color"] for k, v in OUTCOME_STYLE.items()}
+#: The live picture's width on the page (CSS px); it is drawn at twice that.
+DISPLAY_PX = 980
 
 
-def chaos_figure(exp: ChaosExperiment, width: float = 12, height: float = 3.4, dpi: int = 80) -> PictureFigure:
-    """Three plots: pending entries over time, entries by number of deliveries, dead-letter length over time."""
-    fig = PictureFigure(figsize=(width, height), dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax_pending, ax_hist, ax_dead = fig.subplots(1, 3, gridspec_kw=dict(wspace=0.3))
-    fig.subplots_adjust(left=0.06, right=0.985, bottom=0.16, top=0.8)
+def chaos_headline(exp: ChaosExperiment) -> str:
+    """What the run shows, from the same numbers as the delivery histogram."""
+    hist = exp.delivery_histogram()
+    totals = {k: int(hist[k].sum()) if k in hist else 0 for k in OUTCOME_STYLE}
+    dead = totals["dead-lettered: poison"] + totals["dead-lettered: healthy"]
+    text = f"{totals['acked']:,} of {exp.entries:,} orders acked, {dead:,} dead-lettered"
+    if dead:
+        text += (f" ({totals['dead-lettered: healthy']:,} of them healthy)"
+                 if totals["dead-lettered: healthy"] else " (all poison)")
+    if totals["not finished"]:
+        text += f", {totals['not finished']:,} not finished"
+    return text
+
+
+def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
+                 dpi: int = style.DPI) -> PictureFigure:
+    """Three plots: pending entries over time, entries by number of deliveries, dead-letter
+    length over time. The headline counts how the orders ended; the settings go under it."""
+    fig = style.figure(width, height, dpi=dpi)
+    ax_pending, ax_hist, ax_dead = fig.subplots(1, 3, gridspec_kw=dict(wspace=0.6))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.3, top=style.headline_space(fig) - 0.07)
     tl = exp.timeline()
 
-    _style(ax_pending, "Pending entries (XPENDING)", "entries")
+    style.axes_style(ax_pending, "Pending (XPENDING)", "entries", "seconds")
     if not tl.empty:
-        ax_pending.plot(tl["t"], tl["pending"], color="#d62728", lw=1.6, label="pending")
+        ax_pending.plot(tl["t"], tl["pending"], color=ROLE["pending"], lw=2, label="pending")
         ax_crash = ax_pending.twinx()
-        ax_crash.step(tl["t"], tl["crashes"], where="post", color="#7f7f7f", lw=1, ls="--")
-        ax_crash.set_ylabel("crashes so far (dashed)", fontsize=8, color="#7f7f7f")
-        ax_crash.tick_params(labelsize=7, colors="#7f7f7f")
+        ax_crash.step(tl["t"], tl["crashes"], where="post", color=style.DARK_GREY, lw=1.2, ls="--")
+        ax_crash.set_ylabel("crashes so far (dashed)", fontsize=SIZE["label"], color=style.DARK_GREY)
+        ax_crash.tick_params(labelsize=SIZE["tick"], colors=style.DARK_GREY)
         ax_crash.spines["top"].set_visible(False)
         ax_crash.set_ylim(bottom=0)
     ax_pending.set_ylim(bottom=0)
@@ -44,45 +66,51 @@ def chaos_figure(exp: ChaosExperiment, width: float = 12, height: float = 3.4, d
     ax_pending.set_xlim(0, end * 1.03)
     _mark_reaper_switches(exp, ax_pending, labels=True)
 
-    _style(ax_hist, "Entries by number of deliveries", "entries", "deliveries")
+    style.axes_style(ax_hist, "Orders by deliveries", "orders", "deliveries")
     hist = exp.delivery_histogram()
     if not hist.empty:
         bottom = [0] * len(hist)
         x = [int(i) for i in hist.index]
-        for outcome, colour in OUTCOME_COLOURS.items():
+        for outcome, look in OUTCOME_STYLE.items():
             values = hist[outcome].tolist()
             if any(values):
-                ax_hist.bar(x, values, bottom=bottom, color=colour, label=outcome, width=0.8)
+                ax_hist.bar(x, values, bottom=bottom, label=outcome, width=0.8, edgecolor="white",
+                            lw=0.5, **look)
                 bottom = [b + v for b, v in zip(bottom, values)]
         for xi, total in zip(x, bottom):
-            ax_hist.annotate(f"{total:,}", (xi, total), ha="center", va="bottom", fontsize=7)
+            ax_hist.annotate(f"{total:,}", (xi, total), ha="center", va="bottom", fontsize=SIZE["tick"])
         ax_hist.set_xticks(x)
         ax_hist.set_ylim(0, max(bottom) * 2.5)  # room for the labels on the log part of the axis
         ax_hist.set_yscale("symlog", linthresh=10)
-        ax_hist.legend(fontsize=8, frameon=False, loc="upper right")
-    ax_hist.axvline(exp.max_deliveries + 0.5, color="#d62728", lw=0.8, ls=":")
+        style.legend(ax_hist, outside="below", handlelength=1.2)  # under the plot, off the bars
+    ax_hist.axvline(exp.max_deliveries + 0.5, color=ROLE["limit"], lw=1.2, ls="--")
+    ax_hist.annotate("limit", (exp.max_deliveries + 0.5, 0.02), xycoords=("data", "axes fraction"),
+                     xytext=(3, 0), textcoords="offset points", fontsize=SIZE["tick"],
+                     color=ROLE["limit"], rotation=90, va="bottom")
 
-    _style(ax_dead, "Dead-letter stream length (XLEN)", "entries", "seconds")
+    style.axes_style(ax_dead, "Dead letters (XLEN)", "entries", "seconds")
     if not tl.empty:
         # Start from (0, 0), so a stream that fills late still shows its flat start.
-        ax_dead.step([0.0, *tl["t"]], [0, *tl["dead_lettered"]], where="post", color="#9467bd", lw=2)
+        ax_dead.step([0.0, *tl["t"]], [0, *tl["dead_lettered"]], where="post", color=ROLE["dead letter"],
+                     lw=2.4)
         last = int(tl["dead_lettered"].iloc[-1])
-        ax_dead.annotate(f"{last:,}", (float(tl["t"].iloc[-1]), last), xytext=(-4, 2),
-                         textcoords="offset points", ha="right", va="bottom", fontsize=8, color="#9467bd")
+        ax_dead.annotate(f"{last:,}", (float(tl["t"].iloc[-1]), last), xytext=(-4, 3),
+                         textcoords="offset points", ha="right", va="bottom", fontsize=SIZE["annotation"],
+                         color="black")
         top = max(1, int(tl["dead_lettered"].max())) * 1.25
         ax_dead.set_ylim(-0.04 * top, top)  # a little below 0, so the flat start is not hidden by the axis
     ax_dead.set_xlim(0, end * 1.03)
     _mark_reaper_switches(exp, ax_dead, labels=False)
 
-    reaper = _reaper_text(exp)
-    fig.suptitle(f"{exp.entries:,} orders · {len(exp.pool.consumers)} consumers · crash "
-                 f"{exp.crash_probability:.0%} per delivery · poison {exp.poison_share:.0%} · {reaper} "
-                 f"· restart: {exp.restart}", fontsize=10, x=0.06, y=0.98, ha="left")
+    style.headline(fig, chaos_headline(exp),
+                   f"{exp.entries:,} orders · {len(exp.pool.consumers)} consumers · crash "
+                   f"{exp.crash_probability:.0%} per delivery · poison {exp.poison_share:.0%} · "
+                   f"{_reaper_text(exp)} · restart: {exp.restart}")
     return fig
 
 
 def _reaper_text(exp: ChaosExperiment) -> str:
-    """The reaper's story for the title: on/off, and when it was switched."""
+    """The reaper's story for the subtitle: on/off, and when it was switched."""
     if not exp.reaper_switches:
         return f"reaper on, min idle {exp.min_idle_ms} ms" if exp.reaper_on else "reaper off"
     first = "on" if not exp.reaper_switches[0][1] else "off"
@@ -91,38 +119,39 @@ def _reaper_text(exp: ChaosExperiment) -> str:
 
 
 def _mark_reaper_switches(exp: ChaosExperiment, ax, labels: bool) -> None:
-    """A dotted vertical line where ``set_reaper()`` switched the reaper on or off."""
+    """A dotted vertical line, in the reaper's colour, where ``set_reaper()`` switched it."""
     for t, on in exp.reaper_switches:
-        ax.axvline(t, color="#1f77b4", lw=1, ls=":")
+        ax.axvline(t, color=ROLE["reaper"], lw=1.6, ls=":")
         if labels:
             # Written up the line's left side, low down: while the reaper is off, pending runs high.
             ax.annotate(f"reaper {'on' if on else 'off'}", (t, 0.05), xycoords=("data", "axes fraction"),
                         xytext=(-2, 0), textcoords="offset points", ha="right", va="bottom", rotation=90,
-                        fontsize=8, color="#1f77b4")
+                        fontsize=SIZE["annotation"], color="black")
 
 
 def ledger_html(exp: ChaosExperiment) -> str:
-    """The ledger as a small HTML table; the "lost" line is green at 0 and red otherwise."""
+    """The ledger as a small borderless table; the "lost" line is marked ✔ at 0 and ✘ otherwise
+    (a mark and a weight, not a colour alone)."""
     df = exp.ledger()
-    rows = []
-    for what, row in df.iterrows():
-        style = ""
+    rows, styles = [], {}
+    for i, (what, row) in enumerate(df.iterrows()):
+        entries = f"{row['entries']:,}"
         if what == "lost":
-            style = "color:#1a7f37;font-weight:bold" if row["entries"] == 0 else "color:#cf222e;font-weight:bold"
-        rows.append(f"<tr style='{style}'><td style='padding:0 8px'>{html.escape(what)}</td>"
-                    f"<td style='padding:0 8px;text-align:right'>{row['entries']:,}</td>"
-                    f"<td style='padding:0 8px;color:#57606a'>{html.escape(row['how it is counted'])}</td></tr>")
-    return "<table style='font-family:monospace;font-size:90%'>" + "".join(rows) + "</table>"
+            ok = row["entries"] == 0
+            entries = ("✔ " if ok else "✘ ") + entries
+            colour = style.STATUS_COLOURS["ok" if ok else "error"]
+            styles[i] = f"color:{colour};font-weight:bold"
+        rows.append({"what": what, "entries": entries, "how it is counted": row["how it is counted"]})
+    return html_table(rows, styles=styles)
 
 
 def journey_html(exp: ChaosExperiment, entry) -> str:
     df = exp.journey(entry)
     head = (f"<b>order {df.attrs['seq']}</b> (ID {html.escape(str(df.attrs['entry_id']))}"
             f"{', poison' if df.attrs['poison'] else ''})")
-    rows = "".join(f"<tr><td style='padding:0 8px'>{t:.3f} s</td><td style='padding:0 8px'>{html.escape(w)}</td>"
-                   f"<td style='padding:0 8px'>{html.escape(who)}</td><td style='padding:0 8px'>{html.escape(d)}</td></tr>"
-                   for t, w, who, d in df.itertuples(index=False))
-    return f"{head}<table style='font-family:monospace;font-size:90%'>{rows}</table>"
+    rows = [{"t": f"{t:.3f} s", "what": w, "who": who, "detail": d}
+            for t, w, who, d in df.itertuples(index=False)]
+    return head + html_table(rows)
 
 
 class ChaosPanel(Panel):
@@ -161,7 +190,7 @@ class ChaosPanel(Panel):
         self.stop_button = W.Button(description="Stop", icon="stop")
         self.pick_box = W.Text(description="journey of", placeholder="entry ID or order number",
                                continuous_update=False)
-        self.image = W.Image(format="png")
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{DISPLAY_PX}px", max_width="100%"))
         self.ledger_view = W.HTML()
         self.journey_view = W.HTML()
 
@@ -242,7 +271,7 @@ class ChaosPanel(Panel):
         if exp is None:
             return
         try:
-            self.image.value = to_png(chaos_figure(exp))
+            self.image.value = to_png(chaos_figure(exp), scale=2)  # drawn at 2x its width on the page
             self.ledger_view.value = ledger_html(exp)
             if not self.pick_box.value:
                 picked = exp.pick("dead-lettered") or exp.pick("most delivered")

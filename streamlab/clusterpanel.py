@@ -16,7 +16,6 @@ cell's full timeout before starting the next cell (seen: 116-120 s). Under
 from __future__ import annotations
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
 from IPython.display import display
 
 from . import clusterplots
@@ -63,7 +62,7 @@ class PartitionPanel:
         """Run once with these settings (the sliders' values where not given); show the dashboard
         in this cell and return the summary (one row per partition)."""
         summary, fig = self._run_once(partitions, sensors, rate, seconds)
-        plt.show(fig)
+        display(fig)
         return summary
 
     def _clicked(self) -> None:
@@ -72,7 +71,7 @@ class PartitionPanel:
         self.out.clear_output(wait=True)
         with self.out:
             display(summary)
-            plt.show(fig)
+            display(fig)
 
     def _box(self) -> w.VBox:
         return w.VBox([w.HBox([self.partitions, self.sensors]), w.HBox([self.rate, self.seconds]),

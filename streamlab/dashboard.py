@@ -33,7 +33,7 @@ from . import consumers as C
 from . import plots, workers
 from .observe import Sampler
 from .producer import Producer
-from .widgets import Panel, button_row, describe_error
+from .widgets import Panel, button_row, counters_html, describe_error
 
 DEFAULT_HZ = 6
 
@@ -109,9 +109,12 @@ class ConsumerPoolPanel(Panel):
         self.pause_button = W.ToggleButton(description="Pause", icon="pause")
         self.rate_slider = W.FloatLogSlider(value=rate or 1, base=10, min=0, max=4, step=0.01,
                                             description="msgs/s", readout_format=",.0f",
-                                            continuous_update=False, disabled=self.producer is None)
+                                            continuous_update=False, disabled=self.producer is None,
+                                            layout=W.Layout(width="420px"))
         self.counters = W.HTML()
-        self.image = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
+        # Shown at the figure's page width; the picture has twice its pixels, so it stays sharp.
+        self.image = W.Image(format="jpeg", layout=W.Layout(width=f"{self.figure.display_px}px",
+                                                            max_width="100%"))
 
         self.start_button.on_click(self._report(self.start))
         self.stop_button.on_click(self._report(self.stop))
@@ -123,8 +126,10 @@ class ConsumerPoolPanel(Panel):
         self.pause_button.observe(self._report(self._apply_pause), names="value")
         self.rate_slider.observe(self._report(self._apply_rate), names="value")
 
+        # The same order in every panel: settings (the rate first), buttons, counters, status, picture.
         self.widget = W.VBox([
-            button_row(self.start_button, self.stop_button, self.rate_slider),
+            self.rate_slider,
+            button_row(self.start_button, self.stop_button),
             button_row(self.add_button, self.remove_button, self.mode, self.ms),
             button_row(self.pause_choice, self.pause_button),
             self.counters,
@@ -271,7 +276,7 @@ class ConsumerPoolPanel(Panel):
         return out
 
     def _counters_html(self) -> str:
-        return " &nbsp;·&nbsp; ".join(f"<b>{k}</b> {html.escape(v)}" for k, v in self._counters())
+        return counters_html(self._counters())
 
     def summary(self) -> str:
         return (f"consumer pool {self.pool.group!r} on {self.pool.stream!r}: {self.status_text()}\n  "

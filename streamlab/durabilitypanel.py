@@ -28,13 +28,15 @@ class DurabilityPanel(Panel):
         self.rows: list[dict] = []
         self.setting = W.Dropdown(options=[(v["label"], k) for k, v in durability.SETTINGS.items()],
                                   value="aof-everysec", description="setting")
-        self.rate = W.IntSlider(value=300, min=50, max=1000, step=50, description="XADD/s")
+        self.rate = W.IntSlider(value=300, min=50, max=1000, step=50, description="XADD/s",
+                                layout=W.Layout(width="420px"))
         self.seconds = W.FloatSlider(value=1.5, min=1.0, max=4.0, step=0.5, description="seconds")
         self.button = W.Button(description="Write, then SIGKILL", button_style="danger",
                                icon="bolt", layout=W.Layout(width="190px"))
         self.button.on_click(self._report(lambda: self.run()))
         self.table = W.HTML()
-        self.widget = W.VBox([self.setting, self.rate, self.seconds, button_row(self.button),
+        # The same order in every panel: settings (the rate first), buttons, status, results.
+        self.widget = W.VBox([self.rate, self.setting, self.seconds, button_row(self.button),
                               self.status, self.table])
         if self.live:
             self.set_status("Ready: each run starts its own server, kills it, restarts it (3-5 s).")

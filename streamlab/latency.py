@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from .plots import PictureFigure
+from . import style
+from .style import PictureFigure
 
 _ONE_TWO_FIVE = [m * 10.0 ** e for e in range(-3, 5) for m in (1, 2, 5)]
 
@@ -27,23 +27,26 @@ def summary(latencies_ms: Sequence[float]) -> pd.DataFrame:
 def strip_plot(sent_at: Sequence[float], latencies_ms: Sequence[float], title: str) -> PictureFigure:
     """One dot per entry: when it was sent (x, seconds from the first) and its latency (y, ms).
 
-    When the slowest entry took over ten times as long as the fastest, the y axis is
-    logarithmic: on a linear one the usual case would be a flat line at the bottom.
+    The headline states the result (median and slowest latency, over how many
+    entries); ``title`` (where it ran) goes under it. When the slowest entry took
+    over ten times as long as the fastest, the y axis is logarithmic: on a linear
+    one the usual case would be a flat line at the bottom.
     """
     if len(sent_at) != len(latencies_ms):
         raise ValueError(f"sent_at and latencies_ms must be the same length; got "
                          f"{len(sent_at)} and {len(latencies_ms)}.")
-    fig = PictureFigure(figsize=(7, 3), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = style.figure(8, 3.8)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.16, top=style.headline_space(fig) - 0.03)
     if not len(latencies_ms):
         ax.text(0.5, 0.5, "no entries were received", ha="center", va="center",
-                transform=ax.transAxes)
+                transform=ax.transAxes, fontsize=style.SIZE["label"])
+        result = "No entries were received"
     else:
         first = min(sent_at)
-        ax.scatter([t - first for t in sent_at], latencies_ms, s=14, color="#1f77b4")
+        ax.scatter([t - first for t in sent_at], latencies_ms, s=22, color=style.ROLE["received"])
         median = pd.Series(latencies_ms, dtype=float).median()
-        ax.axhline(median, color="#d62728", linewidth=1, label=f"median {median:.2f} ms")
+        ax.axhline(median, color="black", linewidth=1.4, ls="--", label=f"median {median:.2f} ms")
         low, high = min(latencies_ms), max(latencies_ms)
         if low > 0 and high / low > 10:
             ax.set_yscale("log")
@@ -53,9 +56,9 @@ def strip_plot(sent_at: Sequence[float], latencies_ms: Sequence[float], title: s
             ax.minorticks_off()
         else:
             ax.set_ylim(bottom=0)
-        ax.legend(loc="best")
-    ax.set_xlabel("when the entry was sent (s)")
-    ax.set_ylabel("XADD → XREAD (ms)")
-    ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
+        style.legend(ax)
+        result = (f"Median {median:.2f} ms from XADD to XREAD, slowest {high:.2f} ms "
+                  f"({style.plural(len(latencies_ms), 'entry', 'entries')})")
+    style.axes_style(ax, "", "XADD → XREAD (ms)", "when the entry was sent (s)")
+    style.headline(fig, result, title)
     return fig

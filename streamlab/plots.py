@@ -1,15 +1,16 @@
 """Matplotlib figures of a stream, its consumer group and its consumers, from the frames of ``observe``.
 
-Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot), so
-figures can be drawn on a background thread and never pile up in pyplot's list
-of open figures. ``to_png(fig)`` turns one into bytes for an image widget; the figures
-returned here display themselves as PNG in a notebook.
+Every function builds its figure with ``style.figure`` (a ``Figure`` without
+pyplot), so figures can be drawn on a background thread and never pile up in
+pyplot's list of open figures; colours, sizes and titles come from ``style``
+(docs/VISUAL.md). ``to_png(fig)`` turns one into bytes for an image widget; the
+figures returned here display themselves as PNG in a notebook.
 
-- ``PoolFigure``: the dashboard (group lag, stream length, pending per
-  consumer as one small strip per consumer, throughput per consumer, and,
-  unless left out, the ordering plot). It keeps its
-  lines and only moves their data on ``update()``, which is what lets the
-  live dashboard redraw several times a second.
+- ``PoolFigure``: the dashboard (group lag, stream length and group pending,
+  pending per consumer as one small strip per consumer, throughput per
+  consumer, and, unless left out, the ordering plot). It keeps its lines and
+  only moves their data on ``update()``, which is what lets the live dashboard
+  redraw several times a second.
 - ``ordering_figure``: the ordering plot alone, larger, with out-of-order
   completions circled.
 
@@ -28,16 +29,17 @@ import time
 import numpy as np
 import pandas as pd
 import PIL.Image
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf"]
-GROUP_COLOUR = "#333333"
-PENDING_COLOUR = "#d62728"
+from . import style
+from .style import SIZE, PictureFigure, consumer_colour, consumer_style, to_png  # noqa: F401 (API)
+
+GROUP_COLOUR = style.ROLE["group"]
+PENDING_COLOUR = style.ROLE["pending"]
+STREAM_COLOUR = style.ROLE["stream"]
 LAG_SOURCE_TEXT = {"server": "from XINFO GROUPS lag", "counters": "entries-added − entries-read",
                    "xrange": "counted with XRANGE", "none": "no group yet"}
 #: Live mode changes axis limits (which means drawing the whole figure, text and all,
@@ -46,51 +48,17 @@ FULL_DRAW_EVERY = 2.0
 #: Completions the ordering panel shows (the newest); reordering is local, so a
 #: short window shows it and a long one only draws a thick diagonal.
 ORDERING_WINDOW = 150
-
-
-class PictureFigure(Figure):
-    """A Figure that IPython shows as a PNG on its own (no pyplot, no inline backend needed)."""
-
-    def _repr_png_(self) -> bytes:
-        return to_png(self)
-
-
-def consumer_colour(name: str) -> str:
-    """The colour of consumer ``name``: from the number at its end (c1, c2, ...), else from its letters."""
-    m = re.search(r"(\d+)$", str(name))
-    index = int(m.group(1)) - 1 if m else sum(map(ord, str(name)))
-    return PALETTE[index % len(PALETTE)]
-
-
-#: Line styles by consumer number: c1 solid and widest at the bottom, c2 dashed and
-#: narrower above it, ...: where lines coincide, each still shows (a band with dashes on it).
-_DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
-
-
-def consumer_style(name: str) -> dict:
-    """Line keywords for consumer ``name``: its colour, a dash pattern and a width that tell
-    it apart when several consumers draw the same line; narrower lines are drawn on top."""
-    m = re.search(r"(\d+)$", str(name))
-    index = int(m.group(1)) - 1 if m else sum(map(ord, str(name)))
-    return {"color": consumer_colour(name), "ls": _DASHES[index % len(_DASHES)],
-            "lw": max(1.0, 3.4 - 0.6 * (index % len(_DASHES))), "zorder": 3 + index / (1 + index)}
-
-
-def to_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (fast zlib level: these images live for a fraction of a second)."""
-    buf = io.BytesIO()
-    fig.canvas.print_png(buf, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+#: The live dashboard's width on the page in CSS pixels; its picture is drawn at twice
+#: that (``LIVE_SCALE``), so it stays sharp on a projector and on a high-density screen.
+LIVE_DISPLAY_PX = 980
+LIVE_SCALE = 2
+#: The x axis of the live plots grows through these spans (seconds) until it reaches the
+#: window: six seconds of data fill most of the axis instead of a fifth of it.
+LIVE_SPANS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 
 
 def _style(ax, title: str, ylabel: str, xlabel: str = "seconds") -> None:
-    ax.set_title(title, fontsize=10, loc="left")
-    ax.set_ylabel(ylabel, fontsize=9)
-    ax.set_xlabel(xlabel, fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.grid(True, alpha=0.3)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    style.axes_style(ax, title, ylabel, xlabel)
 
 
 def ordering_window(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW) -> pd.DataFrame:
@@ -110,29 +78,37 @@ class PoolFigure:
     of ``Sampler.stream_frame()``, ``Sampler.consumer_frame()`` and
     ``ConsumerPool.ordering_frame()``; ``png()`` renders it.
 
-    With ``live=True`` (the dashboard) the x axis is "seconds ago" over a fixed
-    ``window`` and the y limits only move when the data outgrows them (or
-    shrinks well below them), so axes, ticks and labels are drawn once and
-    each frame only repaints the lines and points over a saved background
-    (blitting): text is what costs most to draw. Numbers that change every
-    frame belong in the panel's counters, not in the figure's titles.
+    With ``live=True`` (the dashboard) the x axis is "seconds ago", as long as
+    the data so far (stepping through ``LIVE_SPANS`` up to ``window``), and the
+    y limits only move when the data outgrows them (or shrinks well below
+    them), so axes, ticks and labels are drawn once per change and each frame
+    only repaints the lines and points over a saved background (blitting):
+    text is what costs most to draw. Numbers that change every frame belong in
+    the panel's counters, not in the figure's titles. The live picture is drawn
+    at ``LIVE_SCALE`` times ``LIVE_DISPLAY_PX`` wide (``display_px``).
     """
 
-    def __init__(self, width: float = 12, height: float = 5.4, dpi: int = 72, window: float = 30,
+    def __init__(self, width: float = 10.2, height: float = 6.6, dpi: int | None = None, window: float = 30,
                  live: bool = True, title: str = "", ordering: bool = True):
         self.window = window
         self.live = live
         self.ordering = ordering
         if not ordering:
-            width = width * 0.7  # two columns instead of three
-        self.fig = PictureFigure(figsize=(width, height), dpi=dpi)
-        FigureCanvasAgg(self.fig)
+            width = width * 0.8  # two columns instead of three
+        #: Width on the page in CSS pixels; the picture has LIVE_SCALE times as many.
+        self.display_px = round(LIVE_DISPLAY_PX * (1 if ordering else 0.8))
+        if dpi is None:
+            dpi = round(self.display_px * LIVE_SCALE / width) if live else style.DPI
+        self.fig = style.figure(width, height, dpi=dpi)
+        # A static figure has a headline (and the title under it); a live one only the title.
+        top = (style.headline_space(self.fig, details=bool(title)) - 0.06 if not live
+               else 1 - 2 * SIZE["subtitle"] / 72 / height - 0.06)
         if ordering:
-            grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.06, right=0.985,
-                                         bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
+            grid = self.fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.05], left=0.075, right=0.985,
+                                         bottom=0.15, top=top, wspace=0.5, hspace=0.55)
         else:
-            grid = self.fig.add_gridspec(2, 2, left=0.085, right=0.92,
-                                         bottom=0.1, top=0.84, wspace=0.45, hspace=0.62)
+            grid = self.fig.add_gridspec(2, 2, left=0.1, right=0.9,
+                                         bottom=0.15, top=top, wspace=0.55, hspace=0.55)
         self.ax_lag = self.fig.add_subplot(grid[0, 0])
         self.ax_len = self.fig.add_subplot(grid[0, 1], sharex=self.ax_lag)
         self.ax_pel = self.ax_len.twinx()  # the group's pending, on a scale of its own
@@ -147,32 +123,37 @@ class PoolFigure:
         self.ax_rate = self.fig.add_subplot(grid[1, 1], sharex=self.ax_lag)
         self.ax_order = self.fig.add_subplot(grid[:, 2]) if ordering else None
         _style(self.ax_lag, "Group lag", "entries", "")
-        _style(self.ax_len, "Stream length (left) and group pending (right)", "entries (XLEN)", "")
-        _style(self.ax_rate, "Throughput", "acked / s, per consumer", self._xlabel)
+        _style(self.ax_len, "XLEN and pending", "XLEN (entries)", "")
+        _style(self.ax_rate, "Throughput", "acked / s", self._xlabel)
         if ordering:
-            _style(self.ax_order, "Ordering", "position in the stream (ID order)", "completion order")
-        (self.lag_line,) = self.ax_lag.plot([], [], color=GROUP_COLOUR, lw=1.8)
-        self.lag_source = self.ax_lag.text(1.0, 1.03, "", transform=self.ax_lag.transAxes,
-                                           ha="right", va="bottom", fontsize=7, color="#666666")
-        (self.len_line,) = self.ax_len.plot([], [], color="#17becf", lw=1.8, label="XLEN")
+            _style(self.ax_order, "Ordering", "position in the stream", "completion order")
+        (self.lag_line,) = self.ax_lag.plot([], [], color=GROUP_COLOUR, lw=2)
+        # Under the plot's tick labels: above it, it would collide with the title.
+        self.lag_source = self.ax_lag.text(0.0, -0.13, "", transform=self.ax_lag.transAxes,
+                                           ha="left", va="top", fontsize=SIZE["tick"],
+                                           color=style.MUTED)
+        (self.len_line,) = self.ax_len.plot([], [], color=STREAM_COLOUR, lw=2.4, label="XLEN")
+        # Each scale is labelled in its line's colour: no legend to sit on the lines.
+        self.ax_len.set_ylabel("XLEN (entries)", color=STREAM_COLOUR, fontsize=SIZE["label"])
         # Pending is a few entries per consumer while XLEN runs into thousands: on one
         # axis it would lie flat on zero. It gets its own scale, on the right, in its colour.
-        self.ax_pel.tick_params(labelsize=8, colors=PENDING_COLOUR)
-        self.ax_pel.set_ylabel("pending (group)", fontsize=9, color=PENDING_COLOUR)
+        self.ax_pel.tick_params(labelsize=SIZE["tick"], colors=PENDING_COLOUR)
+        self.ax_pel.set_ylabel("pending (group)", fontsize=SIZE["label"], color=PENDING_COLOUR)
         self.ax_pel.spines["top"].set_visible(False)
         self.ax_pel.spines["right"].set_color(PENDING_COLOUR)
         self.ax_pel.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-        (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.4, ls="--",
-                                            drawstyle="steps-post", label="pending (group)")
-        self.ax_len.legend(handles=[self.len_line, self.pel_line], fontsize=8, loc="upper left",
-                           frameon=True, framealpha=0.85, edgecolor="none")
+        (self.pel_line,) = self.ax_pel.plot([], [], color=PENDING_COLOUR, lw=1.3,
+                                            drawstyle="steps-post", label="pending")
         self.pending_lines: dict[str, Line2D] = {}
         self.rate_lines: dict[str, Line2D] = {}
         # Without the ordering panel, these live on a hidden axes and are never drawn.
         order_ax = self.ax_order if ordering else self.fig.add_axes((0, 0, 0, 0), visible=False)
-        self.scatter = order_ax.scatter([], [], s=16, lw=0.7)
-        (self.diagonal,) = order_ax.plot([], [], color="#999999", lw=0.8, ls=":", zorder=0)
-        self.fig.suptitle(title, fontsize=11, x=0.06, ha="left")
+        self.scatter = order_ax.scatter([], [], s=22, lw=1.1)
+        (self.diagonal,) = order_ax.plot([], [], color=style.DARK_GREY, lw=0.9, ls=":", zorder=0)
+        self.title = title
+        if live and title:
+            self.fig.text(0.01, 0.995, title, fontsize=SIZE["subtitle"], color=style.MUTED,
+                          ha="left", va="top")
         self._order_names: list[str] = []
         self._consumer_legend = None
         self._layout_key = None
@@ -181,10 +162,11 @@ class PoolFigure:
         self._background = None
         if live:
             if ordering:
-                self.ax_order.set_title(f"Ordering of the last {ORDERING_WINDOW} completions\n"
-                                        "(black outline: out of order)", fontsize=10, loc="left")
+                self.ax_order.set_title(f"Last {ORDERING_WINDOW} completions\n"
+                                        "circled: out of order", fontsize=SIZE["title"], loc="left")
                 self._set_ordering_limits(ORDERING_WINDOW)
-            self.ax_lag.set_xlim(-window, 0)
+            self.ax_lag.set_xlim(-LIVE_SPANS[0], 0)
+            self.ax_lag.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
             for artist in self._dynamic():
                 artist.set_animated(True)
 
@@ -193,13 +175,43 @@ class PoolFigure:
                ordering: pd.DataFrame | None = None) -> Figure:
         t_end = float(stream["t"].iloc[-1]) if not stream.empty else 0.0
         shift = t_end if self.live else 0.0
-        if not self.live and not stream.empty:
-            self.ax_lag.set_xlim(float(stream["t"].iloc[0]), max(t_end, float(stream["t"].iloc[0]) + 1))
+        if not stream.empty:
+            t_first = float(stream["t"].iloc[0])
+            if self.live:
+                self._set_live_span(t_end - t_first)
+            else:
+                self.ax_lag.set_xlim(t_first, max(t_end, t_first + 1))
         self._update_stream(stream, shift)
         self._update_consumers(consumers, shift)
         if self.ordering:
             self._update_ordering(ordering if ordering is not None else pd.DataFrame())
+        if not self.live:
+            self._headline(stream, consumers, ordering)
         return self.fig
+
+    def _set_live_span(self, seconds: float) -> None:
+        """The x axis covers the data so far, rounded up to the next of ``LIVE_SPANS``, at most the window."""
+        span = next((s for s in LIVE_SPANS if s >= seconds), LIVE_SPANS[-1])
+        span = min(span, self.window) if self.window >= LIVE_SPANS[0] else self.window
+        if self.ax_lag.get_xlim() != (-span, 0):
+            self.ax_lag.set_xlim(-span, 0)
+
+    def _headline(self, stream: pd.DataFrame, consumers: pd.DataFrame, ordering) -> None:
+        """A static figure's title: what the run did, in numbers; the parameters under it."""
+        for text in [t for t in self.fig.texts if t.get_gid() in ("headline", "subtitle")]:
+            text.remove()
+        if consumers.empty:
+            result = "No consumer has read anything yet"
+        else:
+            last = consumers.sort_values("t").groupby("consumer").tail(1)
+            done = int(last["processed"].sum())
+            names = sorted(last["consumer"], key=_natural)
+            result = f"{done:,} processed by {style.plural(len(names), 'consumer')}"
+            if not stream.empty and stream["lag"].notna().any():
+                lag = stream["lag"].astype(float)
+                result += (f"; lag peaked at {int(lag.max()):,}, ended at {int(lag.iloc[-1]):,}"
+                           if np.isfinite(lag.iloc[-1]) else "")
+        style.headline(self.fig, result, self.title)
 
     def png(self) -> bytes:
         """The current picture as PNG (see ``picture``)."""
@@ -241,11 +253,11 @@ class PoolFigure:
 
     def _current_layout_key(self) -> tuple:
         # Anything drawn into the saved background: when one changes, draw it all again.
-        return (tuple(ax.get_ylim() for ax in self.fig.axes), self.lag_source.get_text(),
-                tuple(self.pending_lines), tuple(self._order_names))
+        return (tuple(ax.get_ylim() for ax in self.fig.axes), self.ax_lag.get_xlim(),
+                self.lag_source.get_text(), tuple(self.pending_lines), tuple(self._order_names))
 
     def _set_ylim(self, ax, values, floor: float = 1.0) -> None:
-        """Live: keep the limit unless the data outgrows it or falls below a quarter of it,
+        """Live: keep the limit unless the data outgrows it or falls below a third of it,
         and change limits at most every ``FULL_DRAW_EVERY`` seconds."""
         finite = [float(v) for v in values if v is not None and np.isfinite(v)]
         peak = max([floor, *finite])
@@ -254,8 +266,8 @@ class PoolFigure:
             ax.set_ylim(0, peak * 1.12)
         elif time.monotonic() - self._last_full_draw < FULL_DRAW_EVERY:
             return  # rescaled a moment ago: lines may touch the top for a moment, frames stay cheap
-        elif peak > top or peak < top / 4 or bottom != 0:
-            ax.set_ylim(0, _nice(peak * 1.5))
+        elif peak > top or peak < top / 3 or bottom != 0:
+            ax.set_ylim(0, _nice(peak * 1.2))
 
     def _set_ordering_limits(self, n: int) -> None:
         self.ax_order.set_xlim(-2, n + 1)
@@ -294,24 +306,24 @@ class PoolFigure:
         ylim = self.ax_pending.get_ylim() if self.ax_pending is not None else None
         for ax in {id(a): a for a in [self.ax_pending, *self.pending_axes.values()] if a is not None}.values():
             ax.remove()
-        rows = self._pending_cell.subgridspec(max(len(names), 1), 1, hspace=0.12)
+        rows = self._pending_cell.subgridspec(max(len(names), 1), 1, hspace=0.15)
         axes = []
         for i in range(max(len(names), 1)):
             ax = self.fig.add_subplot(rows[i, 0], sharex=self.ax_lag,
                                       sharey=axes[0] if axes else None)
             ax.grid(True, alpha=0.3)
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=SIZE["tick"])
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
             ax.yaxis.set_major_locator(MaxNLocator(nbins=2, integer=True))
             if i < max(len(names), 1) - 1:
                 ax.tick_params(labelbottom=False)
             if i < len(names):
-                ax.set_ylabel(names[i], fontsize=8, color=consumer_colour(names[i]),
-                              rotation=0, ha="right", va="center")
+                ax.set_ylabel(names[i], fontsize=SIZE["label"], color=consumer_colour(names[i]),
+                              rotation=0, ha="right", va="center", weight="bold")
             axes.append(ax)
-        axes[0].set_title("Pending per consumer (entries, one shared scale)", fontsize=10, loc="left")
-        axes[-1].set_xlabel(self._xlabel, fontsize=9)
+        axes[0].set_title("Pending per consumer", fontsize=SIZE["title"], loc="left")
+        axes[-1].set_xlabel(self._xlabel, fontsize=SIZE["label"])
         self.ax_pending = axes[0]
         self.pending_axes = dict(zip(names, axes))
         if ylim is not None:
@@ -322,22 +334,22 @@ class PoolFigure:
             line.remove()
         self._make_pending_axes(names)  # removes the old strips and their lines
         # Each strip holds one consumer, so a plain solid line in its colour is clearest.
-        self.pending_lines = {n: self.pending_axes[n].plot([], [], color=consumer_colour(n), lw=1.5,
+        self.pending_lines = {n: self.pending_axes[n].plot([], [], color=consumer_colour(n), lw=2,
                                                            zorder=consumer_style(n)["zorder"],
                                                            drawstyle="steps-post", label=n,
                                                            animated=self.live)[0] for n in names}
         self.rate_lines = {n: self.ax_rate.plot([], [], **consumer_style(n), label=n,
                                                 animated=self.live)[0] for n in names}
-        # The throughput panel's legend sits just above it, on the right of its title:
-        # inside, it would hide lines; the pending strips are labelled on their left.
         if self._consumer_legend is not None:
             self._consumer_legend.remove()
             self._consumer_legend = None
         if names:
+            # One legend for the figure, under the plots: every plot colours consumers
+            # the same way, and a legend inside a plot would sit on its lines.
             handles = [Line2D([], [], label=n, **consumer_style(n)) for n in names]
-            self._consumer_legend = self.ax_rate.legend(
-                handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=min(len(names), 4),
-                fontsize=7, frameon=False, handlelength=1.5, columnspacing=0.8, borderaxespad=0.2)
+            self._consumer_legend = self.fig.legend(
+                handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(names), 8),
+                fontsize=SIZE["legend"], frameon=False, handlelength=1.8, columnspacing=1.0)
 
     def _update_ordering(self, ordering: pd.DataFrame) -> None:
         df = ordering_window(ordering) if not ordering.empty else ordering
@@ -352,22 +364,27 @@ class PoolFigure:
         if not self.live:
             self._set_ordering_limits(max(top, 10))
             late = int(df["out_of_order"].sum())
-            self.ax_order.set_title(f"Ordering: {late} of the last {len(df)} completions\n"
-                                    "out of order (black outline)", fontsize=10, loc="left")
+            self.ax_order.set_title(f"{late} of the last {len(df)}\ncompletions out of order",
+                                    fontsize=SIZE["title"], loc="left")
         names = sorted(df["consumer"].unique(), key=_natural)
         if names != self._order_names:
             self._order_names = names
-            handles = [Line2D([], [], ls="", marker="o", ms=5, color=consumer_colour(n), label=n)
+            handles = [Line2D([], [], ls="", marker="o", ms=7, color=consumer_colour(n), label=n)
                        for n in names]
-            self.ax_order.legend(handles=handles, fontsize=8, loc="upper left", frameon=False)
+            handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec="black",
+                                  label="out of order"))
+            # Upper left: the points run along the diagonal, so that corner stays empty.
+            self.ax_order.legend(handles=handles, fontsize=SIZE["legend"], loc="upper left",
+                                 frameon=False, handletextpad=0.2, borderaxespad=0.2)
 
 
 def _nice(value: float) -> float:
-    """The next "round" number at or above ``value``: 1, 2, 5, 10, 20, 50, ..."""
+    """The next "round" number at or above ``value``: 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, ...
+    (steps close enough that the data fills most of the axis)."""
     if value <= 1:
         return 1.0
     exponent = 10 ** np.floor(np.log10(value))
-    for step in (1, 2, 5, 10):
+    for step in (1, 1.5, 2, 3, 4, 5, 6, 8, 10):
         if value <= step * exponent:
             return float(step * exponent)
     return float(10 * exponent)
@@ -384,10 +401,11 @@ def dashboard_figure(stream: pd.DataFrame, consumers: pd.DataFrame,
                      show_ordering: bool = True) -> Figure:
     """The dashboard as a static figure (for an executed notebook): see ``PoolFigure``.
 
+    Its headline says what the run did (entries processed, by how many consumers,
+    the lag's peak and end); ``title`` (the parameters) goes under it.
     ``show_ordering=False`` leaves the ordering panel out (two columns instead of three).
     """
-    return PoolFigure(dpi=90, live=False, title=title,
-                      ordering=show_ordering).update(stream, consumers, ordering)
+    return PoolFigure(live=False, title=title, ordering=show_ordering).update(stream, consumers, ordering)
 
 
 def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title: str | None = None) -> Figure:
@@ -396,25 +414,31 @@ def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title:
     One consumer in order draws the diagonal. A point is circled when its
     entry completed after an entry with a larger ID (an out-of-order
     completion, counted over the pool's whole run in ``ordering_frame``).
-    Shows the newest ``limit`` completions.
+    Shows the newest ``limit`` completions. The title counts the circles;
+    ``title``, if given, goes under it.
     """
-    fig = PictureFigure(figsize=(6.4, 5), dpi=90, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = style.figure(6.4, 5.4, layout="constrained")
     ax = fig.add_subplot()
     df = ordering_window(ordering, limit)
     _style(ax, "", "position in the stream (ID order)", "completion order")
     if df.empty:
-        ax.text(0.5, 0.5, "no completions yet", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no completions yet", ha="center", va="center", transform=ax.transAxes,
+                fontsize=SIZE["label"])
+        fig.suptitle("No completions yet", fontsize=SIZE["headline"], x=0.02, ha="left", weight="bold")
         return fig
     top = len(df) - 1
-    ax.plot([0, top], [0, top], color="#999999", lw=0.8, ls=":", zorder=0, label="in order")
+    ax.plot([0, top], [0, top], color=style.DARK_GREY, lw=0.9, ls=":", zorder=0, label="in order")
     for name in sorted(df["consumer"].unique(), key=_natural):
         rows = df[df["consumer"] == name]
-        ax.scatter(rows["completion"], rows["position"], s=18, color=consumer_colour(name), label=name, lw=0)
+        ax.scatter(rows["completion"], rows["position"], s=26, color=consumer_colour(name), label=name, lw=0)
     late = df[df["out_of_order"]]
     if not late.empty:
-        ax.scatter(late["completion"], late["position"], s=46, facecolors="none", edgecolors="black",
-                   lw=0.7, label="out of order")
-    ax.legend(fontsize=8, loc="upper left", frameon=False)
-    ax.set_title(title or f"{len(late)} of {len(df)} completions out of order", fontsize=11, loc="left")
+        ax.scatter(late["completion"], late["position"], s=64, facecolors="none", edgecolors="black",
+                   lw=1.0, label="out of order")
+    # Upper left: the points run along the diagonal, so that corner stays empty.
+    style.legend(ax, loc="upper left", markerscale=1.3, handletextpad=0.2)
+    ax.set_title(f"{len(late)} of {len(df)} completions out of order", fontsize=SIZE["headline"],
+                 loc="left", weight="bold")
+    if title:
+        fig.suptitle(title, fontsize=SIZE["subtitle"], color=style.MUTED, x=0.02, ha="left")
     return fig

@@ -21,7 +21,8 @@ import ipywidgets as W
 import redis
 
 from . import server as _server
-from .widgets import Panel, button_row
+from . import style
+from .widgets import Panel, button_row, counters_html
 from .workers import Worker
 
 #: How long a reader thread waits for a message before checking whether it should stop.
@@ -187,42 +188,62 @@ class Result:
              "missed": [len(self.subscriber_missed), len(self.stream_missed)]},
             index=["Pub/Sub subscriber", "stream consumer group"])
 
-    def plot(self):
-        """Two panels: received/missed bars per side, and cumulative counts over time."""
-        import matplotlib.pyplot as plt
+    def headline(self) -> str:
+        """What the run shows, in one line: how many events each side missed."""
+        sub, stream = len(self.subscriber_missed), len(self.stream_missed)
+        return (f"The Pub/Sub subscriber missed {sub:,} of {self.events:,} events; "
+                f"the stream consumer missed {stream:,}")
 
-        fig, (bars, lines) = plt.subplots(1, 2, figsize=(11, 3.8),
-                                          gridspec_kw={"width_ratios": [1, 1.6]})
+    def plot(self):
+        """Two panels: received/missed bars per side, and cumulative counts over time.
+        The headline says how many each side missed; the run's size goes under it."""
+        from .style import HATCH, ROLE, SIZE, axes_style, figure, headline, headline_space, legend
+
+        fig = figure(10.2, 4.2)
+        bars, lines = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6], "wspace": 0.3})
+        fig.subplots_adjust(left=0.08, right=0.76, bottom=0.16, top=headline_space(fig) - 0.07)
         t = self.table()
         labels = ["Pub/Sub\nsubscriber", "stream\nconsumer group"]
-        bars.bar(labels, t["received"], color="#2da44e", label="received")
-        bars.bar(labels, t["missed"], bottom=t["received"], color="#cf222e", label="missed")
+        bars.bar(labels, t["received"], color=ROLE["received"], label="received")
+        bars.bar(labels, t["missed"], bottom=t["received"], color=ROLE["missed"], hatch=HATCH["missed"],
+                 edgecolor="white", label="missed")
         for i, (got, lost) in enumerate(zip(t["received"], t["missed"])):
-            bars.text(i, got / 2, str(got), ha="center", va="center", color="white", weight="bold")
+            bars.text(i, got / 2, str(got), ha="center", va="center", color="white", weight="bold",
+                      fontsize=SIZE["annotation"] + 1)
             if lost:
-                bars.text(i, got + lost / 2, str(lost), ha="center", va="center", color="white",
-                          weight="bold")
-        bars.set_ylabel("events")
-        bars.set_title(f"{self.events} events published")
-        bars.legend(loc="lower right")
-
-        # Where the readers agree their lines coincide: the subscriber's is drawn wide and pale
-        # underneath, the stream's narrow on top, so both stay visible.
-        for label, times, style in (("published", self.published_at, dict(color="black", ls="--", lw=1)),
-                                    ("Pub/Sub subscriber", self.subscriber_at,
-                                     dict(color="#fb8500", lw=5, alpha=0.45)),
-                                    ("stream consumer group", self.stream_at, dict(color="#1f6feb", lw=1.6))):
-            if times:
-                xs = sorted(times)
-                lines.step(xs, range(1, len(xs) + 1), where="post", label=label, **style)
-        if self.offline_at:
-            lines.axvspan(*self.offline_at, color="#d0d7de", alpha=0.6, label="both readers offline")
-        lines.set_xlabel("seconds")
-        lines.set_ylabel("events so far")
-        lines.set_title("received over time")
-        lines.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
+                bars.text(i, got + lost / 2, str(lost), ha="center", va="center", color="black",
+                          weight="bold", fontsize=SIZE["annotation"] + 1,
+                          bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none"))
+        axes_style(bars, "Received and missed", "events")
+        bars.grid(False, axis="x")
+        received_lines(lines, self)
+        legend(lines, outside="right")
+        headline(fig, self.headline(), f"{self.events:,} events published"
+                 + (f"; both readers offline for events {self.offline[0]}–{self.offline[1]}"
+                    if self.offline else ""))
         return fig
+
+
+def received_lines(ax, result: "Result", title: str = "Received over time") -> None:
+    """On ``ax``: events published and received by each side so far, against time, with the
+    time both readers were offline shaded (used by ``Result.plot`` and the live panel)."""
+    from .style import ROLE, axes_style
+
+    # Where the readers agree their lines coincide: the subscriber's is drawn wide and pale
+    # underneath, the stream's narrow on top, so both stay visible.
+    for label, times, look in (("published", result.published_at, dict(color=ROLE["published"], ls="--", lw=1.3)),
+                               ("Pub/Sub subscriber", result.subscriber_at,
+                                dict(color=ROLE["subscriber"], lw=6, alpha=0.55)),
+                               ("stream consumer", result.stream_at,
+                                dict(color=ROLE["received"], lw=2))):
+        if times:
+            xs = sorted(times)
+            ax.step(xs, range(1, len(xs) + 1), where="post", label=label, **look)
+    if result.offline_at:
+        ax.axvspan(*result.offline_at, color=ROLE["not finished"], alpha=0.5, lw=0,
+                   label="readers offline")
+    axes_style(ax, title, "events so far", "seconds")
+    ax.set_ylim(bottom=0)
 
 
 class PubSubVsStreams:
@@ -342,6 +363,9 @@ class PubSubVsStreams:
 
 # --- live: a publisher on a thread and a panel with buttons -----------------------
 
+#: The live chart's width on the page (CSS px); it is drawn at twice that.
+CHART_PX = 760
+
 class Publisher(Worker):
     """Calls ``experiment.publish(seq)`` ``rate`` times a second on a background thread."""
 
@@ -370,17 +394,26 @@ class PubSubPanel(Panel):
         super().__init__(f"panel:pubsub-vs-streams:{self.experiment.channel}")
         self._offline_from: float | None = None
         self._offline_windows: list[tuple[float, float]] = []
+        self.rate_slider = W.FloatLogSlider(value=rate, base=10, min=0, max=3, step=0.01,
+                                            description="msgs/s", readout_format=",.0f",
+                                            continuous_update=False, layout=W.Layout(width="420px"))
         self.start_button = W.Button(description="Start", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop")
         self.offline_button = W.Button(description="Readers offline", icon="plug")
         self.back_button = W.Button(description="Readers back", icon="refresh")
         self.counters = W.HTML()
+        # A small chart of what each side received so far: the gap opens while the readers are away.
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{CHART_PX}px", max_width="100%"))
         self.start_button.on_click(self._report(self.start))
         self.stop_button.on_click(self._report(self.stop))
         self.offline_button.on_click(self._report(self.take_offline))
         self.back_button.on_click(self._report(self.bring_back))
-        self.widget = W.VBox([button_row(self.start_button, self.stop_button, self.offline_button,
-                                         self.back_button), self.counters, self.status])
+        self.rate_slider.observe(self._report(self._apply_rate), names="value")
+        # The same order in every panel: settings (the rate first), buttons, counters, status, picture.
+        self.widget = W.VBox([self.rate_slider,
+                              button_row(self.start_button, self.stop_button, self.offline_button,
+                                         self.back_button),
+                              self.counters, self.status, self.image])
         self.refresh()
 
     def workers(self) -> list[Worker]:
@@ -442,8 +475,27 @@ class PubSubPanel(Panel):
                 ("stream reader received", f"{e.reader.count:,}"),
                 ("stream reader behind", f"{e.published - e.reader.count:,}")]
 
+    def _apply_rate(self) -> None:
+        self.publisher.rate = self.rate_slider.value
+
+    def chart(self):
+        """The panel's chart as a figure: published and received so far, offline time shaded."""
+        result = self.result()
+        fig = style.figure(CHART_PX / style.DPI, 2.9)
+        ax = fig.add_subplot()
+        fig.subplots_adjust(left=0.1, right=0.66, bottom=0.2, top=0.86)
+        # While it publishes, the newest event may still be on its way: count misses once stopped.
+        title = ("Received so far" if self.publisher.running else
+                 f"{len(result.subscriber_missed):,} missed by the subscriber, "
+                 f"{len(result.stream_missed):,} by the stream")
+        received_lines(ax, result, title)
+        style.legend(ax, outside="right")
+        return fig
+
     def refresh(self) -> None:
-        self.counters.value = " &nbsp;·&nbsp; ".join(f"<b>{k}</b> {v}" for k, v in self._counters())
+        self.counters.value = counters_html(self._counters())
+        if self.experiment.published:
+            self.image.value = style.to_png(self.chart(), scale=2)  # twice its width on the page
         if not self._closed:
             self.set_status("publishing" if self.publisher.running else "stopped",
                             "ok" if self.publisher.running else "info")

@@ -31,7 +31,7 @@ import uuid
 import ipywidgets as W
 import redis
 
-from . import workers
+from . import style, workers
 from .explain import explain
 from .producer import MAX_RATE, MIN_RATE, Producer
 
@@ -41,7 +41,7 @@ TAIL_ROWS = 5
 _panels: dict[str, "Panel"] = {}
 _panels_lock = threading.Lock()
 
-_STATUS_COLOURS = {"info": "#555", "ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e"}
+_STATUS_COLOURS = style.STATUS_COLOURS
 
 STATIC_ENV = "STREAMLAB_STATIC"
 STATIC_NOTE = ("A picture of this panel at the end of the lesson; "
@@ -86,14 +86,16 @@ def static_html(widget: W.Widget) -> str:
             value = "yes" if value else "no"
         elif isinstance(value, float):
             value = f"{value:,.4g}"
-        return (f"<div style='color:#57606a'>{html.escape(widget.description)} "
+        return (f"<div style='color:{style.MUTED}'>{html.escape(widget.description)} "
                 f"<b>{html.escape(str(value))}</b></div>")
     if isinstance(widget, W.Image):
         if not widget.value:
             return ""
         data = base64.b64encode(bytes(widget.value)).decode("ascii")
+        # The width the live widget is shown at: its pictures are drawn at twice that, for sharpness.
+        width = f"width:{html.escape(layout.width)};" if layout is not None and layout.width else ""
         return (f"<img src='data:image/{html.escape(widget.format)};base64,{data}' "
-                f"style='max-width:100%' alt='panel picture'>")
+                f"style='{width}max-width:100%' alt='panel picture'>")
     return ""
 
 
@@ -113,7 +115,7 @@ class StaticPicture:
 
     def bundle(self) -> dict:
         body = static_html(self.widget)
-        note = f"<div style='color:#57606a;font-size:85%;margin-top:4px'>{STATIC_NOTE}</div>"
+        note = f"<div style='color:{style.MUTED};font-size:85%;margin-top:4px'>{STATIC_NOTE}</div>"
         return {"text/plain": self.text(),
                 "text/html": ("<div class='streamlab-static' style='border:1px solid #d0d7de;"
                               f"border-radius:6px;padding:6px 10px'>{body}{note}</div>")}
@@ -158,20 +160,15 @@ def button_row(*buttons: W.Widget) -> W.HBox:
     return W.HBox(list(buttons), layout=W.Layout(align_items="center", flex_flow="row wrap"))
 
 
-def html_table(rows: list[dict], columns: list[str] | None = None) -> str:
-    """A small HTML table of ``rows`` (dicts), escaped; columns default to every key seen, in order."""
-    if columns is None:
-        columns = []
-        for row in rows:
-            columns += [c for c in row if c not in columns]
-    head = "".join(f"<th style='text-align:left;padding:0 8px'>{html.escape(str(c))}</th>"
-                   for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape(str(row.get(c, '')))}</td>"
-                         for c in columns) + "</tr>"
-        for row in rows
-    )
-    return f"<table style='font-family:monospace;font-size:90%'><tr>{head}</tr>{body}</table>"
+def html_table(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None) -> str:
+    """A small borderless HTML table of ``rows`` (dicts), escaped; columns default to every key
+    seen, in order; ``styles`` maps a row's index to extra CSS (see ``style.table_html``)."""
+    return style.table_html(rows, columns, styles)
+
+
+def counters_html(pairs) -> str:
+    """A panel's counters line: ``name value · name value`` (the same in every panel)."""
+    return style.counters_html(pairs)
 
 
 class _Refresher(workers.Worker):
@@ -290,8 +287,7 @@ class Panel:
 
     # --- display -----------------------------------------------------------------
     def set_status(self, text: str, level: str = "info") -> None:
-        colour = _STATUS_COLOURS.get(level, _STATUS_COLOURS["info"])
-        self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
+        self.status.value = style.status_html(text, level)
 
     def _report(self, action):
         """Wrap a button callback: an exception becomes the status line, not a traceback."""
@@ -525,7 +521,7 @@ class ProducerPanel(Panel):
         ]
 
     def _counters_html(self) -> str:
-        return " &nbsp;·&nbsp; ".join(f"<b>{k}</b> {html.escape(v)}" for k, v in self._counters())
+        return counters_html(self._counters())
 
     def summary(self) -> str:
         p = self.producer

@@ -7,7 +7,7 @@ import threading
 import pandas as pd
 import pytest
 
-from streamlab import plots
+from streamlab import plots, style
 from streamlab.dashboard import ConsumerPoolPanel
 
 PNG = b"\x89PNG"
@@ -125,12 +125,15 @@ def test_static_figures_show_the_out_of_order_count():
     assert fig.axes[0].get_title(loc="left") == "20 of 40 completions out of order"
     dash = plots.dashboard_figure(stream, consumers, ordering, title="t")
     order_titles = [ax.get_title(loc="left") for ax in dash.axes
-                    if ax.get_title(loc="left").startswith("Ordering")]
+                    if "out of order" in ax.get_title(loc="left")]
     assert len(order_titles) == 1 and "20 of the last 40" in order_titles[0]
     assert plots.to_png(dash).startswith(PNG)
 
 
 def test_consumer_colours_are_stable_by_number():
-    assert plots.consumer_colour("c1") == plots.PALETTE[0]
-    assert plots.consumer_colour("c12") == plots.PALETTE[1]
-    assert plots.consumer_colour("worker") in plots.PALETTE
+    palette = style.CONSUMER_COLOURS
+    assert plots.consumer_colour("c1") == palette[0]
+    assert plots.consumer_colour("c2") == palette[1] != palette[0]
+    assert plots.consumer_colour(f"c{len(palette) + 2}") == palette[1]
+    assert plots.consumer_colour("worker") in palette
+    assert plots.consumer_colour("reaper") == style.ROLE["reaper"]

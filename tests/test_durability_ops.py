@@ -104,14 +104,23 @@ def test_the_recorded_run_is_complete_and_consistent():
 def test_the_plots_draw_from_the_recorded_run(r, prefix):
     from streamlab import durability_plots as dp
 
+    from streamlab import style
+
     rec = durability.recorded()
-    assert len(dp.plot_crash(rec["crash"]).axes) == 3
-    assert len(dp.plot_failover(rec["failover_writes"]).axes) == 2
+    crash = dp.plot_crash(rec["crash"], title="setup")
+    assert len(crash.axes) == 3
+    # The headline names each setting that lost acknowledged writes, with the table's count.
+    result, details = style.headline_text(crash)
+    assert details == "setup"
+    for setting, lost in rec["crash"]["lost"].items():
+        assert (f"{setting} lost {lost:,}" in result) if lost else (setting in result)
+    failover = dp.plot_failover(rec["failover_writes"])
+    assert len(failover.axes) == 2
+    for name, writes in rec["failover_writes"].items():
+        lost = int((writes["acknowledged"] & writes["missing"]).sum())
+        assert f"{name} lost {lost}" in style.headline_text(failover)[0]
     frames = {"C": durability.scenario(r, "C", prefix=prefix, ticks=3, tick=0.01)}
     assert len(dp.plot_health(frames).axes) == len(dp.METRICS)
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
 
 
 def test_the_panel_on_fakeredis_shows_the_recorded_row_labelled():
