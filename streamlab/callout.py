@@ -17,12 +17,12 @@ from __future__ import annotations
 import html
 import textwrap
 
-# One look per kind of note: a bar colour and a pale background (Okabe-Ito blue and orange,
-# told apart by colour-blind readers too; the title's words carry the meaning anyway).
+# One look per kind of note: a bar in the panels' status colours (streamlab.style.STATUS_COLOURS,
+# never a red/green pair) on a pale background; the title's words carry the meaning anyway.
 KINDS = {
-    "note": ("#0072B2", "#eef5fb"),
-    "server": ("#0072B2", "#eef5fb"),
-    "caution": ("#D55E00", "#fdf1e9"),
+    "note": ("#005a8c", "#eef5fb"),
+    "server": ("#005a8c", "#eef5fb"),
+    "caution": ("#b34700", "#fdf1e9"),
 }
 
 

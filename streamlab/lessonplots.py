@@ -22,19 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from . import retention
-from .plots import PictureFigure
+from . import retention, style
+from .style import PictureFigure
 
-# Okabe-Ito: exact and approximate told apart by colour-blind readers too, and by hatching.
-EXACT_COLOUR = "#D55E00"
-APPROX_COLOUR = "#0072B2"
-BYTES_COLOUR = "#E69F00"
-LOST_COLOUR = "#D55E00"
-NOBODY_COLOUR = "#999999"
-FONT = {"title": 13, "label": 12, "tick": 11}
+# Two ways of trimming, two series colours of the course's palette (style.py); exact is also
+# hatched, so the bars differ without colour. Memory is one series (the first colour).
+APPROX_COLOUR, EXACT_COLOUR = style.CONSUMER_COLOURS[0], style.CONSUMER_COLOURS[1]
+FONT = {"title": style.SIZE["title"], "label": style.SIZE["label"], "tick": style.SIZE["tick"]}
 
 #: ``trim_timing`` on a real server (Redis 7.0.15, jemalloc, on the course's 2-core test machine
 #: under load, 2026-11-30), each the fastest of 5 runs: 100,000 entries trimmed to 1,000 by one
@@ -116,23 +112,17 @@ def trim_timing(r, key: str = "lesson05:timing", entries: int = 100_000,
 
 
 def _figure(width: float, height: float) -> PictureFigure:
-    fig = PictureFigure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)  # drawn without pyplot: no figure piles up in pyplot's list
-    return fig
+    return style.figure(width, height, layout="constrained")
 
 
 def _axes_style(ax, title: str, xlabel: str = "", ylabel: str = "", subtitle: str = "") -> None:
-    """Projector sizes; the title states the result, the subtitle (under it) where it comes from."""
-    ax.set_title(title, fontsize=FONT["title"], loc="left", pad=24 if subtitle else 6)
+    """``style.axes_style``; the title states the result, the subtitle (under it, grey) says
+    where the numbers come from."""
+    style.axes_style(ax, title, ylabel, xlabel)
     if subtitle:
-        ax.text(0, 1.02, subtitle, transform=ax.transAxes, fontsize=FONT["tick"], style="italic",
-                color="#444444", va="bottom")
-    ax.set_xlabel(xlabel, fontsize=FONT["label"])
-    ax.set_ylabel(ylabel, fontsize=FONT["label"])
-    ax.tick_params(labelsize=FONT["tick"])
-    ax.grid(alpha=0.3)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+        ax.set_title(title, fontsize=FONT["title"], loc="left", pad=24)
+        ax.text(0, 1.02, subtitle, transform=ax.transAxes, fontsize=style.SIZE["subtitle"],
+                color=style.MUTED, va="bottom")
 
 
 def trim_timing_figure(timing: TrimTiming) -> PictureFigure:
@@ -169,7 +159,7 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
         left.plot(memory["length"], memory["bytes"] / 1024, "o-", color=APPROX_COLOUR)
         _axes_style(left, f"{memory['bytes'].iloc[-1] / 1024:,.0f} KiB for "
                     f"{memory['length'].iloc[-1]:,} entries", "entries", "MEMORY USAGE (KiB)")
-        right.loglog(memory["length"], per, "o-", color=BYTES_COLOUR)
+        right.loglog(memory["length"], per, "o-", color=APPROX_COLOUR)
         for x, y in zip(memory["length"], per):  # each value written: a log axis needs no guessing
             right.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 7),
                            ha="center", fontsize=FONT["tick"])
@@ -181,18 +171,19 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
         _axes_style(right, f"per entry: {per.iloc[0]:,.0f} B at {memory['length'].iloc[0]:,}, "
                     f"{per.iloc[-1]:.0f} B at {memory['length'].iloc[-1]:,}",
                     "entries (log)", "bytes per entry (log)")
-        fig.suptitle(server_label(r), fontsize=FONT["label"], x=0.01, ha="left", style="italic")
+        fig.suptitle(f"measured now on {server_label(r)}", fontsize=style.SIZE["subtitle"], x=0.01,
+                     ha="left", color=style.MUTED)
     else:
         left.plot(memory["length"], memory["nodes"], "o-", color=APPROX_COLOUR)
         _axes_style(left, f"{memory['nodes'].iloc[-1]} nodes for {memory['length'].iloc[-1]:,} "
                     "entries", "entries", "nodes (radix-tree-keys)")
         shapes = list(retention.MEASURED_BYTES_PER_ENTRY.items())
         right.barh([name.split(" {")[0] for name, _ in shapes], [value for _, value in shapes],
-                   color=BYTES_COLOUR)
+                   color=APPROX_COLOUR)
         right.invert_yaxis()
         _axes_style(right, "bytes per entry, measured on Redis 7.0.15", "bytes per entry")
         fig.suptitle("fakeredis has no MEMORY USAGE: nodes here, bytes from a real server",
-                     fontsize=FONT["label"], x=0.01, ha="left", style="italic")
+                     fontsize=style.SIZE["subtitle"], x=0.01, ha="left", color=style.MUTED)
     return fig
 
 
@@ -204,9 +195,9 @@ def inline_vs_scheduled_figure(compare: pd.DataFrame, cap: int) -> PictureFigure
     """
     fig = _figure(9, 3.4)
     ax = fig.add_subplot()
-    ax.axhline(cap, color="#555555", linewidth=1, linestyle=":")
+    ax.axhline(cap, color=style.ROLE["limit"], **style.ROLE_LINE["limit"])
     ax.annotate(f"cap {cap:,}", (compare["t"].iloc[-1], cap), xytext=(0, -14),
-                textcoords="offset points", ha="right", fontsize=FONT["tick"], color="#555555")
+                textcoords="offset points", ha="right", fontsize=FONT["tick"], color=style.ROLE["limit"])
     ax.plot(compare["t"], compare["inline"], linewidth=2.5, color=APPROX_COLOUR,
             label="XADD ... MAXLEN ~ 1000 (inline)")
     ax.plot(compare["t"], compare["scheduled"], linewidth=2, linestyle="--", color=EXACT_COLOUR,
@@ -214,7 +205,7 @@ def inline_vs_scheduled_figure(compare: pd.DataFrame, cap: int) -> PictureFigure
     ax.set_ylim(0, max(compare["scheduled"].max(), compare["inline"].max()) * 1.3)
     _axes_style(ax, f"inline cap peaks at {compare['inline'].max():,}; the scheduled job "
                 f"lets it reach {compare['scheduled'].max():,}", "seconds", "XLEN")
-    ax.legend(fontsize=FONT["tick"], loc="upper left", frameon=False)
+    style.legend(ax, loc="upper left")
     return fig
 
 
@@ -236,9 +227,9 @@ def slow_subscriber_figure(demo):
     fig = _figure(10, 2.6)
     ax = fig.add_subplot()
     left = 0
-    parts = [(read, "read by the subscriber", APPROX_COLOUR, ""),
-             (dropped, "dropped with the disconnect", LOST_COLOUR, "//"),
-             (nobody, "published after it: to nobody", NOBODY_COLOUR, "..")]
+    parts = [(read, "read by the subscriber", style.ROLE["received"], ""),
+             (dropped, "dropped with the disconnect", style.ROLE["lost"], style.HATCH["lost"]),
+             (nobody, "published after it: to nobody", style.ROLE["not finished"], "..")]
     for count, label, colour, hatch in parts:
         if count:
             ax.barh([0], [count], left=left, color=colour, hatch=hatch, edgecolor="white",
@@ -251,6 +242,5 @@ def slow_subscriber_figure(demo):
              if demo.disconnected else f"The subscriber read {read:,} of {demo.published:,}")
     _axes_style(ax, title, "messages published", subtitle=f"{demo.where}, limit {demo.limit!r}")
     ax.grid(False)
-    ax.legend(fontsize=FONT["tick"], loc="upper center", bbox_to_anchor=(0.5, -0.4), ncol=3,
-              frameon=False)
+    style.legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.4), ncol=3)
     return fig

@@ -214,15 +214,22 @@ FOLD_TO = 12
 ALL_FLAG = "--all"
 _SEE_ALL = f"%%redis {ALL_FLAG} shows every line"
 
-# Okabe-Ito vermillion for errors, blue for hints: apart from the replies (and from each
-# other) for colour-blind readers too; the "(error)"/"hint:" words stay as redis-cli prints them.
+# Errors and hints in the panels' status colours (streamlab.style.STATUS_COLOURS: "error" a dark
+# vermillion, "ok" a dark blue), apart from the replies and from each other for colour-blind
+# readers too; the "(error)"/"hint:" words stay as redis-cli prints them.
 _STYLE = {
-    "command": "color:#57606a",
+    "command": "color:{muted}",
     "reply": "",
-    "error": "color:#D55E00;font-weight:bold",
-    "hint": "color:#0072B2;font-style:italic",
-    "note": "color:#57606a;font-style:italic",
+    "error": "color:{error};font-weight:bold",
+    "hint": "color:{ok};font-style:italic",
+    "note": "color:{muted};font-style:italic",
 }
+
+
+def _css(kind: str) -> str:
+    from .style import MUTED, STATUS_COLOURS  # matplotlib comes with it: only when shown
+
+    return _STYLE[kind].format(muted=MUTED, error=STATUS_COLOURS["error"], ok=STATUS_COLOURS["ok"])
 
 
 def parse_printout(text: str) -> list[tuple[str, list[str]]]:
@@ -315,13 +322,13 @@ class Printout:
         parts = []
         for kind, lines in self.blocks:
             shown, hidden = (lines, []) if self.show_all or kind != "reply" else fold(lines)
-            style = _STYLE[kind]
+            style = _css(kind)
             body = html.escape("\n".join(shown))
             parts.append(f"<span class='redis-{kind}' style='{style}'>{body}</span>" if style
                          else body)
             if hidden:
                 rest = html.escape("\n".join(hidden))
-                parts.append(f"<details style='margin:0'><summary style='{_STYLE['note']};"
+                parts.append(f"<details style='margin:0'><summary style='{_css('note')};"
                              f"cursor:pointer'>{html.escape(_more_line(hidden))}</summary>"
                              f"{rest}</details>")
         # <details> is a block: no newline of our own before or after it

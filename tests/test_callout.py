@@ -53,3 +53,10 @@ def test_the_lessons_use_callouts_not_print_branches_on_the_backend():
                     and lines[i + 1].strip().startswith("print("):
                 offenders.append(f"{path.name}:{i + 1}")
     assert not offenders, f"a branch printing prose about the backend: {offenders}"
+
+
+def test_callout_bars_are_the_panels_status_colours():
+    from streamlab import callout, style
+
+    assert callout.KINDS["note"][0] == style.STATUS_COLOURS["ok"]
+    assert callout.KINDS["caution"][0] == style.STATUS_COLOURS["error"]
