@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
 
 from . import retention, style
 from .style import PictureFigure
@@ -111,6 +111,9 @@ def trim_timing(r, key: str = "lesson05:timing", entries: int = 100_000,
         {"removed": int}), entries, adds, f"measured now on {server_label(r)}", measured_here=True)
 
 
+_THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.0f}")
+
+
 def _figure(width: float, height: float) -> PictureFigure:
     return style.figure(width, height, layout="constrained")
 
@@ -154,6 +157,7 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
 
     fig = _figure(11, 3.6)
     left, right = fig.subplots(1, 2)
+    left.xaxis.set_major_formatter(_THOUSANDS)
     if memory["bytes"].notna().any():
         per = memory["bytes_per_entry"]
         left.plot(memory["length"], memory["bytes"] / 1024, "o-", color=APPROX_COLOUR)
@@ -168,6 +172,8 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
         right.set_ylim(per.min() / 1.5, per.max() * 2.5)
         right.yaxis.set_major_formatter(ScalarFormatter())
         right.yaxis.set_minor_formatter(NullFormatter())
+        right.xaxis.set_major_formatter(_THOUSANDS)  # 1,000 rather than 10³: a reader counts entries
+        right.xaxis.set_minor_formatter(NullFormatter())
         _axes_style(right, f"per entry: {per.iloc[0]:,.0f} B at {memory['length'].iloc[0]:,}, "
                     f"{per.iloc[-1]:.0f} B at {memory['length'].iloc[-1]:,}",
                     "entries (log)", "bytes per entry (log)")
