@@ -230,7 +230,7 @@ def slow_subscriber_figure(demo):
     read = demo.subscriber_read
     dropped = max(demo.delivered_by_publish - read, 0)
     nobody = demo.published - demo.delivered_by_publish
-    fig = _figure(10, 2.6)
+    fig = _figure(10, 3.0)
     ax = fig.add_subplot()
     left = 0
     parts = [(read, "read by the subscriber", style.ROLE["received"], ""),
@@ -238,15 +238,18 @@ def slow_subscriber_figure(demo):
              (nobody, "published after it: to nobody", style.ROLE["not finished"], "..")]
     for count, label, colour, hatch in parts:
         if count:
-            ax.barh([0], [count], left=left, color=colour, hatch=hatch, edgecolor="white",
-                    label=f"{label}: {count:,}")
+            ax.barh([0], [count], left=left, height=0.6, color=colour, hatch=hatch,
+                    edgecolor="white", label=f"{label}: {count:,}")
             left += count
     ax.set_yticks([])
+    ax.set_ylim(-0.4, 0.95)  # the legend sits above the bar, inside the axes, off the data
     ax.set_xlim(0, demo.published)
+    ax.xaxis.set_major_formatter(_THOUSANDS)
     lost = dropped + nobody
     title = (f"The subscriber read {read:,} of {demo.published:,}; {lost:,} never reached it"
              if demo.disconnected else f"The subscriber read {read:,} of {demo.published:,}")
     _axes_style(ax, title, "messages published", subtitle=f"{demo.where}, limit {demo.limit!r}")
     ax.grid(False)
-    style.legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.4), ncol=3)
+    style.legend(ax, loc="upper left", ncol=3, borderaxespad=0.2)
+    ax.spines["left"].set_visible(False)
     return fig
