@@ -93,11 +93,10 @@ CLAIMS: dict[str, list[Claim]] = {
               r"after the XDEL:\s+XINFO GROUPS lag = None\s+really unread = 1\s+sampler shows 1 \(xrange\)\s+"
               r"after kitchen read the rest:\s+XINFO GROUPS lag = \d\s+really unread = 0\s+sampler shows 0 \(xrange\)",
               "nil right after the XDEL; the sampler counts what is really unread"),
-        Claim("as-of-7 lesson03:orders REPLACE", r'"1-5"\n(?:(?!"1-6")[\s\S])*"1-7"',
-              "audit given the whole stream again but 1-6"),
-        Claim("XGROUP DELCONSUMER lesson03:orders audit auditor",
-              r'DELCONSUMER[^\n]*\n\(integer\) 6\n> XGROUP DESTROY[^\n]*\n\(integer\) 1\b',
-              "DELCONSUMER answered 6, DESTROY answered 1"),
+        Claim("%redis XGROUP SETID lesson03:orders audit 0",
+              r'^OK\n1\) 1\) "lesson03:orders"\n(?:(?!"1-6")[\s\S])*"1-5"(?:(?!"1-6")[\s\S])*"1-7"'
+              r'[^\n]*\n[^\n]*\n[^\n]*"bun"\n\(integer\) 6\n\(integer\) 1\n',
+              "audit given the whole stream again but 1-6; DELCONSUMER answered 6, DESTROY 1"),
         Claim('r.delete("lesson03:loop")',
               r"handled 20 entries; its 3 old pending ones first: True\s+pending now: 0\b",
               "the worker finishes its own pending entries first, then the rest; nothing pending"),
