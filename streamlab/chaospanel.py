@@ -84,9 +84,10 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
         ax_hist.set_yscale("symlog", linthresh=10)
         style.legend(ax_hist, outside="below", handlelength=1.2)  # under the plot, off the bars
     ax_hist.axvline(exp.max_deliveries + 0.5, color=ROLE["limit"], lw=1.2, ls="--")
-    ax_hist.annotate("limit", (exp.max_deliveries + 0.5, 0.02), xycoords=("data", "axes fraction"),
-                     xytext=(3, 0), textcoords="offset points", fontsize=SIZE["tick"],
-                     color=ROLE["limit"], rotation=90, va="bottom")
+    # Written along the top of the line, clear of the bars below it.
+    ax_hist.annotate(f"limit {exp.max_deliveries}", (exp.max_deliveries + 0.5, 1.0),
+                     xycoords=("data", "axes fraction"), xytext=(-3, -2), textcoords="offset points",
+                     fontsize=SIZE["tick"], color="black", rotation=90, ha="right", va="top")
 
     style.axes_style(ax_dead, "Dead letters (XLEN)", "entries", "seconds")
     if not tl.empty:

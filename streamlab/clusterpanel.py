@@ -30,7 +30,8 @@ class PartitionPanel:
         self.r, self.base = r, base
         self.partitions = w.IntSlider(6, min=1, max=12, description="partitions")
         self.sensors = w.IntSlider(12, min=1, max=48, description="sensors")
-        self.rate = w.IntSlider(300, min=50, max=2000, step=50, description="readings/s")
+        self.rate = w.IntSlider(300, min=50, max=2000, step=50, description="readings/s",
+                                style={"description_width": "initial"}, layout=w.Layout(width="420px"))
         self.seconds = w.FloatSlider(3, min=1, max=10, step=0.5, description="seconds")
         self.button = w.Button(description="Run", button_style="primary")
         self.out = w.Output()
@@ -74,7 +75,8 @@ class PartitionPanel:
             display(fig)
 
     def _box(self) -> w.VBox:
-        return w.VBox([w.HBox([self.partitions, self.sensors]), w.HBox([self.rate, self.seconds]),
+        # The same order as every panel: the rate first, the other settings, the button, results.
+        return w.VBox([self.rate, w.HBox([self.partitions, self.sensors, self.seconds]),
                        self.button, self.out])
 
     def _ipython_display_(self):

@@ -7,6 +7,8 @@ what the runs found; the caller's title (the setup, "RECORDED run") goes under i
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from . import style
@@ -139,8 +141,9 @@ def plot_health(frames: dict[str, pd.DataFrame], thresholds: dict = THRESHOLDS,
             ax.set_ylim(0, top)
             style.axes_style(ax)
             if row == 0:
-                ax.set_title(metric + ("\n(alert on growth)" if metric == "dead letters" else ""),
-                             fontsize=SIZE["label"], loc="left")
+                # Two short lines: a long name on one would run into the next column's.
+                ax.set_title(textwrap.fill(metric, 16) + ("\n(alert on growth)" if metric == "dead letters"
+                                                         else ""), fontsize=SIZE["label"], loc="left")
             if col == 0:
                 label = f"situation {name}"
                 if diagnoses:
@@ -148,8 +151,9 @@ def plot_health(frames: dict[str, pd.DataFrame], thresholds: dict = THRESHOLDS,
                 ax.set_ylabel(label, fontsize=SIZE["label"])
             if row == len(frames) - 1:
                 ax.set_xlabel("tick", fontsize=SIZE["label"])
-        alarms.append(f"{name}: {', '.join(crossed) or 'nothing'}")
-    alarmed = sum(not a.endswith(": nothing") for a in alarms)
-    style.headline(fig, f"{alarmed} of {len(alarms)} situations past a threshold — " + "; ".join(alarms),
+        alarms.append((name, len(crossed)))
+    alarmed = sum(n > 0 for _, n in alarms)
+    style.headline(fig, f"{alarmed} of {len(alarms)} situations cross a threshold; metrics past it: "
+                        + ", ".join(f"{name} {n}" for name, n in alarms),
                    "value (grey line), threshold (dashed), past it (diamonds)")
     return fig

@@ -27,15 +27,15 @@ def summary(latencies_ms: Sequence[float]) -> pd.DataFrame:
 def strip_plot(sent_at: Sequence[float], latencies_ms: Sequence[float], title: str) -> PictureFigure:
     """One dot per entry: when it was sent (x, seconds from the first) and its latency (y, ms).
 
-    The headline states the result (median and slowest latency, over how many
-    entries); ``title`` (where it ran) goes under it. When the slowest entry took
+    The headline states the result (median and slowest latency); ``title`` (how
+    many entries, where it ran) goes under it. When the slowest entry took
     over ten times as long as the fastest, the y axis is logarithmic: on a linear
     one the usual case would be a flat line at the bottom.
     """
     if len(sent_at) != len(latencies_ms):
         raise ValueError(f"sent_at and latencies_ms must be the same length; got "
                          f"{len(sent_at)} and {len(latencies_ms)}.")
-    fig = style.figure(8, 3.8)
+    fig = style.figure(9, 3.8)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.16, top=style.headline_space(fig) - 0.03)
     if not len(latencies_ms):
@@ -57,8 +57,7 @@ def strip_plot(sent_at: Sequence[float], latencies_ms: Sequence[float], title: s
         else:
             ax.set_ylim(bottom=0)
         style.legend(ax)
-        result = (f"Median {median:.2f} ms from XADD to XREAD, slowest {high:.2f} ms "
-                  f"({style.plural(len(latencies_ms), 'entry', 'entries')})")
+        result = f"XADD → XREAD: median {median:.2f} ms, slowest {high:.2f} ms"
     style.axes_style(ax, "", "XADD → XREAD (ms)", "when the entry was sent (s)")
     style.headline(fig, result, title)
     return fig

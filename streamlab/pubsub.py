@@ -543,6 +543,42 @@ class BufferLimitDemo:
             lines.append(self.note)
         return "\n".join(lines)
 
+    def parts(self) -> dict[str, int]:
+        """The published messages split by fate: read, dropped with the connection, sent to nobody."""
+        read = min(self.subscriber_read, self.published)
+        dropped = max(self.delivered_by_publish - read, 0) if self.disconnected else 0
+        return {"read by the subscriber": read, "dropped with its connection": dropped,
+                "published to nobody": max(self.published - read - dropped, 0)}
+
+    def figure(self):
+        """One bar: what became of every published message (read, dropped, to nobody), its
+        headline in words; ``None`` when nothing was published (``note`` says why)."""
+        if not self.published:
+            return None
+        from .style import HATCH, ROLE, SIZE, axes_style, figure, headline, headline_space, legend
+
+        parts = self.parts()
+        looks = [{"color": ROLE["received"]}, {"color": ROLE["lost"], "hatch": HATCH["lost"]},
+                 {"color": ROLE["not finished"]}]
+        fig = figure(10.2, 2.6)
+        ax = fig.add_subplot()
+        fig.subplots_adjust(left=0.03, right=0.97, bottom=0.3, top=headline_space(fig) - 0.12)
+        left = 0
+        for (label, n), look in zip(parts.items(), looks):
+            ax.barh([0], [n], left=left, height=0.6, edgecolor="white", label=f"{label}: {n:,}", **look)
+            left += n
+        ax.set_xlim(0, self.published)
+        ax.set_yticks([])
+        axes_style(ax, "", "", "")  # the legend names the parts, the ticks count messages
+        ax.grid(False, axis="y")
+        legend(ax, outside="below", ncol=3, fontsize=SIZE["legend"])
+        read, dropped = parts["read by the subscriber"], parts["dropped with its connection"]
+        result = (f"The slow subscriber read {read:,} of {self.published:,}; "
+                  + (f"{dropped:,} dropped with its connection" if self.disconnected
+                     else "it was never disconnected"))
+        headline(fig, result, f"{self.where}, limit {self.limit!r}")
+        return fig
+
 
 def output_buffer_limit(r: redis.Redis) -> str | None:
     """``CONFIG GET client-output-buffer-limit``, the ``pubsub`` part (``pubsub <hard> <soft> <secs>``).

@@ -257,7 +257,7 @@ def table_html(rows: list[dict], columns: list[str] | None = None, styles: dict 
             columns += [c for c in row if c not in columns]
     head = "".join(f"<th style='{HEAD_CSS}'>{html.escape(str(c))}</th>" for c in columns)
     body = "".join(
-        f"<tr style='{(styles or {}).get(i, '')}'>"
+        (f"<tr style='{styles[i]}'>" if styles and i in styles else "<tr>")
         + "".join(f"<td style='{CELL_CSS}'>{html.escape(str(row.get(c, '')))}</td>" for c in columns)
         + "</tr>"
         for i, row in enumerate(rows))

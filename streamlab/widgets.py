@@ -69,8 +69,8 @@ def static_html(widget: W.Widget) -> str:
         if not inner:
             return ""
         row = isinstance(widget, W.HBox)
-        style = "display:flex;flex-flow:row wrap;gap:12px;align-items:flex-start" if row else ""
-        return f"<div style='{style}'>{inner}</div>"
+        css = "display:flex;flex-flow:row wrap;gap:12px;align-items:flex-start" if row else ""
+        return f"<div style='{css}'>{inner}</div>"
     if isinstance(widget, (W.HTML, W.HTMLMath)):
         return f"<div>{widget.value}</div>" if widget.value else ""
     if isinstance(widget, W.Label):
@@ -390,9 +390,10 @@ class ProducerPanel(Panel):
         self.stream_box.observe(self._report(self._apply_target), names="value")
         self.sensors_box.observe(self._report(self._apply_target), names="value")
 
+        # The same order in every panel: settings (the rate first), buttons, counters, status, picture.
         self.widget = W.VBox([
-            W.HBox([self.stream_box, self.sensors_box]),
             self.rate_slider,
+            W.HBox([self.stream_box, self.sensors_box]),
             button_row(self.start_button, self.stop_button, self.burst_size, self.burst_button),
             self.counters,
             self.status,

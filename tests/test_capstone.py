@@ -238,8 +238,14 @@ def test_the_dashboard_draws_every_panel(r, small):
     assert cap.wait_drained(30)
     cap.stop()
     fig = cap.figure()
-    lag, pending, processed, alerts = fig.axes
+    by_title = {ax.get_title(loc="left"): ax for ax in fig.axes}
+    lag, processed = by_title["Lag per group"], by_title["Processed per consumer"]
+    alerts = by_title["Readings and alerts"]
     assert len(lag.get_lines()) >= 2, "one lag line per group"
+    # Pending: one strip per worker and one for the alert group, on one shared scale.
+    strips = {ax.get_ylabel(): ax for ax in fig.axes if ax.get_ylabel() in ("w1", "w2", cap.alert_group)}
+    assert set(strips) == {"w1", "w2", cap.alert_group}
+    assert len({ax.get_ylim() for ax in strips.values()}) == 1
     assert {ln.get_label() for ln in processed.get_lines()} >= {"w1", "w2"}
     assert max(alerts.get_lines()[0].get_ydata()) == 30
 

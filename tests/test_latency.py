@@ -28,7 +28,7 @@ def test_strip_plot_draws_one_dot_per_entry_and_a_log_axis_for_a_long_tail():
     # Drawn at twice its page width, and the page told that width, so it shows sharp.
     assert PIL.Image.open(io.BytesIO(png)).width == 2 * meta["width"]
     result, details = style.headline_text(fig)
-    assert result == "Median 0.80 ms from XADD to XREAD, slowest 40.00 ms (3 entries)"
+    assert result == "XADD → XREAD: median 0.80 ms, slowest 40.00 ms"
     assert details == "wake-ups"
 
 

@@ -149,6 +149,15 @@ def test_buffer_limit_report_accounts_for_every_published_message():
     assert "other 64 (counted by PUBLISH, never read: the server does not say which)" in text
     assert "must still have been in its output buffer" in text  # inferred by subtraction, said so
     assert "last 2,992 went to nobody" in text
+    # The chart says the same: one bar whose three parts add up to what was published.
+    assert demo.parts() == {"read by the subscriber": 944, "dropped with its connection": 64,
+                            "published to nobody": 2992}
+    fig = demo.figure()
+    widths = [bar.get_width() for bar in fig.axes[0].patches]
+    assert widths == [944, 64, 2992]
+    assert style.headline_text(fig)[0] == (
+        "The slow subscriber read 944 of 4,000; 64 dropped with its connection")
+    assert pubsub.BufferLimitDemo("not run", "unknown", 0, 0, 0, False, "no limit").figure() is None
 
 
 def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on(r, prefix):

@@ -137,6 +137,8 @@ def course_figures():
         ("health", dp.plot_health(health)),
         ("partitions", clusterplots.partition_dashboard(_partition_frame(), "4 partitions")),
         ("key order", clusterplots.key_order(_key_ordering())),
+        ("slow subscriber", pubsub.BufferLimitDemo("a scratch server", "pubsub 256kb 0 0", 4000, 1008, 944,
+                                                   True).figure()),
     ]
 
 
@@ -227,6 +229,24 @@ def test_every_figure_states_a_result_with_a_number(figures):
             assert style.headline_text(fig)[0] != style.headline_text(fig)[1]
 
 
+def test_every_headline_and_legend_fits_inside_its_figure(figures):
+    for name, fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        width, height = fig.canvas.get_width_height()
+        # Headlines, titles, labels and annotations (tick labels outside the view are not drawn).
+        texts = [*fig.texts, *(t for ax in fig.axes for t in (*ax.texts, ax.title, ax._left_title,
+                                                             ax.xaxis.label, ax.yaxis.label))]
+        for text in texts:
+            if not text.get_text().strip() or not text.get_visible():
+                continue
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= -1 and box.x1 <= width + 1, f"{name}: {text.get_text()!r} runs off the figure"
+        for legend in fig.findobj(Legend):
+            box = legend.get_window_extent(renderer)
+            assert box.x1 <= width + 1 and box.y0 >= -1, f"{name}: a legend runs off the figure"
+
+
 def test_headlines_match_the_data_they_draw(figures):
     figs = dict(figures)
     assert style.headline_text(figs["dashboard"]) == (
@@ -237,8 +257,7 @@ def test_headlines_match_the_data_they_draw(figures):
     assert style.headline_text(figs["key order"])[0] == (
         "0 of 30 readings finished out of order for their key")
     assert style.headline_text(figs["health"])[0] == (
-        "1 of 1 situations past a threshold — A: lag, oldest pending idle ms, max consumer inactive ms, dead letters, "
-        "XLEN / trim limit")
+        "1 of 1 situations cross a threshold; metrics past it: A 5")
 
 
 def test_figures_are_sharp_pictures_at_their_page_width(figures):
@@ -276,3 +295,32 @@ def test_panel_tables_have_no_borders_and_status_lines_look_alike():
     ok, error = style.status_html("running", "ok"), style.status_html("failed: x", "error")
     assert "●" in ok and "●" in error and style.STATUS_COLOURS["ok"] in ok
     assert style.STATUS_COLOURS["error"] in error and "failed: x" in error
+
+
+# --- the panel family ---------------------------------------------------------------------------
+
+def test_panels_are_one_family_rate_first_and_the_same_status_line(r, prefix):
+    """Every panel with a rate has its slider first, at one width; status lines share one look;
+    the Pub/Sub panel draws a chart of what each side received."""
+    from streamlab.dashboard import ConsumerPoolPanel
+    from streamlab.durabilitypanel import DurabilityPanel
+    from streamlab.widgets import ProducerPanel
+
+    panels = [ProducerPanel(r, prefix + "p", name=prefix + "producer"),
+              ConsumerPoolPanel(r, prefix + "s", "g", consumers=2, rate=50, ms=1, name=prefix + "pool"),
+              pubsub.PubSubPanel(r, prefix=prefix, rate=50),
+              DurabilityPanel(r, name=prefix + "durability")]
+    try:
+        for panel in panels:
+            first = panel.widget.children[0]
+            assert first.description in ("msgs/s", "XADD/s"), (type(panel).__name__, first)
+            assert first.layout.width == "420px", type(panel).__name__
+            panel.set_status("something happened", "warn")
+            assert panel.status.value == style.status_html("something happened", "warn")
+        chart = panels[2]
+        chart.run_for(0.6)
+        assert chart.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "redraws" not in panels[1].summary()
+    finally:
+        for panel in panels:
+            panel.close()
