@@ -10,7 +10,7 @@ Lesson 05:
   timed on this server. On fakeredis the numbers would time Python, not Redis, and
   contradict the lesson (``~`` comes out slower there), so it returns the figures
   measured on a real Redis instead, labelled as such (``RECORDED_TRIM_TIMING``).
-- ``trim_timing_figure(timing)``: the capped ``XADD``s as two bars, the title stating
+- ``trim_timing_figure(timing)``: the capped ``XADD``s as two bars, the headline stating
   how many times faster ``~`` was.
 - ``memory_figure(memory, r)``: ``MEMORY USAGE`` against stream length and per entry;
   on fakeredis (no ``MEMORY`` command) nodes against length and the bytes per entry
@@ -114,24 +114,23 @@ def trim_timing(r, key: str = "lesson05:timing", entries: int = 100_000,
 _THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.0f}")
 
 
-def _figure(width: float, height: float) -> PictureFigure:
-    return style.figure(width, height, layout="constrained")
-
-
-def _axes_style(ax, title: str, xlabel: str = "", ylabel: str = "", subtitle: str = "") -> None:
-    """``style.axes_style``; the title states the result, the subtitle (under it, grey) says
-    where the numbers come from."""
-    style.axes_style(ax, title, ylabel, xlabel)
-    if subtitle:
-        ax.set_title(title, fontsize=FONT["title"], loc="left", pad=24)
-        ax.text(0, 1.02, subtitle, transform=ax.transAxes, fontsize=style.SIZE["subtitle"],
-                color=style.MUTED, va="bottom")
+def _headlined(width: float, height: float, result: str, details: str, left: float = 0.08,
+               bottom: float = 0.22):
+    """A one-axes figure under ``style.headline``: the result in bold, the source under it."""
+    fig = style.figure(width, height)
+    ax = fig.add_subplot()
+    style.headline(fig, result, details)
+    fig.subplots_adjust(left=left, right=0.97, bottom=bottom,
+                        top=style.headline_space(fig, bool(details)) - 0.04)
+    return fig, ax
 
 
 def trim_timing_figure(timing: TrimTiming) -> PictureFigure:
     """Two bars: seconds for the capped XADDs, exact and ``~``; the title states the result."""
-    fig = _figure(7.5, 2.6)
-    ax = fig.add_subplot()
+    s = timing.speedup
+    result = f"~ {s:.1f}× faster than exact" if s >= 1 else f"~ {1 / s:.1f}× slower than exact"
+    fig, ax = _headlined(8, 3.0, f"{timing.adds:,} XADDs capped at 1,000: {result}", timing.source,
+                         bottom=0.2)
     seconds = timing.table["capped_s"]
     bars = ax.barh(["exact", "~"], [seconds["exact"], seconds["~"]],
                    color=[EXACT_COLOUR, APPROX_COLOUR], hatch=["//", ""], edgecolor="white")
@@ -140,10 +139,7 @@ def trim_timing_figure(timing: TrimTiming) -> PictureFigure:
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=FONT["tick"])
     ax.set_xlim(0, seconds.max() * 1.25)
     ax.invert_yaxis()
-    s = timing.speedup
-    result = f"~ {s:.1f}× faster than exact" if s >= 1 else f"~ {1 / s:.1f}× slower than exact"
-    _axes_style(ax, f"{timing.adds:,} XADDs capped at 1,000: {result}", "seconds (lower is faster)",
-                subtitle=timing.source)
+    style.axes_style(ax, "", "", "seconds (lower is faster)")
     return fig
 
 
@@ -155,14 +151,17 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
     """
     from .callout import server_label
 
-    fig = _figure(11, 3.6)
+    fig = style.figure(11, 4.0)
     left, right = fig.subplots(1, 2)
     left.xaxis.set_major_formatter(_THOUSANDS)
     if memory["bytes"].notna().any():
         per = memory["bytes_per_entry"]
+        style.headline(fig, f"About {per.iloc[-1]:.0f} bytes per entry in a long stream; "
+                       f"{per.iloc[0]:,.0f} in a stream of {memory['length'].iloc[0]:,}",
+                       f"MEMORY USAGE key SAMPLES 0, measured now on {server_label(r)}")
         left.plot(memory["length"], memory["bytes"] / 1024, "o-", color=APPROX_COLOUR)
-        _axes_style(left, f"{memory['bytes'].iloc[-1] / 1024:,.0f} KiB for "
-                    f"{memory['length'].iloc[-1]:,} entries", "entries", "MEMORY USAGE (KiB)")
+        style.axes_style(left, f"{memory['bytes'].iloc[-1] / 1024:,.0f} KiB for "
+                         f"{memory['length'].iloc[-1]:,} entries", "MEMORY USAGE (KiB)", "entries")
         right.loglog(memory["length"], per, "o-", color=APPROX_COLOUR)
         for x, y in zip(memory["length"], per):  # each value written: a log axis needs no guessing
             right.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 7),
@@ -174,22 +173,22 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
         right.yaxis.set_minor_formatter(NullFormatter())
         right.xaxis.set_major_formatter(_THOUSANDS)  # 1,000 rather than 10³: a reader counts entries
         right.xaxis.set_minor_formatter(NullFormatter())
-        _axes_style(right, f"per entry: {per.iloc[0]:,.0f} B at {memory['length'].iloc[0]:,}, "
-                    f"{per.iloc[-1]:.0f} B at {memory['length'].iloc[-1]:,}",
-                    "entries (log)", "bytes per entry (log)")
-        fig.suptitle(f"measured now on {server_label(r)}", fontsize=style.SIZE["subtitle"], x=0.01,
-                     ha="left", color=style.MUTED)
+        style.axes_style(right, "per entry: high for tiny streams, then flat",
+                         "bytes per entry (log)", "entries (log)")
     else:
-        left.plot(memory["length"], memory["nodes"], "o-", color=APPROX_COLOUR)
-        _axes_style(left, f"{memory['nodes'].iloc[-1]} nodes for {memory['length'].iloc[-1]:,} "
-                    "entries", "entries", "nodes (radix-tree-keys)")
         shapes = list(retention.MEASURED_BYTES_PER_ENTRY.items())
+        style.headline(fig, f"One node per {memory['length'].iloc[-1] // max(memory['nodes'].iloc[-1], 1):,} "
+                       f"entries here; about {shapes[0][1]:.1f} bytes per sensor reading on Redis",
+                       "fakeredis has no MEMORY USAGE: nodes counted here, bytes measured on Redis 7.0.15")
+        left.plot(memory["length"], memory["nodes"], "o-", color=APPROX_COLOUR)
+        style.axes_style(left, f"{memory['nodes'].iloc[-1]} nodes for {memory['length'].iloc[-1]:,} "
+                         "entries", "nodes (radix-tree-keys)", "entries")
         right.barh([name.split(" {")[0] for name, _ in shapes], [value for _, value in shapes],
                    color=APPROX_COLOUR)
         right.invert_yaxis()
-        _axes_style(right, "bytes per entry, measured on Redis 7.0.15", "bytes per entry")
-        fig.suptitle("fakeredis has no MEMORY USAGE: nodes here, bytes from a real server",
-                     fontsize=style.SIZE["subtitle"], x=0.01, ha="left", color=style.MUTED)
+        style.axes_style(right, "bytes per entry, measured on Redis 7.0.15", "", "bytes per entry")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=style.headline_space(fig) - 0.08,
+                        wspace=0.45)
     return fig
 
 
@@ -199,8 +198,9 @@ def inline_vs_scheduled_figure(compare: pd.DataFrame, cap: int) -> PictureFigure
     ``compare`` is ``retention.compare_inline_and_scheduled``'s frame (t, inline, scheduled);
     the title states both peaks.
     """
-    fig = _figure(9, 3.4)
-    ax = fig.add_subplot()
+    fig, ax = _headlined(9, 3.6, f"Inline cap: {compare['inline'].max():,} at most; "
+                         f"scheduled trim: up to {compare['scheduled'].max():,}",
+                         f"cap {cap:,}, the same writes to both streams")
     ax.axhline(cap, color=style.ROLE["limit"], **style.ROLE_LINE["limit"])
     ax.annotate(f"cap {cap:,}", (compare["t"].iloc[-1], cap), xytext=(0, -14),
                 textcoords="offset points", ha="right", fontsize=FONT["tick"], color=style.ROLE["limit"])
@@ -209,47 +209,7 @@ def inline_vs_scheduled_figure(compare: pd.DataFrame, cap: int) -> PictureFigure
     ax.plot(compare["t"], compare["scheduled"], linewidth=2, linestyle="--", color=EXACT_COLOUR,
             label="XADD, then XTRIM MAXLEN ~ 1000 every second")
     ax.set_ylim(0, max(compare["scheduled"].max(), compare["inline"].max()) * 1.3)
-    _axes_style(ax, f"inline cap peaks at {compare['inline'].max():,}; the scheduled job "
-                f"lets it reach {compare['scheduled'].max():,}", "seconds", "XLEN")
+    style.axes_style(ax, "", "XLEN", "seconds")
     style.legend(ax, loc="upper left")
     return fig
 
-
-def slow_subscriber_figure(demo):
-    """Lesson 06: where the messages published at a subscriber that never read went, as one bar.
-
-    ``demo`` is ``pubsub.slow_subscriber_demo``'s result. The bar splits the published
-    messages into read (they had crossed to the subscriber's end of the connection), dropped
-    with the disconnect (counted by ``PUBLISH``, never read) and published after it (to
-    nobody); the title states the loss. When the demo could not run, a callout says why.
-    """
-    from .callout import note
-
-    if not demo.published:
-        return note(demo.note, title="The demo did not run", kind="caution")
-    read = demo.subscriber_read
-    dropped = max(demo.delivered_by_publish - read, 0)
-    nobody = demo.published - demo.delivered_by_publish
-    fig = _figure(10, 3.0)
-    ax = fig.add_subplot()
-    left = 0
-    parts = [(read, "read by the subscriber", style.ROLE["received"], ""),
-             (dropped, "dropped with the disconnect", style.ROLE["lost"], style.HATCH["lost"]),
-             (nobody, "published after it: to nobody", style.ROLE["not finished"], "..")]
-    for count, label, colour, hatch in parts:
-        if count:
-            ax.barh([0], [count], left=left, height=0.6, color=colour, hatch=hatch,
-                    edgecolor="white", label=f"{label}: {count:,}")
-            left += count
-    ax.set_yticks([])
-    ax.set_ylim(-0.4, 0.95)  # the legend sits above the bar, inside the axes, off the data
-    ax.set_xlim(0, demo.published)
-    ax.xaxis.set_major_formatter(_THOUSANDS)
-    lost = dropped + nobody
-    title = (f"The subscriber read {read:,} of {demo.published:,}; {lost:,} never reached it"
-             if demo.disconnected else f"The subscriber read {read:,} of {demo.published:,}")
-    _axes_style(ax, title, "messages published", subtitle=f"{demo.where}, limit {demo.limit!r}")
-    ax.grid(False)
-    style.legend(ax, loc="upper left", ncol=3, borderaxespad=0.2)
-    ax.spines["left"].set_visible(False)
-    return fig
