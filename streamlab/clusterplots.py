@@ -51,23 +51,26 @@ def partition_dashboard(frame, title: str = "partitioned streams"):
 
 def key_order(ordering, title: str = "per-key order"):
     """Completion order against position in the partition, one colour per partition: every
-    key's entries finish in the order they were sent (no crosses). The headline counts the
+    key's entries finish in the order they were sent (no circles). The headline counts the
     entries out of order per key; ``title`` goes under it."""
     fig = style.figure(9, 4.4)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.09, right=0.75, bottom=0.15, top=style.headline_space(fig) - 0.04)
+    ranks = {}
     for consumer, rows in ordering.groupby("consumer"):
         number = int(consumer.lstrip("c")) if consumer.lstrip("c").isdigit() else 0
         position = sorted(range(len(rows)), key=lambda i: parse_id(rows["entry_id"].iloc[i]))
         rank = [0] * len(rows)
         for place, i in enumerate(position):
             rank[i] = place
+        ranks.update(zip(rows.index, rank))
         ax.scatter(rows["completion"], rank, s=6, color=style.consumer_colour(consumer),
                    label=f"p{number - 1} (read by {consumer})")
     late = ordering[ordering["key_out_of_order"]]
     if len(late):
-        ax.scatter(late["completion"], [0] * len(late), marker="x", s=40, color=ROLE["lost"],
-                   label="out of order per key")
+        # Circled, as in every ordering plot of the course (lesson 03).
+        ax.scatter(late["completion"], [ranks[i] for i in late.index], s=64, facecolors="none",
+                   edgecolors="black", lw=1.0, label="out of order per key")
     style.axes_style(ax, "", "position in its partition", "completion (1st, 2nd, ...)")
     style.legend(ax, outside="right", markerscale=2.5)
     late_n = int(ordering["key_out_of_order"].sum())

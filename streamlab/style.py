@@ -69,7 +69,7 @@ ROLE = {
     "stream": DARK_GREY,                    # XLEN: the entries in the stream
     "producer": OKABE_ITO["black"],         # what was sent / published (drawn dashed)
     "reaper": OKABE_ITO["sky blue"],        # XAUTOCLAIM / XCLAIM taking work over
-    "alerts": OKABE_ITO["bluish green"],    # lesson 07's alerts stream and its group
+    "alerts": OKABE_ITO["vermillion"],      # lesson 07's alerts: readings past the threshold
     "subscriber": OKABE_ITO["orange"],      # lesson 06's Pub/Sub subscriber
     "limit": DARK_GREY,                     # a threshold or cap (drawn dashed)
 }

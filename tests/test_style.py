@@ -104,8 +104,8 @@ def _capstone_frames():
     group = pd.DataFrame({"t": t, "lag": [0, 3, 5, 2, 0, 0, 1, 0, 0, 0, 0, 0], "pending": 1,
                           "xlen": range(12), "lag_source": "server"})
     consumers = pd.concat([pd.DataFrame({"t": t, "consumer": w, "pending": 1, "processed": range(12),
-                                         "throughput": 2.0}) for w in ("w1", "w2", "reaper")])
-    alerts = pd.DataFrame({"t": t, "alerts": [i // 3 for i in range(12)], "readings": [3 * i for i in range(12)]})
+                                         "throughput": 2.0}) for w in ("w1", "w2", "w3", "reaper")])
+    alerts = pd.DataFrame({"t": t, "alerts": [i // 3 for i in range(12)], "readings": [4 * i for i in range(12)]})
     return {"workers": group, "alerters": group.assign(lag=0), "consumers": consumers, "alerts": alerts}
 
 
@@ -118,7 +118,7 @@ def _partition_frame():
 def _key_ordering():
     return pd.DataFrame({"consumer": [f"c{i % 3 + 1}" for i in range(30)], "completion": range(30),
                          "entry_id": [f"{1000 + i}-0" for i in range(30)],
-                         "key_out_of_order": [False] * 30})
+                         "key_out_of_order": [i == 7 for i in range(30)]})
 
 
 def course_figures():
@@ -187,6 +187,27 @@ def test_every_figure_draws_only_palette_colours_that_stay_apart(figures):
                 assert seen >= MIN_DELTA_E, f"{name}, {kind}: {a} and {b} only {seen:.1f} apart"
 
 
+def test_one_look_means_one_thing_in_each_figure(figures):
+    """Two legend entries of one figure never share a colour, line style and pattern: the
+    capstone's w3 and its alerts were both bluish green once."""
+    for name, fig in figures:
+        looks: dict[tuple, set[str]] = {}
+        for legend in fig.findobj(Legend):
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                if isinstance(handle, Line2D):
+                    colour = handle.get_color() if handle.get_linestyle() != "None" else handle.get_markerfacecolor()
+                    key = (to_hex(colour), str(handle.get_linestyle()), handle.get_marker())
+                elif isinstance(handle, Patch):
+                    key = (to_hex(handle.get_facecolor(), keep_alpha=True), handle.get_hatch() or "")
+                else:  # a scatter's marker: filled, or an outline only ("out of order")
+                    filled = len(handle.get_facecolor()) > 0
+                    colour = (handle.get_facecolor() if filled else handle.get_edgecolor())[0]
+                    key = (to_hex(colour), "filled" if filled else "outline")
+                looks.setdefault(key, set()).add(text.get_text().split(" (")[0])
+        shared = {k: v for k, v in looks.items() if len(v) > 1}
+        assert not shared, f"{name}: one look for several things: {shared}"
+
+
 def test_hatching_carries_lost_and_dead_lettered_bars(figures):
     bars = dict(figures)["pubsub"].axes[0].patches
     missed = [p for p in bars if to_hex(p.get_facecolor()).upper() == style.ROLE["missed"].upper()]
@@ -253,9 +274,12 @@ def test_headlines_match_the_data_they_draw(figures):
         "177 processed by 3 consumers; lag peaked at 6, ended at 3", "s · group g")
     assert figs["ordering"].axes[0].get_title(loc="left") == "4 of 40 completions out of order"
     assert style.headline_text(figs["capstone"])[0] == (
-        "33 of 33 readings processed, 3 alerts; lag 0 now, 5 at most")
+        "44 of 44 readings processed, 3 alerts; lag 0 now, 5 at most")
     assert style.headline_text(figs["key order"])[0] == (
-        "0 of 30 readings finished out of order for their key")
+        "1 of 30 readings finished out of order for their key")
+    # Circled where it is, as out-of-order points are in lesson 03's plots.
+    circled = figs["key order"].axes[0].collections[-1]
+    assert len(circled.get_facecolor()) == 0 and circled.get_offsets().tolist() == [[7, 2]]
     assert style.headline_text(figs["health"])[0] == (
         "1 of 1 situations cross a threshold; metrics past it: A 5")
 
