@@ -7,6 +7,7 @@ In a lesson::
 """
 
 from .backend import BackendError, Client, connect
+from .callout import backend_note, note
 from . import exercises
 from .explain import explain, friendly
 from .keys import lesson_prefix, reset
@@ -14,7 +15,7 @@ from .keys import lesson_prefix, reset
 __version__ = "0.1.0"
 
 __all__ = ["BackendError", "Client", "connect", "doctor", "exercises", "explain", "friendly", "lesson_prefix",
-           "reset", "__version__"]
+           "reset", "__version__", "backend_note", "note"]
 
 
 def doctor(url: str | None = None) -> None:

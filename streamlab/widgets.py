@@ -430,8 +430,13 @@ class ProducerPanel(Panel):
         return super().stop()
 
     def burst(self, n: int) -> "ProducerPanel":
-        """Send ``n`` entries at full speed (pipelined ``XADD``); returns when they are in."""
+        """Send ``n`` entries at full speed (pipelined ``XADD``); returns when they are in.
+
+        The Burst box shows ``n`` afterwards, so the panel says what was last sent.
+        """
         self.producer.burst(n)
+        if self.burst_size.min <= n <= self.burst_size.max:
+            self.burst_size.value = n
         self.refresh()
         return self
 

@@ -20,7 +20,9 @@ fail instead. Other settings, from the environment:
 - STREAMLAB_BROWSER_BACKENDS: the backends the kernels use, "fake" (default)
   and/or "real" (comma separated; "real" is the test session's Redis server);
 - STREAMLAB_BROWSER_PARALLEL: lessons running at once (default 3; 1 = one by one);
-- STREAMLAB_CHROMIUM: the Chromium binary, if not /usr/bin/chromium.
+- STREAMLAB_CHROMIUM: the Chromium binary, if not /usr/bin/chromium;
+- STREAMLAB_BROWSER_VIEWPORT: the window, WIDTHxHEIGHT (default 1280x1600, a few
+  screenshots a lesson; 1280x720 shows what a projector shows, one screenful each).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ RUN_TIMEOUT_S = 150
 # Lessons run in this many tabs at once (each its own kernel): they spend most of their
 # time waiting on workers and blocking reads, so this shortens the run a lot.
 PARALLEL = int(os.environ.get("STREAMLAB_BROWSER_PARALLEL", "3"))
+VIEWPORT = dict(zip(("width", "height"),
+                    map(int, os.environ.get("STREAMLAB_BROWSER_VIEWPORT", "1280x1600").split("x"))))
 TEST_LESSON = "test_lesson_shows_widgets_and_plots_without_errors_in_jupyterlab"
 # Source that draws a plot: matplotlib directly or through streamlab.plots / a dashboard.
 PLOTTING = re.compile(r"\bplt\.|\bplots\.|\.plot\(|dashboard|_figure\(")
@@ -85,7 +89,7 @@ def browser_context(tmp_path_factory):
     started = ([p for p in bs.descendants(os.getpid()) if p not in before]
                + bs.processes_mentioning(str(home)))
     # Pages share one context, hence JupyterLab's assets are fetched once.
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context = browser.new_context(viewport=VIEWPORT)
     yield context
     context.close()
     browser.close()

@@ -22,7 +22,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from streamlab import backend as sl_backend
-from streamlab.magics import Status, format_reply, register, split_args
+from streamlab.magics import FOLD_OVER, FOLD_TO, Printout, Status, fold, format_reply, register, split_args
 
 from helpers import is_blocked, wait_until
 
@@ -360,7 +360,8 @@ def test_replies_match_redis_cli_byte_for_byte(real, real_server_url, shell, cap
     r.delete(s, s + ":k")
     register(shell, r)
     capsys.readouterr()
-    assert shell.run_cell("%%redis\n" + "\n".join(commands)).success
+    # --all: every line, as redis-cli prints it (a notebook folds long replies otherwise)
+    assert shell.run_cell("%%redis --all\n" + "\n".join(commands)).success
     got = [line for line in capsys.readouterr().out.splitlines()
            if not line.startswith(("> ", "hint: "))]
     r.delete(s, s + ":k")
@@ -486,3 +487,74 @@ def test_interrupt_stops_a_block_forever_and_the_next_cell_works(cell, prefix, r
 
 def _named_clients(r, name: str) -> list[dict]:
     return [c for c in r.client_list() if c.get("name") == name]
+
+
+# --- what a notebook shows: folding and styling ---------------------------------------------
+
+def _xrange_printout(n: int) -> str:
+    reply = [[f"{i}-0".encode(), [b"n", str(i).encode()]] for i in range(1, n + 1)]
+    return format_reply(reply)
+
+
+def test_a_short_reply_is_shown_whole():
+    text = _xrange_printout(3)
+    assert Printout(text).text() == text
+    assert "<details" not in Printout(text)._repr_html_()
+
+
+def test_a_long_reply_folds_after_whole_entries_and_says_how_to_see_all():
+    text = _xrange_printout(30)  # 3 lines an entry, 90 lines
+    shown = Printout(text).text().splitlines()
+    assert len(shown) <= FOLD_TO + 1
+    assert shown[0] == ' 1) 1) "1-0"' and shown[-2] == '       2) "4"'  # entry 4 ends whole
+    assert shown[-1] == "… 26 more items, 78 lines (%%redis --all shows every line)"
+    assert Printout(text, show_all=True).text() == text
+
+
+def test_fold_cuts_one_huge_item_by_lines_and_keeps_a_long_first_item_whole():
+    huge = ["1) 1) x"] + [f"   {i}) y" for i in range(2, 40)] + ["2) z"]
+    shown, hidden = fold(huge)
+    assert len(shown) == FOLD_TO and shown + hidden == huge
+    assert fold(huge[:FOLD_OVER]) == (huge[:FOLD_OVER], [])
+    long_first = ["1) 1) x"] + [f"   {i}) y" for i in range(2, 20)] + ["2) 1) z"] * 10
+    assert fold(long_first) == (long_first[:19], long_first[19:])
+
+
+def test_html_keeps_every_line_behind_a_details_and_escapes():
+    text = _xrange_printout(30).replace('"1-0"', '"<1-0>"')
+    page = Printout(text)._repr_html_()
+    assert "<details" in page and "&lt;1-0&gt;" in page and "<1-0>" not in page
+    assert '30) 1) &quot;30-0&quot;' in page  # the hidden entries are there, folded
+
+
+def test_errors_and_hints_are_styled_apart_from_replies(cell, prefix, shell):
+    printout = Printout('> XADD k 1-1 a b\n"1-1"\n> XADD k 1-1 a b\n(error) ERR The ID ...\n'
+                        "hint: IDs must increase.\nsee lesson 01\n> XLEN k\n(integer) 1")
+    assert [kind for kind, _ in printout.blocks] == [
+        "command", "reply", "command", "error", "hint", "command", "reply"]
+    assert printout.blocks[4][1] == ["hint: IDs must increase.", "see lesson 01"]
+    page = printout._repr_html_()
+    assert "class='redis-error'" in page and "class='redis-hint'" in page
+    assert page.index("redis-error") < page.index("(error) ERR")
+
+
+def test_a_notebook_cell_shows_one_styled_printout(cell, prefix, shell):
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = []
+    publish = shell.display_pub.publish
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    try:
+        assert shell.run_cell(f"%%redis\nXADD {prefix}s 1-1 a b\nXADD {prefix}s 1-1 a b\n").success
+    finally:
+        shell.display_pub.publish = publish
+    assert len(shown) == 1, "one display per cell"
+    assert isinstance(shell.display_formatter, DisplayFormatter)
+    assert "(error)" in shown[0]["text/plain"] and "redis-error" in shown[0]["text/html"]
+
+
+def test_a_claim_can_quote_a_folded_reply_from_the_html():
+    from lesson_claims import unfolded
+
+    text = "> XLEN k\n(integer) 30\n> XRANGE k - +\n" + _xrange_printout(30) + "\n> XLEN k\n(integer) 30"
+    assert unfolded(Printout(text)._repr_html_()).strip("\n") == text

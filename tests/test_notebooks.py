@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import run_notebook  # noqa: E402
 from lesson_claims import broken_claims  # noqa: E402
+from notebook_outputs import output_problems  # noqa: E402
 
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 # COURSE.md promises a minute per lesson; the test allows some slack for a busy CI machine,
@@ -40,7 +41,7 @@ def test_lesson_runs_top_to_bottom_without_errors(path, backend_name, request):
     url = request.getfixturevalue("real_server_url") if backend_name == "real" else None
     nb, seconds, problems = run_notebook.execute(path, backend_name, url, timeout=TIME_LIMIT)
     record_time(path.stem, backend_name, seconds)
-    problems += broken_claims(path.stem, nb)
+    problems += broken_claims(path.stem, nb) + output_problems(nb)
     assert not problems, f"{path.name} on {backend_name}:\n" + "\n".join(problems)
     assert seconds < TIME_LIMIT, f"{path.name} took {seconds:.0f} s on {backend_name}"
     executed = [c for c in nb.cells if c.cell_type == "code"]
@@ -114,7 +115,7 @@ def learner_runs(request):
 def test_lesson_survives_every_cell_run_twice_and_a_pause_after_setup(path, backend_name, learner_runs):
     nb, problems = learner_runs.result(path, backend_name)
     if nb is not None:
-        problems = problems + broken_claims(path.stem, nb)
+        problems = problems + broken_claims(path.stem, nb) + output_problems(nb)
     assert not problems, f"{path.name} on {backend_name}, re-run and paused:\n" + "\n".join(problems)
 
 

@@ -41,6 +41,7 @@ def test_burst_adds_n_and_updates_the_counters(r, prefix):
     panel.burst(700)
     assert r.xlen(prefix + "s") == 700
     assert "<b>XLEN</b> 700" in panel.counters.value
+    assert panel.burst_size.value == 700  # the Burst box says what burst() last sent
     assert panel.tail_view.value.count("<tr>") == 6  # header + the 5 newest
 
 
