@@ -1,4 +1,4 @@
-"""Every lesson runs top to bottom as a workshop learner: an ACL user fenced to its own keys
+"""Every lesson (01-03 in test_workshop_class.py) runs top to bottom as a workshop learner: an ACL user fenced to its own keys
 and channels (namespace.acl_setuser_args) on a private server shared with another learner.
 
 The learner's REDIS_URL carries only the user name: the namespace comes from it. Each run
@@ -25,7 +25,12 @@ sys.path.insert(0, str(ROOT / "tools"))
 import run_notebook  # noqa: E402
 from lesson_claims import broken_claims  # noqa: E402
 
-LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+# Lessons 01-03 run as fenced learners in tests/test_workshop_class.py (six of them at once,
+# users made by `streamlab workshop setup`); here every other lesson, so that each lesson
+# runs under a fence in every test run without running 01-03 twice more.
+CLASS_LESSONS = ("01-", "02-", "03-")
+LESSONS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+           if not p.name.startswith(CLASS_LESSONS)]
 TIME_LIMIT = 180  # generous: these runs share the machine with each other
 PARALLEL_RUNS = 2
 
