@@ -47,6 +47,8 @@ def board_figure(progress: workshop.Progress, title: str | None = None):
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
                                        edgecolor="#5a3d00", linewidth=0))
     for learner, key, _, _ in progress.stuck():
+        if learner not in learners or key not in columns:
+            continue  # Progress ignores unknown exercises; never a crash of the panel if not
         i, j = learners.index(learner), columns.index(key)
         ax.add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False, edgecolor=STUCK,
                                linewidth=2.5, zorder=4))
@@ -148,6 +150,8 @@ class BoardPanel(widgets.Panel):
                 f"{html.escape(learner)} at {key} ({tries} failed checks, "
                 f"{workshop._ago(waited)})" for learner, key, tries, waited in stuck)
             if stuck else "<b>Stuck:</b> nobody")
+        if self.progress.note():
+            self.stuck_html.value += f"<br><i>{html.escape(self.progress.note())}</i>"
         if self.keys:
             self.keys_html.value = f"<pre>{html.escape(workshop.keys_text(self.key_rows))}</pre>"
         state = "polling every %gs" % self.every if self.poller.running else "stopped"

@@ -263,10 +263,7 @@ def cmd_workshop(args) -> int:
 
     try:
         if args.action == "setup":
-            names = ([n.strip() for n in args.names.split(",") if n.strip()] if args.names
-                     else workshop.default_names(args.learners))
-            for name in names:
-                workshop.check_name(name)
+            names = _workshop_names(args)
         r = workshop.admin_client(args.url)
     except (ValueError, workshop.WorkshopError) as exc:
         print(f"streamlab workshop {args.action}: {exc}", file=sys.stderr)
@@ -276,21 +273,56 @@ def cmd_workshop(args) -> int:
         print(r.banner())
         if args.action == "setup":
             out = Path(args.out)
-            accounts = workshop.setup(r, names, out, admin_url, host=args.host, rotate=args.rotate)
+            accounts = workshop.setup(r, names, out, admin_url, host=args.host, rotate=args.rotate,
+                                      force=args.force)
             print(workshop.accounts_table(accounts, out))
         elif args.action == "teardown":
             done = workshop.teardown(r)
             print(f"Deleted {len(done.users)} user(s) ({', '.join(done.users) or 'none'}), "
                   f"{done.keys} of their key(s) and {done.progress} progress stream(s); nothing else.")
+            for name in done.kept:
+                print(f"{name}: not deleted, its rules are not the workshop's (changed or made by "
+                      "someone else); it and its keys are kept.")
         else:
             return _board(r, args)
-    except (workshop.WorkshopError, redis.RedisError) as exc:
-        said = _terminal_text(exc) if isinstance(exc, redis.RedisError) else exc
+    except (workshop.WorkshopError, redis.RedisError, OSError) as exc:
+        if isinstance(exc, redis.exceptions.NoPermissionError):
+            # The instructor's admin user lacks a grant: said for them, not the learner's hint.
+            said = (f"your admin user may not run what this needs ({exc}). Give it +@all, or "
+                    "at least +acl +@read +@write +@stream +scan +unlink +client|kill. "
+                    + ("The CSV already holds every password: run the same command again "
+                       "once the grant is there." if args.action == "setup" else ""))
+        elif isinstance(exc, OSError) and not isinstance(exc, redis.RedisError):
+            said = (f"cannot write {exc.filename or args.out}: {exc.strerror}. Choose another --out."
+                    if args.action == "setup" else str(exc))
+        elif isinstance(exc, redis.RedisError):
+            said = _terminal_text(exc)
+        else:
+            said = exc
         print(f"streamlab workshop {args.action}: {said}", file=sys.stderr)
         return 1
     finally:
         r.close()
     return 0
+
+
+def _workshop_names(args) -> list[str]:
+    """The learners ``setup`` makes: ``--names`` (agreeing with ``--learners`` if both), else N."""
+    from . import workshop
+
+    if args.names is None:
+        return workshop.default_names(args.learners)
+    names = [n.strip() for n in args.names.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"--names {args.names!r} holds no name: list them, e.g. --names ana,ben,chloe.")
+    if args.learners and args.learners != len(names):
+        raise ValueError(f"--learners {args.learners} but --names lists {len(names)}: give one of "
+                         "them, or make them agree.")
+    if len(names) > workshop.MAX_LEARNERS:
+        raise ValueError(f"--names lists {len(names)} learners, more than {workshop.MAX_LEARNERS}.")
+    for name in names:
+        workshop.check_name(name)
+    return names
 
 
 def _board(r, args) -> int:
@@ -426,7 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host", help="host[:port] to put in the learners' URLs when they reach the "
                                   "server by another name than you (default: the admin URL's)")
     a.add_argument("--rotate", action="store_true",
-                   help="give every learner a new password and close their connections")
+                   help="give every learner a new password and close their connections (without "
+                        "it, no existing learner's password ever changes)")
+    a.add_argument("--force", action="store_true",
+                   help="replace an --out file that is not a learners CSV setup wrote")
     a.add_argument("--url", help=admin_help)
     a.set_defaults(func=cmd_workshop)
     a = actions.add_parser("board", help="the live progress board: learners x exercises")

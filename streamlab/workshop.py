@@ -22,16 +22,25 @@ progress grant is an ACL *selector*):
   which is how ``board`` and ``teardown`` know the workshop's users from any others.
 
 Re-running ``setup`` is safe: the rules are applied again (so a newer recipe reaches every
-user), existing users keep their passwords when the CSV given in ``--out`` still holds
-them (checked against the server's password hashes, ``ACL GETUSER``), and a user whose
-password the CSV does not hold gets a new one (said so). ``--rotate`` gives every learner
-a new password and disconnects their open connections (a leaked CSV).
+user), and an existing user's password never changes without ``--rotate``. The CSV given
+in ``--out`` keeps the passwords it holds (checked against the server's password hashes,
+``ACL GETUSER``); a user whose password it does not hold is kept as is and said so (its
+URL is in the CSV that made it). ``--rotate`` gives every learner a new password and
+disconnects their open connections (a leaked CSV).
 
-Passwords appear only in the CSV (written with mode 600), never on the screen.
+Nothing changes on the server before what can be checked is checked: the ``--out`` file
+can be written (and is not a file of something else), the admin may run ``CLIENT KILL``
+when passwords rotate (``ACL DRYRUN``). The CSV is written (mode 600, never through a
+symlink) with every new password *before* ``ACL SETUSER`` sets it, so a failure half-way
+never leaves a password that exists only on the server: run the same command again.
 
-``teardown`` deletes the workshop's users (``ACL DELUSER``, which also closes their
-connections), then their keys (``SCAN MATCH ws:L:*`` + ``UNLINK``), their progress
-streams and the registry, and nothing else.
+Passwords appear only in the CSV, never on the screen.
+
+``teardown`` deletes the workshop's users whose rules are still the ones ``setup`` gave
+them (``ACL GETUSER``; any other user of a registered name is reported and kept, with its
+keys), with ``ACL DELUSER``, which also closes their connections; then their keys
+(``SCAN MATCH ws:L:*`` + ``UNLINK``), their progress streams and their registry entries,
+and nothing else.
 """
 
 from __future__ import annotations
@@ -56,6 +65,10 @@ PROGRESS_PREFIX = "workshop:progress:"
 PROGRESS_MAXLEN = 10_000
 MIN_VERSION = (7, 0)
 RESERVED = {"default"}
+#: More learners than this is taken for a typo (2000 for 20); --names can list more.
+MAX_LEARNERS = 500
+CSV_HEADER = ["learner", "redis_url", "namespace"]
+KEPT_UNKNOWN = "password not in this CSV: kept; --rotate to give a new one"
 
 
 class WorkshopError(RuntimeError):
@@ -83,6 +96,9 @@ def default_names(n: int) -> list[str]:
     """``learner01`` .. ``learnerNN`` (two digits at least, so they sort as numbers)."""
     if n < 1:
         raise ValueError(f"--learners must be 1 or more, got {n}.")
+    if n > MAX_LEARNERS:
+        raise ValueError(f"--learners {n} is more than {MAX_LEARNERS}, which looks like a typo. "
+                         "For a class that big, list the names with --names.")
     width = max(2, len(str(n)))
     return [f"learner{i:0{width}d}" for i in range(1, n + 1)]
 
@@ -165,7 +181,7 @@ def admin_client(url: str | None):
         r.close()
         raise WorkshopError(
             f"the user in this URL may not manage users ({exc}). Use the admin's URL: a user "
-            "with +@all (or at least +acl +@read +@write +@stream +scan +unlink).") from None
+            "with +@all (or at least +acl +@read +@write +@stream +scan +unlink +client|kill).") from None
     return r
 
 
@@ -174,13 +190,43 @@ def registered(r) -> list[str]:
     return sorted(r.hkeys(REGISTRY))
 
 
-def _read_csv(path: Path) -> dict[str, str]:
-    """learner -> redis_url from an earlier ``setup``'s CSV (nothing if there is none)."""
+def _read_csv(path: Path, force: bool = False) -> dict[str, str]:
+    """learner -> redis_url from an earlier ``setup``'s CSV (nothing if there is none).
+
+    A file that is not one of ``setup``'s (another header, not text) is refused, since
+    ``setup`` would overwrite it, unless ``force``.
+    """
     if not path or not path.exists():
         return {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        return {row["learner"]: row["redis_url"] for row in csv.DictReader(fh)
-                if row.get("learner") and row.get("redis_url")}
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+            fh.seek(0)
+            rows = list(csv.DictReader(fh)) if header == CSV_HEADER else []
+    except (UnicodeDecodeError, csv.Error):
+        header = None
+    except OSError as exc:
+        raise WorkshopError(f"cannot read --out {path}: {exc.strerror}. Choose another --out.") from None
+    if header != CSV_HEADER:
+        if force:
+            return {}
+        raise WorkshopError(
+            f"{path} exists and is not a learners CSV that setup wrote (its first line is not "
+            f"{','.join(CSV_HEADER)}): setup would overwrite it. Choose another --out, or pass "
+            "--force to replace it.")
+    return {row["learner"]: row["redis_url"] for row in rows
+            if row.get("learner") and row.get("redis_url")}
+
+
+def _check_writable(path: Path) -> None:
+    """WorkshopError unless ``path`` can be (re)written: checked before the server changes."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise WorkshopError(f"cannot write --out {path}: the folder {folder} does not exist. "
+                            "Nothing was changed on the server.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WorkshopError(f"cannot write --out {path}: you may not write in {folder}. "
+                            "Nothing was changed on the server.")
 
 
 def _password_in(url: str) -> str | None:
@@ -191,26 +237,56 @@ def _password_in(url: str) -> str | None:
 
 
 def _write_csv(path: Path, accounts: list[Account]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    # Created private (0600) from the start: the file holds every learner's password.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(["learner", "redis_url", "namespace"])
-        for a in accounts:
-            out.writerow([a.learner, a.redis_url, a.namespace])
-    os.replace(tmp, path)
+    """Write the CSV atomically, mode 0600 (it holds every learner's password).
+
+    ``mkstemp`` makes a new file of its own (``O_EXCL``, 0600): never an old ``.tmp`` that
+    kept a wider mode, never a symlink's target; ``os.replace`` then swaps it in (a symlink
+    at ``path`` is replaced, not followed).
+    """
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(CSV_HEADER)
+            for a in accounts:
+                if a.redis_url:  # a user kept without a password known here has no row
+                    out.writerow([a.learner, a.redis_url, a.namespace])
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _check_may_kill(r) -> None:
+    """WorkshopError unless the admin may run ``CLIENT KILL USER`` (``ACL DRYRUN``)."""
+    me = r.execute_command("ACL", "WHOAMI")
+    try:
+        verdict = r.execute_command("ACL", "DRYRUN", me, "CLIENT", "KILL", "USER", "nobody")
+    except redis.ResponseError as exc:
+        verdict = str(exc)
+    if verdict != "OK":
+        raise WorkshopError(
+            f"your admin user {me!r} may not run CLIENT KILL, which --rotate needs to close the "
+            "connections of the old passwords. Nothing was changed. Grant it (ACL SETUSER "
+            f"{me} +client|kill) or use a user with +@all.")
 
 
 def setup(r, names: list[str], out: Path, admin_url: str, host: str | None = None,
-          rotate: bool = False) -> list[Account]:
+          rotate: bool = False, force: bool = False) -> list[Account]:
     """Create (or refresh) one fenced user per name; write the CSV; return every account.
 
     Learners registered by an earlier run and not in ``names`` are kept (and listed):
-    only ``teardown`` removes users.
+    only ``teardown`` removes users. An existing user's password changes only with
+    ``rotate``. Order: every check, then the CSV, then ``ACL SETUSER`` (module docstring).
     """
     for name in names:
         check_name(name)
+    _check_writable(out)
     learner_url(admin_url, "learner", "password", host)  # a URL learners cannot use: said before any change
     existing_users = set(r.execute_command("ACL", "USERS"))
     ours = set(registered(r))
@@ -219,24 +295,38 @@ def setup(r, names: list[str], out: Path, admin_url: str, host: str | None = Non
         raise WorkshopError(
             f"user(s) {', '.join(clash)} already exist on this server and are not the workshop's: "
             "setup never changes a user it did not make. Choose other names (--names).")
-    known = _read_csv(out)
-    accounts = []
+    known = _read_csv(out, force)
+    plan = []  # (account, password to set or None)
     for name in sorted(set(names) | ours):
         password = None if rotate else _password_in(known.get(name, ""))
         status = "new"
         if name in existing_users:
-            hashes = _getuser_passwords(r, name)
-            if password is not None and _sha256(password) in hashes:
+            if rotate:
+                status = "rotated"
+            elif password is not None and _sha256(password) in _getuser_passwords(r, name):
                 status = "kept"
             else:
-                password, status = None, "rotated"
-        if password is None:
+                # Its password is in some other CSV (or lost): never changed without --rotate,
+                # which would lock the learner out and close their notebooks mid-lesson.
+                password, status = None, KEPT_UNKNOWN
+        elif password is None:
             password = secrets.token_urlsafe(18)
+        if status == "rotated":
+            password = secrets.token_urlsafe(18)
+        url = learner_url(admin_url, name, password, host) if password is not None else ""
+        plan.append((Account(name, url, status), password if status in ("new", "rotated") else None))
+    if any(a.status == "rotated" for a, _ in plan):
+        _check_may_kill(r)
+    accounts = [a for a, _ in plan]
+    # The passwords reach the file before the server: a failure below leaves them in the CSV.
+    _write_csv(out, accounts)
+    for account, password in plan:
+        name = account.learner
         rules = acl_rules(name)
-        if status != "kept":
+        if password is not None:
             rules = rules + ["resetpass", f">{password}"]
         r.execute_command("ACL", "SETUSER", name, *rules)
-        if status == "rotated":
+        if account.status == "rotated":
             # Connections opened with the old password stay open: close them.
             r.execute_command("CLIENT", "KILL", "USER", name)
         if name not in ours:
@@ -245,15 +335,11 @@ def setup(r, names: list[str], out: Path, admin_url: str, host: str | None = Non
         # made it), started with one entry that says so.
         if not r.exists(progress_key(name)):
             r.xadd(progress_key(name), {"event": "setup"})
-        accounts.append(Account(name, learner_url(admin_url, name, password, host), status))
-    _write_csv(out, accounts)
     return accounts
 
 
 def _getuser_passwords(r, name: str) -> set[str]:
-    reply = r.execute_command("ACL", "GETUSER", name) or []
-    info = dict(zip(reply[::2], reply[1::2])) if isinstance(reply, list) else dict(reply)
-    return set(info.get("passwords") or [])
+    return set(_getuser(r, name).get("passwords") or [])
 
 
 def learner_keys(r, learner: str, count: int = 1000) -> list[str]:
@@ -262,17 +348,45 @@ def learner_keys(r, learner: str, count: int = 1000) -> list[str]:
     return sorted(r.scan_iter(match=namespace_of(learner) + "*", count=count))
 
 
+def _getuser(r, name: str) -> dict:
+    reply = r.execute_command("ACL", "GETUSER", name) or []
+    return dict(zip(reply[::2], reply[1::2])) if isinstance(reply, list) else dict(reply)
+
+
+def is_workshops(r, name: str) -> bool:
+    """True if user ``name``'s keys, channels and selector are still what ``setup`` gave it.
+
+    ``ACL GETUSER``: keys ``~ws:L:*``, channels ``&ws:L:*``, and the selector on
+    ``~workshop:progress:L``. Someone's own user of the same name fails it.
+    """
+    info = _getuser(r, name)
+    ns = namespace_of(name)
+    selectors = []
+    for sel in info.get("selectors") or []:
+        sel = dict(zip(sel[::2], sel[1::2])) if isinstance(sel, list) else dict(sel)
+        selectors.append(sel.get("keys"))
+    return (info.get("keys") == f"~{ns}*" and info.get("channels") == f"&{ns}*"
+            and selectors == [f"~{progress_key(name)}"])
+
+
 @dataclass
 class Teardown:
     users: list[str]
     keys: int
     progress: int
+    kept: list[str] = field(default_factory=list)  # registered names whose user is not the workshop's
 
 
 def teardown(r) -> Teardown:
-    """Delete the workshop's users, then their keys and progress streams, then the registry."""
+    """Delete the workshop's users, then their keys and progress streams, then their registry entries.
+
+    A user of a registered name whose rules are no longer the workshop's (``is_workshops``)
+    is kept, with its keys and registry entry, and listed in ``kept``.
+    """
     names = registered(r)
     users = set(r.execute_command("ACL", "USERS"))
+    kept = [n for n in names if n in users and not is_workshops(r, n)]
+    names = [n for n in names if n not in kept]
     gone = [n for n in names if n in users]
     if gone:
         r.execute_command("ACL", "DELUSER", *gone)  # also closes their connections
@@ -282,8 +396,9 @@ def teardown(r) -> Teardown:
         for start in range(0, len(found), 500):
             keys += r.unlink(*found[start:start + 500])
     progress = r.unlink(*[progress_key(n) for n in names]) if names else 0
-    r.unlink(REGISTRY)
-    return Teardown(gone, keys, progress)
+    if names:
+        r.hdel(REGISTRY, *names)
+    return Teardown(gone, keys, progress, kept)
 
 
 # --- the table setup prints ------------------------------------------------------------------
@@ -293,10 +408,13 @@ def accounts_table(accounts: list[Account], out: Path) -> str:
     lines = [f"{'learner':<{width}}  {'keys and channels':<22}  status"]
     for a in accounts:
         lines.append(f"{a.learner:<{width}}  {a.namespace + '*':<22}  {a.status}")
-    counts = {s: sum(a.status == s for a in accounts) for s in ("new", "kept", "rotated")}
+    counts = {s: sum(a.status == s for a in accounts) for s in ("new", "kept", "rotated", KEPT_UNKNOWN)}
     lines.append("")
     lines.append(f"{len(accounts)} learner(s): {counts['new']} new, {counts['kept']} kept, "
                  f"{counts['rotated']} with a new password.")
+    if counts[KEPT_UNKNOWN]:
+        lines.append(f"{counts[KEPT_UNKNOWN]} kept whose password {out} does not hold: their URLs "
+                     "are in the CSV that made them (or run again with --rotate for new ones).")
     lines.append(f"Their passwords are only in {out} (readable by you alone): give each learner the "
                  "redis_url of their row, to export as REDIS_URL. Nothing else prints them.")
     return "\n".join(lines)
@@ -366,6 +484,8 @@ class Progress:
         self.where: dict[str, tuple[str, float]] = {}  # learner -> (latest exercise, when)
         self._after: dict[str, str] = {}
         self.entries = 0  # checks reported (setup's first entries aside)
+        self.unknown = 0  # entries ignored: an exercise this course lacks, or malformed fields
+        self._known = {label(lesson, number) for lesson, number in self.exercises}
 
     def poll(self, batch: int = 1000) -> int:
         """Read every progress entry added since the last poll; the number read."""
@@ -390,9 +510,14 @@ class Progress:
         self.entries += 1
         try:
             key = label(int(fields["lesson"]), int(fields["exercise"]))
-        except (KeyError, ValueError):
-            return  # not an entry check() writes: ignored, never a crash of the board
+        except (KeyError, ValueError, TypeError):
+            key = None
         outcome = fields.get("outcome", "")
+        if key not in self._known:
+            # Not an exercise of this course (a newer streamlab's, a hand-made XADD) or
+            # malformed fields: counted, never a crash of the board.
+            self.unknown += 1
+            return
         if outcome not in ("correct", "wrong", "error"):
             # "not attempted": a check cell run with its blank untouched (Run All runs them
             # all), which says nothing about where the learner is.
@@ -411,6 +536,13 @@ class Progress:
     def status(self, learner: str, key: str) -> str:
         cell = self.cells.get((learner, key))
         return cell.status if cell else NOT_YET
+
+    def note(self) -> str:
+        """What was ignored, if anything: a line for under the board."""
+        if not self.unknown:
+            return ""
+        return (f"{self.unknown} progress entr{'y' if self.unknown == 1 else 'ies'} ignored as "
+                "unknown (an exercise this course lacks, or fields check() does not write).")
 
     def stuck(self) -> list[tuple[str, str, int, float]]:
         """(learner, exercise, failed checks, seconds since the first) for each learner stuck.
@@ -476,6 +608,8 @@ class Progress:
         lines.append(f"{MARKS[PASSED]} passed   {MARKS[TRIED]} tried, not passed yet   "
                      f"{MARKS[NOT_YET]} not yet.   Stuck: not passed after {STUCK_TRIES} failed "
                      f"checks or {STUCK_SECONDS // 60} minutes.")
+        if self.note():
+            lines.append(self.note())
         return "\n".join(lines)
 
 
@@ -528,22 +662,34 @@ def key_rows(r, learner: str, limit: int = 200) -> list[KeyRow]:
     return rows
 
 
+def printable(name: str) -> str:
+    """``name`` with control and other non-printable characters escaped (``\\x1b``).
+
+    Learners choose their key and group names: raw, an escape sequence in one would drive
+    the instructor's terminal.
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
+
+
 def keys_text(rows_by_learner: dict[str, list[KeyRow]]) -> str:
-    """Per learner: key count by lesson, and each stream with its groups' lag and pending."""
+    """Per learner: key count by lesson, and each stream with its groups' lag and pending.
+
+    Key and group names are the learners' own: printed with ``printable``.
+    """
     lines = []
     for learner, rows in rows_by_learner.items():
         by_lesson: dict[str, int] = {}
         for row in rows:
             by_lesson[row.key.split(":", 1)[0]] = by_lesson.get(row.key.split(":", 1)[0], 0) + 1
-        summary = ", ".join(f"{k} {v}" for k, v in sorted(by_lesson.items()))
+        summary = ", ".join(f"{printable(k)} {v}" for k, v in sorted(by_lesson.items()))
         lines.append(f"{learner}: {len(rows)} key(s) ({summary})" if rows else f"{learner}: no keys")
         for row in rows:
             if row.type != "stream":
                 continue
-            groups = "".join(f"; group {g} lag {'?' if lag is None else lag}, pending {p}"
+            groups = "".join(f"; group {printable(g)} lag {'?' if lag is None else lag}, pending {p}"
                              for g, lag, p in row.groups)
             entries = "1 entry" if row.length == 1 else f"{row.length} entries"
-            lines.append(f"    {row.key}: {entries}{groups}")
+            lines.append(f"    {printable(row.key)}: {entries}{groups}")
     return "\n".join(lines)
 
 

@@ -112,21 +112,106 @@ def test_a_rerun_keeps_passwords_rotate_changes_them(admin, admin_url, tmp_path)
     assert {k: after[k] for k in before} == before
     assert as_learner(after["learner01"]).ping()
 
-    # A CSV lost: the server only holds hashes, so the users get new passwords, said so.
+    # A CSV lost (or another --out): the server holds only hashes, and nobody's password
+    # changes without --rotate; the users are kept, said so, and have no row in this CSV.
     out.unlink()
-    lost = workshop.setup(admin, workshop.default_names(1), out, admin_url)
-    assert {a.learner: a.status for a in lost} == {
-        "learner01": "rotated", "learner02": "rotated", "learner03": "rotated"}
-    with pytest.raises(redis.AuthenticationError):
-        as_learner(before["learner01"]).ping()
-
-    held = as_learner(rows_of(out)["learner02"])
+    held = as_learner(after["learner02"])
     assert held.ping()
+    lost = workshop.setup(admin, workshop.default_names(1), out, admin_url)
+    assert {a.learner: a.status for a in lost} == dict.fromkeys(
+        ["learner01", "learner02", "learner03"], workshop.KEPT_UNKNOWN)
+    assert rows_of(out) == {}
+    assert as_learner(before["learner01"]).ping() and held.execute_command("PING")
+
     workshop.setup(admin, [], out, admin_url, rotate=True)
     with pytest.raises(redis.ConnectionError):
         held.execute_command("PING")  # --rotate closed the connection the old password opened
     held.close()
-    assert all(as_learner(u).ping() for u in rows_of(out).values())
+    with pytest.raises(redis.AuthenticationError):
+        as_learner(before["learner01"]).ping()
+    assert len(rows_of(out)) == 3 and all(as_learner(u).ping() for u in rows_of(out).values())
+
+
+def test_a_rerun_with_another_csv_changes_no_password(admin, admin_url, tmp_path, capsys):
+    """Review #1: a re-run from elsewhere, with empty --names, or onto a file of something else."""
+    first = tmp_path / "l.csv"
+    workshop.setup(admin, ["ana", "ben"], first, admin_url)
+    urls = rows_of(first)
+    ana = as_learner(urls["ana"])
+    assert ana.ping()
+    run = ["workshop", "setup", "--url", admin_url]
+
+    assert cli.main(run + ["--names", ",,,", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "holds no name" in capsys.readouterr().err
+    assert cli.main(run + ["--names", "ana,ben", "--learners", "3"]) == 2
+    assert "--names lists 2" in capsys.readouterr().err
+    assert cli.main(run + ["--learners", "2000"]) == 2
+    assert "typo" in capsys.readouterr().err
+
+    other = tmp_path / "x.csv"
+    assert cli.main(run + ["--names", "carl", "--out", str(other)]) == 0
+    said = capsys.readouterr().out
+    assert said.count(workshop.KEPT_UNKNOWN) == 2 and "1 new" in said
+    assert list(rows_of(other)) == ["carl"]
+    assert ana.execute_command("PING") and as_learner(urls["ben"]).ping()  # nobody locked out
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("learner,email,team\ncarl,carl@example.org,red\n")
+    assert cli.main(run + ["--names", "carl", "--out", str(roster)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert roster.read_text() == "learner,email,team\ncarl,carl@example.org,red\n"
+    assert cli.main(run + ["--names", "carl", "--out", str(roster), "--force"]) == 0
+    assert list(rows_of(roster)) == []  # carl's password is in x.csv, not here
+    ana.close()
+
+
+def test_setup_checks_what_it_can_before_changing_anything(admin, admin_url, tmp_path, capsys):
+    """Review #2: a grant missing, or an --out that cannot be written, changes no password."""
+    out = tmp_path / "l.csv"
+    workshop.setup(admin, ["ana"], out, admin_url)
+    before = out.read_text()
+    admin.execute_command("ACL", "SETUSER", "admin2", "on", ">adm2pw", "~*", "&*", "+acl", "+@read",
+                          "+@write", "+@stream", "+scan", "+unlink")
+    admin2 = admin_url.replace("redis://", "redis://admin2:adm2pw@")
+    assert cli.main(["workshop", "setup", "--names", "ana", "--out", str(out), "--rotate",
+                     "--url", admin2]) == 1
+    err = capsys.readouterr().err
+    assert "CLIENT KILL" in err and "+client|kill" in err and "unset REDIS_URL" not in err
+    assert out.read_text() == before and as_learner(rows_of(out)["ana"]).ping()
+
+    # The grant the messages recommend is enough.
+    admin.execute_command("ACL", "SETUSER", "admin2", "+client|kill")
+    assert cli.main(["workshop", "setup", "--names", "ana", "--out", str(out), "--rotate",
+                     "--url", admin2]) == 0
+    assert out.read_text() != before and as_learner(rows_of(out)["ana"]).ping()
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+    missing = tmp_path / "nowhere" / "x.csv"
+    assert cli.main(["workshop", "setup", "--names", "carl", "--out", str(missing),
+                     "--url", admin_url]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert "carl" not in admin.execute_command("ACL", "USERS")
+    assert "carl" not in workshop.registered(admin)
+
+
+def test_the_csv_is_private_and_never_written_through_a_symlink(admin, admin_url, tmp_path):
+    """Review #5: a stale world-readable .tmp, a symlink at --out."""
+    out = tmp_path / "l.csv"
+    stale = tmp_path / "l.csv.tmp"
+    stale.write_text("stale")
+    os.chmod(stale, 0o644)
+    workshop.setup(admin, ["ana"], out, admin_url)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600 and list(rows_of(out)) == ["ana"]
+
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("learner,redis_url,namespace\n")
+    os.chmod(target, 0o644)
+    linked = tmp_path / "linked.csv"
+    linked.symlink_to(target)
+    workshop.setup(admin, ["ana"], linked, admin_url, rotate=True)
+    assert target.read_text() == "learner,redis_url,namespace\n"  # the target untouched
+    assert not linked.is_symlink() and stat.S_IMODE(os.stat(linked).st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.csv", "l.csv", "l.csv.tmp", "linked.csv"]
 
 
 def test_setup_never_takes_over_a_user_it_did_not_make(admin, admin_url, tmp_path, capsys):
@@ -160,6 +245,22 @@ def test_teardown_removes_the_workshop_and_nothing_else(admin, admin_url, tmp_pa
     assert set(admin.execute_command("ACL", "USERS")) == {"default", "carol"}
     assert sorted(admin.keys("*")) == sorted(others)
     assert workshop.teardown(admin).users == []  # a second teardown finds nothing to do
+
+
+def test_teardown_keeps_a_user_whose_rules_are_not_the_workshops(admin, admin_url, tmp_path, capsys):
+    """Review #6: a registered name whose user was remade by hand is not the workshop's any more."""
+    workshop.setup(admin, ["ana", "ben"], tmp_path / "l.csv", admin_url)
+    admin.execute_command("ACL", "DELUSER", "ana")
+    admin.execute_command("ACL", "SETUSER", "ana", "on", ">otherpw", "~*", "+@all")
+    admin.set("ws:ana:important", "keep")
+    assert workshop.is_workshops(admin, "ben") and not workshop.is_workshops(admin, "ana")
+
+    assert cli.main(["workshop", "teardown", "--url", admin_url]) == 0
+    said = capsys.readouterr().out
+    assert "1 user(s) (ben)" in said and "ana: not deleted, its rules are not the workshop's" in said
+    assert set(admin.execute_command("ACL", "USERS")) == {"default", "ana"}
+    assert admin.get("ws:ana:important") == "keep"
+    assert workshop.registered(admin) == ["ana"]  # still listed, so the next teardown says it again
 
 
 def test_an_admin_user_of_its_own_name_is_not_taken_for_a_learner(admin, own_server_url, tmp_path,
@@ -234,6 +335,35 @@ def test_the_board_counts_what_scripted_learners_check(admin, admin_url, tmp_pat
     assert lines["ben"].split()[1] == "✘···" and "STUCK: 3 failed check(s)" in lines["ben"]
     assert lines["carl"].split()[1] == "····"
     assert "ana: 1 key(s) (lesson01 1)" in board and "lesson01:ex1: 3 entries" in board and "carl: no keys" in board
+
+
+def test_the_board_ignores_progress_of_an_unknown_exercise(admin, admin_url, tmp_path):
+    """Review #8: a newer streamlab's exercise, or a learner's hand-made XADD, never crashes it."""
+    from streamlab import boardpanel
+
+    urls = {a.learner: a.redis_url for a in workshop.setup(admin, ["ana"], tmp_path / "l.csv", admin_url)}
+    ana = as_learner(urls["ana"])
+    for fields in [{"lesson": 1, "exercise": 99, "outcome": "wrong"}] * 3 + [
+            {"lesson": "x", "exercise": 1, "outcome": "wrong"}, {"exercise": 1, "outcome": "wrong"}]:
+        ana.xadd(workshop.progress_key("ana"), {"event": "check", **fields})
+    ana.close()
+    progress = workshop.Progress(admin)
+    assert progress.poll() == 1 + 5
+    assert progress.unknown == 5 and progress.stuck() == [] and "01.99" not in progress.frame()
+    assert "5 progress entries ignored as unknown" in progress.text()
+    boardpanel.board_figure(progress)
+
+    # The figure itself skips what it has no column for, whatever Progress reports.
+    progress.stuck = lambda: [("ana", "01.99", 3, 60.0), ("nobody", "01.1", 3, 60.0)]
+    assert boardpanel.board_figure(progress).axes
+
+
+def test_board_keys_escapes_control_characters_in_key_names():
+    rows = {"ana": [workshop.KeyRow("ana", "lesson03:\x1b]0;x\x07\x1b[2J", "stream", 1,
+                                    [("g\x1b[31m", 0, 0)])]}
+    text = workshop.keys_text(rows)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "lesson03:\\x1b]0;x\\x07\\x1b[2J: 1 entry; group g\\x1b[31m" in text
 
 
 def test_a_check_reports_nothing_without_a_workshop(r, prefix):
