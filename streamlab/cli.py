@@ -454,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--names", help="comma-separated learner names instead (e.g. ana,ben,chloe)")
     a.add_argument("--out", default="learners.csv",
                    help="the CSV to write (learner, redis_url, namespace; mode 600); an existing one "
-                        "is read first, so a re-run keeps those passwords (default learners.csv)")
+                        "is read first, so a re-run keeps those passwords; a file setup did not write is "
+                        "refused without --force (default learners.csv)")
     a.add_argument("--host", help="host[:port] to put in the learners' URLs when they reach the "
                                   "server by another name than you (default: the admin URL's)")
     a.add_argument("--rotate", action="store_true",
