@@ -413,8 +413,8 @@ def accounts_table(accounts: list[Account], out: Path) -> str:
     lines.append(f"{len(accounts)} learner(s): {counts['new']} new, {counts['kept']} kept, "
                  f"{counts['rotated']} with a new password.")
     if counts[KEPT_UNKNOWN]:
-        lines.append(f"{counts[KEPT_UNKNOWN]} kept whose password {out} does not hold: their URLs "
-                     "are in the CSV that made them (or run again with --rotate for new ones).")
+        lines.append(f"{counts[KEPT_UNKNOWN]} more kept, their passwords unchanged but not in {out}: "
+                     "their URLs are in the CSV that made them (or run again with --rotate for new ones).")
     lines.append(f"Their passwords are only in {out} (readable by you alone): give each learner the "
                  "redis_url of their row, to export as REDIS_URL. Nothing else prints them.")
     return "\n".join(lines)

@@ -151,7 +151,7 @@ def test_a_rerun_with_another_csv_changes_no_password(admin, admin_url, tmp_path
     other = tmp_path / "x.csv"
     assert cli.main(run + ["--names", "carl", "--out", str(other)]) == 0
     said = capsys.readouterr().out
-    assert said.count(workshop.KEPT_UNKNOWN) == 2 and "1 new" in said
+    assert said.count(workshop.KEPT_UNKNOWN) == 2 and "1 new" in said and "2 more kept" in said
     assert list(rows_of(other)) == ["carl"]
     assert ana.execute_command("PING") and as_learner(urls["ben"]).ping()  # nobody locked out
 
