@@ -32,7 +32,7 @@ import threading
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import redis
 
@@ -120,7 +120,15 @@ class BackendError(RuntimeError):
 
 
 SCHEMES = ("redis", "rediss", "unix")
-_SECRET_QUERY = re.compile(r"(?i)([?&][^=&#]*pass[^=&#]*=)[^&#]*")
+_QUERY_PARAM = re.compile(r"([?&])([^=&#]*)=([^&#]*)")
+
+
+def _hide_query_secrets(text: str) -> str:
+    """``?password=x`` (any name holding ``pass``, also percent-encoded: ``p%61ss``) -> ``***``."""
+    def hide(m: re.Match) -> str:
+        name = unquote(m.group(2)).lower()
+        return f"{m.group(1)}{m.group(2)}=***" if "pass" in name else m.group(0)
+    return _QUERY_PARAM.sub(hide, text)
 
 
 def redact(url: str | None) -> str:
@@ -129,20 +137,27 @@ def redact(url: str | None) -> str:
     Works on the text, not on a parse of it, so a password holding an
     unencoded ``/``, ``#``, ``?`` or ``@`` (which confuses every URL parser) is
     hidden too: everything between ``//`` and the last ``@`` is user and password.
-    ``?password=`` style query parameters are hidden as well.
+    ``?password=`` style query parameters are hidden as well (names percent-decoded,
+    as redis-py decodes them). A user part without ``:`` (``redis://PW@host``: redis-py
+    sends it as the password's companion, and people put passwords there) and one with an
+    encoded ``:`` (``u%3Apw@``) are hidden whole. Text that is not a well-formed URL
+    (no ``scheme://``: ``user:pw@host``, ``redis:/user:pw@host``) gets everything
+    before its last ``@`` replaced by ``***``.
     """
     if not url:
         return ""
-    text = _SECRET_QUERY.sub(r"\1***", url)
-    start = text.find("//")
+    text = _hide_query_secrets(url)
     at = text.rfind("@")
-    if start < 0 or at < start:
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme.lower() not in SCHEMES:
+        return f"***{text[at:]}" if at >= 0 else text
+    start = len(scheme) + 3
+    if at < start:
         return text
-    userinfo = text[start + 2:at]
-    if ":" not in userinfo:
-        return text  # a user name alone is no secret
-    user = userinfo.split(":", 1)[0]
-    return f"{text[:start + 2]}{user}:***{text[at:]}"
+    user, colon, _ = text[start:at].partition(":")
+    if not colon or "%3a" in user.lower():
+        return f"{text[:start]}***{text[at:]}"
+    return f"{text[:start]}{user}:***{text[at:]}"
 
 
 def check_url(url: str) -> None:
@@ -387,7 +402,10 @@ def _attach_namespace(backend: Backend, learner: str | None) -> None:
     """Give ``backend`` the learner namespace ``learner``/STREAMLAB_LEARNER/the URL's user asks for."""
     url_user = None
     if backend.url and backend.kind in ("url", "env", "local"):
-        url_user = urlsplit(backend.url).username
+        parts = urlsplit(backend.url)
+        url_user = parts.username
+        if not url_user:  # redis-py also takes the user from ?username=ana
+            url_user = (parse_qs(parts.query).get("username") or [None])[0]
     try:
         name = _namespace.resolve(learner, url_user)
     except _namespace.NamespaceError as exc:
@@ -799,7 +817,16 @@ def probe_features(client) -> dict[str, bool]:
         else:
             found = _probed.get(_server_key(b))
         if found is None:
-            found = _probe_all(client)
+            try:
+                found = _probe_all(client)
+            except redis.exceptions.NoPermissionError as exc:
+                # Not "missing": unknown. Nothing is cached, so a client allowed to probe
+                # (another user, or this one once the ACL is fixed) probes afresh.
+                raise BackendError(
+                    "could not find out which stream features this server has: the Redis "
+                    f"user may not run the probe on a scratch key ({exc}). Connect with the "
+                    "learner's namespace (the URL's user name, or connect(learner=...)), or ask "
+                    "the instructor for a user that may write its own keys.") from None
             if b.is_fake:
                 _probed_fake[b.fake_server] = found
             else:
@@ -817,7 +844,10 @@ def forget_probes() -> None:
 def _server_key(b: Backend) -> tuple:
     parts = urlsplit(b.url or "")
     where = parts.path if parts.scheme == "unix" else ""  # a redis:// path is only the db
-    return (parts.hostname, parts.port or 6379, where, b.server_name, b.version_text)
+    # The user and namespace too: what one ACL user may probe another may not.
+    user = parts.username or (parse_qs(parts.query).get("username") or [None])[0]
+    prefix = b.namespace.prefix if b.namespace else None
+    return (parts.hostname, parts.port or 6379, where, b.server_name, b.version_text, user, prefix)
 
 
 def _probe_all(client) -> dict[str, bool]:
@@ -908,6 +938,8 @@ def _try_feature(r, feature: str) -> bool:
         r.xadd(key, {"f": "2"}, id="6-1")
         r.xgroup_create(key, "g", id="0")
         return bool(_TRIES[feature](r, key))
+    except redis.exceptions.NoPermissionError:
+        raise  # the ACL's answer, not the server's: the feature is unknown, not missing
     except (redis.ResponseError, TypeError, AttributeError, IndexError, KeyError, ValueError):
         return False
     finally:

@@ -138,7 +138,13 @@ def new_way(features: dict[str, bool]) -> dict[str, list[str]]:
 
 def check_features(client) -> list[Check]:
     """What the server is (from HELLO), which new-way cells run on it, what it lacks."""
-    features = client.features()
+    try:
+        features = client.features()
+    except _backend.BackendError as exc:  # the ACL refused the probe's XADD: lessons would fail too
+        return [Check("server", True, client.backend.server),
+                Check("features", False, str(exc),
+                      "give the URL's user a namespace it may write (streamlab workshop setup "
+                      "makes such users), or use a URL whose user may write keys")]
     cells = new_way(features)
     detail = f"run for real here: {', '.join(cells['real']) or 'none'}"
     if cells["emulated"]:

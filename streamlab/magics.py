@@ -133,8 +133,9 @@ SHARED_REFUSALS: dict[str, tuple[str, str]] = {
              "copy what you need with the lesson's commands"),
     "CONFIG": ("CONFIG SET changes the server for everyone and CONFIG GET can show its "
                "passwords", _SETTINGS),
-    "ACL": ("it changes or shows the server's users and their passwords", "ACL WHOAMI says who "
-            "you are; the instructor manages users"),
+    "ACL": ("it changes or shows the server's users and their passwords", "the line "
+            "sl.connect() prints (or print(r.backend)) says who you are; the instructor manages "
+            "users"),
     "REPLICAOF": ("it makes the server a replica and throws its data away", _PRIVATE),
     "SLAVEOF": ("it makes the server a replica and throws its data away", _PRIVATE),
     "FAILOVER": ("it hands the server's role to a replica", _PRIVATE),
@@ -154,6 +155,10 @@ SHARED_REFUSALS: dict[str, tuple[str, str]] = {
     "FUNCTION": ("it changes the function libraries everyone shares", _PRIVATE),
     "SCRIPT": ("it changes the script cache everyone shares (FLUSH, KILL)", _PRIVATE),
     "CLIENT KILL": ("it disconnects other people", _PRIVATE),
+    "CLIENT TRACKING": ("with BCAST it reports the name of every key anyone changes, other "
+                        "people's too", _PRIVATE),
+    "COPY DB": ("COPY ... DB writes into another database, maybe someone else's",
+                "COPY without DB copies within your own database"),
     "CLIENT PAUSE": ("it freezes every client of the server", _PRIVATE),
     "CLIENT UNPAUSE": ("it unfreezes clients someone else paused", _PRIVATE),
     "CLIENT UNBLOCK": ("it wakes other people's blocked reads", _PRIVATE),
@@ -531,6 +536,13 @@ class Session:
         breaker = SESSION_BREAKERS.get(f"{name} {sub}") or SESSION_BREAKERS.get(name)
         if breaker:
             return f"streamlab: {_shown_name(name, sub, breaker)} refused: it {breaker}."
+        if name == "HELLO" and len(args) > 1 and args[1] != b"2":
+            return (f"streamlab: HELLO {args[1].decode('utf-8', 'replace')} refused: it switches "
+                    "this connection to another protocol, which the cell's reply reader does not "
+                    "read; the session stays on RESP2 (HELLO 2, or HELLO alone, runs).")
+        if name == "RANDOMKEY" and self.backend.namespace is not None:
+            return ("streamlab: RANDOMKEY refused in a learner namespace: it picks from every "
+                    "key on the server, other learners' too. Instead: SCAN 0 lists your own keys.")
         if name in NEVER_RETURN:
             return (f"streamlab: {name} listens until stopped, so it would never finish the "
                     "cell. Use r.pubsub() in Python instead (lesson 06).")
@@ -558,7 +570,9 @@ class Session:
         if name == "EXEC":
             queued, self._queued = self._queued or [], None
             if isinstance(reply, list):
-                return [_as_status(q, x) for q, x in zip(queued, reply)]
+                ns = self.backend.namespace  # each queued reply unmapped as if run alone
+                return [_as_status(q, ns.unmap_reply(tuple(q), x) if ns else x)
+                        for q, x in zip(queued, reply)]
         elif name == "DISCARD":
             self._queued = None
         elif name == "MULTI":
@@ -585,6 +599,10 @@ def shared_refusal(args: list[bytes]) -> tuple[str, str, str] | None:
     if name == "HELLO":
         if b"AUTH" in (a.upper() for a in args[1:]):
             return ("HELLO ... AUTH", *SHARED_REFUSALS["HELLO AUTH"])
+        return None
+    if name == "COPY":
+        if b"DB" in (a.upper() for a in args[3:]):
+            return ("COPY ... DB", *SHARED_REFUSALS["COPY DB"])
         return None
     if name in ("SORT", "SORT_RO"):
         if {b"BY", b"GET"} & {a.upper() for a in args[2:]}:

@@ -89,6 +89,14 @@ def acl_rules(learner: str) -> list[str]:
     return [f"~{prefix}*", f"&{prefix}*"]
 
 
+#: Commands the ACL cannot hold to the learner's key and channel patterns, that show other
+#: learners' key or channel names (or how many keys there are) and the course does without:
+#: CLIENT TRACKING (BCAST sends every changed key's name), RANDOMKEY, DBSIZE, PUBSUB
+#: CHANNELS/SHARDCHANNELS. SCAN stays (sl.reset() needs it): through streamlab every SCAN
+#: is kept to the namespace, but a raw redis-cli SCAN shows every key name (README says so).
+NAME_LEAKS = ("-client|tracking", "-randomkey", "-dbsize", "-pubsub|channels",
+              "-pubsub|shardchannels")
+
 #: What a fenced learner may run: streams, Pub/Sub, reading and writing its own keys,
 #: MULTI/EXEC pipelines and the connection commands (HELLO, PING, COMMAND INFO); never a
 #: @dangerous one (INFO, CONFIG, KEYS, FLUSHALL, CLIENT KILL, ...). Lua scripts run
@@ -98,7 +106,8 @@ def acl_rules(learner: str) -> list[str]:
 #: and FUNCTION (load, delete, flush: all @write or @scripting) stay out.
 FENCE_CATEGORIES = ("-@all", "+@connection", "+@stream", "+@pubsub", "+@read", "+@write",
                     "+@transaction", "-@dangerous", "+eval", "+evalsha", "+eval_ro",
-                    "+evalsha_ro", "+script|load", "+script|exists", "-function")
+                    "+evalsha_ro", "+script|load", "+script|exists", "-function",
+                    *NAME_LEAKS)
 
 
 def acl_setuser_args(learner: str, password: str) -> list[str]:
@@ -141,7 +150,10 @@ def _pairs(flat) -> dict:
 
 
 def _text(value) -> str:
-    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+    # surrogateescape: a key is any bytes (b"\xff" too); only command words need real text.
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
 
 
 def _parse_spec(raw) -> list:
@@ -185,16 +197,18 @@ def parse_command_info(raw) -> dict | None:
     return entry
 
 
-def _positions(specs: list, args: list) -> set[int] | None:
+def _positions(specs: list, args: list) -> tuple[set[int], bool]:
     """The indexes of ``args`` (``args[0]`` the command) that are keys, as Redis finds them.
 
     This is the server's own ``getKeysUsingKeySpecs``: a begin-search step
     (a fixed index, or the argument after a keyword) then a find-keys step (a
-    range, or a count argument then that many keys). None if a spec is of a kind
-    this does not know (then the caller asks the server, ``COMMAND GETKEYS``).
+    range, or a count argument then that many keys). The second value is False if a
+    spec is of a kind this does not know (SORT's STORE): then the caller asks the server,
+    ``COMMAND GETKEYS``, or makes do with the keys found.
     """
     argc = len(args)
     found: set[int] = set()
+    complete = True
     for begin, find in specs:
         if begin[0] == "index":
             first = begin[1]
@@ -214,7 +228,8 @@ def _positions(specs: list, args: list) -> set[int] | None:
             if not first:
                 continue
         else:
-            return None
+            complete = False
+            continue
         if find[0] == "range":
             lastkey, step, limit = find[1], find[2], find[3]
             if lastkey >= 0:
@@ -234,9 +249,10 @@ def _positions(specs: list, args: list) -> set[int] | None:
             first += firstkey
             last = first + count - 1
         else:
-            return None
+            complete = False
+            continue
         found.update(i for i in range(first, last + 1, max(step, 1)) if 0 < i < argc)
-    return found
+    return found, complete
 
 
 _table: dict | None = None
@@ -330,10 +346,10 @@ class Namespace:
         specs = entry["specs"]
         if entry.get("sub"):
             specs = entry["sub"].get(sub, [])
-        found = _positions(specs, list(args))
-        if found is None:
+        found, complete = _positions(specs, list(args))
+        if not complete:
             if self._getkeys is None:
-                return set()
+                return found  # the keys the known specs find (SORT's first key, not STORE's)
             keys = set(map(_text, self._getkeys(args)))
             return {i for i in range(1, len(args)) if _text(args[i]) in keys}
         return found
@@ -346,6 +362,10 @@ class Namespace:
         name = words[0]
         if name == "SCAN":
             return self._map_scan(args)
+        if name == "RANDOMKEY":
+            raise NamespaceError(
+                "RANDOMKEY picks from every key on the server, other learners' too, so it does "
+                "not run in a learner namespace. SCAN 0 lists your own keys.")
         if name == "KEYS" and len(args) == 2:
             return (args[0], self.key(args[1]))
         if name == "PUBSUB":
@@ -360,12 +380,16 @@ class Namespace:
         return tuple(self.key(a) if i in positions else a for i, a in enumerate(args))
 
     def _map_scan(self, args: tuple) -> tuple:
+        """``SCAN cursor [MATCH p] [COUNT n] [TYPE t]`` kept to the namespace: every MATCH
+        (Redis uses the last one) gets the prefix, or ``MATCH prefix*`` is added. Options
+        go in pairs, so a value that reads ``match`` (``TYPE match``) is not taken for one."""
         out = list(args)
-        for i in range(2, len(out) - 1):
+        matched = False
+        for i in range(2, len(out) - 1, 2):
             if _text(out[i]).upper() == "MATCH":
                 out[i + 1] = self.key(out[i + 1])
-                return tuple(out)
-        return (*out, "MATCH", self.prefix + "*")
+                matched = True
+        return tuple(out) if matched else (*out, "MATCH", self.prefix + "*")
 
     def unmap_reply(self, args: tuple, reply):
         """``reply`` with the prefix taken off the key and channel names it carries."""

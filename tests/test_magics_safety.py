@@ -45,6 +45,8 @@ SAMPLES = {
     "CLIENT UNPAUSE": "CLIENT UNPAUSE",
     "CLIENT UNBLOCK": "CLIENT UNBLOCK 999999",
     "CLIENT NO-EVICT": "CLIENT NO-EVICT off",
+    "CLIENT TRACKING": "CLIENT TRACKING on BCAST",
+    "COPY DB": "COPY k k2 DB 5 REPLACE",
     "DEBUG": "DEBUG SLEEP 0",
     "SAVE": "SAVE",
     "BGSAVE": "BGSAVE",
@@ -228,3 +230,54 @@ def test_shared_refusal_looks_at_subcommands_and_options():
     assert shared_refusal(split_args("SORT k GET #"))[0] == "SORT ... BY/GET"
     assert shared_refusal(split_args("HELLO 2")) is None
     assert shared_refusal(split_args("config get maxmemory"))[0] == "CONFIG"
+
+
+def test_copy_into_another_database_is_refused_on_a_shared_server(throwaway, capsys):
+    shared = sl_backend.connect(throwaway.url, quiet=True, learner="")
+    admin = redis.Redis(port=throwaway.port, db=5, decode_responses=True)
+    session = Session(shared)
+    try:
+        out = run(session, "SET attack:k v\nCOPY attack:k attack:victim DB 5 REPLACE\n"
+                           "COPY attack:k attack:copy", capsys)
+        assert "streamlab: COPY ... DB refused on this server" in out
+        assert admin.exists("attack:victim") == 0
+        assert out.strip().endswith("(integer) 1")  # COPY within the database still runs
+    finally:
+        session.close()
+        shared.close()
+        admin.close()
+
+
+@pytest.mark.parametrize("line", ["HELLO 3", "hello 3 SETNAME x"])
+def test_a_protocol_switch_is_refused_everywhere_and_the_session_stays_on_resp2(line, capsys):
+    client = sl_backend.connect(backend="fake", quiet=True)
+    session = Session(client)
+    try:
+        out = run(session, line, capsys)
+        assert out.startswith("streamlab: HELLO 3 refused") and len(out.strip().splitlines()) == 1
+        out = run(session, "XADD lesson01:hello * f v\nXINFO STREAM lesson01:hello", capsys)
+        assert "Protocol Error" not in out and '"length"' in out
+        assert "proto" in run(session, "HELLO 2", capsys)  # RESP2 itself still runs
+    finally:
+        client.delete("lesson01:hello")
+        session.close()
+        client.close()
+
+
+def test_the_acl_refusal_suggests_nothing_a_workshop_learner_cannot_run():
+    why, instead = SHARED_REFUSALS["ACL"]
+    assert "ACL" not in instead and "sl.connect()" in instead
+
+
+def test_in_a_namespace_randomkey_is_refused_and_exec_replies_are_unmapped(capsys):
+    client = sl_backend.connect(backend="fake", quiet=True, learner="ana")
+    session = Session(client)
+    try:
+        assert "RANDOMKEY refused in a learner namespace" in run(session, "RANDOMKEY", capsys)
+        out = run(session, "XADD lesson03:sensors 1-1 t 21\nMULTI\n"
+                           "XREAD STREAMS lesson03:sensors 0\nEXEC", capsys)
+        assert '"lesson03:sensors"' in out and "ws:ana:" not in out, out
+    finally:
+        client.delete("lesson03:sensors")
+        session.close()
+        client.close()

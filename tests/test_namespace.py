@@ -430,3 +430,98 @@ def test_the_usual_workshop_recipe_without_info_connects(fenced_server, monkeypa
         r.close()
     finally:
         admin.execute_command("ACL", "DELUSER", "wide")
+
+
+# --- names that must not leak (review: attack findings 3, 9, 10, 13) ----------------------
+
+def test_every_scan_match_is_kept_in_the_namespace():
+    """Redis uses the last MATCH: a second one must not walk the whole keyspace."""
+    ns = namespace.Namespace("ana")
+    assert ns.map_args(("SCAN", 0, "MATCH", "x", "MATCH", "*")) == \
+        ("SCAN", 0, "MATCH", "ws:ana:x", "MATCH", "ws:ana:*")
+    # Options go in pairs: a TYPE whose value reads "match" is no MATCH keyword.
+    assert ns.map_args(("SCAN", 0, "TYPE", "match", "MATCH", "x")) == \
+        ("SCAN", 0, "TYPE", "match", "MATCH", "ws:ana:x")
+    assert ns.map_args(("SCAN", 0, "COUNT", "match")) == \
+        ("SCAN", 0, "COUNT", "match", "MATCH", "ws:ana:*")
+
+
+def test_randomkey_is_refused_in_a_namespace():
+    with pytest.raises(namespace.NamespaceError, match="SCAN 0 lists your own keys"):
+        namespace.Namespace("ana").map_args(("RANDOMKEY",))
+
+
+def test_a_key_that_is_not_utf8_is_renamed_as_bytes():
+    ns = namespace.Namespace("ana")
+    assert ns.map_args((b"EXISTS", b"\xff")) == (b"EXISTS", b"ws:ana:\xff")
+    assert ns.map_args((b"XADD", b"\xff\xfe", b"*", b"f", b"v"))[1] == b"ws:ana:\xff\xfe"
+
+
+def test_sort_keys_are_renamed_without_the_servers_getkeys():
+    """SORT's STORE key has an "unknown" spec: the first key is still found (fakeredis)."""
+    ns = namespace.Namespace("ana")
+    assert ns.map_args(("SORT", "l", "STORE", "d"))[1] == "ws:ana:l"
+    assert ns.map_args(("SORT_RO", "k")) == ("SORT_RO", "ws:ana:k")
+
+
+def test_a_fenced_learner_cannot_list_other_learners_names(fenced_server, monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    bob = sl_backend.connect(urls["bob"], quiet=True)
+    raw_ana = redis.Redis.from_url(urls["ana"], decode_responses=True)
+    ana = sl_backend.connect(urls["ana"], quiet=True)
+    ps = bob.pubsub()
+    try:
+        bob.set("private-token", "x")
+        ps.subscribe("lesson06:alerts")
+        assert wait_until(lambda: admin.pubsub_numsub("ws:bob:lesson06:alerts")[0][1] == 1)
+        for leak in (("RANDOMKEY",), ("DBSIZE",), ("PUBSUB", "CHANNELS"),
+                     ("PUBSUB", "SHARDCHANNELS"), ("CLIENT", "TRACKING", "on", "BCAST")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                raw_ana.execute_command(*leak)
+        # Through streamlab, even a second MATCH stays in ana's own keys.
+        _, found = ana.execute_command("SCAN", 0, "MATCH", "x", "MATCH", "*", "COUNT", 1000)
+        assert not [k for k in found if "bob" in k], found
+        assert ana.pubsub_numsub("lesson06:alerts") == [("lesson06:alerts", 0)]  # still runs
+    finally:
+        ps.close()
+        bob.delete("private-token")
+        for c in (ana, bob, raw_ana):
+            c.close()
+
+
+def test_a_username_in_the_query_names_the_namespace_and_probes_are_per_user(fenced_server,
+                                                                             monkeypatch):
+    monkeypatch.delenv(namespace.LEARNER_ENV, raising=False)
+    admin, urls = fenced_server
+    base = urls["ana"].replace("ana:pw-ana@", "")
+    r = sl_backend.connect(f"{base}?username=ana&password=pw-ana", quiet=True)
+    try:
+        assert r.backend.learner == "ana"
+        assert r.supports("partial-ids") is True  # probed in ana's namespace, not refused
+    finally:
+        r.close()
+    sl_backend.forget_probes()
+    plain = sl_backend.connect(urls["ana"], quiet=True, learner="")  # no namespace: NOPERM
+    try:
+        with pytest.raises(sl_backend.BackendError, match="may not run the probe"):
+            plain.supports("partial-ids")
+    finally:
+        plain.close()
+    again = sl_backend.connect(urls["ana"], quiet=True)  # nothing "missing" was cached
+    try:
+        assert again.supports("partial-ids") is True
+    finally:
+        again.close()
+
+
+def test_doctor_reports_a_user_that_may_not_write_its_keys(fenced_server, capsys, monkeypatch):
+    import streamlab as sl
+
+    monkeypatch.setenv(namespace.LEARNER_ENV, "not-ana")  # a namespace the ACL does not allow
+    admin, urls = fenced_server
+    sl_backend.forget_probes()
+    sl.doctor(urls["ana"])
+    out = capsys.readouterr().out
+    assert "Everything the course needs is here" not in out
+    assert "may not run the probe" in out and "pw-ana" not in out

@@ -110,7 +110,33 @@ def test_errors_quoting_urls_are_redacted():
         assert "***" in shown
         assert_no_secret(shown, url)
         assert_no_secret(explain(redis.ConnectionError(f"cannot reach {url}")), url)
-    assert sl_backend.redact("redis://ana@h:1/0") == "redis://ana@h:1/0"  # no password: as is
+    # A lone user part may be a password put where the user goes (redis-py sends it): hidden.
+    assert sl_backend.redact("redis://kappa5sigma8@h:1/0") == "redis://***@h:1/0"
+    assert sl_backend.redact("redis://h:1/0") == "redis://h:1/0"  # nothing secret: as is
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("ana:kappa5sigma8@127.0.0.1:7681", "***@127.0.0.1:7681"),  # no redis://
+    ("redis:/ana:kappa5sigma8@h:1/0", "***@h:1/0"),
+    ("http://ana:kappa5sigma8@h:1/0", "***@h:1/0"),
+    ("redis://u%3Akappa5sigma8@h:1/0", "redis://***@h:1/0"),  # an encoded ':'
+    ("redis://u:x@h:1/0?p%61ssword=kappa5sigma8", "redis://u:***@h:1/0?p%61ssword=***"),
+    ("redis://ana:kappa5sigma8@h:1/0", "redis://ana:***@h:1/0"),
+])
+def test_urls_that_are_not_well_formed_are_redacted_too(url, shown):
+    assert sl_backend.redact(url) == shown
+
+
+def test_a_url_without_scheme_is_never_echoed_with_its_password():
+    with pytest.raises(sl_backend.BackendError) as caught:
+        sl.connect("ana:kappa5sigma8@127.0.0.1:1", quiet=True)
+    assert_no_secret(str(caught.value), "no scheme")
+    assert "should look like redis://" in str(caught.value)
+    done = subprocess.run([sys.executable, "-m", "streamlab.cli", "doctor", "--url",
+                           "ana:kappa5sigma8@127.0.0.1:1"], capture_output=True, text=True,
+                          timeout=120)
+    assert "shows in the process list" in done.stderr
+    assert_no_secret(done.stdout + done.stderr, "doctor --url without scheme")
 
 
 def test_cli_never_prints_the_password_and_warns_about_url_in_argv(server):
