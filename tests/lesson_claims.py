@@ -218,7 +218,7 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("claimed by both:", r"20 claims for 20 entries; claimed by both: 0\b",
               "each entry went to exactly one rescuer"),
         Claim("XAUTOCLAIM lesson04:backlog workers rescuer 100 0-0 COUNT 3",
-              r'^1\) "\d+-\d+"\n2\) 1\) 1\) "\d+-\d+"[\s\S]*\n   3\) 1\) "\d+-\d+"[\s\S]*\n3\) \(empty array\)\s*$',
+              r'^1\) "\d+-\d+"\n2\) 1\) 1\) "\d+-\d+"[\s\S]*\n   3\) 1\) "\d+-\d+"[\s\S]*\n3\) \(empty array\)\n',
               "one call claimed three entries (all shown), deleted none, and gave a cursor"),
         Claim("pages = recovery.autoclaim_pages(", r"0-0\s+\S+\s+10\b[\s\S]*\s\S+\s+\S+\s+10\b[\s\S]*\s0-0\s+2\b",
               "the first page skips the three just claimed and claims ten, then ten, the last two end the scan"),
