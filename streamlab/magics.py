@@ -451,8 +451,9 @@ class Printout:
             if i and not part.startswith("<details") and not parts[i - 1].startswith("<details"):
                 joined += "\n"
             joined += part
+        # JupyterLab's own <pre> style breaks anywhere ("entri / es"): wrap at spaces first.
         return ("<pre class='streamlab-redis' style='margin:0;font-size:13px;line-height:1.35;"
-                f"white-space:pre-wrap'>{joined}</pre>")
+                f"white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere'>{joined}</pre>")
 
     def __repr__(self) -> str:
         return self.text()

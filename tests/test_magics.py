@@ -534,6 +534,8 @@ def test_html_keeps_every_line_behind_a_details_and_escapes():
     page = Printout(text)._repr_html_()
     assert "<details" in page and "&lt;1-0&gt;" in page and "<1-0>" not in page
     assert '30) 1) &quot;30-0&quot;' in page  # the hidden entries are there, folded
+    # Long lines wrap at spaces, not mid-word as JupyterLab's default <pre> style would.
+    assert "word-break:normal" in page and "overflow-wrap:anywhere" in page
 
 
 def test_errors_and_hints_are_styled_apart_from_replies(cell, prefix, shell):
