@@ -456,8 +456,9 @@ class Printout:
             if i and not part.startswith("<details") and not parts[i - 1].startswith("<details"):
                 joined += "\n"
             joined += part
+        # JupyterLab's own <pre> style breaks anywhere ("entri / es"): wrap at spaces first.
         return ("<pre class='streamlab-redis' style='margin:0;font-size:13px;line-height:1.35;"
-                f"white-space:pre-wrap'>{joined}</pre>")
+                f"white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere'>{joined}</pre>")
 
     def __repr__(self) -> str:
         return self.text()
@@ -488,6 +489,7 @@ class Session:
         """Run every command line of ``text``, printing each reply (see the module docstring)."""
         lines = [line.strip() for line in text.splitlines()]
         commands = [line for line in lines if line and not line.startswith("#")]
+        self._hints_shown: set[str] = set()  # each distinct hint once per cell, not per error
         for line in commands:
             if len(commands) > 1:
                 print(f"> {hide_password(line)}")
@@ -500,8 +502,8 @@ class Session:
             args = split_args(line)
         except ValueError as exc:
             print(exc)
-            print("hint: A quote is not closed, or a closing quote is followed by something "
-                  "other than a space. Quote the whole argument: 'like this' or \"like this\".")
+            self._print_hint("A quote is not closed, or a closing quote is followed by something "
+                             "other than a space. Quote the whole argument: 'like this' or \"like this\".")
             return True
         name, sub = _names(args)
         refusal = self._refusal(args)
@@ -522,13 +524,21 @@ class Session:
             if name in ("EXEC", "DISCARD"):
                 self._queued = None
             print(f"(error) {server_text(exc)}")
-            line_hint = hint(exc, name)
-            if line_hint:
-                print(f"hint: {line_hint}")
+            self._print_hint(hint(exc, name))
             return True
         print(format_reply(self._mark_status(args, name, sub, reply)))
         self._note_after(args)
         return True
+
+    def _print_hint(self, text: str | None) -> None:
+        """Print ``hint: text`` unless this cell already printed the same hint."""
+        shown = getattr(self, "_hints_shown", None)
+        if shown is None:
+            shown = self._hints_shown = set()
+        if not text or text in shown:
+            return
+        shown.add(text)
+        print(f"hint: {text}")
 
     def _refusal(self, args: list[bytes]) -> str | None:
         """Why this command does not run here (one line: the reason, then what to do), or None."""

@@ -195,6 +195,15 @@ def test_an_error_prints_error_and_hint_and_the_cell_carries_on(cell, prefix):
     assert lines[-1] == "(integer) 1"
 
 
+def test_a_hint_repeated_in_one_cell_is_printed_once(cell, prefix):
+    # Two errors of the same kind in one cell: both errors shown, their hint only once.
+    out = cell(f"XADD {prefix}s 5-1 a 1\nXADD {prefix}s 5-1 a 1\nXADD {prefix}s 4-1 a 1")
+    assert out.count("(error) ERR The ID specified in XADD") == 2
+    assert sum(line.startswith("hint: ") for line in out.splitlines()) == 1
+    # The next cell prints it again.
+    assert "hint: " in cell(f"XADD {prefix}s 3-1 a 1")
+
+
 def test_multi_exec_prints_queued_and_each_result(cell, prefix):
     out = cell(f"MULTI\nXADD {prefix}s 1-1 a 1\nSET {prefix}k v\nXLEN {prefix}s\nEXEC")
     replies = [line for line in out.splitlines() if not line.startswith("> ")]
@@ -525,6 +534,8 @@ def test_html_keeps_every_line_behind_a_details_and_escapes():
     page = Printout(text)._repr_html_()
     assert "<details" in page and "&lt;1-0&gt;" in page and "<1-0>" not in page
     assert '30) 1) &quot;30-0&quot;' in page  # the hidden entries are there, folded
+    # Long lines wrap at spaces, not mid-word as JupyterLab's default <pre> style would.
+    assert "word-break:normal" in page and "overflow-wrap:anywhere" in page
 
 
 def test_errors_and_hints_are_styled_apart_from_replies(cell, prefix, shell):
