@@ -160,10 +160,11 @@ def button_row(*buttons: W.Widget) -> W.HBox:
     return W.HBox(list(buttons), layout=W.Layout(align_items="center", flex_flow="row wrap"))
 
 
-def html_table(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None) -> str:
+def html_table(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None,
+               nowrap: tuple = ()) -> str:
     """A small borderless HTML table of ``rows`` (dicts), escaped; columns default to every key
     seen, in order; ``styles`` maps a row's index to extra CSS (see ``style.table_html``)."""
-    return style.table_html(rows, columns, styles)
+    return style.table_html(rows, columns, styles, nowrap)
 
 
 def counters_html(pairs) -> str:
