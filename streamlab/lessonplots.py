@@ -81,7 +81,8 @@ class TrimTiming:
 
     def pretty(self) -> pd.DataFrame:
         """The table with the column names a reader wants."""
-        return self.table.rename(columns={
+        table = self.table.assign(removed=[f"{n:,}" for n in self.table["removed"]])  # 99,000
+        return table.rename(columns={
             "xtrim_ms": f"one XTRIM of {self.entries:,} entries (ms)",
             "removed": "entries removed",
             "capped_s": f"{self.adds:,} capped XADDs (s)"}).rename_axis("trim")
