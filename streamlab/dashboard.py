@@ -258,9 +258,9 @@ class ConsumerPoolPanel(Panel):
         """The run's settings for the figure's grey line (the headline has the results)."""
         p = self.pool
         rate = f"{self.rate_slider.value:,.0f} msgs/s" if self.producer is not None else "no producer"
-        mode = dict((v, k) for k, v in self.mode.options)[self.mode.value]
-        return (f"{p.stream} · group {p.group} · {style.plural(len(p.consumers), 'consumer')} · "
-                f"{rate} · {mode} · {self.ms.value:g} ms/entry · COUNT {p.count}")
+        mode = ", one slow" if self.mode.value == "one-slow" else f" ({self.mode.value} time)"
+        return (f"{p.stream} · group {p.group} · {style.plural(len(p.consumers), 'consumer')}{mode} · "
+                f"{rate} · {self.ms.value:g} ms/entry · COUNT {p.count}")
 
     def _counters(self) -> list[tuple[str, str]]:
         frame = self.sampler.stream_frame()

@@ -143,7 +143,8 @@ def test_the_static_figure_gives_the_settings_under_the_headline_not_the_results
     p = ConsumerPoolPanel(r, prefix + "s", "g", consumers=3, rate=300, processing="one-slow", ms=3,
                           count=5, name=prefix + "panel")
     try:
-        assert p._title() == (f"{prefix}s · group g · 3 consumers · 300 msgs/s · one slow consumer · "
-                              "3 ms/entry · COUNT 5")
+        assert p._title() == f"{prefix}s · group g · 3 consumers, one slow · 300 msgs/s · 3 ms/entry · COUNT 5"
+        p.mode.value = "fixed"
+        assert "3 consumers (fixed time) · 300 msgs/s" in p._title()
     finally:
         p.close()
