@@ -74,7 +74,8 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
         tops = _outcome_bars(ax_hist, hist)
         ax_hist.set_xticks([int(i) for i in hist.index])
         ax_hist.set_ylim(0, max(tops) * 2.5)  # room for the labels on the log part of the axis
-        ax_hist.set_yscale("symlog", linthresh=10)
+        # Linear from 0 to 1, logarithmic above: a single order is a bar one decade tall.
+        ax_hist.set_yscale("symlog", linthresh=1)
         style.legend(ax_hist, outside="below", handlelength=1.2)  # under the plot, off the bars
     ax_hist.axvline(exp.max_deliveries + 0.5, color=ROLE["limit"], lw=1.2, ls="--")
     # Written along the top of the line, clear of the bars below it.
