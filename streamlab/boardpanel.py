@@ -2,41 +2,61 @@
 
     from streamlab.boardpanel import BoardPanel
     board = BoardPanel(admin)      # admin: sl.connect(ADMIN_URL) on the workshop's server
-    board                          # the widget: Start / Stop, the heat map, who is stuck, keys
+    board                          # the widget: Start / Stop, the heat map, who is stuck
     board.start()                  # reads the progress streams every `every` seconds
 
 The same data as ``streamlab workshop board`` (``workshop.Progress``). Colours are the
-Okabe–Ito palette, safe for colour-blind eyes, and every state has a second cue:
-*tried* cells are hatched, *stuck* ones are outlined in vermillion with a ``!``, and the
-legend says so, so the board also reads on a grey projector.
+course's roles (``style.ROLE``: passed blue, tried the pending purple), and every state
+has a second cue: *tried* cells are hatched, *stuck* ones are outlined in vermillion with a
+``!``, and the legend says so, so the board also reads on a grey projector.
 """
 
 from __future__ import annotations
 
 import html
-import io
 
 import ipywidgets as W
 
-from . import widgets, workers, workshop
+from . import style, widgets, workers, workshop
 
-# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
-# deficiency. Not yet is a pale grey so that the eye goes to what happened.
-COLOURS = {workshop.PASSED: "#009E73", workshop.TRIED: "#E69F00", workshop.NOT_YET: "#EEEEEE"}
-STUCK = "#D55E00"
+# The course's roles (docs/VISUAL.md): passed is the good outcome, blue; tried-not-passed is
+# work started and not finished, the pending colour, hatched; stuck is past a threshold, a
+# vermillion outline with a "!". Not yet is a pale grey so that the eye goes to what happened.
+COLOURS = {workshop.PASSED: style.ROLE["acked"], workshop.TRIED: style.ROLE["pending"],
+           workshop.NOT_YET: "#EEEEEE"}
+STUCK = style.ROLE["lost"]
+HATCH_EDGE = "#6b3a58"  # a dark shade of the pending colour: the hatching reads on it
 CODES = {workshop.NOT_YET: 0, workshop.TRIED: 1, workshop.PASSED: 2}
 
 
+def board_headline(progress: workshop.Progress) -> tuple[str, str]:
+    """(result, details) for the board: what was passed and who is stuck; the class's size."""
+    frame = progress.frame()
+    learners, columns = list(frame.index), list(frame.columns)
+    if not learners:
+        return "No learners on this server yet", "run `streamlab workshop setup` first"
+    passed = sum(c[workshop.PASSED] for c in progress.counts().values())
+    stuck = len(progress.stuck())
+    result = (f"{style.plural(passed, 'exercise')} passed, "
+              f"{style.plural(stuck, 'learner')} stuck" if stuck else
+              f"{style.plural(passed, 'exercise')} passed, nobody stuck")
+    lessons = len({c[:2] for c in columns})
+    details = (f"{style.plural(len(learners), 'learner')} · {style.plural(len(columns), 'exercise')} in "
+               f"{style.plural(lessons, 'lesson')} · stuck: {workshop.STUCK_TRIES} failed checks or "
+               f"{workshop.STUCK_SECONDS // 60} minutes")
+    return result, details
+
+
 def board_figure(progress: workshop.Progress, title: str | None = None):
-    """The heat map (a matplotlib Figure): one row per learner, one column per exercise."""
+    """The heat map (a ``style.figure``): one row per learner, one column per exercise, grouped
+    by lesson; the headline says how many exercises were passed and how many learners are stuck."""
     from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
 
     frame = progress.frame()
     learners, columns = list(frame.index), list(frame.columns)
     rows = max(1, len(learners))
-    fig = Figure(figsize=(max(7.0, 0.28 * len(columns) + 2.5), max(2.6, 0.32 * rows + 1.8)), dpi=100)
+    fig = style.figure(max(9.0, 0.34 * len(columns) + 2.5), min(6.4, max(3.4, 0.4 * rows + 2.6)))
     ax = fig.add_subplot()
     codes = frame.replace(CODES).to_numpy(dtype=float) if learners else [[0] * len(columns)]
     cmap = ListedColormap([COLOURS[workshop.NOT_YET], COLOURS[workshop.TRIED], COLOURS[workshop.PASSED]])
@@ -45,18 +65,23 @@ def board_figure(progress: workshop.Progress, title: str | None = None):
         for j, key in enumerate(columns):
             if frame.iat[i, j] == workshop.TRIED:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
-                                       edgecolor="#5a3d00", linewidth=0))
+                                       edgecolor=HATCH_EDGE, linewidth=0))
     for learner, key, _, _ in progress.stuck():
         if learner not in learners or key not in columns:
             continue  # Progress ignores unknown exercises; never a crash of the panel if not
         i, j = learners.index(learner), columns.index(key)
         ax.add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False, edgecolor=STUCK,
                                linewidth=2.5, zorder=4))
-        ax.text(j, i, "!", ha="center", va="center", color=STUCK, fontsize=10, fontweight="bold",
-                zorder=5, bbox=dict(boxstyle="circle,pad=0.1", facecolor="white", edgecolor="none"))
+        ax.text(j, i, "!", ha="center", va="center", color=STUCK, fontsize=style.SIZE["annotation"],
+                fontweight="bold", zorder=5,
+                bbox=dict(boxstyle="circle,pad=0.1", facecolor="white", edgecolor="none"))
     ax.set_yticks(range(len(learners)), learners if learners else [])
-    ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=8)
-    # A thin white grid between cells, and a darker line between lessons.
+    # One label per lesson, under the middle of its columns, and a darker line between lessons.
+    groups: dict[str, list[int]] = {}
+    for j, key in enumerate(columns):
+        groups.setdefault(key[:2], []).append(j)
+    ax.set_xticks([sum(js) / len(js) for js in groups.values()], list(groups))
+    ax.tick_params(labelsize=style.SIZE["tick"], length=0)
     ax.set_xticks([x - 0.5 for x in range(1, len(columns))], minor=True)
     ax.set_yticks([y - 0.5 for y in range(1, rows)], minor=True)
     ax.grid(which="minor", color="white", linewidth=1, zorder=2)
@@ -64,27 +89,22 @@ def board_figure(progress: workshop.Progress, title: str | None = None):
     for j in range(1, len(columns)):
         if columns[j][:2] != columns[j - 1][:2]:
             ax.axvline(j - 0.5, color="#555555", linewidth=1)
-    ax.set_xlabel("exercise (lesson.number)")
-    counts = progress.counts()
-    passed = sum(c[workshop.PASSED] for c in counts.values())
-    if title is None:
-        title = (f"{len(learners)} learner(s), {passed} exercise(s) passed, {len(progress.stuck())} stuck"
-                 if learners else "No learners on this server yet: run `streamlab workshop setup`")
-    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("lesson (one column per exercise)", fontsize=style.SIZE["label"])
+    result, details = board_headline(progress)
+    style.headline(fig, title or result, details)
     legend = [Patch(facecolor=COLOURS[workshop.PASSED], label="passed"),
-              Patch(facecolor=COLOURS[workshop.TRIED], hatch="///", edgecolor="#5a3d00",
+              Patch(facecolor=COLOURS[workshop.TRIED], hatch="///", edgecolor=HATCH_EDGE,
                     label="tried, not passed"),
               Patch(facecolor=COLOURS[workshop.NOT_YET], edgecolor="#999999", label="not yet"),
               Patch(facecolor="white", edgecolor=STUCK, linewidth=2, label="! stuck")]
-    fig.legend(handles=legend, loc="lower center", ncol=4, frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    fig.legend(handles=legend, loc="lower center", ncol=4, frameon=False, fontsize=style.SIZE["legend"])
+    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, style.headline_space(fig)))
     return fig
 
 
 def figure_png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    """The board as PNG bytes at twice its pixels (sharp on a projector)."""
+    return style.to_png(fig, scale=style.SHARPNESS)
 
 
 class _Poller(workers.Worker):
@@ -102,8 +122,9 @@ class _Poller(workers.Worker):
 class BoardPanel(widgets.Panel):
     """The board as a widget. Python API: ``start()``, ``stop()``, ``run_for(s)``, ``poll()``.
 
-    ``progress`` is the ``workshop.Progress`` it draws; ``keys=True`` also lists each
-    learner's streams with their groups' lag and pending (read-only commands only).
+    ``progress`` is the ``workshop.Progress`` it draws; ``keys=True`` also reads each
+    learner's streams with their groups' lag and pending into ``key_rows`` (read-only
+    commands only) for ``workshop.keys_text(board.key_rows)``.
     """
 
     def __init__(self, r, every: float = 5.0, keys: bool = True, name: str = "workshop-board"):
@@ -116,12 +137,13 @@ class BoardPanel(widgets.Panel):
         self.poller = _Poller(self)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.stuck_html = W.HTML()
-        self.keys_html = W.HTML()
-        start, stop = W.Button(description="Start", icon="play"), W.Button(description="Stop", icon="stop")
+        start = W.Button(description="Start", button_style="success", icon="play")
+        stop = W.Button(description="Stop", icon="stop")
         start.on_click(self._report(self.start))
         stop.on_click(self._report(self.stop))
+        # The keys are read here (``key_rows``) and printed by the notebook's own cell, once.
         self.widget = W.VBox([widgets.button_row(start, stop), self.status, self.image,
-                              self.stuck_html, self.keys_html])
+                              self.stuck_html])
         self.poll()
         self.refresh()
 
@@ -144,6 +166,7 @@ class BoardPanel(widgets.Panel):
     def refresh(self) -> None:
         fig = board_figure(self.progress)
         self.image.value = figure_png(fig)
+        self.image.layout.width = f"{round(fig.get_figwidth() * fig.dpi)}px"  # its size, drawn at 2x
         stuck = self.progress.stuck()
         self.stuck_html.value = (
             "<b>Stuck:</b> " + "; ".join(
@@ -152,11 +175,10 @@ class BoardPanel(widgets.Panel):
             if stuck else "<b>Stuck:</b> nobody")
         if self.progress.note():
             self.stuck_html.value += f"<br><i>{html.escape(self.progress.note())}</i>"
-        if self.keys:
-            self.keys_html.value = f"<pre>{html.escape(workshop.keys_text(self.key_rows))}</pre>"
         state = "polling every %gs" % self.every if self.poller.running else "stopped"
-        self.set_status(f"{len(self.progress.learners)} learner(s), {self.progress.entries} "
-                        f"check(s) reported; {state}", "ok" if self.poller.running else "info")
+        self.set_status(f"{style.plural(len(self.progress.learners), 'learner')}, "
+                        f"{style.plural(self.progress.entries, 'check')} reported; {state}",
+                        "ok" if self.poller.running else "info")
 
     def summary(self) -> str:
         return self.progress.text()

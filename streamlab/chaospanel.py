@@ -27,6 +27,8 @@ OUTCOME_STYLE = {
 OUTCOME_COLOURS = {k: v["color"] for k, v in OUTCOME_STYLE.items()}
 #: The live picture's width on the page (CSS px); it is drawn at twice that.
 DISPLAY_PX = 980
+#: A journey longer than this shows its first and last half of it, with "… N more events" between.
+JOURNEY_ROWS = 12
 
 
 def chaos_headline(exp: ChaosExperiment) -> str:
@@ -69,19 +71,11 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
     style.axes_style(ax_hist, "Orders by deliveries", "orders", "deliveries")
     hist = exp.delivery_histogram()
     if not hist.empty:
-        bottom = [0] * len(hist)
-        x = [int(i) for i in hist.index]
-        for outcome, look in OUTCOME_STYLE.items():
-            values = hist[outcome].tolist()
-            if any(values):
-                ax_hist.bar(x, values, bottom=bottom, label=outcome, width=0.8, edgecolor="white",
-                            lw=0.5, **look)
-                bottom = [b + v for b, v in zip(bottom, values)]
-        for xi, total in zip(x, bottom):
-            ax_hist.annotate(f"{total:,}", (xi, total), ha="center", va="bottom", fontsize=SIZE["tick"])
-        ax_hist.set_xticks(x)
-        ax_hist.set_ylim(0, max(bottom) * 2.5)  # room for the labels on the log part of the axis
-        ax_hist.set_yscale("symlog", linthresh=10)
+        tops = _outcome_bars(ax_hist, hist)
+        ax_hist.set_xticks([int(i) for i in hist.index])
+        ax_hist.set_ylim(0, max(tops) * 2.5)  # room for the labels on the log part of the axis
+        # Linear from 0 to 1, logarithmic above: a single order is a bar one decade tall.
+        ax_hist.set_yscale("symlog", linthresh=1)
         style.legend(ax_hist, outside="below", handlelength=1.2)  # under the plot, off the bars
     ax_hist.axvline(exp.max_deliveries + 0.5, color=ROLE["limit"], lw=1.2, ls="--")
     # Written along the top of the line, clear of the bars below it.
@@ -108,6 +102,27 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
                    f"{exp.crash_probability:.0%} per delivery · poison {exp.poison_share:.0%} · "
                    f"{_reaper_text(exp)} · restart: {exp.restart}")
     return fig
+
+
+def _outcome_bars(ax, hist) -> list[int]:
+    """Orders by deliveries, one bar per outcome side by side in each slot, each with its count.
+
+    Not stacked: on the log axis one healthy order on top of 17 poison ones would be a
+    slice under 2 px; side by side it is a bar of its own with its own label.
+    """
+    tops, seen = [], set()
+    for deliveries, row in hist.iterrows():
+        present = [(outcome, int(row[outcome])) for outcome in OUTCOME_STYLE
+                   if outcome in row and row[outcome]]
+        width = 0.8 / max(1, len(present))
+        for i, (outcome, count) in enumerate(present):
+            x = int(deliveries) - 0.4 + width * (i + 0.5)
+            ax.bar([x], [count], width=width, edgecolor="white", lw=0.5,
+                   label=None if outcome in seen else outcome, **OUTCOME_STYLE[outcome])
+            ax.annotate(f"{count:,}", (x, count), ha="center", va="bottom", fontsize=SIZE["tick"])
+            seen.add(outcome)
+            tops.append(count)
+    return tops or [1]
 
 
 def _reaper_text(exp: ChaosExperiment) -> str:
@@ -150,9 +165,14 @@ def journey_html(exp: ChaosExperiment, entry) -> str:
     df = exp.journey(entry)
     head = (f"<b>order {df.attrs['seq']}</b> (ID {html.escape(str(df.attrs['entry_id']))}"
             f"{', poison' if df.attrs['poison'] else ''})")
-    rows = [{"t": f"{t:.3f} s", "what": w, "who": who, "detail": d}
+    rows = [{"t (s)": f"{t:.3f}", "what": w, "who": who, "detail": d}
             for t, w, who, d in df.itertuples(index=False)]
-    return head + html_table(rows)
+    if len(rows) > JOURNEY_ROWS:
+        # The first deliveries and the end of the story; the middle repeats itself.
+        keep = JOURNEY_ROWS // 2
+        hidden = len(rows) - 2 * keep
+        rows = rows[:keep] + [{"t (s)": "…", "what": f"{hidden:,} more events"}] + rows[-keep:]
+    return head + html_table(rows, nowrap=("t (s)", "what", "who"))
 
 
 class ChaosPanel(Panel):
@@ -296,7 +316,7 @@ class ChaosPanel(Panel):
         if exp is None:
             return "ready"
         state = "running" if exp.running else "finished" if exp.done else "stopped"
-        return (f"{state}: {exp.journal.resolved:,} of {exp.entries:,} orders finished, "
+        return (f"{state}: {exp.journal.resolved:,} of {exp.entries:,} orders acked or dead-lettered, "
                 f"{exp.journal.crashes:,} crashes, {exp.restarts:,} restarts")
 
     def summary(self) -> str:

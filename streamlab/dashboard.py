@@ -30,7 +30,7 @@ import ipywidgets as W
 import redis
 
 from . import consumers as C
-from . import plots, workers
+from . import plots, style, workers
 from .observe import Sampler
 from .producer import Producer
 from .widgets import Panel, button_row, counters_html, describe_error
@@ -255,9 +255,12 @@ class ConsumerPoolPanel(Panel):
         return "running" if self.busy() else "stopped"
 
     def _title(self) -> str:
+        """The run's settings for the figure's grey line (the headline has the results)."""
         p = self.pool
-        return (f"{p.stream} · group {p.group} · {len(p.consumers)} consumers · "
-                f"{p.total_processed:,} processed")
+        rate = f"{self.rate_slider.value:,.0f} msgs/s" if self.producer is not None else "no producer"
+        mode = ", one slow" if self.mode.value == "one-slow" else f" ({self.mode.value} time)"
+        return (f"{p.stream} · group {p.group} · {style.plural(len(p.consumers), 'consumer')}{mode} · "
+                f"{rate} · {self.ms.value:g} ms/entry · COUNT {p.count}")
 
     def _counters(self) -> list[tuple[str, str]]:
         frame = self.sampler.stream_frame()

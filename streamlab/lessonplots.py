@@ -27,9 +27,13 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
 from . import retention, style
 from .style import PictureFigure
 
-# Two ways of trimming, two series colours of the course's palette (style.py); exact is also
-# hatched, so the bars differ without colour. Memory is one series (the first colour).
-APPROX_COLOUR, EXACT_COLOUR = style.CONSUMER_COLOURS[0], style.CONSUMER_COLOURS[1]
+# Two ways of trimming, neither of them an outcome: exact in the dark grey, ``~`` in blue, no
+# hatch (orange and hatching mean dead letters and lost work in every lesson; the bars are
+# labelled by name). Memory is one series (blue).
+APPROX_COLOUR, EXACT_COLOUR = style.OKABE_ITO["blue"], style.DARK_GREY
+#: Lesson 05's two streams over time: capped inline (blue, solid) and trimmed by a job
+#: (XLEN's dark grey, dotted: not dashed, which is the producer's and the cap's line).
+SCHEDULED_LINE = {"color": style.ROLE["xlen"], "ls": ":", "lw": 2.4}
 FONT = {"title": style.SIZE["title"], "label": style.SIZE["label"], "tick": style.SIZE["tick"]}
 
 #: ``trim_timing`` on a real server (Redis 7.0.15, jemalloc, on the course's 2-core test machine
@@ -77,7 +81,8 @@ class TrimTiming:
 
     def pretty(self) -> pd.DataFrame:
         """The table with the column names a reader wants."""
-        return self.table.rename(columns={
+        table = self.table.assign(removed=[f"{n:,}" for n in self.table["removed"]])  # 99,000
+        return table.rename(columns={
             "xtrim_ms": f"one XTRIM of {self.entries:,} entries (ms)",
             "removed": "entries removed",
             "capped_s": f"{self.adds:,} capped XADDs (s)"}).rename_axis("trim")
@@ -133,7 +138,7 @@ def trim_timing_figure(timing: TrimTiming) -> PictureFigure:
                          bottom=0.2)
     seconds = timing.table["capped_s"]
     bars = ax.barh(["exact", "~"], [seconds["exact"], seconds["~"]],
-                   color=[EXACT_COLOUR, APPROX_COLOUR], hatch=["//", ""], edgecolor="white")
+                   color=[EXACT_COLOUR, APPROX_COLOUR], edgecolor="white")
     for bar, value in zip(bars, (seconds["exact"], seconds["~"])):
         ax.annotate(f"{value:.3f} s", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=FONT["tick"])
@@ -206,7 +211,7 @@ def inline_vs_scheduled_figure(compare: pd.DataFrame, cap: int) -> PictureFigure
                 textcoords="offset points", ha="right", fontsize=FONT["tick"], color=style.ROLE["limit"])
     ax.plot(compare["t"], compare["inline"], linewidth=2.5, color=APPROX_COLOUR,
             label="XADD ... MAXLEN ~ 1000 (inline)")
-    ax.plot(compare["t"], compare["scheduled"], linewidth=2, linestyle="--", color=EXACT_COLOUR,
+    ax.plot(compare["t"], compare["scheduled"], **SCHEDULED_LINE,
             label="XADD, then XTRIM MAXLEN ~ 1000 every second")
     ax.set_ylim(0, max(compare["scheduled"].max(), compare["inline"].max()) * 1.3)
     style.axes_style(ax, "", "XLEN", "seconds")

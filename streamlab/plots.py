@@ -32,7 +32,7 @@ import PIL.Image
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import style
 from .style import SIZE, PictureFigure, consumer_colour, consumer_style, to_png  # noqa: F401 (API)
@@ -52,6 +52,8 @@ ORDERING_WINDOW = 150
 #: that (``LIVE_SCALE``), so it stays sharp on a projector and on a high-density screen.
 LIVE_DISPLAY_PX = 980
 LIVE_SCALE = 2
+#: A static dashboard's height in inches (100 px each on the page): it fits a 720-px screen.
+STATIC_HEIGHT = 5.0
 #: The x axis of the live plots grows through these spans (seconds) until it reaches the
 #: window: six seconds of data fill most of the axis instead of a fifth of it.
 LIVE_SPANS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
@@ -128,10 +130,10 @@ class PoolFigure:
         if ordering:
             _style(self.ax_order, "Ordering", "position in the stream", "completion order")
         (self.lag_line,) = self.ax_lag.plot([], [], color=GROUP_COLOUR, lw=2)
-        # Under the plot's tick labels: above it, it would collide with the title.
-        self.lag_source = self.ax_lag.text(0.0, -0.13, "", transform=self.ax_lag.transAxes,
-                                           ha="left", va="top", fontsize=SIZE["tick"],
-                                           color=style.MUTED)
+        # Where the lag comes from is the lag plot's x label: matplotlib keeps a label clear of
+        # the tick labels, where a free text under them crowded the numbers.
+        self.lag_source = self.ax_lag.xaxis.label
+        self.lag_source.set_color(style.MUTED)
         (self.len_line,) = self.ax_len.plot([], [], color=STREAM_COLOUR, lw=2.4, label="XLEN")
         # Each scale is labelled in its line's colour: no legend to sit on the lines.
         self.ax_len.set_ylabel("XLEN (entries)", color=STREAM_COLOUR, fontsize=SIZE["label"])
@@ -306,7 +308,7 @@ class PoolFigure:
         ylim = self.ax_pending.get_ylim() if self.ax_pending is not None else None
         for ax in {id(a): a for a in [self.ax_pending, *self.pending_axes.values()] if a is not None}.values():
             ax.remove()
-        rows = self._pending_cell.subgridspec(max(len(names), 1), 1, hspace=0.15)
+        rows = self._pending_cell.subgridspec(max(len(names), 1), 1, hspace=0.3)
         axes = []
         for i in range(max(len(names), 1)):
             ax = self.fig.add_subplot(rows[i, 0], sharex=self.ax_lag,
@@ -316,6 +318,9 @@ class PoolFigure:
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
             ax.yaxis.set_major_locator(MaxNLocator(nbins=2, integer=True))
+            # Each strip writes only its top number (the strips share one scale): stacked
+            # strips put one strip's 0 right against the top number of the strip below.
+            ax.yaxis.set_major_formatter(_NO_ZERO)
             if i < max(len(names), 1) - 1:
                 ax.tick_params(labelbottom=False)
             if i < len(names):
@@ -378,6 +383,9 @@ class PoolFigure:
                                  frameon=False, handletextpad=0.2, borderaxespad=0.2)
 
 
+_NO_ZERO = FuncFormatter(lambda value, _: "" if value == 0 else f"{value:g}")
+
+
 def _nice(value: float) -> float:
     """The next "round" number at or above ``value``: 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, ...
     (steps close enough that the data fills most of the axis)."""
@@ -405,7 +413,9 @@ def dashboard_figure(stream: pd.DataFrame, consumers: pd.DataFrame,
     the lag's peak and end); ``title`` (the parameters) goes under it.
     ``show_ordering=False`` leaves the ordering panel out (two columns instead of three).
     """
-    return PoolFigure(live=False, title=title, ordering=show_ordering).update(stream, consumers, ordering)
+    # 5 in tall: headline and x axis on one 720-px screen at its display width.
+    return PoolFigure(height=STATIC_HEIGHT, live=False, title=title,
+                      ordering=show_ordering).update(stream, consumers, ordering)
 
 
 def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title: str | None = None) -> Figure:
@@ -417,14 +427,15 @@ def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title:
     Shows the newest ``limit`` completions. The title counts the circles;
     ``title``, if given, goes under it.
     """
-    fig = style.figure(6.4, 5.4, layout="constrained")
+    fig = style.figure(9, 4.2)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.1, right=0.8, bottom=0.15, top=style.headline_space(fig, bool(title)) - 0.04)
     df = ordering_window(ordering, limit)
-    _style(ax, "", "position in the stream (ID order)", "completion order")
+    _style(ax, "", "position in the stream\n(ID order)", "completion order")
     if df.empty:
         ax.text(0.5, 0.5, "no completions yet", ha="center", va="center", transform=ax.transAxes,
                 fontsize=SIZE["label"])
-        fig.suptitle("No completions yet", fontsize=SIZE["headline"], x=0.02, ha="left", weight="bold")
+        style.headline(fig, "No completions yet", title or "")
         return fig
     top = len(df) - 1
     ax.plot([0, top], [0, top], color=style.DARK_GREY, lw=0.9, ls=":", zorder=0, label="in order")
@@ -435,10 +446,7 @@ def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title:
     if not late.empty:
         ax.scatter(late["completion"], late["position"], s=64, facecolors="none", edgecolors="black",
                    lw=1.0, label="out of order")
-    # Upper left: the points run along the diagonal, so that corner stays empty.
-    style.legend(ax, loc="upper left", markerscale=1.3, handletextpad=0.2)
-    ax.set_title(f"{len(late)} of {len(df)} completions out of order", fontsize=SIZE["headline"],
-                 loc="left", weight="bold")
-    if title:
-        fig.suptitle(title, fontsize=SIZE["subtitle"], color=style.MUTED, x=0.02, ha="left")
+    # Beside the plot: wide and short, so the headline and the x axis fit one 720-px screen.
+    style.legend(ax, outside="right", markerscale=1.3, handletextpad=0.2)
+    style.headline(fig, f"{len(late)} of {len(df)} completions out of order", title or "")
     return fig

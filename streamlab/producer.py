@@ -162,11 +162,12 @@ class Producer(Worker):
         self.payload = payload
         super().__init__(name or f"producer:{stream}")
         self.sent = 0
+        self.paced_sent = 0  # sent by the paced loop: bursts left out, they say nothing of the rate
         self.errors = 0
         self.last_id: str | None = None
         self._seq = 0
         self._count_lock = threading.Lock()
-        # (monotonic time, sent so far) after each send: what achieved_rate is computed from.
+        # (monotonic time, paced sent so far) after each paced send: what achieved_rate is computed from.
         self._history: collections.deque[tuple[float, int]] = collections.deque()
         self._active_since: float | None = None
         self._restart_schedule()
@@ -200,14 +201,15 @@ class Producer(Worker):
     # --- counters ---------------------------------------------------------------
     @property
     def achieved_rate(self) -> float:
-        """Entries per second over the last ``RATE_WINDOW`` seconds of activity.
+        """Entries per second the paced loop sent over the last ``RATE_WINDOW`` seconds of its run.
 
-        While the loop runs the window ends now; otherwise it ends at the last
-        send, so a finished run or burst keeps showing the rate it reached.
+        Bursts are left out: they go as fast as the server takes them and say nothing of the
+        rate the slider asks for. While the loop runs the window ends now; otherwise it ends
+        at its last send, so a finished run keeps showing the rate it reached (0 before any run).
         """
         with self._count_lock:
             history = list(self._history)
-            sent, since = self.sent, self._active_since
+            sent, since = self.paced_sent, self._active_since
         if since is None:
             return 0.0
         if self.running:
@@ -222,18 +224,21 @@ class Producer(Worker):
         return (sent - first_sent) / (end - first_t) if end > first_t else 0.0
 
     def _mark_start(self) -> None:
-        """Activity begins (a run, or a burst while idle): the rate is measured from here."""
+        """A paced run begins: the rate is measured from here."""
         now = time.monotonic()
         with self._count_lock:
             self._active_since = now
-            self._history.append((now, self.sent))
+            self._history.append((now, self.paced_sent))
 
-    def _record(self, count: int, last_id: str) -> None:
+    def _record(self, count: int, last_id: str, paced: bool = True) -> None:
         now = time.monotonic()
         with self._count_lock:
             self.sent += count
             self.last_id = last_id
-            self._history.append((now, self.sent))
+            if not paced:
+                return
+            self.paced_sent += count
+            self._history.append((now, self.paced_sent))
             # Keep the newest sample at or before the window's start: the rate counts from it.
             while len(self._history) > 1 and self._history[1][0] <= now - RATE_WINDOW:
                 self._history.popleft()
@@ -264,7 +269,7 @@ class Producer(Worker):
             commands.append(args)
         return commands
 
-    def _send(self, n: int) -> None:
+    def _send(self, n: int, paced: bool = True) -> None:
         """``XADD`` ``n`` entries: one call for a single entry, else one pipeline."""
         commands = self._commands(n)
         try:
@@ -281,7 +286,7 @@ class Producer(Worker):
             with self._count_lock:
                 self.errors += 1
             raise
-        self._record(n, last_id)
+        self._record(n, last_id, paced)
 
     def burst(self, n: int, cancel: threading.Event | None = None) -> "Producer":
         """Send ``n`` entries now, as fast as the server takes them (pipelined ``XADD``).
@@ -295,13 +300,11 @@ class Producer(Worker):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"burst needs a whole number of entries (0 or more); got {n!r}.")
         check_is_stream(self.r, self.stream)
-        if not self.running:
-            self._mark_start()
         asked, done = n, 0
         while n > 0 and not (cancel is not None and cancel.is_set()):
             batch = min(n, MAX_BATCH)
             try:
-                self._send(batch)
+                self._send(batch, paced=False)
             except redis.ResponseError as exc:
                 if not (isinstance(exc, redis.exceptions.OutOfMemoryError) or "OOM " in str(exc)):
                     raise

@@ -195,6 +195,26 @@ class Result:
         return (f"The Pub/Sub subscriber missed {sub:,} of {self.events:,} events; "
                 f"the stream consumer missed {stream:,}")
 
+    @property
+    def achieved_rate(self) -> float | None:
+        """Events published per second, from the first to the last publish (``None`` under 2)."""
+        times = sorted(self.published_at)
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def details(self) -> str:
+        """The run's parameters as measured: events, the rate achieved, when the readers were offline."""
+        parts = [f"{self.events:,} events published"]
+        if self.achieved_rate is not None:
+            parts[0] += f" at {self.achieved_rate:,.1f}/s"
+        if self.offline_at:
+            start, end = self.offline_at
+            parts.append(f"readers offline {start:.1f}–{end:.1f} s")
+        if self.offline:
+            parts.append(f"offline for events {self.offline[0]}–{self.offline[1]}")
+        return " · ".join(parts)
+
     def plot(self):
         """Two panels: received/missed bars per side, and cumulative counts over time.
         The headline says how many each side missed; the run's size goes under it."""
@@ -219,9 +239,7 @@ class Result:
         bars.grid(False, axis="x")
         received_lines(lines, self)
         legend(lines, outside="right")
-        headline(fig, self.headline(), f"{self.events:,} events published"
-                 + (f"; both readers offline for events {self.offline[0]}–{self.offline[1]}"
-                    if self.offline else ""))
+        headline(fig, self.headline(), self.details())
         return fig
 
 
@@ -437,8 +455,10 @@ class PubSubPanel(Panel):
     def take_offline(self) -> "PubSubPanel":
         """Both readers go away; the publisher keeps publishing."""
         if self.experiment.subscriber.running or self.experiment.reader.running:
-            self._offline_from = self._now()
+            # The readers first finish what was sent to them (up to a few seconds): they are
+            # offline from when that returns, not from the click, and the band says so.
             self.experiment.take_offline()
+            self._offline_from = self._now()
         self.refresh()
         return self
 

@@ -90,9 +90,9 @@ class TrimReport:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"{self.command}: removed {self.removed} entries "
-                f"({self.length_before} -> {self.length_after} entries, "
-                f"{self.nodes_before} -> {self.nodes_after} nodes) in {self.seconds * 1000:.2f} ms")
+        return (f"{self.command}: removed {self.removed:,} entries "
+                f"({self.length_before:,} -> {self.length_after:,} entries, "
+                f"{self.nodes_before:,} -> {self.nodes_after:,} nodes) in {self.seconds * 1000:.2f} ms")
 
 
 def stream_nodes(r: redis.Redis, key: str) -> int:
@@ -353,17 +353,28 @@ class RetentionPlan:
 
         rows = [
             ("rate", f"{self.rate:g} entries/s"),
-            ("retention", str(self.retention)),
+            ("retention", human_duration(self.retention)),
             ("entries kept (MAXLEN)", f"{self.entries:,}"),
-            ("bytes per entry", f"{self.bytes_per_entry:.1f} ({self.source})"),
+            ("bytes per entry", f"{self.bytes_per_entry:,.0f} B ({self.source})"),
             ("approximate memory", human_bytes(self.total_bytes)),
-            ("XADD to use", f"XADD key MAXLEN ~ {self.entries} * <field> <value> ..."),
+            ("XADD to use", f"XADD key MAXLEN ~ {self.entries} * <field> <value> ..."),  # as typed: no commas
         ]
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
     def __str__(self) -> str:
-        return (f"{self.rate:g}/s kept for {self.retention} -> {self.entries:,} entries "
-                f"x {self.bytes_per_entry:.1f} B = {human_bytes(self.total_bytes)} ({self.source})")
+        return (f"{self.rate:g}/s kept for {human_duration(self.retention)} -> {self.entries:,} entries "
+                f"x {self.bytes_per_entry:,.0f} B = {human_bytes(self.total_bytes)} ({self.source})")
+
+
+def human_duration(span: timedelta) -> str:
+    """``timedelta(days=1)`` as "1 day", 90 minutes as "1 hour 30 minutes": the largest two units."""
+    seconds = round(span.total_seconds())
+    parts = []
+    for name, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count:,} {name}" + ("s" if count != 1 else ""))
+    return " ".join(parts[:2]) or "0 seconds"
 
 
 def retention_entries(rate: float, retention: timedelta | float) -> int:

@@ -248,17 +248,20 @@ def counters_html(pairs) -> str:
     return " &nbsp;·&nbsp; ".join(f"<b>{html.escape(str(k))}</b> {html.escape(str(v))}" for k, v in pairs)
 
 
-def table_html(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None) -> str:
+def table_html(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None,
+               nowrap: tuple = ()) -> str:
     """``rows`` (dicts) as a borderless HTML table, values escaped; ``styles`` maps a row's
-    index to extra CSS for that row (a verdict line, for instance)."""
+    index to extra CSS for that row (a verdict line, for instance); the columns named in
+    ``nowrap`` never break inside a cell ("0.023 s" stays on one line in a narrow box)."""
     if columns is None:
         columns = []
         for row in rows:
             columns += [c for c in row if c not in columns]
+    css = {c: CELL_CSS + (";white-space:nowrap" if c in nowrap else "") for c in columns}
     head = "".join(f"<th style='{HEAD_CSS}'>{html.escape(str(c))}</th>" for c in columns)
     body = "".join(
         (f"<tr style='{styles[i]}'>" if styles and i in styles else "<tr>")
-        + "".join(f"<td style='{CELL_CSS}'>{html.escape(str(row.get(c, '')))}</td>" for c in columns)
+        + "".join(f"<td style='{css[c]}'>{html.escape(str(row.get(c, '')))}</td>" for c in columns)
         + "</tr>"
         for i, row in enumerate(rows))
     return f"<table style='{TABLE_CSS}'><tr>{head}</tr>{body}</table>"

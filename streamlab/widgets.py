@@ -27,6 +27,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import datetime
 
 import ipywidgets as W
 import redis
@@ -160,10 +161,11 @@ def button_row(*buttons: W.Widget) -> W.HBox:
     return W.HBox(list(buttons), layout=W.Layout(align_items="center", flex_flow="row wrap"))
 
 
-def html_table(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None) -> str:
+def html_table(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None,
+               nowrap: tuple = ()) -> str:
     """A small borderless HTML table of ``rows`` (dicts), escaped; columns default to every key
     seen, in order; ``styles`` maps a row's index to extra CSS (see ``style.table_html``)."""
-    return style.table_html(rows, columns, styles)
+    return style.table_html(rows, columns, styles, nowrap)
 
 
 def counters_html(pairs) -> str:
@@ -506,7 +508,7 @@ class ProducerPanel(Panel):
         except (redis.ConnectionError, redis.TimeoutError):
             pass  # keep the last numbers; the status line says the producer is reconnecting
         self.counters.value = self._counters_html()
-        self.tail_view.value = html_table([{"id": i, **f} for i, f in self.tail])
+        self.tail_view.value = html_table(tail_rows(self.tail))
         if self._closed:
             return
         if problem is not None and self.producer.status != "failed":
@@ -520,7 +522,8 @@ class ProducerPanel(Panel):
         p = self.producer
         return [
             ("sent", f"{p.sent:,}"),
-            ("achieved", f"{p.achieved_rate:,.0f} msgs/s"),
+            # The paced loop's rate, comparable with the slider; bursts are counted in "sent" only.
+            ("achieved (paced)", f"{p.achieved_rate:,.0f} msgs/s"),
             ("XLEN", "?" if self.xlen is None else f"{self.xlen:,}"),
             ("last ID", p.last_id or "-"),
             ("errors", f"{p.errors:,}"),
@@ -533,7 +536,7 @@ class ProducerPanel(Panel):
         p = self.producer
         lines = [f"producer {p.name!r} -> {p.stream!r} at {p.rate:,.0f} msgs/s: {self.status_text()}",
                  "  " + " | ".join(f"{k} {v}" for k, v in self._counters())]
-        lines += [f"  {entry_id}  {fields}" for entry_id, fields in self.tail]
+        lines += ["  " + "  ".join(str(v) for v in row.values()) for row in tail_rows(self.tail)]
         return "\n".join(lines)
 
     def summary_html(self) -> str:
@@ -541,7 +544,21 @@ class ProducerPanel(Panel):
         head = (f"<b>producer</b> {html.escape(p.name)} &rarr; <code>{html.escape(p.stream)}</code> "
                 f"at {p.rate:,.0f} msgs/s: {html.escape(self.status_text())}")
         return (f"<div>{head}<br>{self._counters_html()}"
-                f"{html_table([{'id': i, **f} for i, f in self.tail])}</div>")
+                f"{html_table(tail_rows(self.tail))}</div>")
+
+
+def tail_rows(tail) -> list[dict]:
+    """The newest entries as table rows, ``sent_at`` (Unix seconds) as a time of day with
+    milliseconds (``14:03:27.412``, the machine's clock) rather than a 16-digit float."""
+    rows = []
+    for entry_id, fields in tail:
+        row = {"id": entry_id, **fields}
+        try:
+            row["sent_at"] = datetime.fromtimestamp(float(fields["sent_at"])).strftime("%H:%M:%S.%f")[:-3]
+        except (KeyError, ValueError, OverflowError, OSError):
+            pass  # not a producer's entry, or not a time: shown as it is
+        rows.append(row)
+    return rows
 
 
 def producer_panel(r: redis.Redis, stream: str, **options) -> ProducerPanel:

@@ -271,3 +271,43 @@ def test_an_entry_deleted_while_pending_is_skipped_not_a_crash(r, prefix):
         assert exp.journal.deliveries_of(3) == before + 1, "a claimed entry with fields is a delivery"
     finally:
         exp.stop()
+
+
+def test_one_healthy_dead_letter_is_a_bar_of_its_own_with_its_count():
+    """Stacked on 17 poison orders on the log axis, one healthy order was a slice under 2 px
+    (the visual review); side by side it is a full bar with its own label."""
+    import pandas as pd
+    from matplotlib.colors import to_hex
+
+    from streamlab.chaospanel import OUTCOME_STYLE, _outcome_bars
+
+    hist = pd.DataFrame({"acked": [700, 60, 22, 0], "dead-lettered: poison": [0, 0, 0, 17],
+                         "dead-lettered: healthy": [0, 0, 0, 1], "not finished": [0, 0, 0, 0]},
+                        index=pd.Index([1, 2, 3, 6], name="deliveries"))
+    ax = style.figure(4, 3).subplots()
+    _outcome_bars(ax, hist)
+    bars = {to_hex(p.get_facecolor()).upper(): p for p in ax.patches}
+    healthy = bars[OUTCOME_STYLE["dead-lettered: healthy"]["color"].upper()]
+    poison = bars[OUTCOME_STYLE["dead-lettered: poison"]["color"].upper()]
+    assert (healthy.get_y(), healthy.get_height()) == (0, 1)  # standing on the axis, not on the poison
+    assert poison.get_height() == 17 and poison.get_x() + poison.get_width() <= healthy.get_x() + 1e-9
+    labels = {(round(t.xy[0], 2), t.get_text()) for t in ax.texts}
+    assert (round(healthy.get_x() + healthy.get_width() / 2, 2), "1") in labels
+    assert (round(poison.get_x() + poison.get_width() / 2, 2), "17") in labels
+    legend = [t.get_text() for t in style.legend(ax).get_texts()]
+    assert sorted(legend) == ["acked", "dead-lettered: healthy", "dead-lettered: poison"]  # each once
+
+
+def test_a_long_journey_keeps_its_times_on_one_line_and_folds_its_middle(r, prefix):
+    from streamlab.chaospanel import JOURNEY_ROWS, journey_html
+
+    exp = ChaosExperiment(r, prefix, entries=200, consumers=3, crash_probability=0.3, poison_share=0.05,
+                          min_idle_ms=30, processing_ms=0, seed=5)
+    assert exp.run_until_done(timeout=60)
+    seq = exp.pick("dead-lettered")
+    events = len(exp.journey(seq))
+    assert events > JOURNEY_ROWS  # five deliveries and a dead letter make a long story
+    page = journey_html(exp, seq)
+    assert "t (s)" in page and " s</td>" not in page  # the unit is in the header, not in every cell
+    assert page.count("white-space:nowrap") >= 3 * JOURNEY_ROWS
+    assert f"{events - 2 * (JOURNEY_ROWS // 2):,} more events" in page

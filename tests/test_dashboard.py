@@ -122,7 +122,7 @@ def test_live_figure_redraws_only_what_changes_and_gives_pictures():
 def test_static_figures_show_the_out_of_order_count():
     stream, consumers, ordering = _frames()
     fig = plots.ordering_figure(ordering)
-    assert fig.axes[0].get_title(loc="left") == "20 of 40 completions out of order"
+    assert style.headline_text(fig)[0] == "20 of 40 completions out of order"
     dash = plots.dashboard_figure(stream, consumers, ordering, title="t")
     order_titles = [ax.get_title(loc="left") for ax in dash.axes
                     if "out of order" in ax.get_title(loc="left")]
@@ -137,3 +137,14 @@ def test_consumer_colours_are_stable_by_number():
     assert plots.consumer_colour(f"c{len(palette) + 2}") == palette[1]
     assert plots.consumer_colour("worker") in palette
     assert plots.consumer_colour("reaper") == style.ROLE["reaper"]
+
+
+def test_the_static_figure_gives_the_settings_under_the_headline_not_the_results(r, prefix):
+    p = ConsumerPoolPanel(r, prefix + "s", "g", consumers=3, rate=300, processing="one-slow", ms=3,
+                          count=5, name=prefix + "panel")
+    try:
+        assert p._title() == f"{prefix}s · group g · 3 consumers, one slow · 300 msgs/s · 3 ms/entry · COUNT 5"
+        p.mode.value = "fixed"
+        assert "3 consumers (fixed time) · 300 msgs/s" in p._title()
+    finally:
+        p.close()

@@ -89,3 +89,27 @@ def test_lesson_figures_pass_the_course_style_checks(r):
     test_style.test_every_figure_is_readable_on_a_projector(figures)
     test_style.test_every_figure_states_a_result_with_a_number(figures)
     test_style.test_every_headline_and_legend_fits_inside_its_figure(figures)
+
+
+def test_trim_bars_and_lines_use_no_outcome_colour_or_pattern():
+    """Orange is the dead letter and ``///`` means lost in every lesson (docs/VISUAL.md): exact
+    vs ``~`` is neither, so no bar or line of lesson 05 is drawn in orange or hatched."""
+    from matplotlib.colors import to_hex
+
+    from streamlab import style
+
+    table = pd.DataFrame({"xtrim_ms": [1.0, 1.0], "removed": [9, 9], "capped_s": [0.3, 0.1]},
+                         index=["exact", "~"])
+    timing = lessonplots.trim_timing_figure(lessonplots.TrimTiming(table, 10, 2_000, "x", True))
+    bars = timing.axes[0].patches
+    assert [to_hex(b.get_facecolor()).upper() for b in bars] == [style.DARK_GREY, style.OKABE_ITO["blue"]]
+    assert not any(b.get_hatch() for b in bars)
+    inline = lessonplots.inline_vs_scheduled_figure(
+        pd.DataFrame({"t": [0, 1, 2], "inline": [500, 1_050, 1_080], "scheduled": [600, 2_400, 1_300]}),
+        cap=1000)
+    lines = {line.get_label(): line for line in inline.axes[0].get_lines()}
+    scheduled = lines["XADD, then XTRIM MAXLEN ~ 1000 every second"]
+    assert to_hex(scheduled.get_color()).upper() == style.ROLE["xlen"]
+    assert scheduled.get_linestyle() != "--"  # dashed is the producer's and the cap's
+    colours = {to_hex(line.get_color()).upper() for line in inline.axes[0].get_lines()}
+    assert style.ROLE["dead letter"].upper() not in colours

@@ -223,3 +223,14 @@ def test_payload_that_is_not_a_dict_is_explained(r, prefix):
     with pytest.raises(ValueError, match="payload must return a dict"):
         p.burst(1)
     assert r.exists(prefix + "s") == 0
+
+
+def test_a_burst_counts_as_sent_but_not_in_the_paced_rate(r, prefix):
+    """The panel shows "achieved (paced)" next to the rate slider: a burst of 2,000 sent as
+    fast as the server takes them must not make a 20-a-second producer read 1,400 msgs/s."""
+    p = Producer(r, prefix + "s", rate=20)
+    p.burst(2_000)
+    assert p.sent == 2_000 and p.achieved_rate == 0.0  # no paced run yet
+    p.run_for(1)
+    assert p.sent > 2_000
+    assert 5 <= p.achieved_rate <= 40

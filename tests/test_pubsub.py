@@ -48,9 +48,14 @@ def test_result_plot_has_bars_and_lines(r, prefix):
     assert len(bars.patches) == 4  # received + missed for each side
     assert {line.get_label() for line in lines.get_lines()} >= {"published", "Pub/Sub subscriber"}
     # The headline states the result the bars show; the run's size goes under it.
-    assert style.headline_text(fig) == (
-        "The Pub/Sub subscriber missed 6 of 20 events; the stream consumer missed 0",
-        "20 events published; both readers offline for events 5–10")
+    result_line, details = style.headline_text(fig)
+    assert result_line == "The Pub/Sub subscriber missed 6 of 20 events; the stream consumer missed 0"
+    # The run's parameters as measured: the rate achieved and when the readers were really away.
+    times = sorted(result.published_at)
+    rate = 19 / (times[-1] - times[0])
+    start, end = result.offline_at
+    assert details == (f"20 events published at {rate:,.1f}/s · readers offline {start:.1f}–{end:.1f} s"
+                       " · offline for events 5–10")
 
 
 def test_run_rejects_an_offline_window_outside_the_events(r, prefix):
@@ -175,6 +180,11 @@ def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on
         assert wait_for(lambda: panel.experiment.published >= back_at + 10)
         panel.stop()
         result = panel.result()
+        # The band starts when the readers are gone (after they read what was sent to them),
+        # not at the click: the subscriber received nothing inside it.
+        start, end = result.offline_at
+        assert not [t for t in result.subscriber_at if start < t < end]
+        assert f"readers offline {start:.1f}–{end:.1f} s" in style.headline_text(result.plot())[1]
         assert result.stream_received == result.events       # caught up
         assert len(result.subscriber_missed) >= 20             # all sent while away
         assert set(range(offline_at + 1, back_at + 1)) <= set(result.subscriber_missed)

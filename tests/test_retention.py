@@ -244,3 +244,18 @@ def test_fill_falls_back_to_a_pipeline_where_the_server_refuses_scripts(r, prefi
     assert retention.fill(r, prefix + "s", 1500) == 1500
     assert retention.time_capped_adds(r, prefix + "s", adds=300, maxlen=100, approximate=False) > 0
     assert r.exists(prefix + "s") == 0
+
+
+def test_the_plan_and_trim_reports_read_as_a_person_writes_them(r, prefix):
+    assert retention.human_duration(timedelta(days=1)) == "1 day"
+    assert retention.human_duration(timedelta(minutes=90)) == "1 hour 30 minutes"
+    assert retention.human_duration(timedelta(days=2, hours=3, seconds=5)) == "2 days 3 hours"
+    plan = retention.RetentionPlan(rate=5, retention=timedelta(days=1), entries=432_000,
+                                   bytes_per_entry=42.0, source="measured")
+    table = plan.as_table()["value"]
+    assert table["retention"] == "1 day" and table["bytes per entry"] == "42 B (measured)"
+    assert "kept for 1 day -> 432,000 entries x 42 B" in str(plan)
+    key = prefix + "sep"
+    retention.fill(r, key, 12_000)
+    report = retention.trim(r, key, maxlen=2_000)
+    assert "removed 10,000 entries (12,000 -> 2,000 entries" in str(report)

@@ -272,7 +272,7 @@ def test_headlines_match_the_data_they_draw(figures):
     figs = dict(figures)
     assert style.headline_text(figs["dashboard"]) == (
         "177 processed by 3 consumers; lag peaked at 6, ended at 3", "s · group g")
-    assert figs["ordering"].axes[0].get_title(loc="left") == "4 of 40 completions out of order"
+    assert style.headline_text(figs["ordering"])[0] == "4 of 40 completions out of order"
     assert style.headline_text(figs["capstone"])[0] == (
         "44 of 44 readings processed, 3 alerts; lag 0 now, 5 at most")
     assert style.headline_text(figs["key order"])[0] == (
@@ -348,3 +348,26 @@ def test_panels_are_one_family_rate_first_and_the_same_status_line(r, prefix):
     finally:
         for panel in panels:
             panel.close()
+
+
+def test_lesson_02_and_03_figures_fit_a_720_px_screen_with_their_labels_apart(figures):
+    """At 1280×720 a page shows about 650 px: the headline and the x axis of the dashboard,
+    the ordering figure and the latency strip fit it together (5 in at 100 px each at most)."""
+    figs = dict(figures)
+    for name in ("dashboard", "ordering", "latency"):
+        assert figs[name].get_figheight() * 100 <= 500, name
+    dash = figs["dashboard"]
+    dash.canvas.draw()
+    # The pending strips write only their top number: no "0" against the strip below's top.
+    strips = [ax for ax in dash.axes if ax.get_ylabel() in ("c1", "c2", "c3")]
+    assert len(strips) == 3
+    for ax in strips:
+        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        assert labels and "0" not in labels
+    # Where the lag comes from is the lag plot's x label, clear of its tick labels.
+    lag = next(ax for ax in dash.axes if ax.get_title(loc="left") == "Group lag")
+    assert lag.get_xlabel() == "from XINFO GROUPS lag"
+    renderer = dash.canvas.get_renderer()
+    label_box = lag.xaxis.label.get_window_extent(renderer)
+    assert all(label_box.y1 <= t.get_window_extent(renderer).y0 for t in lag.get_xticklabels()
+               if t.get_text())

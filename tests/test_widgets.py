@@ -187,3 +187,14 @@ def test_counters_redraw_by_themselves_while_running(r, prefix):
         assert "running" in panel.status.value
     finally:
         panel.stop()
+
+
+def test_the_producer_panel_shows_sent_at_as_a_time_of_day():
+    from datetime import datetime
+
+    from streamlab.widgets import tail_rows
+
+    at = datetime(2026, 11, 30, 14, 3, 27, 412_000).timestamp()
+    rows = tail_rows([("1-0", {"seq": "1", "sent_at": f"{at:.6f}"}), ("2-0", {"sent_at": "soon"})])
+    assert rows[0] == {"id": "1-0", "seq": "1", "sent_at": "14:03:27.412"}
+    assert rows[1]["sent_at"] == "soon"  # not a time: shown as it is
