@@ -164,7 +164,7 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("r.xadd(capped, {\"n\": n}, maxlen=5", r"XLEN: 5\b", "capped at exactly 5"),
         Claim("retention.trim(r, nodes_key, maxlen=925", r"MAXLEN = 925\s+25\s+950\s+925\b[\s\S]*MAXLEN = 925\s+10\s+10\b",
               "the exact trim to 925 removed 25 entries but left 10 nodes"),
-        Claim("for limit in (None, 500, 0)", r"MAXLEN ~ 1000: removed 10000 entries[\s\S]*LIMIT 500: removed 500 entries[\s\S]*LIMIT 0: removed 500 entries \(1500 -> 1000",
+        Claim("for limit in (None, 500, 0)", r"MAXLEN ~ 1000: removed 10,000 entries[\s\S]*LIMIT 500: removed 500 entries[\s\S]*LIMIT 0: removed 500 entries \(1,500 -> 1,000",
               "the first call removed 10,000, the next 500, LIMIT 0 finished the job"),
         Claim("xdel_key = \"lesson05:xdel\"", r"1000 XADDs\s+1000\s+10\b[\s\S]*XDEL of 250 entries\s+750\s+10\b[\s\S]*XTRIM MAXLEN = 500\s+500\s+5\b",
               "XDEL freed no node; trimming freed 5"),
