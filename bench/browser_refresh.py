@@ -44,7 +44,7 @@ def scratch_notebook(root: Path, stream: str, rate: float) -> str:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         nbformat.v4.new_code_cell("import streamlab as sl\n"
-                                  "from streamlab.dashboard import ConsumerPoolPanel\n"
+                                  "from streamlab.ui.pool_panel import ConsumerPoolPanel\n"
                                   "r = sl.connect()"),
         nbformat.v4.new_code_cell(f"panel = ConsumerPoolPanel(r, {stream!r}, 'bench', consumers=3, "
                                   f"rate={rate}, ms=1, count=10, name='bench')\npanel"),

@@ -27,7 +27,7 @@ from jupyter_client.manager import KernelManager
 
 SETUP = """
 import streamlab as sl
-from streamlab.dashboard import ConsumerPoolPanel
+from streamlab.ui.pool_panel import ConsumerPoolPanel
 r = sl.connect(backend="fake", quiet=True) if {url!r} == "fake" else sl.connect({url!r}, quiet=True)
 panel = ConsumerPoolPanel(r, {stream!r}, "soak", consumers=3, rate={rate}, processing="fixed",
                           ms={ms}, count={count}, name="soak")

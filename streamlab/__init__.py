@@ -7,7 +7,7 @@ In a lesson::
 """
 
 from .backend import BackendError, Client, connect
-from .callout import backend_note, note
+from .ui.callout import backend_note, note
 from . import exercises
 from .explain import explain, friendly
 from .keys import lesson_prefix, reset

@@ -698,7 +698,7 @@ def _load_magics(client: Client) -> None:
     shell = get_ipython()
     if shell is None:
         return
-    from . import magics
+    from .ui import magics
     from .explain import install_notebook_handler
 
     magics.register(shell, client)

@@ -71,7 +71,9 @@ import pandas as pd
 import redis
 from matplotlib.ticker import MaxNLocator
 
-from . import pipeline, plots, recovery, style, workers
+from . import pipeline, recovery, workers
+from .ui.figures import pool as plots
+from .ui import style
 from .explain import explain, is_learner_error
 from .observe import Sampler, lag_of
 
@@ -531,7 +533,7 @@ class Ledger:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        from .style import STATUS_COLOURS, table_html
+        from .ui.style import STATUS_COLOURS, table_html
 
         colour = STATUS_COLOURS["ok" if self.ok else "error"]
         verdict = (f"<b style='color:{colour}'>"
@@ -990,7 +992,7 @@ class Capstone:
         """
         import ipywidgets as W
 
-        from .widgets import StaticPicture, static_mode
+        from .ui.panel import StaticPicture, static_mode
 
         # Shown at the figure's page width; the picture has twice its pixels, so it stays sharp.
         self._widget = (W.HTML(), W.Image(format="png", layout=W.Layout(width=f"{DISPLAY_PX}px",
@@ -1012,7 +1014,7 @@ class Capstone:
 
     def _redraw(self) -> None:
         counters, image = self._widget
-        from .widgets import html_table
+        from .ui.panel import html_table
 
         image.value = plots.to_png(self.figure(), scale=2)
         table = self.status()[["name", "status", "sent", "processed", "alerts"]]
@@ -1097,7 +1099,16 @@ def capstone_figure(frames: dict[str, pd.DataFrame], events: list[tuple[float, s
     scale, so a consumer that holds its entries stands out instead of hiding under
     the others' lines. The headline states the counts so far (``capstone_headline``).
     """
-    from .style import ROLE, SIZE, axes_style, consumer_colour, figure, headline, headline_space, legend
+    from .ui.style import (
+        ROLE,
+        SIZE,
+        axes_style,
+        consumer_colour,
+        figure,
+        headline,
+        headline_space,
+        legend,
+    )
 
     fig = figure(10.2, 7.2)
     # Fixed margins: a constrained layout would cost more than the drawing itself.

@@ -723,7 +723,7 @@ class ChaosExperiment:
 
     def figure(self):
         """Pending over time, delivery counts, dead-letter length: a matplotlib ``Figure``."""
-        from .chaospanel import chaos_figure
+        from .ui.chaos_panel import chaos_figure
 
         return chaos_figure(self)
 

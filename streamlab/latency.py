@@ -11,8 +11,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from . import style
-from .style import PictureFigure
+from .ui import style
+from .ui.style import PictureFigure
 
 _ONE_TWO_FIVE = [m * 10.0 ** e for e in range(-3, 5) for m in (1, 2, 5)]
 

@@ -27,7 +27,7 @@ import pandas as pd
 import redis
 
 from . import backend as _backend
-from . import magics
+from .ui import magics
 from . import pel as _pel
 
 @dataclass(frozen=True)

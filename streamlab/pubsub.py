@@ -21,9 +21,9 @@ import ipywidgets as W
 import redis
 
 from . import server as _server
-from . import style
+from .ui import style
 from .backend import SERVER_NAMES, identify
-from .widgets import Panel, button_row, counters_html
+from .ui.panel import Panel, button_row, counters_html
 from .workers import Worker
 
 #: How long a reader thread waits for a message before checking whether it should stop.
@@ -218,7 +218,16 @@ class Result:
     def plot(self):
         """Two panels: received/missed bars per side, and cumulative counts over time.
         The headline says how many each side missed; the run's size goes under it."""
-        from .style import HATCH, ROLE, SIZE, axes_style, figure, headline, headline_space, legend
+        from .ui.style import (
+            HATCH,
+            ROLE,
+            SIZE,
+            axes_style,
+            figure,
+            headline,
+            headline_space,
+            legend,
+        )
 
         fig = figure(10.2, 4.2)
         bars, lines = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6], "wspace": 0.3})
@@ -246,7 +255,7 @@ class Result:
 def received_lines(ax, result: "Result", title: str = "Received over time") -> None:
     """On ``ax``: events published and received by each side so far, against time, with the
     time both readers were offline shaded (used by ``Result.plot`` and the live panel)."""
-    from .style import ROLE, axes_style
+    from .ui.style import ROLE, axes_style
 
     # Where the readers agree their lines coincide: the subscriber's is drawn wide and pale
     # underneath, the stream's narrow on top, so both stay visible.
@@ -576,7 +585,16 @@ class BufferLimitDemo:
         headline in words; ``None`` when nothing was published (``note`` says why)."""
         if not self.published:
             return None
-        from .style import HATCH, ROLE, SIZE, axes_style, figure, headline, headline_space, legend
+        from .ui.style import (
+            HATCH,
+            ROLE,
+            SIZE,
+            axes_style,
+            figure,
+            headline,
+            headline_space,
+            legend,
+        )
 
         parts = self.parts()
         looks = [{"color": ROLE["received"]}, {"color": ROLE["lost"], "hatch": HATCH["lost"]},

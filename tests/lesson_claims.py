@@ -344,7 +344,7 @@ def output_text(cell) -> str:
 
 
 def unfolded(page: str) -> str:
-    """The text of a folded ``%%redis`` printout (streamlab.magics.Printout) with every line.
+    """The text of a folded ``%%redis`` printout (streamlab.ui.magics.Printout) with every line.
 
     Its plain text is folded ("… N more items"); its HTML holds the rest in a closed
     ``<details>``, which the learner opens with a click: a claim may quote those lines.

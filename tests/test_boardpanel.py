@@ -3,8 +3,9 @@ states the result, passed in the good outcome's blue, one label per lesson."""
 
 from __future__ import annotations
 
-from streamlab import style, workshop
-from streamlab.boardpanel import COLOURS, board_figure, board_headline
+from streamlab.ui import style
+from streamlab import workshop
+from streamlab.ui.board_panel import COLOURS, board_figure, board_headline
 
 
 def _progress() -> workshop.Progress:

@@ -52,7 +52,7 @@ PARALLEL = int(os.environ.get("STREAMLAB_BROWSER_PARALLEL", "3"))
 VIEWPORT = dict(zip(("width", "height"),
                     map(int, os.environ.get("STREAMLAB_BROWSER_VIEWPORT", "1280x1600").split("x"))))
 TEST_LESSON = "test_lesson_shows_widgets_and_plots_without_errors_in_jupyterlab"
-# Source that draws a plot: matplotlib directly or through streamlab.plots / a dashboard.
+# Source that draws a plot: matplotlib directly or through streamlab.ui.figures.pool / a dashboard.
 PLOTTING = re.compile(r"\bplt\.|\bplots\.|\.plot\(|dashboard|_figure\(")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 import streamlab as sl
-from streamlab.callout import Callout
+from streamlab.ui.callout import Callout
 
 
 def _client(kind: str, name: str = "redis", version: str = "7.4.1"):
@@ -56,7 +56,7 @@ def test_the_lessons_use_callouts_not_print_branches_on_the_backend():
 
 
 def test_callout_bars_are_the_panels_status_colours():
-    from streamlab import callout, style
+    from streamlab.ui import callout, style
 
     assert callout.KINDS["note"][0] == style.STATUS_COLOURS["ok"]
     assert callout.KINDS["caution"][0] == style.STATUS_COLOURS["error"]

@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from streamlab import style, workers
+from streamlab.ui import style
+from streamlab import workers
 from streamlab.chaos import ChaosExperiment, fate, is_poison, unit
 
 from helpers import output_dir, wait_until
@@ -201,7 +202,7 @@ def test_an_experiment_runs_once_and_bad_settings_are_refused(r, prefix):
 
 
 def test_chaos_panel_runs_from_python_and_shows_ledger_plots_and_a_journey(r, prefix):
-    from streamlab.chaospanel import ChaosPanel
+    from streamlab.ui.chaos_panel import ChaosPanel
 
     panel = ChaosPanel(r, prefix=prefix, entries=100, crash_probability=0.1, poison_share=0.02,
                        min_idle_ms=30, seed=6, processing_ms=0)
@@ -279,7 +280,7 @@ def test_one_healthy_dead_letter_is_a_bar_of_its_own_with_its_count():
     import pandas as pd
     from matplotlib.colors import to_hex
 
-    from streamlab.chaospanel import OUTCOME_STYLE, _outcome_bars
+    from streamlab.ui.chaos_panel import OUTCOME_STYLE, _outcome_bars
 
     hist = pd.DataFrame({"acked": [700, 60, 22, 0], "dead-lettered: poison": [0, 0, 0, 17],
                          "dead-lettered: healthy": [0, 0, 0, 1], "not finished": [0, 0, 0, 0]},
@@ -299,7 +300,7 @@ def test_one_healthy_dead_letter_is_a_bar_of_its_own_with_its_count():
 
 
 def test_a_long_journey_keeps_its_times_on_one_line_and_folds_its_middle(r, prefix):
-    from streamlab.chaospanel import JOURNEY_ROWS, journey_html
+    from streamlab.ui.chaos_panel import JOURNEY_ROWS, journey_html
 
     exp = ChaosExperiment(r, prefix, entries=200, consumers=3, crash_probability=0.3, poison_share=0.05,
                           min_idle_ms=30, processing_ms=0, seed=5)

@@ -24,7 +24,7 @@ def stamp(cell, key):
     return datetime.fromisoformat(cell.metadata["execution"][key].replace("Z", "+00:00"))
 
 CELLS = [
-    "import streamlab as sl\nfrom streamlab.clusterpanel import PartitionPanel\n"
+    "import streamlab as sl\nfrom streamlab.ui.cluster_panel import PartitionPanel\n"
     "r = sl.connect(backend='fake', quiet=True)\npanel = PartitionPanel(r, base='test:panel')\npanel",
     *["summary = panel.run(partitions=2, sensors=4, rate=100, seconds=1)\nsummary"] * 4,
     "print('after the panel:', int(summary['processed'].sum()) > 0, panel.out.outputs)",

@@ -7,8 +7,9 @@ import threading
 import pandas as pd
 import pytest
 
-from streamlab import plots, style
-from streamlab.dashboard import ConsumerPoolPanel
+from streamlab.ui.figures import pool as plots
+from streamlab.ui import style
+from streamlab.ui.pool_panel import ConsumerPoolPanel
 
 PNG = b"\x89PNG"
 JPEG = b"\xff\xd8"

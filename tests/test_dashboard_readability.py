@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from streamlab import plots
-from streamlab.dashboard import ConsumerPoolPanel
+from streamlab.ui.figures import pool as plots
+from streamlab.ui.pool_panel import ConsumerPoolPanel
 
 
 def _frames(consumers=("c1", "c2", "c3")):

@@ -102,9 +102,9 @@ def test_the_recorded_run_is_complete_and_consistent():
 
 
 def test_the_plots_draw_from_the_recorded_run(r, prefix):
-    from streamlab import durability_plots as dp
+    from streamlab.ui.figures import durability as dp
 
-    from streamlab import style
+    from streamlab.ui import style
 
     rec = durability.recorded()
     crash = dp.plot_crash(rec["crash"], title="setup")
@@ -126,7 +126,7 @@ def test_the_plots_draw_from_the_recorded_run(r, prefix):
 
 def test_the_panel_on_fakeredis_shows_the_recorded_row_labelled():
     import streamlab as sl
-    from streamlab.durabilitypanel import durability_panel
+    from streamlab.ui.durability_panel import durability_panel
 
     r = sl.connect(backend="fake", quiet=True)
     panel = durability_panel(r)

@@ -19,7 +19,7 @@ from helpers import wait_until
 from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 from streamlab.consumers import parse_id
-from streamlab.dashboard import ConsumerPoolPanel
+from streamlab.ui.pool_panel import ConsumerPoolPanel
 
 
 # --- the server restarts under a running producer, pool and dashboard ------------------------------
@@ -184,12 +184,12 @@ def test_server_restart_mid_run_the_dashboard_reconnects_and_nothing_acknowledge
 # --- re-running a widget cell -------------------------------------------------------------------------
 
 PANEL_CELLS = {
-    "producer panel": ("from streamlab.widgets import ProducerPanel\n"
+    "producer panel": ("from streamlab.ui.panel import ProducerPanel\n"
                        "panel = ProducerPanel(r, '{prefix}s', rate=50)\npanel.start()\npanel"),
-    "consumer-pool dashboard": ("from streamlab.dashboard import ConsumerPoolPanel\n"
+    "consumer-pool dashboard": ("from streamlab.ui.pool_panel import ConsumerPoolPanel\n"
                                 "panel = ConsumerPoolPanel(r, '{prefix}s', 'workers', consumers=3, "
                                 "rate=100, ms=1)\npanel.start()\npanel"),
-    "chaos panel": ("from streamlab.chaospanel import ChaosPanel\n"
+    "chaos panel": ("from streamlab.ui.chaos_panel import ChaosPanel\n"
                     "panel = ChaosPanel(r, prefix='{prefix}', entries=5000, crash_probability=0.1)\n"
                     "panel.start()\npanel"),
     "pub/sub panel": ("from streamlab.pubsub import pubsub_panel\n"

@@ -22,7 +22,7 @@ import redis
 from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 from streamlab.chaos import ChaosExperiment
-from streamlab.magics import register
+from streamlab.ui.magics import register
 
 from conftest import _no_real_server
 from helpers import wait_until

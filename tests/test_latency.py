@@ -5,7 +5,8 @@ import io
 import PIL.Image
 import pytest
 
-from streamlab import latency, style
+from streamlab import latency
+from streamlab.ui import style
 
 
 def test_summary_gives_count_median_p95_and_max():

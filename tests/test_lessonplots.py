@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from streamlab import lessonplots, retention
+from streamlab.ui.figures import retention as lessonplots
+from streamlab import retention
 
 
 def test_on_fakeredis_the_timing_is_the_recorded_real_server_one_and_says_so(backend_kind, r, prefix):
@@ -30,7 +31,7 @@ def test_on_a_real_server_the_timing_is_measured_now_and_labelled(backend_kind, 
 
 
 def _texts(fig) -> list[str]:
-    from streamlab import style
+    from streamlab.ui import style
 
     return [ax.get_title(loc="left") for ax in fig.axes] + list(style.headline_text(fig))
 
@@ -96,7 +97,7 @@ def test_trim_bars_and_lines_use_no_outcome_colour_or_pattern():
     vs ``~`` is neither, so no bar or line of lesson 05 is drawn in orange or hatched."""
     from matplotlib.colors import to_hex
 
-    from streamlab import style
+    from streamlab.ui import style
 
     table = pd.DataFrame({"xtrim_ms": [1.0, 1.0], "removed": [9, 9], "capped_s": [0.3, 0.1]},
                          index=["exact", "~"])

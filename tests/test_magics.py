@@ -22,7 +22,16 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from streamlab import backend as sl_backend
-from streamlab.magics import FOLD_OVER, FOLD_TO, Printout, Status, fold, format_reply, register, split_args
+from streamlab.ui.magics import (
+    FOLD_OVER,
+    FOLD_TO,
+    Printout,
+    Status,
+    fold,
+    format_reply,
+    register,
+    split_args,
+)
 
 from helpers import is_blocked, wait_until
 

@@ -12,8 +12,16 @@ import pytest
 import redis
 
 from streamlab import backend as sl_backend
-from streamlab.magics import (NEVER_RETURN, SESSION_BREAKERS, SHARED_ALLOWED, SHARED_REFUSALS,
-                              Session, hide_password, shared_refusal, split_args)
+from streamlab.ui.magics import (
+    NEVER_RETURN,
+    SESSION_BREAKERS,
+    SHARED_ALLOWED,
+    SHARED_REFUSALS,
+    Session,
+    hide_password,
+    shared_refusal,
+    split_args,
+)
 from streamlab.server import PrivateServer
 
 from helpers import wait_until
@@ -169,7 +177,7 @@ def test_the_list_covers_the_servers_admin_and_dangerous_commands(real_server_ur
                 and args[0].decode().upper() not in SHARED_ALLOWED | NEVER_RETURN
                 and key not in SESSION_BREAKERS and args[0].decode().upper() not in SESSION_BREAKERS):
             uncovered.append(name)
-    assert not uncovered, f"classify in streamlab/magics.py (SHARED_REFUSALS or SHARED_ALLOWED): {uncovered}"
+    assert not uncovered, f"classify in streamlab/ui/magics.py (SHARED_REFUSALS or SHARED_ALLOWED): {uncovered}"
 
 
 def test_read_only_admin_commands_still_run_on_a_shared_server(real_server_url, capsys):

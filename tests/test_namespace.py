@@ -152,7 +152,7 @@ def test_pubsub_channels_are_renamed_both_ways(learner):
 
 
 def test_redis_cell_uses_the_namespace(learner, shell, capsys):
-    from streamlab.magics import register
+    from streamlab.ui.magics import register
 
     r, plain = learner
     register(shell, r)

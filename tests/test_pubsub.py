@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from streamlab import pubsub, style
+from streamlab import pubsub
+from streamlab.ui import style
 from streamlab import server as sl_server
 
 

@@ -32,11 +32,11 @@ import streamlab as sl
 from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 from streamlab.consumers import ConsumerPool
-from streamlab.dashboard import ConsumerPoolPanel
-from streamlab.magics import register
+from streamlab.ui.pool_panel import ConsumerPoolPanel
+from streamlab.ui.magics import register
 from streamlab.observe import Sampler
 from streamlab.producer import Producer
-from streamlab.widgets import ProducerPanel
+from streamlab.ui.producer_panel import ProducerPanel
 from helpers import is_blocked, wait_until
 
 MALFORMED_IDS = ["abc", "1-x", "-1"]
@@ -105,7 +105,7 @@ def test_malformed_id_is_explained_by_the_helpers_and_redis_magic(r, stream, cel
 
 def test_malformed_id_in_the_chaos_panels_journey_box_is_explained(r, prefix):
     """The one widget that takes an entry ID: lesson 04's "journey of" box."""
-    from streamlab.chaospanel import ChaosPanel
+    from streamlab.ui.chaos_panel import ChaosPanel
 
     panel = ChaosPanel(r, prefix=prefix, entries=100, crash_probability=0, poison_share=0,
                        processing_ms=0, seed=1)
@@ -127,7 +127,7 @@ def test_malformed_id_in_the_chaos_panels_journey_box_is_explained(r, prefix):
 
 
 def test_bad_id_left_in_the_journey_box_does_not_break_stop_or_rerun(r, prefix):
-    from streamlab.chaospanel import ChaosPanel
+    from streamlab.ui.chaos_panel import ChaosPanel
 
     panel = ChaosPanel(r, prefix=prefix, entries=100, crash_probability=0, poison_share=0,
                        processing_ms=0, seed=1)

@@ -8,8 +8,9 @@ import ipywidgets as W
 import pytest
 from IPython import display as ipy_display
 
-from streamlab import widgets
-from streamlab.widgets import Panel, ProducerPanel, StaticPicture, static_html
+from streamlab.ui import panel as widgets
+from streamlab.ui.panel import Panel, StaticPicture, static_html
+from streamlab.ui.producer_panel import ProducerPanel
 
 # A real (tiny) PNG: the 8-byte signature and an IHDR chunk are enough for an <img> here.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

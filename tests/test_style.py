@@ -1,4 +1,4 @@
-"""The course's look (streamlab.style, docs/VISUAL.md): colour-blind-safe roles, projector
+"""The course's look (streamlab.ui.style, docs/VISUAL.md): colour-blind-safe roles, projector
 sizes, titles that state results, one way to build a figure.
 
 Every course figure is built here from small made-up (or recorded) data and checked
@@ -22,8 +22,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from streamlab import capstone, clusterplots, durability, latency, plots, pubsub, style
-from streamlab import durability_plots as dp
+from streamlab import capstone, durability, latency, pubsub
+from streamlab.ui.figures import cluster as clusterplots, pool as plots
+from streamlab.ui import style
+from streamlab.ui.figures import durability as dp
 
 #: Below this CIEDE2000 difference two colours in one figure are hard to tell apart at a glance.
 MIN_DELTA_E = 10.0
@@ -305,8 +307,8 @@ def test_the_live_dashboard_is_drawn_at_twice_its_page_width_and_fits_its_data()
 
 
 def test_no_figure_goes_through_pyplot():
-    code = ("import sys, streamlab, streamlab.plots, streamlab.chaospanel, streamlab.capstone, "
-            "streamlab.durability_plots, streamlab.clusterplots, streamlab.clusterpanel, "
+    code = ("import sys, streamlab, streamlab.ui.figures.pool, streamlab.ui.chaos_panel, streamlab.capstone, "
+            "streamlab.ui.figures.durability, streamlab.ui.figures.cluster, streamlab.ui.cluster_panel, "
             "streamlab.latency, streamlab.pubsub; "
             "print('matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -326,9 +328,9 @@ def test_panel_tables_have_no_borders_and_status_lines_look_alike():
 def test_panels_are_one_family_rate_first_and_the_same_status_line(r, prefix):
     """Every panel with a rate has its slider first, at one width; status lines share one look;
     the Pub/Sub panel draws a chart of what each side received."""
-    from streamlab.dashboard import ConsumerPoolPanel
-    from streamlab.durabilitypanel import DurabilityPanel
-    from streamlab.widgets import ProducerPanel
+    from streamlab.ui.pool_panel import ConsumerPoolPanel
+    from streamlab.ui.durability_panel import DurabilityPanel
+    from streamlab.ui.producer_panel import ProducerPanel
 
     panels = [ProducerPanel(r, prefix + "p", name=prefix + "producer"),
               ConsumerPoolPanel(r, prefix + "s", "g", consumers=2, rate=50, ms=1, name=prefix + "pool"),

@@ -9,7 +9,8 @@ import pytest
 
 import streamlab as sl
 from streamlab import server as sl_server
-from streamlab.widgets import ProducerPanel, html_table
+from streamlab.ui.producer_panel import ProducerPanel
+from streamlab.ui.panel import html_table
 from helpers import wait_until
 
 
@@ -192,7 +193,7 @@ def test_counters_redraw_by_themselves_while_running(r, prefix):
 def test_the_producer_panel_shows_sent_at_as_a_time_of_day():
     from datetime import datetime
 
-    from streamlab.widgets import tail_rows
+    from streamlab.ui.producer_panel import tail_rows
 
     at = datetime(2026, 11, 30, 14, 3, 27, 412_000).timestamp()
     rows = tail_rows([("1-0", {"seq": "1", "sent_at": f"{at:.6f}"}), ("2-0", {"sent_at": "soon"})])

@@ -339,7 +339,7 @@ def test_the_board_counts_what_scripted_learners_check(admin, admin_url, tmp_pat
 
 def test_the_board_ignores_progress_of_an_unknown_exercise(admin, admin_url, tmp_path):
     """Review #8: a newer streamlab's exercise, or a learner's hand-made XADD, never crashes it."""
-    from streamlab import boardpanel
+    from streamlab.ui import board_panel as boardpanel
 
     urls = {a.learner: a.redis_url for a in workshop.setup(admin, ["ana"], tmp_path / "l.csv", admin_url)}
     ana = as_learner(urls["ana"])

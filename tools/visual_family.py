@@ -19,9 +19,10 @@ import PIL.ImageDraw
 import PIL.ImageFont
 
 import streamlab as sl
-from streamlab import plots, style
-from streamlab.chaospanel import ChaosPanel
-from streamlab.dashboard import ConsumerPoolPanel
+from streamlab.ui.figures import pool as plots
+from streamlab.ui import style
+from streamlab.ui.chaos_panel import ChaosPanel
+from streamlab.ui.pool_panel import ConsumerPoolPanel
 from streamlab.pubsub import PubSubPanel
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "docs" / "img" / "panel-family.png"

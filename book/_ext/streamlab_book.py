@@ -42,7 +42,7 @@ def prepare_environment(backend: str) -> None:
     if backend != "env":
         os.environ.pop("REDIS_URL", None)
     os.environ["STREAMLAB_BACKEND"] = backend
-    os.environ["STREAMLAB_STATIC"] = "1"  # panels display as pictures (streamlab.widgets)
+    os.environ["STREAMLAB_STATIC"] = "1"  # panels display as pictures (streamlab.ui.panel)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 

@@ -29,11 +29,13 @@ from collections import deque
 import ipywidgets as W
 import redis
 
-from . import consumers as C
-from . import plots, style, workers
-from .observe import Sampler
-from .producer import Producer
-from .widgets import Panel, button_row, counters_html, describe_error
+from .. import consumers as C
+from .figures import pool as plots
+from . import style
+from .. import workers
+from ..observe import Sampler
+from ..producer import Producer
+from .panel import Panel, button_row, counters_html, describe_error
 
 DEFAULT_HZ = 6
 

@@ -11,10 +11,11 @@ import html
 
 import ipywidgets as W
 import redis
-from . import style, workers
-from .chaos import RESTART_MODES, ChaosExperiment
+from . import style
+from .. import workers
+from ..chaos import RESTART_MODES, ChaosExperiment
 from .style import ROLE, SIZE, PictureFigure, to_png
-from .widgets import Panel, button_row, describe_error, html_table
+from .panel import Panel, button_row, describe_error, html_table
 
 #: How each order ended, as bars: colour by role, and a pattern for the two dead-letter
 #: outcomes, so "healthy order dead-lettered" does not rest on colour alone.

@@ -18,9 +18,9 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import display
 
-from . import clusterplots
-from .partitions import PartitionedPipeline, partition_keys
-from .widgets import StaticPicture, static_mode
+from .figures import cluster as clusterplots
+from ..partitions import PartitionedPipeline, partition_keys
+from .panel import StaticPicture, static_mode
 
 
 class PartitionPanel:

@@ -11,8 +11,8 @@ import html
 
 import ipywidgets as W
 
-from . import durability
-from .widgets import Panel, button_row, html_table
+from .. import durability
+from .panel import Panel, button_row, html_table
 
 
 class DurabilityPanel(Panel):

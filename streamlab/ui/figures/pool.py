@@ -34,8 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from . import style
-from .style import SIZE, PictureFigure, consumer_colour, consumer_style, to_png  # noqa: F401 (API)
+from .. import style
+from ..style import SIZE, PictureFigure, consumer_colour, consumer_style, to_png
 
 GROUP_COLOUR = style.ROLE["group"]
 PENDING_COLOUR = style.ROLE["pending"]

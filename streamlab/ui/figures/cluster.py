@@ -6,9 +6,9 @@ library; built with ``style`` (no pyplot), so a figure displays itself in a note
 
 from __future__ import annotations
 
-from . import style
-from .consumers import parse_id
-from .style import ROLE, SIZE
+from .. import style
+from ...consumers import parse_id
+from ..style import ROLE, SIZE
 
 #: One colour per shard (the consumers' sequence: shard 0 blue, 1 orange, 2 bluish green, ...).
 SHARD_COLOURS = tuple(style.CONSUMER_COLOURS)

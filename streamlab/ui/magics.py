@@ -55,7 +55,7 @@ How it behaves, and why:
   the interrupt comes.
 
 ``streamlab.connect()`` calls ``register(shell, client)``; calling it again
-rebinds the magics to the newest client. ``%load_ext streamlab.magics`` also works.
+rebinds the magics to the newest client. ``%load_ext streamlab.ui.magics`` also works.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ import weakref
 import redis
 from IPython.core.magic import no_var_expand
 
-from .explain import hint, is_learner_error, server_text
-from .namespace import scoped_class
+from ..explain import hint, is_learner_error, server_text
+from ..namespace import scoped_class
 
 
 class Status(bytes):
@@ -333,7 +333,7 @@ FOLD_TO = 12
 ALL_FLAG = "--all"
 _SEE_ALL = f"%%redis {ALL_FLAG} shows every line"
 
-# Errors and hints in the panels' status colours (streamlab.style.STATUS_COLOURS: "error" a dark
+# Errors and hints in the panels' status colours (streamlab.ui.style.STATUS_COLOURS: "error" a dark
 # vermillion, "ok" a dark blue), apart from the replies and from each other for colour-blind
 # readers too; the "(error)"/"hint:" words stay as redis-cli prints them.
 _STYLE = {
@@ -346,7 +346,7 @@ _STYLE = {
 
 
 def _css(kind: str) -> str:
-    from .style import MUTED, STATUS_COLOURS  # matplotlib comes with it: only when shown
+    from .style import MUTED, STATUS_COLOURS
 
     return _STYLE[kind].format(muted=MUTED, error=STATUS_COLOURS["error"], ok=STATUS_COLOURS["ok"])
 
@@ -718,7 +718,7 @@ def show(session: Session, text: str, show_all: bool = False) -> None:
 
 
 def load_ipython_extension(shell) -> None:
-    """``%load_ext streamlab.magics``: ``sl.connect()``, which registers the magics."""
-    from .backend import connect
+    """``%load_ext streamlab.ui.magics``: ``sl.connect()``, which registers the magics."""
+    from ..backend import connect
 
     connect()

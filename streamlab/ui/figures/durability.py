@@ -11,9 +11,9 @@ import textwrap
 
 import pandas as pd
 
-from . import style
-from .durability import THRESHOLDS
-from .style import HATCH, ROLE, SIZE
+from .. import style
+from ...durability import THRESHOLDS
+from ..style import HATCH, ROLE, SIZE
 
 
 def _short(setting: str) -> str:

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
 
-from . import retention, style
-from .style import PictureFigure
+from ... import retention
+from .. import style
+from ..style import PictureFigure
 
 # Two ways of trimming, neither of them an outcome: exact in the dark grey, ``~`` in blue, no
 # hatch (orange and hatching mean dead letters and lost work in every lesson; the bars are
@@ -111,7 +112,7 @@ def trim_timing(r, key: str = "lesson05:timing", entries: int = 100_000,
         rows["~" if approximate else "exact"] = {"xtrim_ms": round(report.seconds * 1000, 2),
                                                  "removed": report.removed,
                                                  "capped_s": round(capped, 4)}
-    from .callout import server_label
+    from ..callout import server_label
     return TrimTiming(pd.DataFrame(rows).T[["xtrim_ms", "removed", "capped_s"]].astype(
         {"removed": int}), entries, adds, f"measured now on {server_label(r)}", measured_here=True)
 
@@ -154,7 +155,7 @@ def memory_figure(memory: pd.DataFrame, r) -> PictureFigure:
     Without ``MEMORY USAGE`` (fakeredis): nodes by length (left) and the bytes per entry of
     several entry shapes measured on a real server (``retention.MEASURED_BYTES_PER_ENTRY``).
     """
-    from .callout import server_label
+    from ..callout import server_label
 
     fig = style.figure(11, 4.0)
     left, right = fig.subplots(1, 2)

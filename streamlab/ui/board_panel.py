@@ -1,6 +1,6 @@
 """The instructor's progress board in a notebook: a heat map of learners x exercises, live.
 
-    from streamlab.boardpanel import BoardPanel
+    from streamlab.ui.board_panel import BoardPanel
     board = BoardPanel(admin)      # admin: sl.connect(ADMIN_URL) on the workshop's server
     board                          # the widget: Start / Stop, the heat map, who is stuck
     board.start()                  # reads the progress streams every `every` seconds
@@ -17,7 +17,8 @@ import html
 
 import ipywidgets as W
 
-from . import style, widgets, workers, workshop
+from . import style, panel as widgets
+from .. import workers, workshop
 
 # The course's roles (docs/VISUAL.md): passed is the good outcome, blue; tried-not-passed is
 # work started and not finished, the pending colour, hatched; stuck is past a threshold, a

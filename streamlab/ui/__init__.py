@@ -1,0 +1,24 @@
+"""streamlab's screens: everything that imports ipywidgets, matplotlib or IPython.
+
+The engine (``streamlab.*`` outside this package) returns data and frames and
+never imports ``streamlab.ui``; the panels here are thin wiring around engine
+workers. Lessons reach every panel one way::
+
+    from streamlab.ui import ProducerPanel, ConsumerPoolPanel, ChaosPanel
+
+and the figures by lesson: ``from streamlab.ui import figures`` then
+``figures.pool`` (lesson 03), ``figures.retention`` (05), ``figures.durability``
+(08), ``figures.cluster`` (09).
+"""
+
+from . import figures
+from .board_panel import BoardPanel
+from .chaos_panel import ChaosPanel
+from .cluster_panel import PartitionPanel
+from .durability_panel import DurabilityPanel, durability_panel
+from .panel import Panel
+from .pool_panel import ConsumerPoolPanel
+from .producer_panel import ProducerPanel
+
+__all__ = ["BoardPanel", "ChaosPanel", "ConsumerPoolPanel", "DurabilityPanel", "Panel",
+           "PartitionPanel", "ProducerPanel", "durability_panel", "figures"]
