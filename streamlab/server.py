@@ -30,6 +30,8 @@ import tempfile
 import threading
 import time
 
+from .procs import die_with_parent
+
 SERVER_BINARIES = ("redis-server", "valkey-server")
 
 INSTALL_HINT = (
@@ -164,29 +166,6 @@ def _answered_by(port: int, proc: subprocess.Popen) -> bool:
     return False
 
 
-def die_with_this_process():
-    """A ``preexec_fn`` for ``subprocess.Popen``: the child gets SIGTERM when we die (Linux).
-
-    ``PR_SET_PDEATHSIG`` fires when the parent exits, even by SIGKILL. A parent
-    that dies between the fork and the ``prctl`` call would be missed, so the
-    child then checks that its parent is still the one that forked it. Returns
-    None off Linux, where callers rely on their own cleanup.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
-
-
 def server_command(binary: str, port: int, workdir: str, extra: list[str] = ()) -> list[str]:
     """The command line of a loopback-only server that keeps nothing on disk.
 
@@ -218,7 +197,7 @@ def _start_server_process(binary: str, workdir: str, port: int | None, timeout: 
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_this_process(),
+            preexec_fn=die_with_parent(),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import time
+from streamlab.waiting import wait_until as _wait_until
 
 
 def wait_until(condition, timeout: float = 10) -> bool:
-    """Poll ``condition`` until it is true or ``timeout`` passes; its last answer.
+    """Poll ``condition`` until it is true or ``timeout`` passes (``streamlab.waiting``).
 
     For outcomes that arrive from another thread (an entry, a status); a test
     asserts the outcome, never how fast it came.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
+    return bool(_wait_until(condition, timeout))
 
 
 def is_blocked(r, name: str) -> bool:

@@ -61,7 +61,7 @@ class Group:
 
 
 GROUPS = [
-    Group("server", "streamlab/server.py", ["streamlab.server.*"],
+    Group("server", ["streamlab/server.py", "streamlab/procs.py"], ["streamlab.server.*", "streamlab.procs.*"],
           ["tests/test_server.py", "tests/test_guards.py"],
           "the private server: loopback only, nothing on disk, dies with its owner"),
     Group("redact", "streamlab/backend.py", ["streamlab.backend.x_redact__mutmut_*"],
