@@ -324,8 +324,8 @@ def test_ex3_exact_feedback(ex, prefix):
         r.xgroup_setid(stream, group, "0")
 
     said = _said(ex[3], rewinds)
-    r_last = ex[3].r.xrevrange(key, count=1)[0][0]
-    assert said == (f"{again} rewound the group: its last-delivered-id went back from {r_last} to 0-0, "
+    last = ex[3].r.xrevrange(key, count=1)[0][0]
+    assert said == (f"{again} rewound the group: its last-delivered-id went back from {last} to 0-0, "
                     "so all 3 entries would be processed again. This is the article's `set_id('0')` bug.")
     assert _said(ex[3], _start_group, "correct") == (
         "The first start creates the group from the beginning (and the stream if needed); a restart "
