@@ -205,3 +205,24 @@ def test_ex3_the_words_may_be_written_in_any_case(ex):
         "delivers at least once, so the charge must be idempotent too (keyed on the order's "
         "own ID, lesson 04); and the stream must survive a restart (persistence, see the "
         "lesson's last table).")
+
+
+def test_ex2_a_group_moved_to_the_end_with_a_count_says_that_count(ex, r, prefix):
+    key = setup_ex2(r, prefix)
+    r.xgroup_setid(key, "billing", "$", entries_read=10)
+    assert _said(ex[2], list(range(1, 26))) == (
+        "the group 'billing' is at the end of the stream, but XINFO GROUPS says entries-read is "
+        "10, not 25: it was moved there (XGROUP SETID?) instead of reading. Skipping events "
+        "is what the exercise is about not doing: read them with XREADGROUP and `>`.")
+
+
+def test_ex1_checking_leaves_the_learners_own_subscriber_on_that_pattern_running(ex, r, prefix):
+    from streamlab.pubsub import Subscriber
+
+    pattern = prefix + "sensor:*:temp"
+    mine = Subscriber(r, patterns=pattern).start()  # the lesson's cell: a default name
+    try:
+        assert ex[1].evaluate(pattern).correct
+        assert mine.running
+    finally:
+        mine.stop()
