@@ -226,3 +226,9 @@ def test_ex1_checking_leaves_the_learners_own_subscriber_on_that_pattern_running
         assert mine.running
     finally:
         mine.stop()
+
+
+def test_ex1_every_unwanted_channel_is_named(ex, prefix):
+    assert _said(ex[1], prefix + "*") == (
+        f"'{prefix}*' also received {prefix}sensor:1:humidity, {prefix}alerts:temp: make it match "
+        "temperature channels only.")
