@@ -295,9 +295,8 @@ def test_ex3_right_answer_exact_message(ex):
 
 def test_ex4_an_id_before_the_readings_is_not_one_of_them(ex, r, prefix):
     key = prefix + "ex4"
-    r.xadd(key, {"sensor_id": "lab1", "temp": "21.5", "location": json.dumps(EX4)}, id="5-0")
+    r.xadd(key, {"sensor_id": "lab1", "temp": "21.5", "location": json.dumps({"room": "lab", "floor": 2})},
+           id="5-0")
     assert _said(ex[4], "1-1") == (
         f"there is no entry 1-1 in {key}: add the reading to that key and keep the ID XADD returns.")
 
-
-EX4 = {"room": "lab", "floor": 2}
