@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from streamlab import consumers as C
+from streamlab import ids as stream_ids
 
 
 def add_entries(r, stream, n, sensors=("s1", "s2", "s3")):
@@ -42,7 +43,7 @@ def test_three_consumers_process_every_entry_exactly_once(r, prefix):
     pool = C.ConsumerPool(r, stream, "g", consumers=3, seconds=0.001, start_id="0", name=prefix + "p")
     run_until_done(pool, 300)
     frame = pool.ordering_frame()
-    assert sorted(frame["entry_id"], key=C.parse_id) == ids
+    assert sorted(frame["entry_id"], key=stream_ids.parse) == ids
     assert frame["entry_id"].is_unique
     assert pool.total_processed == 300 == sum(pool.processed.values())
     assert all(pool.processed[name] > 0 for name in ("c1", "c2", "c3"))
@@ -70,7 +71,7 @@ def test_uneven_consumers_complete_out_of_order(r, prefix):
     assert pool.out_of_order > 0
     assert int(frame["out_of_order"].sum()) == pool.out_of_order
     # Every flagged completion really has a larger ID completed before it.
-    ids = [C.parse_id(i) for i in frame["entry_id"]]
+    ids = [stream_ids.parse(i) for i in frame["entry_id"]]
     for row, late in enumerate(frame["out_of_order"]):
         assert late == any(earlier > ids[row] for earlier in ids[:row])
 
