@@ -45,7 +45,7 @@ import pandas as pd
 import redis
 
 from . import ids
-from .backend import LAG_FIXED_IN, Client, behaviour  # noqa: F401 - LAG_FIXED_IN re-exported
+from .backend import Client, behaviour
 from .workers import Worker
 
 #: Most entries counted with XRANGE for one lag sample (keeps a sample cheap).

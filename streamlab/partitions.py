@@ -35,6 +35,7 @@ import redis
 
 from . import pipeline
 from .producer import sensor_reading
+from .workers import Worker
 
 if TYPE_CHECKING:
     from .backend import Client
@@ -459,9 +460,6 @@ def cli_consume(r, args, stop) -> None:
 
 
 # --- in a notebook: producer, one consumer per partition, sampler ----------------------------------
-
-from .workers import Worker  # noqa: E402 - the notebook part needs the worker machinery
-
 
 class PartitionProducer(Worker):
     """Readings of ``sensors`` at ``rate`` per second, each ``XADD`` to its sensor's partition
