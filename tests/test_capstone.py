@@ -19,7 +19,7 @@ from streamlab import server as sl_server
 from streamlab import workers
 from streamlab.capstone import Capstone, PipelineError, backend_mode
 from streamlab.errors import LearnerError
-from streamlab.ui import CapstonePanel
+from streamlab.ui import CapstonePanel, Panel
 from streamlab.ui.capstone_panel import ledger_html, show_ledgers_as_html
 
 from helpers import wait_until
@@ -441,14 +441,16 @@ def test_the_live_dashboard_redraws_while_running_and_stops_with_the_pipeline(r,
 def test_the_dashboard_follows_a_pipeline_started_again(r, small, panels):
     cap = small(count=None)
     panel = panels(cap)  # drawn once: nothing runs yet
-    assert bytes(panel.image.value[:4]) == b"\x89PNG" and not refresher_running(panel)
+    assert wait_until(lambda: bytes(panel.image.value[:4]) == b"\x89PNG" and not refresher_running(panel))
     cap.start()
     assert refresher_running(panel), "cap.start() makes the panel live"
+    assert cap.wait_started()
     cap.stop()
     assert not refresher_running(panel)
     assert "exited 0 after Ctrl-C" in panel.counters.value
 
 
+@pytest.mark.skipif(not hasattr(Panel, "redraw"), reason="needs the Panel base's redraw guard (branch panels)")
 def test_capstone_panel_shows_a_redraw_error_and_keeps_redrawing(r, small, panels, monkeypatch):
     cap = small(count=None)
     status = Capstone.status
@@ -507,3 +509,27 @@ def test_alive_says_whether_a_member_runs(r, small):
     assert not cap.alive("w1")
     with pytest.raises(ValueError, match="w9"):
         cap.alive("w9")
+
+
+def test_in_static_mode_cap_stop_redraws_the_dashboards_picture(r, small, panels, shell, monkeypatch):
+    # The book (STREAMLAB_STATIC=1) keeps the picture that cap.stop() draws, in place.
+    from IPython import display as ipy_display
+
+    from streamlab.ui import panel as ui_panel
+
+    shown = []
+    monkeypatch.setattr(ipy_display, "display",
+                        lambda obj, raw=False, display_id=None: shown.append(("display", obj, display_id)))
+    monkeypatch.setattr(ipy_display, "update_display",
+                        lambda obj, raw=False, display_id=None: shown.append(("update", obj, display_id)))
+    monkeypatch.setenv(ui_panel.STATIC_ENV, "1")
+    cap = small(count=10).start()
+    panel = panels(cap)
+    assert shell.display_formatter.format(panel) == ({}, {}), "shown as its picture"
+    assert cap.wait_drained(30)
+    cap.stop()
+    (kind, first, display_id), *rest = shown
+    updates = [(bundle, i) for kind, bundle, i in rest if kind == "update"]
+    assert kind == "display" and updates and all(i == display_id for _, i in updates)
+    last = updates[-1][0]["text/html"]
+    assert "exited 0" in last and "data:image/png;base64," in last

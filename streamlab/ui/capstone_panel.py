@@ -54,12 +54,9 @@ class CapstonePanel(Panel):
         return self.cap.running
 
     def start(self) -> "CapstonePanel":
-        """Redraw while the pipeline runs (the refresher draws the first picture, so the cell
-        returns at once); draw once now if it does not run."""
-        if self.busy():
-            self.start_refresher()
-        else:
-            self.refresh()
+        """Redraw while the pipeline runs; the refresher draws the first picture, so the cell
+        returns at once (with nothing running it draws once and ends)."""
+        self.start_refresher()
         return self
 
     def refresh(self) -> None:
