@@ -17,7 +17,7 @@ import ipywidgets as W
 from ..capstone import Capstone, Ledger
 from . import style
 from .figures.capstone import capstone_figure, capstone_headline
-from .panel import Panel, html_table
+from .panel import Panel
 
 #: The dashboard's width on the page (CSS px); its picture is drawn at twice that.
 DISPLAY_PX = round(10.2 * style.DPI)
@@ -62,7 +62,7 @@ class CapstonePanel(Panel):
     def refresh(self) -> None:
         """The counters every time (``cap.status()``); the picture every ``REDRAW_SECONDS``
         while the pipeline runs, and always once it has stopped."""
-        self.counters.value = html_table(self.cap.status()[COUNTER_COLUMNS].to_dict("records"))
+        self.counters.value = style.table_html(self.cap.status()[COUNTER_COLUMNS].to_dict("records"))
         now = time.monotonic()
         if self.busy() and now < self._next_picture:
             return
