@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .. import pipeline
+from ..backend import Client
 from ..observe import lag_of
 from .members import Member
 
@@ -44,7 +45,7 @@ class Ledger:
     __repr__ = __str__
 
 
-def account(r, *, stream: str, alerts: str, group: str, alert_group: str, threshold: float,
+def account(r: Client, *, stream: str, alerts: str, group: str, alert_group: str, threshold: float,
             count: int | None, runs: list[Member], reaper_ids: list[str]) -> Ledger:
     """Check a run against Redis: every reading processed, the alerts exactly the hot readings.
 
