@@ -448,6 +448,8 @@ def test_the_dashboard_follows_a_pipeline_started_again(r, small, panels):
     cap.stop()
     assert not refresher_running(panel)
     assert "exited 0 after Ctrl-C" in panel.counters.value
+    panel.close()
+    assert cap.on_start is None and cap.on_stop is None, "a closed panel is no longer called"
 
 
 @pytest.mark.skipif(not hasattr(Panel, "redraw"), reason="needs the Panel base's redraw guard (branch panels)")

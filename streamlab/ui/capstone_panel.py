@@ -69,6 +69,12 @@ class CapstonePanel(Panel):
         self._next_picture = now + REDRAW_SECONDS
         self.image.value = style.to_png(self.figure(), scale=2)
 
+    def close(self) -> None:
+        """Close the panel; the pipeline no longer calls it (unless a newer panel already took over)."""
+        if self.cap.on_stop == self.stop:
+            self.cap.on_start = self.cap.on_stop = None
+        super().close()
+
     def figure(self) -> style.PictureFigure:
         """The dashboard as a Figure (``figures.capstone.capstone_figure``) from the samples so far."""
         cap = self.cap
