@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streamlab import exercises, retention
+from streamlab import exercises, ids, retention
 from streamlab.exercises import lesson05
 
 
@@ -93,14 +93,14 @@ def test_ex2_an_hour_off_points_at_time_zones(ex, r, prefix):
 
 def test_ex2_right_minid_but_no_trim_is_wrong(ex, r, prefix):
     fill_ex2(r, prefix)
-    minid = retention.id_from_datetime(lesson05.EX2_NOW - timedelta(minutes=45))
+    minid = ids.from_datetime(lesson05.EX2_NOW - timedelta(minutes=45))
     outcome = ex[2].evaluate(minid)
     assert outcome.status == "wrong" and "run XTRIM" in outcome.message
 
 
 def test_ex2_approximate_minid_trim_is_wrong(ex, r, prefix):
     fill_ex2(r, prefix)
-    minid = retention.id_from_datetime(lesson05.EX2_NOW - timedelta(minutes=45))
+    minid = ids.from_datetime(lesson05.EX2_NOW - timedelta(minutes=45))
     r.xtrim(prefix + "ex2", minid=minid, approximate=True)
     outcome = ex[2].evaluate(minid)
     assert outcome.status == "wrong" and "approximate=False" in outcome.message
