@@ -446,12 +446,15 @@ class ConsumerPool:
         cannot tell, see ``observe.lag_of``). True if that happened within
         ``timeout`` seconds.
         """
-        return wait_until(lambda: all(self._caught_up(stream) for stream in self.streams), timeout, interval=0.05)
+        return bool(wait_until(lambda: all(self._caught_up(s) for s in self.streams), timeout, interval=0.05))
 
     def _caught_up(self, stream: str) -> bool:
+        """The group has nothing pending and no lag on ``stream`` (``XINFO GROUPS``, ``XINFO STREAM``)."""
         row = group_info(self.r, stream, self.group)
-        return row is not None and not int(row["pending"]) and not lag_of(self.r, stream, row,
-                                                                           self.r.xinfo_stream(stream))[0]
+        if row is None or int(row["pending"]):
+            return False
+        lag, _ = lag_of(self.r, stream, row, self.r.xinfo_stream(stream))
+        return not lag
 
     # --- changing the pool while it runs ----------------------------------------
     def add_consumer(self, processing: "ProcessingTime | float | None" = None, name: str | None = None) -> str:

@@ -491,7 +491,7 @@ class Progress:
         for learner in self.learners:
             while True:
                 after = self._after.get(learner)
-                entries = self.r.xrange(progress_key(learner), f"({after}" if after else "-", "+",
+                entries = self.r.xrange(progress_key(learner), ids.following(after) if after else "-", "+",
                                         count=batch)
                 for entry_id, fields in entries:
                     self._apply(learner, entry_id, fields)
