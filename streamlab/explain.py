@@ -306,19 +306,6 @@ def _noperm_command_fix(name: str) -> str:
             "then starts a private one).").strip()
 
 
-def install_notebook_handler(shell) -> None:
-    """Show a ``NOPERM`` raised in a notebook cell as ``explain()``'s two lines, not a traceback.
-
-    Under a fenced workshop user the first refused command would otherwise be a
-    wall of redis-py frames. Other exceptions keep their tracebacks.
-    """
-    def show(shell, etype, value, tb, tb_offset=None):
-        print(explain(value))
-        return []
-
-    shell.set_custom_exc((redis.exceptions.NoPermissionError,), show)
-
-
 def _unknown_command(text: str) -> tuple[str, str] | None:
     # Redis: "unknown command 'XDELEX', ..." and "unknown subcommand 'FOO'. Try XGROUP HELP.";
     # fakeredis: "unknown command 'xsetid', ..." and "unknown command 'xgroup foo', ...".

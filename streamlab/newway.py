@@ -27,8 +27,10 @@ import pandas as pd
 import redis
 
 from . import backend as _backend
-from .ui import magics
 from . import pel as _pel
+from .errors import LearnerError
+from .redis_cli import Session
+
 
 @dataclass(frozen=True)
 class NewWay:
@@ -54,11 +56,8 @@ NEW_WAY: dict[str, NewWay] = {
 }
 
 
-class NotOnThisServer(RuntimeError):
+class NotOnThisServer(LearnerError):
     """The feature is missing here and has no trusted emulation. The message says which server brings it."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"NotOnThisServer: {self}"]
 
 
 @dataclass
@@ -76,7 +75,7 @@ class Side:
 
     def cli(self, text: str) -> None:
         """Run command lines as ``%%redis`` does (each line printed, then its reply), on this side."""
-        session = magics.Session(self.client)
+        session = Session(self.client)
         try:
             session.run(text)
         finally:
