@@ -19,6 +19,14 @@ def lesson_prefix(lesson: int | str) -> str:
     return f"lesson{int(lesson):02d}:"
 
 
+def partition_key(base: str, p: int, kind: str | None = None) -> str:
+    """The key of partition ``p``: ``base:{pN}`` for the stream, ``base:kind:{pN}`` for a companion
+    key (``done``, ``alerts``, ``dead``) that must share its slot (the ``{pN}`` hash tag).
+
+    Here, beside the other key names, because both ``partitions`` and ``cluster`` name them."""
+    return f"{base}:{kind}:{{p{p}}}" if kind else f"{base}:{{p{p}}}"
+
+
 def is_course_key(key: str) -> bool:
     """True if ``key`` is one the course may create (and ``reset()`` may delete)."""
     return bool(_COURSE_RE.match(key))
