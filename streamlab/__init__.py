@@ -7,7 +7,8 @@ In a lesson::
 
 This module is the package's face, above the engine and the screens: importing it
 loads no UI library; ``connect()`` reaches ``streamlab.ui`` only inside a notebook,
-and ``note``/``backend_note`` (callouts) load ``streamlab.ui.callout`` on first use.
+exercises' outcomes use IPython's display only there (``exercises.show``), and
+``note``/``backend_note`` (callouts) load ``streamlab.ui.callout`` on first use.
 """
 
 import sys
@@ -44,6 +45,20 @@ def connect(url: str | None = None, *, backend: str | None = None, quiet: bool =
 
         attach(client)
     return client
+
+
+def _show_outcome(outcome) -> None:
+    """How exercises show an outcome (``exercises.show``): IPython's display in a notebook,
+    which renders its HTML; its text form, printed, anywhere else."""
+    if _in_ipython():
+        from IPython.display import display
+
+        display(outcome)
+    else:
+        print(outcome)
+
+
+exercises.show = _show_outcome
 
 
 def _in_ipython() -> bool:
