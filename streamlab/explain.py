@@ -18,7 +18,7 @@ In a notebook, ``sl.connect()`` also shows a ``NOPERM`` raised in a cell as
 message instead of a traceback by itself (``_render_traceback_``).
 
 The rules match the error texts of real Redis and of fakeredis, which differ in
-places (docs/SERVERS.md): fakeredis says ``ERR BUSYGROUP`` where Redis says
+places (tests/test_explain.py provokes each on both): fakeredis says ``ERR BUSYGROUP`` where Redis says
 ``BUSYGROUP``, raises a Python ``AttributeError`` where Redis answers
 ``WRONGTYPE`` to XREAD/XREADGROUP, calls ``$`` in XREADGROUP an invalid ID, and
 answers ``syntax error`` to an unbalanced ``XREAD ... STREAMS`` list.

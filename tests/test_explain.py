@@ -89,7 +89,7 @@ def test_wrongtype_on_xadd_says_use_type(r, prefix):
 
 @pytest.mark.parametrize("read", ["xread", "xreadgroup"])
 def test_wrongtype_on_reads_is_wrongtype_on_both_backends(r, prefix, read):
-    """fakeredis raises AttributeError here (FIDELITY.md); the learner sees WRONGTYPE either way."""
+    """fakeredis raises AttributeError here (real Redis answers WRONGTYPE); the learner sees WRONGTYPE either way."""
     r.set(prefix + "k", "x")
     if read == "xread":
         exc = caught(r.xread, {prefix + "k": "0"})
