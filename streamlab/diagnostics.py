@@ -8,7 +8,6 @@ front-end is installed, and for every problem the exact command that fixes it.
 from __future__ import annotations
 
 import platform
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata

@@ -7,11 +7,11 @@ deletes only keys with those prefixes (found with ``SCAN MATCH``, removed with
 
 from __future__ import annotations
 
-import re
+from . import workers
+from .backend import close_emulations, connect
 
 #: Glob patterns (as SCAN MATCH takes them) of every key the course may create.
 COURSE_PATTERNS = ("lesson[0-9][0-9]:*", "streamlab:*")
-_COURSE_RE = re.compile(r"^(lesson\d\d:|streamlab:)")
 
 
 def lesson_prefix(lesson: int | str) -> str:
@@ -25,11 +25,6 @@ def partition_key(base: str, p: int, kind: str | None = None) -> str:
 
     Here, beside the other key names, because both ``partitions`` and ``cluster`` name them."""
     return f"{base}:{kind}:{{p{p}}}" if kind else f"{base}:{{p{p}}}"
-
-
-def is_course_key(key: str) -> bool:
-    """True if ``key`` is one the course may create (and ``reset()`` may delete)."""
-    return bool(_COURSE_RE.match(key))
 
 
 def course_keys(r, lesson: int | str | None = None) -> list[str]:
@@ -48,14 +43,9 @@ def reset(r=None, lesson: int | str | None = None, quiet: bool = False) -> int:
     Only keys matching ``COURSE_PATTERNS`` are touched (``SCAN`` + ``UNLINK``),
     so this is safe on a shared server. Returns how many keys were deleted.
     """
-    from . import workers  # imported here: workers imports this module
-    from .backend import close_emulations
-
     workers.stop_all()
     close_emulations()  # the side fakeredis servers of "new way" cells, and their data
     if r is None:
-        from .backend import connect
-
         r = connect(quiet=True)
     keys = course_keys(r, lesson)
     deleted = 0

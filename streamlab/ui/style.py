@@ -36,6 +36,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from ..palette import MUTED, STATUS_COLOURS
+from ..text import plural  # noqa: F401 - re-exported: panels and figures say style.plural
 
 # --- the palette -------------------------------------------------------------------
 
@@ -221,11 +222,6 @@ def headline_text(fig: Figure) -> tuple[str, str]:
 
 def _line_height(fig: Figure, points: float) -> float:
     return points * 1.45 / 72 / fig.get_figheight()
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """``"1 entry"``, ``"3 entries"``: a count and its noun, for titles."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 # --- HTML for panels ----------------------------------------------------------------------
