@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = ["BackendError", "Client", "connect", "doctor", "exercises", "explain", "friendly", "lesson_prefix",
            "reset", "__version__", "backend_note", "note"]
 
+
 def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False,
             cluster: bool = False, learner: str | None = None) -> Client:
     """Connect to the course's Redis, print a one-line banner, and in a notebook load the
@@ -47,6 +48,13 @@ def connect(url: str | None = None, *, backend: str | None = None, quiet: bool =
     return client
 
 
+def _in_ipython() -> bool:
+    # Read from sys.modules rather than imported: a kernel has IPython loaded already, and a
+    # script that never loaded it is not in a notebook (and should not pay for the import).
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
+
+
 def _show_outcome(outcome) -> None:
     """How exercises show an outcome (``exercises.show``): IPython's display in a notebook,
     which renders its HTML; its text form, printed, anywhere else."""
@@ -59,13 +67,6 @@ def _show_outcome(outcome) -> None:
 
 
 exercises.show = _show_outcome
-
-
-def _in_ipython() -> bool:
-    # Read from sys.modules rather than imported: a kernel has IPython loaded already, and a
-    # script that never loaded it is not in a notebook (and should not pay for the import).
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and ipython.get_ipython() is not None
 
 
 def doctor(url: str | None = None) -> None:
