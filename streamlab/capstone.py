@@ -34,7 +34,7 @@ producer and consumer is its own OS process, started with
 ``python -m streamlab.cli produce|consume ...`` against ``REDIS_URL``, in
 parallel (each takes about half a second to start). fakeredis lives inside
 this Python process, where no other process can reach it, so there the same
-programs (``pipeline.produce`` / ``pipeline.consume``) run on threads.
+programs (``programs.produce`` / ``programs.consume``) run on threads.
 
 A call that Redis cannot answer (the server went away, say) raises
 ``PipelineError``, whose message says what happened, what to do, and what
@@ -71,14 +71,14 @@ import pandas as pd
 import redis
 from matplotlib.ticker import MaxNLocator
 
-from . import pipeline, recovery, workers
+from . import programs, recovery, workers
 from .ui.figures import pool as plots
 from .ui import style
 from .explain import explain, is_learner_error
 from .observe import Sampler, lag_of
 
-STREAM = pipeline.DEFAULT_STREAM
-ALERTS = pipeline.DEFAULT_ALERTS
+STREAM = programs.DEFAULT_STREAM
+ALERTS = programs.DEFAULT_ALERTS
 SENSORS = ("sensor1", "sensor2", "sensor3")
 ALERT_COLOUR = style.ROLE["alerts"]
 #: The dashboard's width on the page (CSS px); its picture is drawn at twice that.
@@ -316,7 +316,7 @@ class _Killed(BaseException):
 
 
 class ThreadMember(Member):
-    """A member run on a thread of this process (fakeredis): ``pipeline.produce``/``consume``."""
+    """A member run on a thread of this process (fakeredis): ``programs.produce``/``consume``."""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -645,13 +645,13 @@ class Capstone:
 
     # thread versions of the same programs (fakeredis)
     def _produce_on_thread(self, m: Member, client, stop, out) -> None:
-        sent = pipeline.produce(client, m.name, stream=self.stream, rate=self.rate,
+        sent = programs.produce(client, m.name, stream=self.stream, rate=self.rate,
                                 count=self.count, stop=stop, out=out)
         out(f"{m.name}: sent {sent} entries to {self.stream}")
 
     def _consume_on_thread(self, m: Member, client, stop, out) -> None:
         alert = self.threshold if m.role == "alerter" else None
-        pipeline.consume(client, m.group, m.name, stream=self.stream, block_ms=self.block_ms,
+        programs.consume(client, m.group, m.name, stream=self.stream, block_ms=self.block_ms,
                          count=self.batch, alert_above=alert, alerts_stream=self.alerts,
                          work_seconds=self.work if m.role == "worker" else 0.0, stop=stop, out=out)
 
@@ -667,7 +667,7 @@ class Capstone:
         self.stop()
         self.r.delete(self.stream, self.alerts, self.stream + ":dead")
         for group in (self.group, self.alert_group):
-            pipeline.ensure_group(self.r, self.stream, group, "0")
+            programs.ensure_group(self.r, self.stream, group, "0")
         self._new_logdir()
         for old in self.earlier:
             old.close()
@@ -1033,7 +1033,7 @@ class Capstone:
             m.poll()
         entries = self.r.xrange(self.stream)
         ids = [i for i, _ in entries]
-        hot = {i for i, f in entries if pipeline._temperature(f) > self.threshold}
+        hot = {i for i, f in entries if programs._temperature(f) > self.threshold}
         alert_sources = [f.get("source_id") for _, f in self.r.xrange(self.alerts)]
         done = [i for m in runs if m.role == "worker" for i in m.processed_ids]
         done += self.reaper_ids
