@@ -71,7 +71,7 @@ import pandas as pd
 import redis
 from matplotlib.ticker import MaxNLocator
 
-from . import programs, recovery, workers
+from . import groups, programs, recovery, workers
 from .ui.figures import pool as plots
 from .ui import style
 from .explain import explain, is_learner_error
@@ -667,7 +667,7 @@ class Capstone:
         self.stop()
         self.r.delete(self.stream, self.alerts, self.stream + ":dead")
         for group in (self.group, self.alert_group):
-            programs.ensure_group(self.r, self.stream, group, "0")
+            groups.ensure_group(self.r, self.stream, group, "0")
         self._new_logdir()
         for old in self.earlier:
             old.close()

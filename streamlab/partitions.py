@@ -34,7 +34,6 @@ from typing import Callable
 import redis
 
 from . import programs
-from .programs import ensure_group  # noqa: F401 - one XGROUP CREATE helper for both programs
 from .producer import sensor_reading
 
 DONE = "done"
