@@ -173,9 +173,7 @@ def _bad_arguments(command: str, check) -> int | None:
 
 
 def cmd_produce(args) -> int:
-    from . import programs
-
-    from . import partitions
+    from . import partitions, programs
 
     def check():
         programs.check_produce_options(args.rate, args.count)
@@ -196,9 +194,7 @@ def cmd_produce(args) -> int:
 
 
 def cmd_consume(args) -> int:
-    from . import programs
-
-    from . import partitions
+    from . import partitions, programs
 
     def check():
         programs.check_consume_options(
@@ -229,13 +225,7 @@ def cmd_reap(args) -> int:
     from . import programs
 
     def check():
-        if args.min_idle < 0 or args.max_deliveries < 1:
-            raise ValueError("--min-idle must be 0 or more milliseconds and --max-deliveries 1 or "
-                             f"more; got {args.min_idle} and {args.max_deliveries}.")
-        if args.every is not None and not (args.every > 0 and args.every < float("inf")):
-            raise ValueError(f"--every must be a number of seconds above 0, got {args.every}.")
-        if args.alert_above is not None:
-            programs._number(args.alert_above, "--alert-above")
+        programs.check_reap_options(args.min_idle, args.max_deliveries, args.alert_above, args.every)
 
     bad = _bad_arguments("reap", check)
     if bad is not None:

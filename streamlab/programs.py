@@ -222,8 +222,12 @@ def _number(value, what: str) -> float:
     return number
 
 
+def _is_whole(value, low: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= low
+
+
 def _whole(value, what: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not _is_whole(value, low):
         raise ValueError(f"{what} must be a whole number of {low} or more, got {value!r}.")
     return value
 
@@ -252,6 +256,17 @@ def check_consume_options(group: str, consumer: str, count, block_ms, work_secon
                         ("--idle-exit", idle_exit), ("--name-guard", name_guard)):
         if value is not None and _number(value, what) < 0:
             raise ValueError(f"{what} must be 0 or more seconds, got {value!r}.")
+    if alert_above is not None:
+        _number(alert_above, "--alert-above")
+
+
+def check_reap_options(min_idle_ms, max_deliveries, alert_above=None, every=None) -> None:
+    """``ValueError`` for any option ``reap`` cannot run with (``every``: seconds between passes)."""
+    if not (_is_whole(min_idle_ms, 0) and _is_whole(max_deliveries, 1)):
+        raise ValueError("--min-idle must be 0 or more milliseconds and --max-deliveries 1 or "
+                         f"more; got {min_idle_ms} and {max_deliveries}.")
+    if every is not None and not 0 < every < math.inf:
+        raise ValueError(f"--every must be a number of seconds above 0, got {every}.")
     if alert_above is not None:
         _number(alert_above, "--alert-above")
 
@@ -921,10 +936,9 @@ def reap(r: Client, group: str, stream: str = DEFAULT_STREAM, min_idle_ms: int =
     one batch loses it to the reaper, and both process it (the alert is still
     written once). ``dry_run`` only reports what a pass would claim and retire.
     """
-    _whole(int(min_idle_ms), "--min-idle (milliseconds)", 0)
-    _whole(max_deliveries, "--max-deliveries", 1)
+    check_reap_options(min_idle_ms, max_deliveries, alert_above)
     if alert_above is not None:
-        alert_above = _number(alert_above, "--alert-above")
+        alert_above = float(alert_above)
     dead_stream = dead_letter_stream or f"{stream}:dead"
     stats = ReapStats()
     members = consumers_info(r, stream, group)

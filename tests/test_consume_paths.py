@@ -245,6 +245,33 @@ def test_produce_options_at_their_limits_are_accepted(rate, count):
     programs.check_produce_options(rate, count)
 
 
+REAP_OK = dict(min_idle_ms=60_000, max_deliveries=5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(min_idle_ms=-1), "--min-idle must be 0 or more milliseconds and --max-deliveries 1 or more; "
+                           "got -1 and 5."),
+    (dict(min_idle_ms=1.5), "got 1.5 and 5."),
+    (dict(max_deliveries=0), "got 60000 and 0."),
+    (dict(max_deliveries=True), "got 60000 and True."),
+    (dict(every=0), "--every must be a number of seconds above 0, got 0."),
+    (dict(every=float("inf")), "--every must be a number of seconds above 0, got inf."),
+    (dict(every=float("nan")), "--every must be a number of seconds above 0, got nan."),
+    (dict(alert_above="hot"), "--alert-above must be a number, got 'hot'"),
+    (dict(alert_above=float("nan")), "--alert-above must be a finite number"),
+])
+def test_reap_options_that_cannot_work_are_refused_with_what_is_wrong(change, message):
+    with pytest.raises(ValueError) as refused:
+        programs.check_reap_options(**{**REAP_OK, **change})
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("edge", [dict(min_idle_ms=0), dict(max_deliveries=1), dict(every=0.001),
+                                  dict(alert_above=-40), dict(alert_above="23.5")])
+def test_reap_options_at_their_limits_are_accepted(edge):
+    programs.check_reap_options(**{**REAP_OK, **edge})  # raises if refused
+
+
 def test_a_consume_with_a_refused_option_touches_nothing(r, prefix):
     stream = prefix + "sensors"
     with pytest.raises(ValueError, match="--count"):

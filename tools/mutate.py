@@ -96,7 +96,9 @@ GROUPS = [
            "streamlab.programs.x_effects_and_ack__mutmut_*",
            "streamlab.programs.x_check_consume_options__mutmut_*",
            "streamlab.programs.x_check_produce_options__mutmut_*",
-           "streamlab.programs.x__whole__mutmut_*", "streamlab.programs.x__number__mutmut_*"],
+           "streamlab.programs.x_check_reap_options__mutmut_*",
+           "streamlab.programs.x__whole__mutmut_*", "streamlab.programs.x__is_whole__mutmut_*",
+           "streamlab.programs.x__number__mutmut_*"],
           # test_terminal.py's other tests run the programs as processes, which mutmut cannot see.
           ["tests/test_consume_paths.py", "tests/test_partitions_safety.py",
            "tests/test_terminal.py::test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert"],
