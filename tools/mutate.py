@@ -88,8 +88,9 @@ GROUPS = [
           ["tests/test_recovery.py", "tests/test_terminal_guards.py", "tests/test_consume_paths.py"],
           "the reaper and the pending-list toolkit it shares with `streamlab consume` (pel.py): claims "
           "only idle work, dead-letters over the limit, meets deleted entries", timeout=60),
-    Group("terminal", "streamlab/programs.py",
-          ["streamlab.programs.xǁ_ConsumerRunǁ_batch__mutmut_*", "streamlab.programs.xǁ_ConsumerRunǁ_deleted__mutmut_*",
+    Group("terminal", ["streamlab/programs.py", "streamlab/pending_first.py"],
+          ["streamlab.pending_first.xǁPendingFirstǁ*",
+           "streamlab.programs.xǁ_ConsumerRunǁ_batch__mutmut_*", "streamlab.programs.xǁ_ConsumerRunǁ_deleted__mutmut_*",
            "streamlab.programs.xǁ_ConsumerRunǁ_dead_letter__mutmut_*",
            "streamlab.programs.xǁ_ConsumerRunǁ_process__mutmut_*",
            "streamlab.programs.x_process_entry__mutmut_*", "streamlab.programs.x__temperature__mutmut_*",
@@ -102,7 +103,8 @@ GROUPS = [
           # test_terminal.py's other tests run the programs as processes, which mutmut cannot see.
           ["tests/test_consume_paths.py", "tests/test_partitions_safety.py",
            "tests/test_terminal.py::test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert"],
-          "`streamlab consume`'s consume / alert / ack paths and the checks on the programs' options",
+          "`streamlab consume`'s consume / alert / ack paths, its pending-then-new reads (shared with "
+          "ConsumerPool) and the checks on the programs' options",
           timeout=60),
     Group("terminal-cli", "streamlab/cli.py",
           ["streamlab.cli.x__bad_arguments__mutmut_*", "streamlab.cli.x_cmd_reap__mutmut_*",
