@@ -6,9 +6,8 @@ import threading
 
 import pytest
 
-from streamlab import partitions
+from streamlab import groups, partitions
 from streamlab.cli import build_parser
-from streamlab.groups import ensure_group
 
 
 def test_produce_then_two_members_consume_everything_once_in_order(r, prefix):
@@ -34,7 +33,7 @@ def test_a_consumer_restarted_takes_back_its_pending_entries_first(r, prefix):
     base = prefix + "sensors"
     partitions.produce(r, "s", base, 1, keys=2, rate=1e6, count=10, out=lambda _: None)
     stream = partitions.partition_key(base, 0)
-    ensure_group(r, stream, "workers", "0")
+    groups.ensure_group(r, stream, "workers", "0")
     r.xreadgroup("workers", "w1", {stream: ">"}, count=4)  # read, then "crashed" before acking
     stats = partitions.consume(r, "workers", "w1", base, 1, count=5, block_ms=50, idle_exit=0.2,
                                out=lambda _: None)
