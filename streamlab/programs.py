@@ -6,7 +6,8 @@ to run for days on a real deployment, not only for an hour in a workshop.
 
 ``produce SENSOR``
     ``XADD`` a reading (``sensor_id``, ``temp``, ``humidity``, ``seq``, ``sent_at``)
-    at ``--rate`` per second, ``--count`` times or until Ctrl-C. A lost
+    at ``--rate`` per second (on ``Producer``'s clock, ``producer.Schedule``),
+    ``--count`` times or until Ctrl-C. A lost
     connection or a full server (``OOM``) pauses it: it retries the same
     reading with backoff, and after a lost reply it first looks whether the
     reading already landed (``XREVRANGE``), so a retry does not add it twice.
@@ -15,6 +16,7 @@ to run for days on a real deployment, not only for an hour in a workshop.
     joins ``GROUP`` (``XGROUP CREATE ... MKSTREAM``, once: unlike the article's
     program it never rewinds an existing group with ``SETID``), takes back its
     own pending entries first (``XREADGROUP ... 0``), then new ones (``>``),
+    as ``ConsumerPool``'s consumers do (``pending_first.PendingFirst``),
     processes each and ``XACK``s it. Around that loop:
 
     - *Deleted while pending*: an entry removed (``XDEL``/trim) after it was
