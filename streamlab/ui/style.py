@@ -35,6 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
+from ..palette import MUTED, STATUS_COLOURS
 from ..text import plural  # noqa: F401 - re-exported: panels and figures say style.plural
 
 # --- the palette -------------------------------------------------------------------
@@ -91,10 +92,8 @@ CONSUMER_COLOURS = [OKABE_ITO[c] for c in ("blue", "orange", "bluish green", "re
                                            "sky blue")]
 _DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
 
-#: Status colours for panels' HTML status lines and verdicts (text on white: darker
-#: shades of the same roles, readable at small sizes; never a red/green pair).
-STATUS_COLOURS = {"info": "#4d4d4d", "ok": "#005a8c", "warn": "#8a5a00", "error": "#b34700"}
-MUTED = "#57606a"  # secondary text: units, "how it is counted", notes
+# STATUS_COLOURS (panels' status lines and verdicts) and MUTED (secondary text) are imported
+# from streamlab.palette: the engine renders some HTML of its own with them.
 
 
 def role(name: str) -> str:
