@@ -211,7 +211,7 @@ class ChaosConsumer(Consumer):
     """A consumer whose deliveries may crash it (``ConsumerCrashed``) or fail (poison), per the experiment's fates."""
 
     def read(self) -> list:
-        mode = self._read_from
+        mode = self.read_from.position
         batch = super().read()
         exp: ChaosExperiment = self.pool.experiment
         how = "XREADGROUP >" if mode == ">" else f"XREADGROUP {mode} (own PEL, after a restart)"

@@ -24,7 +24,8 @@ acks stay the default; lessons 03-07 rely on them.
 
 A consumer starts by re-reading its own pending entries (``XREADGROUP ... 0``)
 and only then asks for new ones (``>``), so work it read but never acked
-before a restart is finished first.
+before a restart is finished first (``PendingFirst``: ``streamlab consume``
+reads through the same one).
 
 Extension points (lesson 04 builds failure injection on them):
 
@@ -53,6 +54,7 @@ from . import ids
 from .backend import Client
 from .groups import ensure_group
 from .observe import group_info, lag_of
+from .pending_first import PendingFirst
 from .waiting import wait_until
 from .workers import Worker
 
@@ -180,7 +182,7 @@ class Consumer(Worker):
         self.paused = False
         self.rng = random.Random(seed)
         self.client = None
-        self._read_from = "0"
+        self.read_from = PendingFirst()
         self._read_at = 0.0
         self._last_read_id: str | None = None
         self._crashed = False
@@ -189,7 +191,7 @@ class Consumer(Worker):
         self.client = self.pool.r.new_client()
         self._crashed = False
         # Finish our own unacknowledged history before taking new work.
-        self._read_from = "0"
+        self.read_from.rewind()
 
     def on_stop(self) -> None:
         if self.client is not None:
@@ -197,17 +199,14 @@ class Consumer(Worker):
 
     def on_connection_lost(self, exc: BaseException) -> None:
         # Entries read just before the outage may never have been acked: take them back first.
-        self._read_from = "0"
+        self.read_from.rewind()
 
     def step(self) -> None:
         if self.paused:
             self.sleep(0.05)
             return
         batch = self.read()
-        if self._read_from != ">":
-            # Replaying our history: go on after the last entry seen (a failed one must not
-            # come back for ever), and to new entries once the history is used up.
-            self._read_from = self._last_read_id or ">"
+        self.read_from.advance(self._last_read_id)
         # A stop() asked for mid-batch still lets the batch in hand finish; a crash does not.
         if self.pool.ack_mode == "batch":
             self.handle_batch(batch)
@@ -246,9 +245,9 @@ class Consumer(Worker):
         consumer's own pending entries after that ID, without blocking.
         """
         pool = self.pool
-        block = pool.block_ms if self._read_from == ">" else None
+        block = None if self.read_from.replaying else pool.block_ms
         reply = self.client.xreadgroup(pool.group, self.consumer,
-                                       {s: self._read_from for s in self.streams},
+                                       {s: self.read_from.position for s in self.streams},
                                        count=pool.count, block=block)
         now = time.time()
         self._last_read_id = next((entries[-1][0] for _, entries in reversed(reply or []) if entries), None)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Callable
 
 import redis
 
-from . import pipeline
+from . import programs
 from .keys import partition_key
 from .producer import sensor_reading
 from .workers import Worker
@@ -163,7 +163,7 @@ class PartitionStats:
         return sum(self.processed.values())
 
 
-class _PartitionRun(pipeline._ConsumerRun):
+class _PartitionRun(programs._ConsumerRun):
     """``streamlab consume``'s loop on one partition stream, adding a per-key order check.
 
     Everything else is the plain consumer's: own pending entries first, the
@@ -197,19 +197,19 @@ def consume(r: Client | ClusterClient, group: str, consumer: str, base: str, par
             member: tuple[int, int] = (1, 1), start_from: str = "0", block_ms: int = 2000,
             count: int = 1, alert_above: float | None = None, ledger: bool = False,
             work_seconds: float = 0.0, idle_exit: float | None = None, stop=None,
-            out: Callable[[str], None] = print, max_deliveries: int = pipeline.MAX_DELIVERIES,
-            retry_after: float = pipeline.RETRY_AFTER, guard_name: bool = False,
-            retire_on_exit: bool = False, name_guard_ms: int = pipeline.NAME_GUARD_MS,
+            out: Callable[[str], None] = print, max_deliveries: int = programs.MAX_DELIVERIES,
+            retry_after: float = programs.RETRY_AFTER, guard_name: bool = False,
+            retire_on_exit: bool = False, name_guard_ms: int = programs.NAME_GUARD_MS,
             report_each: bool | None = None) -> PartitionStats:
     """Read this member's partitions, one thread each, until stopped or idle; returns what it did.
 
-    Each thread runs ``streamlab consume``'s loop (``pipeline.consume``) on one
+    Each thread runs ``streamlab consume``'s loop (``programs.consume``) on one
     partition stream ``base:{pN}``, as ``consumer`` of ``group``: its own
     pending entries first (``XREADGROUP ... 0``), then new ones (``>``). A
     reading above ``alert_above`` gets an alert in ``base:alerts:{pN}``; with
     ``ledger`` each processed entry gets a record in ``base:done:{pN}``; both
     are written with the entry's ``XACK`` by one Lua script that first checks
-    the entry is still pending (``pipeline.effects_and_ack``): one alert per
+    the entry is still pending (``programs.effects_and_ack``): one alert per
     reading even after a claim, and a failing write leaves the entry pending.
     The keys share the partition's hash tag, so the script runs on a cluster.
     Past ``max_deliveries`` an entry goes to ``base:dead:{pN}``.
@@ -221,13 +221,13 @@ def consume(r: Client | ClusterClient, group: str, consumer: str, base: str, par
     runs) prints a line per entry.
     """
     check_base(base)
-    pipeline.check_consume_options(group, consumer, count, block_ms, work_seconds, idle_exit,
+    programs.check_consume_options(group, consumer, count, block_ms, work_seconds, idle_exit,
                                    alert_above, max_deliveries, retry_after)
     owned = owned_partitions(partitions, member)
     if not owned:
         raise ValueError(f"--member {member[0]}/{member[1]} owns none of {partitions} partitions: "
                          "use at most as many members as partitions.")
-    stop = stop if stop is not None else pipeline.SignalStop()
+    stop = stop if stop is not None else programs.SignalStop()
     if report_each is None:
         report_each = count == 1 and (work_seconds > 0 or idle_exit is None)
     lock = threading.Lock()

@@ -311,7 +311,7 @@ CLAIMS: dict[str, list[Claim]] = {
               "both scripts fail with lesson 04's key names"),
         Claim('try_scripts("lesson09:{orders}:")', r"dead_letter\s+ok: .*\n.*IdempotencyGuard.apply\s+ok: True",
               "both work under one tag"),
-        Claim("from streamlab.pipeline import alert_and_ack",
+        Claim("from streamlab.programs import alert_and_ack",
               r"a2 alerts: True\na1 alerts: False\nalerts written: 1\b",
               "a2 wrote the alert and acked; a1 found it no longer pending: one alert"),
         Claim("cluster.pubsub_traffic", r"PUBLISH\s+100\s+100\s+200\n.*SPUBLISH\s+100\s+100\s+0\b",
