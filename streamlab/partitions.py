@@ -36,6 +36,7 @@ import redis
 from . import pipeline
 from .pipeline import ensure_group  # noqa: F401 - one XGROUP CREATE helper for both programs
 from .producer import sensor_reading
+from .waiting import wait_until
 
 DONE = "done"
 ALERTS = "alerts"
@@ -549,9 +550,14 @@ class PartitionedPipeline:
         return self
 
     def run_for(self, seconds: float) -> "PartitionedPipeline":
+        """``start()``, wait until ``seconds`` pass or producer and consumers all end by
+        themselves, ``stop()`` (which lets the consumers finish the backlog first)."""
         self.start()
-        time.sleep(seconds)
-        return self.stop()
+        try:
+            wait_until(lambda: not (self.producer.running or self.pool.running), seconds)
+        finally:
+            self.stop()
+        return self
 
     def summary(self):
         """One row per partition: its shard, entries in it, processed, pending, out of order per key."""
