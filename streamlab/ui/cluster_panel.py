@@ -104,17 +104,16 @@ class PartitionPanel(Panel):
 
     def refresh(self) -> None:
         """The status line: the run in progress, or what the last run processed."""
+        self.set_status(self.status_text(), "ok" if self._running is not None else "info")
+
+    def status_text(self) -> str:
         pipe = self._running or self.last
         if pipe is None:
-            self.set_status("ready: press Run (or call panel.run(partitions=..., sensors=...))")
-            return
+            return "ready: press Run (or call panel.run(partitions=..., sensors=...))"
         processed = sum(list(pipe.pool.processed.values()))
         what = (f"{pipe.partitions} partitions, {len(pipe.sensors)} sensors: "
                 f"{pipe.producer.sent:,} sent, {processed:,} processed")
-        if pipe is self._running:
-            self.set_status(f"running: {what}", "ok")
-        else:
-            self.set_status(f"last run: {what}", "info")
+        return f"running: {what}" if pipe is self._running else f"last run: {what}"
 
     def summary(self) -> str:
         return "Try-it panel (partitions, sensors, rate, seconds)"
