@@ -6,10 +6,10 @@ second while its workers run (and stops itself when they end), one guard
 (``Panel.redraw``) through which every redraw goes, so a failing redraw is shown
 in the status line and the next one tries again, and a registry, so that
 re-running a cell stops the previous panel of the same name (its workers and
-its refresher) before the new one starts. A panel has the same Python API as a worker (``start()``,
-``stop()``, ``run_for(seconds)``), so a notebook can drive it without a click;
-after ``stop()`` it shows its final numbers, and it also displays as plain
-text/HTML where widgets do not render (nbclient, nbconvert).
+its refresher) before the new one starts. A panel has the same Python API as a
+worker (``start()``, ``stop()``, ``run_for(seconds)``), so a notebook can drive
+it without a click; after ``stop()`` it shows its final numbers, and it also
+displays as plain text/HTML where widgets do not render (nbclient, nbconvert).
 
 Static mode (``STREAMLAB_STATIC=1``, set by the book build): a panel displays
 as a picture of its widgets instead of the live widget: its HTML and images,
