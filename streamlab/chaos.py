@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import redis
 
-from . import workers
-from .consumers import Consumer, ConsumerCrashed, ConsumerPool, ProcessingTime, parse_id
+from . import ids, workers
+from .consumers import Consumer, ConsumerCrashed, ConsumerPool, ProcessingTime
 from .producer import Producer
 from .recovery import IdempotencyGuard, Reaper, ReaperEvent, dead_letter, delivery_counts
 from .registry import Registry
@@ -661,8 +661,7 @@ class ChaosExperiment:
         pipe.get(self.total_key)
         groups, pending, dead, total = pipe.execute()
         last = next((g["last-delivered-id"] for g in groups if g["name"] == self.group), "0-0")
-        ms, seq = parse_id(last)
-        undelivered = self.r.xrange(self.stream, f"{ms}-{seq + 1}", "+")
+        undelivered = self.r.xrange(self.stream, ids.following(last), "+")
         return ([p["message_id"] for p in pending], {int(f["seq"]) for _, f in dead},
                 {int(f["seq"]) for _, f in undelivered}, int(total or 0))
 

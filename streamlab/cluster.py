@@ -33,11 +33,13 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster, key_slot
 
 from . import server as _server
+from .waiting import wait_until
 
 SLOTS = 16384
 DEFAULT_SHARDS = 3
@@ -184,13 +186,10 @@ class PrivateCluster:
             first = clients[0]
             for node in self.nodes[1:]:
                 first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, node.bus_port)
-            deadline = time.monotonic() + timeout
-            while not all(self._healthy(c) for c in clients):
-                if time.monotonic() > deadline:
-                    states = [c.execute_command("CLUSTER", "INFO") for c in clients]
-                    raise ClusterError(f"The cluster did not reach cluster_state:ok within "
-                                       f"{timeout:.0f} s: {states}")
-                time.sleep(0.05)
+            if not wait_until(lambda: all(self._healthy(c) for c in clients), timeout, interval=0.05):
+                states = [c.execute_command("CLUSTER", "INFO") for c in clients]
+                raise ClusterError(f"The cluster did not reach cluster_state:ok within "
+                                   f"{timeout:.0f} s: {states}")
         finally:
             for c in clients:
                 c.close()
@@ -202,12 +201,8 @@ class PrivateCluster:
 
     def wait_healthy(self, timeout: float = 30) -> bool:
         """Wait until every node that is not frozen says ``cluster_state:ok``; True if it happened."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(self.node_state(n.index) == "ok" for n in self.nodes if not n.frozen):
-                return True
-            time.sleep(0.1)
-        return False
+        return wait_until(lambda: all(self.node_state(n.index) == "ok" for n in self.nodes if not n.frozen),
+                          timeout, interval=0.1)
 
     def node_state(self, index: int) -> str:
         """``cluster_state`` as node ``index`` sees it (``ok`` or ``fail``), or ``down`` if it does not answer."""
@@ -553,14 +548,15 @@ def shard_outage(rc, pc: PrivateCluster, base: str, partitions: int, shard: int 
     witness = pc.nodes[(shard + 1) % len(pc.nodes)].index
     pc.freeze(shard)
     try:
-        seen = "?"
+        views = ["?"]  # how the witness sees the frozen node: the last look is reported
+
+        def marked_failed() -> bool:
+            views.append(dict(pc.node_view(witness)).get(f"127.0.0.1:{frozen.port}", "?"))
+            return "fail" in views[-1] and "fail?" not in views[-1]  # "fail?" is only suspected
+
         if wait:
-            deadline = time.monotonic() + 10 * pc.node_timeout_ms / 1000
-            while time.monotonic() < deadline:
-                seen = dict(pc.node_view(witness)).get(f"127.0.0.1:{frozen.port}", "?")
-                if "fail" in seen and "fail?" not in seen:
-                    break
-                time.sleep(0.1)
+            wait_until(marked_failed, 10 * pc.node_timeout_ms / 1000, interval=0.1)
+        seen = views[-1]
         during = try_all()
     finally:
         pc.thaw(shard)
@@ -602,19 +598,18 @@ def pubsub_traffic(rc, channel: str, n: int = 100) -> "object":
             ps.subscribe(channel)
         else:
             ps.ssubscribe(channel)
+        next_message = partial(ps.get_sharded_message if kind == "SPUBLISH" else ps.get_message, timeout=0.1)
         # Wait for the subscription's confirmation: after it, nothing published is missed.
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            msg = ps.get_sharded_message(timeout=0.1) if kind == "SPUBLISH" else ps.get_message(timeout=0.1)
-            if msg and msg["type"] in ("subscribe", "ssubscribe"):
-                break
+        # next_message() itself waits up to 0.1 s, so no pause between looks.
+        wait_until(lambda: (msg := next_message()) is not None and msg["type"] in ("subscribe", "ssubscribe"),
+                   15, interval=0)
         before = bus()
         for i in range(n):
             (rc.publish if kind == "PUBLISH" else rc.spublish)(channel, str(i))
         received = 0
         deadline = time.monotonic() + 15
         while received < n and time.monotonic() < deadline:
-            msg = ps.get_sharded_message(timeout=0.1) if kind == "SPUBLISH" else ps.get_message(timeout=0.1)
+            msg = next_message()
             if msg and msg["type"] in ("message", "smessage"):
                 received += 1
         after = bus()

@@ -48,21 +48,14 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pandas as pd
-import redis
 
+from . import ids
+from .backend import Client
+from .groups import ensure_group
 from .observe import group_info, lag_of
 from .registry import Registry
 from .waiting import wait_until
 from .workers import Worker
-
-# --- entry IDs ------------------------------------------------------------------
-
-
-def parse_id(entry_id: str) -> tuple[int, int]:
-    """``'1700000000000-3'`` -> ``(1700000000000, 3)``: IDs compare correctly as tuples, not as text."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
 
 # --- processing time models --------------------------------------------------------
 
@@ -343,7 +336,7 @@ class ConsumerPool:
     consumers.
     """
 
-    def __init__(self, r: redis.Redis, stream: "str | Iterable[str]", group: str = "workers",
+    def __init__(self, r: Client, stream: "str | Iterable[str]", group: str = "workers",
                  consumers: int = 3, processing: "str | ProcessingTime" = "fixed",
                  seconds: float = 0.002, start_id: str = "$", count: int = 1,
                  block_ms: int = 100, record_cap: int = 5000, key_field: str | None = "sensor_id",
@@ -397,18 +390,11 @@ class ConsumerPool:
     def create_group(self) -> bool:
         """``XGROUP CREATE stream group <start_id> MKSTREAM`` on every stream; False if it already existed.
 
-        An existing group (``BUSYGROUP``) is left exactly where it is: creating
-        it again must never rewind it.
+        An existing group (``BUSYGROUP``) is left exactly where it is
+        (``groups.ensure_group``): creating it again must never rewind it.
         """
-        created = False
-        for stream in self.streams:
-            try:
-                self.r.xgroup_create(stream, self.group, id=self.start_id, mkstream=True)
-                created = True
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        return created
+        created = [ensure_group(self.r, stream, self.group, self.start_id) for stream in self.streams]
+        return any(created)
 
     # --- lifecycle ------------------------------------------------------------
     @property
@@ -461,19 +447,12 @@ class ConsumerPool:
         cannot tell, see ``observe.lag_of``). True if that happened within
         ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            caught_up = True
-            for stream in self.streams:
-                row = group_info(self.r, stream, self.group)
-                if row is None or int(row["pending"]) or lag_of(self.r, stream, row, self.r.xinfo_stream(stream))[0]:
-                    caught_up = False
-                    break
-            if caught_up:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+        return wait_until(lambda: all(self._caught_up(stream) for stream in self.streams), timeout, interval=0.05)
+
+    def _caught_up(self, stream: str) -> bool:
+        row = group_info(self.r, stream, self.group)
+        return row is not None and not int(row["pending"]) and not lag_of(self.r, stream, row,
+                                                                           self.r.xinfo_stream(stream))[0]
 
     # --- changing the pool while it runs ----------------------------------------
     def add_consumer(self, processing: "ProcessingTime | float | None" = None, name: str | None = None) -> str:
@@ -566,9 +545,9 @@ class ConsumerPool:
         if last is not None:
             rows = rows[-last:]
         df = pd.DataFrame(rows, columns=ORDERING_COLUMNS)
-        ids = [parse_id(i) for i in df["entry_id"]]
-        position = [0] * len(ids)
-        for rank, row in enumerate(sorted(range(len(ids)), key=ids.__getitem__)):
+        parsed = [ids.parse(i) for i in df["entry_id"]]
+        position = [0] * len(parsed)
+        for rank, row in enumerate(sorted(range(len(parsed)), key=parsed.__getitem__)):
             position[row] = rank
         df.insert(4, "position", pd.Series(position, dtype="int64"))
         return df
@@ -617,7 +596,7 @@ class ConsumerPool:
 
         Called with ``self._lock`` held.
         """
-        parsed = parse_id(entry_id)
+        parsed = ids.parse(entry_id)
         key = fields.get(self.key_field) if self.key_field else None
         self.total_processed += 1
         late = self._max_id is not None and parsed < self._max_id
@@ -646,7 +625,7 @@ class ConsumerPool:
                         acked_at: float) -> None:
         """``_completed`` for a batch acked at once: one lock for all of it."""
         key_field = self.key_field
-        first = parse_id(done[0][0])
+        first = ids.parse(done[0][0])
         with self._lock:
             if self._max_id is None or first >= self._max_id:
                 # One stream's batch is in ID order and starts after everything completed so far,
@@ -661,9 +640,9 @@ class ConsumerPool:
                     n += 1
                     append((n, name, stream, entry_id, key, read_at, acked_at, False, False))
                 self.total_processed = n
-                self._max_id = parse_id(done[-1][0])
+                self._max_id = ids.parse(done[-1][0])
                 for key, entry_id in last_by_key.items():
-                    self._max_id_by_key[key] = parse_id(entry_id)
+                    self._max_id_by_key[key] = ids.parse(entry_id)
                 done_in_order = True
             else:
                 done_in_order = False

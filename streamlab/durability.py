@@ -35,7 +35,9 @@ from importlib import resources
 import pandas as pd
 import redis
 
+from . import ids as stream_ids
 from . import server as _server
+from .waiting import wait_until
 
 #: The lesson's keys (lesson 08's prefix); the experiments use private servers anyway.
 STREAM = "lesson08:orders"
@@ -81,16 +83,19 @@ def _client(port: int) -> redis.Redis:
 
 def _loaded(c: redis.Redis, timeout: float = 30) -> redis.Redis:
     """Wait until a restarted server has loaded its RDB/AOF (it answers LOADING until then)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            c.ping()
-            return c
-        except redis.BusyLoadingError:
-            if time.monotonic() > deadline:
-                raise DurabilityError(f"The restarted server was still loading its files after "
-                                      f"{timeout:.0f} s; the machine may be overloaded: try again.")
-            time.sleep(0.02)
+    if not wait_until(lambda: _answers(c), timeout):
+        raise DurabilityError(f"The restarted server was still loading its files after "
+                              f"{timeout:.0f} s; the machine may be overloaded: try again.")
+    return c
+
+
+def _answers(c: redis.Redis) -> bool:
+    """``PING``: False while the server is still loading its files (``LOADING``)."""
+    try:
+        c.ping()
+        return True
+    except redis.BusyLoadingError:
+        return False
 
 
 def _start(**options) -> _server.PrivateServer:
@@ -98,11 +103,6 @@ def _start(**options) -> _server.PrivateServer:
         raise DurabilityError("These experiments start their own redis-server and none is on "
                               "PATH. " + _server.INSTALL_HINT)
     return _server.PrivateServer(**options).start()
-
-
-def _n(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = str(entry_id).partition("-")
-    return int(ms), int(seq or 0)
 
 
 # --------------------------------------------------------------------------- state
@@ -247,8 +247,8 @@ def _redelivered(acked: list[str], present: set[str], after: dict) -> list[str]:
     if not after["exists"]:
         return []
     pending = set(after["pending_ids"])
-    last = _n(after["last_delivered_id"])
-    return [i for i in acked if i in present and (i in pending or _n(i) > last)]
+    last = stream_ids.parse(after["last_delivered_id"])
+    return [i for i in acked if i in present and (i in pending or stream_ids.parse(i) > last)]
 
 
 @dataclass
@@ -284,8 +284,8 @@ class CrashResult:
         """The write number ``n`` of the newest write at or before ``entry_id``."""
         if entry_id is None:
             return None
-        last = _n(entry_id)
-        done = [w["n"] for w in self.ledger.writes if _n(w["id"]) <= last]
+        last = stream_ids.parse(entry_id)
+        done = [w["n"] for w in self.ledger.writes if stream_ids.parse(w["id"]) <= last]
         return max(done) if done else -1
 
     def position(self, state: dict) -> int | None:
@@ -296,7 +296,7 @@ class CrashResult:
     def position_at_kill(self) -> int | None:
         """The group's position when the server died, as the consumer knew it: the newest
         entry XREADGROUP had handed it (the consumer stops at the first failed call)."""
-        return self._n_of(max(self.ledger.delivered, key=_n)) if self.ledger.delivered else None
+        return self._n_of(max(self.ledger.delivered, key=stream_ids.parse)) if self.ledger.delivered else None
 
     @property
     def pending_at_kill(self) -> int:
@@ -447,14 +447,14 @@ REPLICATION_USER = "replicator"
 
 def _wait_for_link(replica: redis.Redis, timeout: float = 15) -> None:
     """Poll ``INFO replication`` until the replica's link is up and the initial sync is done."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = replica.info("replication")
-        if info.get("master_link_status") == "up" and not info.get("master_sync_in_progress"):
-            return
-        time.sleep(0.05)
-    raise DurabilityError("The replica did not finish its first sync with the primary within "
-                          f"{timeout:.0f} s; the machine may be overloaded: try again.")
+    if not wait_until(lambda: _linked(replica.info("replication")), timeout, interval=0.05):
+        raise DurabilityError("The replica did not finish its first sync with the primary within "
+                              f"{timeout:.0f} s; the machine may be overloaded: try again.")
+
+
+def _linked(replication: dict) -> bool:
+    """From ``INFO replication``: the link to the primary is up and the first sync is over."""
+    return replication.get("master_link_status") == "up" and not replication.get("master_sync_in_progress")
 
 
 def has_waitaof(c: redis.Redis) -> bool:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 MAX_SEQ = 2**64 - 1  # the sequence part is an unsigned 64-bit number
 _ID = re.compile(r"^(\d+)(?:-(\d+))?$")
+_FULL_ID = re.compile(r"(\d+)-(\d+)")  # fullmatch: nothing around it, not even a newline
 
 
 def _text(entry_id) -> str:
@@ -31,11 +32,16 @@ def parse(entry_id) -> tuple[int, int]:
     return parsed
 
 
-def try_parse(entry_id) -> tuple[int, int] | None:
-    """``parse``, or None when ``entry_id`` is not an ID (for checking a learner's answer)."""
+def try_parse(entry_id, full: bool = False) -> tuple[int, int] | None:
+    """``parse``, or None when ``entry_id`` is not an ID (for checking a learner's answer).
+
+    ``full=True`` takes only the whole form ``<milliseconds>-<sequence>`` exactly as
+    written, as XADD returns it: no bare ``17``, no surrounding spaces.
+    """
     if entry_id is None:
         return None
-    m = _ID.match(_text(entry_id).strip())
+    text = _text(entry_id)
+    m = _FULL_ID.fullmatch(text) if full else _ID.match(text.strip())
     if not m:
         return None
     return int(m.group(1)), int(m.group(2) or 0)

@@ -7,21 +7,16 @@ deletes only keys with those prefixes (found with ``SCAN MATCH``, removed with
 
 from __future__ import annotations
 
-import re
+from . import workers
+from .backend import close_emulations, connect
 
 #: Glob patterns (as SCAN MATCH takes them) of every key the course may create.
 COURSE_PATTERNS = ("lesson[0-9][0-9]:*", "streamlab:*")
-_COURSE_RE = re.compile(r"^(lesson\d\d:|streamlab:)")
 
 
 def lesson_prefix(lesson: int | str) -> str:
     """``lesson_prefix(3)`` -> ``'lesson03:'``: the start of every key lesson 03 creates."""
     return f"lesson{int(lesson):02d}:"
-
-
-def is_course_key(key: str) -> bool:
-    """True if ``key`` is one the course may create (and ``reset()`` may delete)."""
-    return bool(_COURSE_RE.match(key))
 
 
 def course_keys(r, lesson: int | str | None = None) -> list[str]:
@@ -40,14 +35,9 @@ def reset(r=None, lesson: int | str | None = None, quiet: bool = False) -> int:
     Only keys matching ``COURSE_PATTERNS`` are touched (``SCAN`` + ``UNLINK``),
     so this is safe on a shared server. Returns how many keys were deleted.
     """
-    from . import workers  # imported here: workers imports this module
-    from .backend import close_emulations
-
     workers.stop_all()
     close_emulations()  # the side fakeredis servers of "new way" cells, and their data
     if r is None:
-        from .backend import connect
-
         r = connect(quiet=True)
     keys = course_keys(r, lesson)
     deleted = 0

@@ -20,15 +20,14 @@ again: each deletes its key first.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import pandas as pd
-import redis
 
 from . import backend as _backend
 from .ui import magics
 from . import pel as _pel
+from .waiting import wait_until
 
 @dataclass(frozen=True)
 class NewWay:
@@ -65,7 +64,7 @@ class NotOnThisServer(RuntimeError):
 class Side:
     """Where a new-way cell runs its commands: the learner's server, or the labelled emulation."""
 
-    client: redis.Redis
+    client: _backend.Client
     emulated: bool
     note: str
 
@@ -218,15 +217,13 @@ def crashed_consumer_scene(client, key: str, idle_ms: int, group: str = "kitchen
 
 
 def wait_until_idle(client, key: str, group: str, idle_ms: int, timeout: float = 10.0) -> None:
-    """Poll XPENDING until every pending entry of ``group`` has been idle ``idle_ms`` or more."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = client.xpending_range(key, group, "-", "+", 1000)
-        if all(p["time_since_delivered"] >= idle_ms for p in pending):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{key}: pending entries not idle {idle_ms} ms after {timeout} s")
-        time.sleep(0.02)
+    """Poll ``XPENDING key group - + 1000`` until every pending entry of ``group`` has been idle
+    ``idle_ms`` or more; ``TimeoutError`` if that takes longer than ``timeout`` seconds."""
+    def all_idle() -> bool:
+        return all(p["time_since_delivered"] >= idle_ms for p in client.xpending_range(key, group, "-", "+", 1000))
+
+    if not wait_until(all_idle, timeout):
+        raise TimeoutError(f"{key}: pending entries not idle {idle_ms} ms after {timeout} s")
 
 
 def read_with_claim(client, key: str, group: str, consumer: str, min_idle_ms: int,

@@ -44,7 +44,8 @@ from collections import deque
 import pandas as pd
 import redis
 
-from .backend import LAG_FIXED_IN, behaviour  # noqa: F401 - LAG_FIXED_IN re-exported
+from . import ids
+from .backend import Client, behaviour
 from .workers import Worker
 
 #: Most entries counted with XRANGE for one lag sample (keeps a sample cheap).
@@ -112,11 +113,6 @@ def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | Non
     return (settled if settled is not None else count_after(r, stream, position)), "xrange"
 
 
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = str(entry_id).partition("-")
-    return int(ms), int(seq or 0)
-
-
 def _count_cheaply(stream_info: dict, position: str) -> int | None:
     """The entries after ``position`` without an XRANGE, when ``XINFO STREAM`` settles it:
     0 for a group at or past the last entry (caught up, the usual case), the whole length
@@ -127,21 +123,22 @@ def _count_cheaply(stream_info: dict, position: str) -> int | None:
         return None
     if not length:
         return 0
-    if last and _id_key(position) >= _id_key(last[0]):
+    if last and ids.parse(position) >= ids.parse(last[0]):
         return 0
-    if first and _id_key(position) < _id_key(first[0]):
+    if first and ids.parse(position) < ids.parse(first[0]):
         return int(length)
     return None
 
 
 def count_after(r: redis.Redis, stream: str, after_id: str, cap: int = XRANGE_CAP) -> int:
-    """How many entries have an ID greater than ``after_id`` (``XRANGE stream (after_id + COUNT cap``)."""
+    """How many entries have an ID greater than ``after_id``: ``XRANGE stream <next ID> + COUNT cap``.
+
+    ``ids.following`` gives the next possible ID, which every server accepts
+    (``(after_id`` needs Redis 6.2).
+    """
     if after_id in ("0-0", "0"):
         return min(r.xlen(stream), cap)
-    ms, _, seq = after_id.partition("-")
-    # "(id" needs Redis 6.2; the next possible ID works everywhere.
-    start = f"{ms}-{int(seq or 0) + 1}"
-    return len(r.xrange(stream, start, "+", count=cap))
+    return len(r.xrange(stream, ids.following(after_id), "+", count=cap))
 
 
 def _means_missing(exc: Exception) -> bool:
@@ -158,7 +155,7 @@ class Sampler(Worker):
     ``t`` is seconds since the sampler first started (or was first sampled).
     """
 
-    def __init__(self, r: redis.Redis, stream: str, group: str, pool=None,
+    def __init__(self, r: Client, stream: str, group: str, pool=None,
                  interval: float = 0.1, window: float = 60, name: str | None = None):
         if interval <= 0:
             raise ValueError(f"interval must be a positive number of seconds, got {interval!r}.")

@@ -29,14 +29,18 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import redis
 
 from . import pipeline
-from .pipeline import ensure_group  # noqa: F401 - one XGROUP CREATE helper for both programs
 from .producer import sensor_reading
 from .waiting import wait_until
+from .workers import Worker
+
+if TYPE_CHECKING:
+    from .backend import Client
+    from .cluster import ClusterClient
 
 DONE = "done"
 ALERTS = "alerts"
@@ -195,7 +199,7 @@ class _PartitionRun(pipeline._ConsumerRun):
             self.last_seq[key] = max(seq, self.last_seq.get(key, 0))
 
 
-def consume(r: redis.Redis, group: str, consumer: str, base: str, partitions: int,
+def consume(r: Client | ClusterClient, group: str, consumer: str, base: str, partitions: int,
             member: tuple[int, int] = (1, 1), start_from: str = "0", block_ms: int = 2000,
             count: int = 1, alert_above: float | None = None, ledger: bool = False,
             work_seconds: float = 0.0, idle_exit: float | None = None, stop=None,
@@ -238,7 +242,7 @@ def consume(r: redis.Redis, group: str, consumer: str, base: str, partitions: in
     runs: dict[int, _PartitionRun] = {}
 
     def run(p: int) -> None:
-        client = r.new_client() if hasattr(r, "new_client") else r
+        client = r.new_client()
         stream = partition_key(base, p)
         try:
             part = runs[p] = _PartitionRun(
@@ -253,8 +257,7 @@ def consume(r: redis.Redis, group: str, consumer: str, base: str, partitions: in
             errors.append(exc)
             stop.set()
         finally:
-            if client is not r:
-                client.close()
+            client.close()
 
     threads = [threading.Thread(target=run, args=(p,), name=f"streamlab-partition-{consumer}-p{p}",
                                 daemon=True) for p in owned]
@@ -406,7 +409,7 @@ def add_cli_options(parser, command: str) -> None:
                                  "written with its XACK by one script, once per entry")
 
 
-def cluster_aware(r):
+def cluster_aware(r: Client) -> Client | ClusterClient:
     """``r`` itself, or a cluster client on the same server when that server is a cluster node:
     a plain client there would get ``MOVED`` for every key another shard serves."""
     from . import cluster
@@ -459,15 +462,12 @@ def cli_consume(r, args, stop) -> None:
 
 # --- in a notebook: producer, one consumer per partition, sampler ----------------------------------
 
-from .workers import Worker  # noqa: E402 - the notebook part needs the worker machinery
-
-
 class PartitionProducer(Worker):
     """Readings of ``sensors`` at ``rate`` per second, each ``XADD`` to its sensor's partition
     (pipelined; on a cluster one pipeline per shard). ``seq`` counts per sensor."""
 
-    def __init__(self, r, base: str, partitions: int, sensors: list[str], rate: float = 200,
-                 name: str | None = None):
+    def __init__(self, r: Client | ClusterClient, base: str, partitions: int, sensors: list[str],
+                 rate: float = 200, name: str | None = None):
         super().__init__(name or f"partition-producer:{base}")
         self.r, self.base, self.partitions = r, check_base(base), partitions
         self.sensors, self.rate = list(sensors), float(rate)
@@ -521,8 +521,8 @@ class PartitionedPipeline:
     readings in order.
     """
 
-    def __init__(self, r, base: str, partitions: int = 6, sensors: int = 12, rate: float = 300,
-                 ms: float = 1.0, group: str = "workers"):
+    def __init__(self, r: Client | ClusterClient, base: str, partitions: int = 6, sensors: int = 12,
+                 rate: float = 300, ms: float = 1.0, group: str = "workers"):
         from .consumers import ConsumerPool
 
         self.r, self.base, self.partitions, self.group = r, check_base(base), partitions, group

@@ -36,6 +36,7 @@ from typing import Callable
 import pandas as pd
 import redis
 
+from .backend import Client
 from .consumers import Event
 from .pel import (DEAD_LETTER_FIELDS, AutoclaimPage, autoclaim_pages,  # noqa: F401 - part of this API
                   dead_letter, delivery_counts)
@@ -95,7 +96,7 @@ def claim(r: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: i
     return [entry_id for entry_id, _ in r.xclaim(stream, group, consumer, int(min_idle_ms), list(ids))]
 
 
-def race_claim(r: redis.Redis, stream: str, group: str, ids: list[str], min_idle_ms: int,
+def race_claim(r: Client, stream: str, group: str, ids: list[str], min_idle_ms: int,
                claimers: tuple[str, ...] = ("rescuer-a", "rescuer-b")) -> pd.DataFrame:
     """Several rescuers send the same ``XCLAIM`` at the same moment, each from its own thread and client.
 
@@ -107,15 +108,14 @@ def race_claim(r: redis.Redis, stream: str, group: str, ids: list[str], min_idle
     results: dict[str, list[str] | BaseException] = {}
 
     def run(name: str) -> None:
-        client = r.new_client() if hasattr(r, "new_client") else r
+        client = r.new_client()
         try:
             barrier.wait(timeout=5)
             results[name] = claim(client, stream, group, name, min_idle_ms, ids)
         except Exception as exc:  # noqa: BLE001 - reported below, on the caller's thread
             results[name] = exc
         finally:
-            if client is not r:
-                client.close()
+            client.close()
 
     threads = [threading.Thread(target=run, args=(name,), name=f"streamlab-claim:{name}")
                for name in claimers]
@@ -244,7 +244,7 @@ class Reaper(Worker):
     (``XACK`` answered 0), failed, dead-lettered, deleted.
     """
 
-    def __init__(self, r: redis.Redis, stream: str, group: str, consumer: str = "reaper",
+    def __init__(self, r: Client, stream: str, group: str, consumer: str = "reaper",
                  min_idle_ms: int = 1000, max_deliveries: int = 5, count: int = 100,
                  dead_letter_stream: str | None = None, handler: Handler = _no_work,
                  pause: float | None = None, name: str | None = None):
@@ -274,10 +274,10 @@ class Reaper(Worker):
         self.deleted: list[str] = []
 
     def on_start(self) -> None:
-        self.client = self.r.new_client() if hasattr(self.r, "new_client") else self.r
+        self.client = self.r.new_client()
 
     def on_stop(self) -> None:
-        if self.client is not None and self.client is not self.r:
+        if self.client is not None:
             self.client.close()
 
     def step(self) -> None:

@@ -22,6 +22,9 @@ from datetime import datetime, timedelta, timezone
 
 import redis
 
+from . import ids
+from .backend import Client
+from .text import plural
 from .workers import Worker
 
 #: Entries per stream node when the server cannot tell us (Redis's default, and what fakeredis mimics).
@@ -37,27 +40,8 @@ MEASURED_BYTES_PER_ENTRY = {
 SENSOR_FIELDS = {"sensor_id": "sensor1", "temp": "0.731204", "humidity": "0.412877"}
 
 
-# --- IDs and time ------------------------------------------------------------
-
-def id_from_datetime(when: datetime) -> str:
-    """The smallest stream ID at or after ``when`` (``<ms>-0``), to use with ``MINID``.
-
-    A naive datetime is taken as local time, as Python's ``datetime.timestamp()``
-    does; pass an aware one (``datetime.now(timezone.utc)``) to be explicit.
-    """
-    if not isinstance(when, datetime):
-        raise TypeError(f"id_from_datetime() needs a datetime, got {type(when).__name__}: {when!r}")
-    ms = int(when.timestamp() * 1000)
-    if ms < 0:
-        raise ValueError(f"{when} is before 1970: stream IDs start at 0-0 (the Unix epoch).")
-    return f"{ms}-0"
-
-
-def datetime_from_id(entry_id: str) -> datetime:
-    """When an entry was added, read from its ID's millisecond part (UTC)."""
-    ms = int(str(entry_id).split("-")[0])
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
+# --- age ---------------------------------------------------------------------
+# An ID from a datetime and back: ids.from_datetime, ids.to_datetime.
 
 def minid_for_age(max_age: timedelta | float, now: datetime | None = None) -> str:
     """The ``MINID`` that keeps only entries younger than ``max_age`` (a timedelta or seconds)."""
@@ -66,7 +50,7 @@ def minid_for_age(max_age: timedelta | float, now: datetime | None = None) -> st
     if max_age < timedelta(0):
         raise ValueError(f"max_age must not be negative, got {max_age}.")
     now = now or datetime.now(timezone.utc)
-    return id_from_datetime(now - max_age)
+    return ids.from_datetime(now - max_age)
 
 
 def trim_by_age(r: redis.Redis, key: str, max_age: timedelta | float, *, approximate: bool = False,
@@ -262,10 +246,10 @@ def time_capped_adds(r: redis.Redis, key: str, *, adds: int, maxlen: int, approx
 
 # --- memory ------------------------------------------------------------------
 
-def memory_usage(r: redis.Redis, key: str) -> int | None:
+def memory_usage(r: Client, key: str) -> int | None:
     """``MEMORY USAGE key SAMPLES 0`` (every node counted) in bytes; None where the backend has no
     MEMORY command (fakeredis) or the key does not exist."""
-    if hasattr(r, "supports") and not r.supports("memory-usage"):
+    if not r.supports("memory-usage"):
         return None
     try:
         return r.memory_usage(key, samples=0)
@@ -273,7 +257,7 @@ def memory_usage(r: redis.Redis, key: str) -> int | None:
         return None
 
 
-def sample_memory(r: redis.Redis, key: str, lengths: list[int], fields: dict | None = None):
+def sample_memory(r: Client, key: str, lengths: list[int], fields: dict | None = None):
     """Grow a fresh ``key`` to each of ``lengths`` and record XLEN, nodes and ``MEMORY USAGE``.
 
     Returns a pandas DataFrame with columns ``length``, ``nodes``, ``bytes``
@@ -296,7 +280,7 @@ def sample_memory(r: redis.Redis, key: str, lengths: list[int], fields: dict | N
     return pd.DataFrame(rows)
 
 
-def bytes_per_entry(r: redis.Redis, key: str, fields: dict | None = None,
+def bytes_per_entry(r: Client, key: str, fields: dict | None = None,
                     sample: int = 5000) -> tuple[float, str]:
     """Bytes one entry of this shape costs, and where the number comes from.
 
@@ -304,7 +288,7 @@ def bytes_per_entry(r: redis.Redis, key: str, fields: dict | None = None,
     scratch ``key`` (deleted afterwards). Elsewhere: ``estimate_entry_bytes``.
     """
     fields = fields or SENSOR_FIELDS
-    if not _can_measure(r):
+    if not r.supports("memory-usage"):
         return estimate_entry_bytes(fields), "estimate: no MEMORY USAGE here"
     r.delete(key)
     try:
@@ -312,12 +296,8 @@ def bytes_per_entry(r: redis.Redis, key: str, fields: dict | None = None,
         used = memory_usage(r, key)
     finally:
         r.delete(key)
-    version = ".".join(map(str, getattr(getattr(r, "backend", None), "version", ()))) or "?"
+    version = ".".join(map(str, r.backend.version)) or "?"
     return used / sample, f"measured with MEMORY USAGE on {sample} entries (server {version})"
-
-
-def _can_measure(r) -> bool:
-    return not hasattr(r, "supports") or r.supports("memory-usage")
 
 
 def estimate_entry_bytes(fields: dict) -> float:
@@ -373,7 +353,7 @@ def human_duration(span: timedelta) -> str:
     for name, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
         count, seconds = divmod(seconds, size)
         if count:
-            parts.append(f"{count:,} {name}" + ("s" if count != 1 else ""))
+            parts.append(plural(count, name))
     return " ".join(parts[:2]) or "0 seconds"
 
 
@@ -385,7 +365,7 @@ def retention_entries(rate: float, retention: timedelta | float) -> int:
     return math.ceil(rate * seconds)
 
 
-def plan_retention(rate: float, retention: timedelta | float, *, r: redis.Redis | None = None,
+def plan_retention(rate: float, retention: timedelta | float, *, r: Client | None = None,
                    fields: dict | None = None, key: str = "streamlab:retention:probe") -> RetentionPlan:
     """Entries and approximate memory for ``rate`` x ``retention``.
 
@@ -448,7 +428,7 @@ class TrimJob(Worker):
         self.removed += n
 
 
-def compare_inline_and_scheduled(r: redis.Redis, inline_key: str, scheduled_key: str, *,
+def compare_inline_and_scheduled(r: Client, inline_key: str, scheduled_key: str, *,
                                  cap: int = 1000, rate: int = 2000, seconds: float = 3.0,
                                  interval: float = 1.0, tick: float = 0.05):
     """Write the same entries to two streams for ``seconds``: one capped in every
@@ -459,7 +439,7 @@ def compare_inline_and_scheduled(r: redis.Redis, inline_key: str, scheduled_key:
 
     r.delete(inline_key, scheduled_key)
     per_tick = max(1, round(rate * tick))
-    job = TrimJob(r.new_client() if hasattr(r, "new_client") else r, scheduled_key,
+    job = TrimJob(r.new_client(), scheduled_key,
                   maxlen=cap, interval=interval, name=f"trim-compare-{scheduled_key}")
     rows = []
     job.start()

@@ -56,7 +56,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 
-from . import namespace
+from . import ids, namespace
+from .text import plural
 
 #: Where the workshop's own bookkeeping lives, outside every learner's namespace.
 REGISTRY = "workshop:learners"
@@ -463,10 +464,6 @@ class Cell:
         return PASSED if self.passed else TRIED if self.tries else NOT_YET
 
 
-def _entry_seconds(entry_id: str) -> float:
-    return int(entry_id.split("-", 1)[0]) / 1000
-
-
 class Progress:
     """The board's state, built from the learners' progress streams; ``poll()`` reads what is new.
 
@@ -522,7 +519,7 @@ class Progress:
             # "not attempted": a check cell run with its blank untouched (Run All runs them
             # all), which says nothing about where the learner is.
             return
-        at = _entry_seconds(entry_id)
+        at = ids.seconds(entry_id)
         cell = self.cells.setdefault((learner, key), Cell())
         cell.last = at
         if outcome == "correct":
@@ -541,7 +538,7 @@ class Progress:
         """What was ignored, if anything: a line for under the board."""
         if not self.unknown:
             return ""
-        return (f"{self.unknown} progress entr{'y' if self.unknown == 1 else 'ies'} ignored as "
+        return (f"{plural(self.unknown, 'progress entry', 'progress entries')} ignored as "
                 "unknown (an exercise this course lacks, or fields check() does not write).")
 
     def stuck(self) -> list[tuple[str, str, int, float]]:
@@ -688,8 +685,7 @@ def keys_text(rows_by_learner: dict[str, list[KeyRow]]) -> str:
                 continue
             groups = "".join(f"; group {printable(g)} lag {'?' if lag is None else lag}, pending {p}"
                              for g, lag, p in row.groups)
-            entries = "1 entry" if row.length == 1 else f"{row.length} entries"
-            lines.append(f"    {printable(row.key)}: {entries}{groups}")
+            lines.append(f"    {printable(row.key)}: {plural(row.length, 'entry', 'entries')}{groups}")
     return "\n".join(lines)
 
 

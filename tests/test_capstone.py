@@ -18,6 +18,11 @@ from streamlab import backend as sl_backend
 from streamlab import server as sl_server
 from streamlab import workers
 from streamlab.capstone import Capstone, PipelineError, backend_mode
+from streamlab.errors import LearnerError
+from streamlab.ui import CapstonePanel, Panel
+from streamlab.ui.capstone_panel import ledger_html, show_ledgers_as_html
+
+from helpers import wait_until
 
 
 def live_children() -> set[int]:
@@ -30,6 +35,21 @@ def live_children() -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+@pytest.fixture
+def panels():
+    """Make a ``CapstonePanel``; closed (refresher stopped, name freed) afterwards."""
+    made = []
+
+    def make(cap, **options):
+        panel = CapstonePanel(cap, **options)
+        made.append(panel)
+        return panel
+
+    yield make
+    for panel in made:
+        panel.close()
 
 
 @pytest.fixture
@@ -152,7 +172,9 @@ def test_a_restarted_worker_takes_back_its_own_pending_entries(r, small):
     assert len(left) >= 2, cap.tail("w1", 8)
     cap.restart("w1")
     assert cap.wait_drained(40), cap.status()
-    cap.stop()
+    # A generous bound on the graceful stop: on a loaded machine 3 s (the default) can pass
+    # before the program has finished its batch, and then it is killed without its last line.
+    cap.stop(timeout=30)
     w1 = cap.members["w1"]
     assert set(left) <= set(w1.processed_ids)
     assert f"{len(left)} taken back from its pending list" in w1.tail(1)
@@ -216,6 +238,7 @@ def test_start_without_a_server_says_what_happened_and_what_to_do_and_starts_not
         assert "nothing was started" in message
         assert "What happened:" in message and "What to do:" in message
         # IPython shows _render_traceback_ instead of a traceback: the message alone.
+        assert isinstance(caught.value, LearnerError)
         assert caught.value._render_traceback_()[0].startswith("PipelineError: Capstone.start()")
         assert not cap.running and live_children() == before
     finally:
@@ -285,11 +308,11 @@ def test_bad_settings_are_refused_with_a_message(r, prefix):
         Capstone(r, stream=prefix + "s", workers=("w1", "w1"))
 
 
-def test_the_dashboard_draws_every_panel(r, small):
+def test_the_dashboard_draws_every_panel(r, small, panels):
     cap = small(count=10).start()
     assert cap.wait_drained(30)
     cap.stop()
-    fig = cap.figure()
+    fig = panels(cap).figure()
     by_title = {ax.get_title(loc="left"): ax for ax in fig.axes}
     lag, processed = by_title["Lag per group"], by_title["Processed per consumer"]
     alerts = by_title["Readings and alerts"]
@@ -400,16 +423,71 @@ def test_the_processes_end_with_the_python_that_started_them(real_server_url, en
         r.close()
 
 
-def test_the_live_dashboard_redraws_while_running_and_stops_with_the_pipeline(r, small):
+def refresher_running(panel) -> bool:
+    return any(t.name == f"streamlab-{panel.name}:refresh" and t.is_alive() for t in threading.enumerate())
+
+
+def test_the_live_dashboard_redraws_while_running_and_stops_with_the_pipeline(r, small, panels):
     cap = small(count=15)
-    widget = cap.start().dashboard()
-    counters, image = widget.children
+    panel = panels(cap.start())
+    assert refresher_running(panel), "live while the pipeline runs"
+    assert wait_until(lambda: bytes(panel.image.value[:4]) == b"\x89PNG", 30), "the first picture"
     assert cap.wait_drained(30)
     cap.stop()
-    assert bytes(image.value[:4]) == b"\x89PNG", "the last picture is drawn after stop()"
-    assert "sensor1" in counters.value and "exited 0" in counters.value
-    assert not cap._refresher.running
-    widget.close()
+    assert "sensor1" in panel.counters.value and "exited 0" in panel.counters.value, \
+        "the last counters are drawn after stop()"
+    assert not refresher_running(panel)
+    assert "readings processed" in panel.summary()
+
+
+def test_the_dashboard_follows_a_pipeline_started_again(r, small, panels):
+    cap = small(count=None)
+    panel = panels(cap)  # drawn once: nothing runs yet
+    assert wait_until(lambda: bytes(panel.image.value[:4]) == b"\x89PNG" and not refresher_running(panel))
+    cap.start()
+    assert refresher_running(panel), "cap.start() makes the panel live"
+    assert cap.wait_started()
+    cap.stop()
+    assert not refresher_running(panel)
+    assert "exited 0 after Ctrl-C" in panel.counters.value
+    panel.close()
+    assert cap.on_start is None and cap.on_stop is None, "a closed panel is no longer called"
+
+
+@pytest.mark.skipif(not hasattr(Panel, "redraw"), reason="needs the Panel base's redraw guard (branch panels)")
+def test_capstone_panel_shows_a_redraw_error_and_keeps_redrawing(r, small, panels, monkeypatch):
+    cap = small(count=None)
+    status = Capstone.status
+    planted = []
+
+    def status_failing_once(self):
+        if not planted:
+            planted.append(True)
+            raise RuntimeError("planted redraw error")
+        return status(self)
+
+    cap.start()
+    monkeypatch.setattr(Capstone, "status", status_failing_once)
+    panel = panels(cap)
+    assert wait_until(lambda: "planted redraw error" in panel.status.value, 20), panel.status.value
+    assert planted, "the planted error was raised"
+    assert wait_until(lambda: "sensor1" in panel.counters.value, 20), "a later redraw happened"
+    assert refresher_running(panel), "the refresher keeps going"
+    cap.stop()
+
+
+def test_the_ledger_shows_as_a_table_with_a_coloured_verdict(r, small, shell):
+    cap = small(count=10).start()
+    assert cap.wait_drained(30)
+    cap.stop()
+    ledger = cap.ledger()
+    page = ledger_html(ledger)
+    assert "<table" in page and "readings in the stream (XLEN)" in page
+    assert "✔ nothing lost: every check adds up" in page
+    show_ledgers_as_html()
+    data, _ = shell.display_formatter.format(ledger)
+    assert data["text/html"] == page, "IPython shows a Ledger as that table"
+    assert "NOTHING LOST" in data["text/plain"]
 
 
 def test_the_ledger_names_a_reading_alerted_twice_and_a_hot_reading_without_alert(r, small):
@@ -435,3 +513,27 @@ def test_alive_says_whether_a_member_runs(r, small):
     assert not cap.alive("w1")
     with pytest.raises(ValueError, match="w9"):
         cap.alive("w9")
+
+
+def test_in_static_mode_cap_stop_redraws_the_dashboards_picture(r, small, panels, shell, monkeypatch):
+    # The book (STREAMLAB_STATIC=1) keeps the picture that cap.stop() draws, in place.
+    from IPython import display as ipy_display
+
+    from streamlab.ui import panel as ui_panel
+
+    shown = []
+    monkeypatch.setattr(ipy_display, "display",
+                        lambda obj, raw=False, display_id=None: shown.append(("display", obj, display_id)))
+    monkeypatch.setattr(ipy_display, "update_display",
+                        lambda obj, raw=False, display_id=None: shown.append(("update", obj, display_id)))
+    monkeypatch.setenv(ui_panel.STATIC_ENV, "1")
+    cap = small(count=10).start()
+    panel = panels(cap)
+    assert shell.display_formatter.format(panel) == ({}, {}), "shown as its picture"
+    assert cap.wait_drained(30)
+    cap.stop()
+    (kind, first, display_id), *rest = shown
+    updates = [(bundle, i) for kind, bundle, i in rest if kind == "update"]
+    assert kind == "display" and updates and all(i == display_id for _, i in updates)
+    last = updates[-1][0]["text/html"]
+    assert "exited 0" in last and "data:image/png;base64," in last

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 import streamlab as sl
-from streamlab import cluster, partitions, server
+from streamlab import cluster, groups, partitions, server
 from streamlab.chaos import ChaosExperiment
 
 from helpers import wait_until
@@ -319,7 +319,7 @@ def test_partitioned_consume_on_the_cluster_one_alert_after_a_claim_and_a_failin
     p = next(p for p in range(1, 12) if rc.shard_of(partitions.partition_key(base, p))
              != rc.shard_of(partitions.partition_key(base, 0)))
     stream, alerts = partitions.partition_key(base, p), partitions.partition_key(base, p, "alerts")
-    partitions.ensure_group(rc, stream, "workers")
+    groups.ensure_group(rc, stream, "workers", "0")
     entry = rc.xadd(stream, {"sensor_id": "s.1", "temp": "30", "seq": "1"})
     rc.set(alerts, "not a stream")
     rc.xreadgroup("workers", "w1", {stream: ">"}, count=1)

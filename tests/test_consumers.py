@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import redis
 
 from streamlab import consumers as C
+from streamlab import ids as stream_ids
+
+from helpers import wait_until
 
 
 def add_entries(r, stream, n, sensors=("s1", "s2", "s3")):
@@ -18,19 +20,10 @@ def add_entries(r, stream, n, sensors=("s1", "s2", "s3")):
     return pipe.execute()
 
 
-def wait_for(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def run_until_done(pool, n, timeout=20):
     pool.start()
     try:
-        assert wait_for(lambda: pool.total_processed >= n, timeout), \
+        assert wait_until(lambda: pool.total_processed >= n, timeout), \
             f"only {pool.total_processed} of {n} processed"
     finally:
         pool.stop()
@@ -42,7 +35,7 @@ def test_three_consumers_process_every_entry_exactly_once(r, prefix):
     pool = C.ConsumerPool(r, stream, "g", consumers=3, seconds=0.001, start_id="0", name=prefix + "p")
     run_until_done(pool, 300)
     frame = pool.ordering_frame()
-    assert sorted(frame["entry_id"], key=C.parse_id) == ids
+    assert sorted(frame["entry_id"], key=stream_ids.parse) == ids
     assert frame["entry_id"].is_unique
     assert pool.total_processed == 300 == sum(pool.processed.values())
     assert all(pool.processed[name] > 0 for name in ("c1", "c2", "c3"))
@@ -70,7 +63,7 @@ def test_uneven_consumers_complete_out_of_order(r, prefix):
     assert pool.out_of_order > 0
     assert int(frame["out_of_order"].sum()) == pool.out_of_order
     # Every flagged completion really has a larger ID completed before it.
-    ids = [C.parse_id(i) for i in frame["entry_id"]]
+    ids = [stream_ids.parse(i) for i in frame["entry_id"]]
     for row, late in enumerate(frame["out_of_order"]):
         assert late == any(earlier > ids[row] for earlier in ids[:row])
 
@@ -85,7 +78,7 @@ def test_group_from_dollar_skips_existing_entries(r, prefix):
         # so a group that started at 0 would hand out the old ones first, and the first three
         # completions would not be the new entries.
         new = add_entries(r, stream, 3)
-        assert wait_for(lambda: pool.total_processed >= 3)
+        assert wait_until(lambda: pool.total_processed >= 3, 15)
     finally:
         pool.stop()
     assert list(pool.ordering_frame()["entry_id"]) == new
@@ -104,7 +97,7 @@ def test_creating_an_existing_group_does_not_rewind_it(r, prefix):
         # Positive signal first: a new entry arrives. Had the group been rewound, the ten old
         # entries (earlier in the stream) would be delivered before it.
         [new] = add_entries(r, stream, 1)
-        assert wait_for(lambda: again.total_processed >= 1)
+        assert wait_until(lambda: again.total_processed >= 1, 15)
     finally:
         again.stop()
     assert list(again.ordering_frame()["entry_id"]) == [new]
@@ -135,11 +128,11 @@ def test_consumers_can_be_added_and_removed_while_running(r, prefix):
         name = pool.add_consumer()
         assert name == "c2" and pool.consumers[name].running
         add_entries(r, stream, 100)
-        assert wait_for(lambda: pool.total_processed == 100)
+        assert wait_until(lambda: pool.total_processed == 100, 15)
         assert pool.remove_consumer() == "c2"
         assert "c2" not in pool.consumers
         add_entries(r, stream, 20)
-        assert wait_for(lambda: pool.total_processed == 120)
+        assert wait_until(lambda: pool.total_processed == 120, 15)
     finally:
         pool.stop()
     assert pool.processed["c2"] > 0, "the added consumer took a share"
@@ -198,7 +191,7 @@ def test_failed_entries_stay_pending_and_a_crash_ends_the_consumer(r, prefix):
     pool.listeners.append(events.append)
     pool.start()
     worker = pool.consumers["c1"]
-    assert wait_for(lambda: not worker.running)
+    assert wait_until(lambda: not worker.running, 15)
     pool.stop()
     assert worker.status == "crashed"
     assert pool.total_processed == 10  # seq 1..12 minus 5 and 10

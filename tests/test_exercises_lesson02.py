@@ -217,3 +217,332 @@ def test_notebook_checks_each_exercise_with_the_checkers_answer_names(r):
     source = "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells)
     for e in exercises.load(2, r):
         assert e.call_text() in source
+
+
+# --- the exact feedback, and the edges mutation testing found unchecked (tools/mutate.py) -------
+
+BASE = 1_700_000_000_000  # lesson02.EX1_BASE_MS: one entry a second from here, two at +10 s
+
+
+def _said(exercise, answer, status="wrong"):
+    outcome = exercise.evaluate(answer)
+    assert outcome.status == status, outcome
+    return outcome.message
+
+
+def _window(r, stream, start, end):
+    return r.xrange(stream, min=_ms(start), max=_ms(end) - 1)
+
+
+def _ids_in(r, stream, first_s, last_s):
+    return [i for i, _ in r.xrange(stream, BASE + first_s * 1000, BASE + last_s * 1000)]
+
+
+def test_ex1_exact_feedback(ex, r, prefix):
+    key = prefix + "ex1"
+    first = f"`window(r, '{key}', start, end)` from 22:13:25.000 to 22:13:30.000 UTC"
+    second = f"`window(r, '{key}', start, end)` from 22:13:30.000 to 22:13:32.500 UTC"
+    assert _said(ex[1], lambda r, stream, start, end: "x") == (
+        f"{first} should be a list of (id, fields) entries, not str.")
+    assert _said(ex[1], lambda r, stream, start, end: [("1-0", {}, 1)]) == (
+        f"{first} should hold (id, fields) pairs as XRANGE returns them; found ('1-0', {{}}, 1).")
+    assert _said(ex[1], lambda r, stream, start, end: ["1-0"]) == (
+        f"{first} should hold (id, fields) pairs as XRANGE returns them; found '1-0'.")
+    assert _said(ex[1], lambda r, stream, start, end: r.xread({stream: "0"})) == (
+        f"{first} looks like XREAD's raw reply ([[stream, entries]]): return only the entries, "
+        "the list inside it.")
+    said = _said(ex[1], lambda *args: _window(*args)[::-1])
+    assert said == (f"{first} returned the right entries, newest first; the exercise asks for "
+                    "XRANGE's order, oldest first.")
+    said = _said(ex[1], lambda r, stream, start, end: r.xrange(stream, min=_ms(start), max=_ms(end)))
+    at_end = _ids_in(r, key, 10, 10)
+    assert said == (f"{first} also returned {', '.join(at_end)}, added exactly at `end`; the window "
+                    "leaves `end` out. A bare millisecond as the range end takes in every entry of "
+                    "that millisecond: end the range at end_ms - 1.")
+    said = _said(ex[1], lambda r, stream, start, end: r.xrange(stream, min=f"({_ms(start)}-0",
+                                                                   max=_ms(end) - 1))
+    assert said == (f"{first} leaves out {_ids_in(r, key, 5, 5)[0]}, added exactly at `start`; the "
+                    "window includes its start.")
+    said = _said(ex[1], lambda *args: [e for n, e in enumerate(_window(*args)) if n != 2])
+    expected = _ids_in(r, key, 5, 9)
+    assert said == (f"{first} returned 4 entries; the window holds 5 ({expected[0]} to {expected[-1]}). "
+                    f"{key} has one entry a second, two at {BASE + 10_000}.")
+
+    def second_window_short(r, stream, start, end):
+        got = _window(r, stream, start, end)
+        return got[1:] if _ms(start) == BASE + 10_000 else got
+
+    said = _said(ex[1], second_window_short)
+    expected = _ids_in(r, key, 10, 12)
+    assert said == (f"{second} leaves out {expected[0]}, added exactly at `start`; the window includes "
+                    "its start.")
+
+    def second_window_first_alone(r, stream, start, end):
+        got = _window(r, stream, start, end)
+        return got[:1] if _ms(start) == BASE + 10_000 else got
+
+    said = _said(ex[1], second_window_first_alone)
+    assert said == (f"{second} returned 1 entries; the window holds 4 ({expected[0]} to {expected[-1]}). "
+                    f"{key} has one entry a second, two at {BASE + 10_000}.")
+    assert _said(ex[1], lambda *args: tuple(_window(*args)), "correct") == (
+        f"both windows are right, including the two entries that share millisecond {BASE + 10_000}.")
+    assert r.xlen(key) == 21  # a second check rebuilt the same stream
+
+
+@pytest.mark.parametrize("ends, says", [
+    (lambda start, end: (start, end),
+     "XRANGE was given the datetime 2023-11-14 22:13:25+00:00 as a range end. Redis knows nothing of "
+     "datetimes: a range end is an ID or a number of milliseconds since 1970, "
+     "`round(moment.timestamp() * 1000)`."),
+    (lambda start, end: (str(start), "+"),
+     "XRANGE was given '2023-11-14 22:13:25+00:00' as a range end: that is a date written as text. A "
+     "range end is an ID or a number of milliseconds since 1970, `round(moment.timestamp() * 1000)`."),
+    (lambda start, end: ("(" + start.strftime("%H:%M"), "+"),
+     "XRANGE was given '22:13' as a range end: that is a date written as text. A range end is an ID or "
+     "a number of milliseconds since 1970, `round(moment.timestamp() * 1000)`."),
+    (lambda start, end: (start.timestamp() * 1000 + 0.5, "+"),
+     f"XRANGE was given {BASE + 5000.5!r} as a range end; an ID's milliseconds are a whole number. "
+     "`moment.timestamp()` is a float: round(... * 1000)."),
+    (lambda start, end: (b"%d" % int(start.timestamp()), "+"),
+     "XRANGE was given b'1700000005' as a range end. That looks like seconds since 1970 (`timestamp()` "
+     "counts seconds), but IDs count milliseconds: multiply by 1000, `round(moment.timestamp() * 1000)`."),
+    (lambda start, end: ("-", 99_999_999_999),
+     "XRANGE was given 99999999999 as a range end. That looks like seconds since 1970 (`timestamp()` "
+     "counts seconds), but IDs count milliseconds: multiply by 1000, `round(moment.timestamp() * 1000)`."),
+])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_ex1_range_ends_that_are_not_milliseconds_are_named_exactly(ex, ends, says, reverse):
+    def window(r, stream, start, end):
+        low, high = ends(start, end)
+        if reverse:
+            return r.xrevrange(stream, max=high, min=low)[::-1]
+        return r.xrange(stream, min=low, max=high)
+
+    assert _said(ex[1], window) == says
+
+
+def test_ex1_range_ends_the_spy_lets_through(ex):
+    # A count, an exclusive ID, milliseconds from 1973 on and ID text: the server decides.
+    def window(r, stream, start, end):
+        whole = r.xrange(stream, min="(0-0", max="+", count=100)
+        assert r.xrange(stream, min=100_000_000_000, max="99999999999999-0") == whole
+        assert r.xrevrange(stream, max=b"+", min="-", count=100) == whole[::-1]
+        return _window(r, stream, start, end)
+
+    assert ex[1].evaluate(window).correct
+
+
+def _read_in_pages(r, stream, page_size):
+    out, start = [], "-"
+    while True:
+        page = r.xrange(stream, min=start, max="+", count=page_size)
+        out += page
+        if len(page) < page_size:
+            return out
+        start = "(" + page[-1][0]
+
+
+def test_ex2_exact_feedback(ex, r, prefix):
+    key = prefix + "ex2"
+    call = f"`read_in_pages(r, '{key}', 100)`"
+    assert _said(ex[2], lambda r, stream, page_size: {}) == (
+        f"read_in_pages(r, '{key}', 100) should be a list of (id, fields) entries, not dict.")
+    said = _said(ex[2], lambda *args: _read_in_pages(*args) + _read_in_pages(*args)[-1:])
+    last = r.xrevrange(key, count=1)[0][0]
+    assert said == (f"{call} returned entry {last} twice: a page that starts at the last ID of the "
+                    "page before reads it again. Start at '(' + last_id.")
+    assert _said(ex[2], lambda *args: _read_in_pages(*args)[:-2]) == (
+        f"{call} returned 248 of the 250 entries (2 missing).")
+    assert _said(ex[2], lambda *args: _read_in_pages(*args)[::-1]) == (
+        f"{call} returned every entry, but not in the stream's order.")
+
+    def one_read(r, stream, page_size):
+        r.xrange(stream, count=page_size)
+        return r.xrange(stream)
+
+    assert _said(ex[2], one_read) == (
+        f"{call} got every entry, but one XRANGE call read the whole stream at once; read at most "
+        "page_size entries per call (count=page_size).")
+    assert _said(ex[2], lambda r, stream, page_size: _read_in_pages(r, stream, 101)) == (
+        f"{call} got every entry, but one XRANGE call read 101 at once; read at most page_size "
+        "entries per call (count=page_size).")
+
+    def endless(r, stream, page_size):
+        while True:
+            r.xrange(stream, count=page_size)
+
+    assert _said(ex[2], endless) == (
+        "more than 100 XRANGE calls for 250 entries: the loop does not end. Does each page start "
+        "after the last ID of the page before, and does the loop stop on a short (or empty) page?")
+
+    def not_for_a_missing_key(r, stream, page_size):
+        return _read_in_pages(r, key, 100)
+
+    assert _said(ex[2], not_for_a_missing_key).startswith(
+        "on a key that does not exist it should return [], not [(")
+    assert _said(ex[2], lambda r, stream, page_size: _read_in_pages(r, stream, 50), "correct") == (
+        "all 250 entries, in order, none twice in 6 XRANGE calls.")
+    assert _said(ex[2], lambda *args: tuple(_read_in_pages(*args)), "correct") == (
+        "all 250 entries, in order, none twice in 3 XRANGE calls.")
+
+    def by_xread(r, stream, page_size):
+        out, last = [], "0"
+        while reply := r.xread({stream: last}, count=page_size):
+            out += reply[0][1]
+            last = out[-1][0]
+        return out
+
+    assert _said(ex[2], by_xread, "correct") == "all 250 entries, in order, none twice."
+    assert r.xlen(key) == 250
+
+
+def test_ex2_the_loop_guard_allows_exactly_100_calls(ex):
+    def pages_of_three(r, stream, page_size):
+        out = _read_in_pages(r, stream, 3)  # 84 calls for 250 entries
+        for _ in range(16):
+            r.xrange(stream, count=1)
+        return out
+
+    assert ex[2].evaluate(pages_of_three).correct
+
+
+def _read_new(r, positions):
+    entries, new = [], dict(positions)
+    for stream, got in r.xread(positions):
+        entries += got
+        new[stream] = got[-1][0]
+    return entries, new
+
+
+def test_ex3_exact_feedback(ex, r, prefix):
+    a, b, c = (prefix + f"ex3:{s}" for s in "abc")
+    call = "`read_new(r, positions)`"
+    for reply in ("x", ([], {}, 1), ([], [])):
+        assert _said(ex[3], lambda r, positions, reply=reply: reply) == (
+            f"{call} should return a pair (entries, new_positions), with new_positions a dict; it "
+            f"returned {reply!r:.80}.")
+
+    def changes_the_dict(r, positions):
+        entries, new = _read_new(r, positions)
+        positions.update(new)
+        return entries, new
+
+    assert _said(ex[3], changes_the_dict) == (
+        f"{call} changed the dict it was given; return a new one (copy it first), so the caller "
+        "decides when to store it.")
+
+    def two_reads(r, positions):
+        entries, new = [], dict(positions)
+        for stream, last in positions.items():
+            for _, got in r.xread({stream: last}):
+                entries += got
+                new[stream] = got[-1][0]
+        return entries, new
+
+    assert _said(ex[3], two_reads) == f"{call} made 3 XREAD calls; one XREAD can read all three streams."
+
+    def from_the_stored_id(r, positions):
+        entries, new = _read_new(r, positions)
+        return entries + r.xrange(c, "5-8", "5-8"), new
+
+    assert _said(ex[3], from_the_stored_id) == (
+        f"the entries include 5-8 of {c}, the very ID stored for it: XREAD returns only entries after "
+        "the stored ID.")
+    def one_short(r, positions):
+        entries, new = _read_new(r, positions)
+        return entries[1:], new
+
+    assert _said(ex[3], one_short) == (
+        f"there are 3 new entries in {a} and 2 in {c} ({b} is empty); {call} returned 4 entries.")
+
+    def position(stream, value):
+        def read_new(r, positions):
+            entries, new = _read_new(r, positions)
+            new[stream] = value
+            return entries, new
+        return read_new
+
+    wrong = "new_positions[{!r}] is {!r}; it should be {}, the last ID read from it."
+    assert _said(ex[3], position(a, "9-0")) == (
+        wrong.format(a, "9-0", "10-0") + " '9-0' is the largest as text, but IDs are not text: as "
+        "strings '9-0' > '10-0' and '5-9' > '5-10'. XREAD returns entries in ID order, so the last one "
+        "read is the last in the reply; to compare two IDs, compare (milliseconds, sequence) as a pair "
+        "of ints.")
+    assert _said(ex[3], position(c, "5-9")).startswith(wrong.format(c, "5-9", "5-10") + " '5-9' is the largest")
+    assert _said(ex[3], position(a, b"8-0")) == wrong.format(a, "8-0", "10-0")
+    assert _said(ex[3], position(b, None)) == (
+        wrong.format(b, None, "0") + " A stream with nothing new keeps the ID it had, or the next "
+        "read would start somewhere else.")
+    assert _said(ex[3], position(b, "0-0")).startswith(wrong.format(b, "0-0", "0") + " A stream with")
+
+    def not_again(r, positions):
+        entries, new = _read_new(r, positions)
+        if positions[a] != "0":
+            return r.xrange(a), new
+        return entries, new
+
+    assert _said(ex[3], not_again) == (
+        f"called again with the new positions, {call} should find nothing new and return the "
+        "positions unchanged.")
+
+    def moves_on_again(r, positions):
+        entries, new = _read_new(r, positions)
+        if positions[a] != "0":
+            new[b] = "1-0"
+        return entries, new
+
+    assert _said(ex[3], moves_on_again).startswith("called again with the new positions")
+    assert _said(ex[3], lambda r, positions: tuple(_read_new(r, positions)), "correct") == (
+        "one XREAD, 5 new entries, and each stream's position moved to the last ID read (10-0 comes "
+        "after 9-0, though not as text).")
+    assert [i for i, _ in r.xrange(a)] == ["8-0", "9-0", "10-0"]
+    assert [i for i, _ in r.xrange(c)] == ["5-8", "5-9", "5-10"] and not r.exists(b)
+
+
+def _wait_for_next(r, stream, timeout_ms):
+    reply = r.xread({stream: "$"}, block=timeout_ms, count=1)
+    return reply[0][1][0] if reply else None
+
+
+def test_ex4_exact_feedback(ex, r, prefix):
+    key = prefix + "ex4"
+    first, second = (f"`wait_for_next(r, '{key}', {ms})`" for ms in (3000, 300))
+
+    def from_zero(r, stream, timeout_ms):
+        reply = r.xread({stream: "0"}, block=timeout_ms, count=1)
+        return reply[0][1][0] if reply else None
+
+    said = _said(ex[4], from_zero)
+    old = r.xrange(key, count=1)[0][0]
+    assert said == (f"{first} returned {old}, which was in the stream before the call: read from '$' "
+                    "(entries added after the call), not '0'.")
+    assert _said(ex[4], lambda r, stream, timeout_ms: r.xread({stream: "$"}, count=1) or None) == (
+        f"{first} returned None at once; pass block=timeout_ms so XREAD waits.")
+    assert _said(ex[4], lambda r, stream, timeout_ms: ("1-1", {})) == (
+        f"{first} returned 1-1, which is not an entry added during the wait.")
+    assert _said(ex[4], lambda r, stream, timeout_ms: "1-1") == (
+        "the entry should hold (id, fields) pairs as XRANGE returns them; found '1-1'.")
+
+    def block_forever(r, stream, timeout_ms):
+        reply = r.xread({stream: "$"}, block=0, count=1)
+        return reply[0][1][0] if reply else None
+
+    assert _said(ex[4], block_forever) == (
+        f"{second} was still waiting after 2 s with nothing added: pass block=timeout_ms (BLOCK 0 "
+        "waits forever).")
+
+    def answers_the_timeout_with_the_reply(r, stream, timeout_ms):
+        reply = r.xread({stream: "$"}, block=timeout_ms, count=1)
+        return reply[0][1][0] if reply else []
+
+    assert _said(ex[4], answers_the_timeout_with_the_reply) == (
+        f"{second} returned [] though nothing was added; on a timeout XREAD replies [] and the "
+        "function should return None.")
+
+    def gives_up_early(r, stream, timeout_ms):
+        return _wait_for_next(r, stream, timeout_ms if timeout_ms > 1000 else 1)
+
+    said = _said(ex[4], gives_up_early)
+    assert said.startswith(f"{second} returned after 0.") and said.endswith(" s; it should wait about 0.3 s.")
+    said = _said(ex[4], _wait_for_next, "correct")
+    assert said.startswith("it woke up for the new entry and gave up after 0.") and said.endswith(" s when nothing came.")

@@ -293,3 +293,361 @@ def test_ex2_justid_is_named_when_it_breaks_the_loop(ex):
     outcome = ex[2].evaluate(rescue_all)
     assert outcome.status == "wrong"
     assert "justid=True" in outcome.message and "drops the cursor" in outcome.message
+
+
+# --- the exact feedback, and the edges mutation testing found unchecked (tools/mutate.py) -------
+
+def _said(exercise, answer, status="wrong"):
+    outcome = exercise.evaluate(answer)
+    assert outcome.status == status, outcome
+    return outcome.message
+
+
+def _stuck(r, stream, group, min_idle_ms):
+    return [p["message_id"] for p in r.xpending_range(stream, group, "-", "+", 1000, idle=min_idle_ms)]
+
+
+def _pending_of(r, stream, consumer):
+    return [p["message_id"] for p in r.xpending_range(stream, "workers", "-", "+", 1000, consumername=consumer)]
+
+
+def test_ex1_exact_feedback(ex, r, prefix):
+    key = prefix + "ex1"
+    call = f"`stuck_ids(r, '{key}', 'workers', 60000)`"
+    for answer in (3, "1-0", b"1-0"):
+        assert _said(ex[1], lambda r, stream, group, min_idle_ms, answer=answer: answer) == (
+            f"{call} returned {answer!r}; return a list of entry IDs.")
+    assert _said(ex[1], lambda *args: _stuck(*args)[::-1]) == (
+        f"{call} found the right entries but not in ID order; XPENDING lists them in order.")
+    every_pending = lambda r, stream, group, min_idle_ms: [  # noqa: E731
+        p["message_id"] for p in r.xpending_range(stream, group, "-", "+", 1000)]
+    assert _said(ex[1], every_pending) == (
+        f"{call} returned every pending entry, including the two 'busy' received a moment ago. Only "
+        "entries idle for at least 60000 ms are stuck: use IDLE.")
+    said = _said(ex[1], lambda r, stream, group, min_idle_ms: [i for i, _ in r.xrange(stream, count=1)])
+    crashed, first = _pending_of(r, key, "crashed"), r.xrange(key, count=1)[0][0]
+    assert said == (f"{call} returned [{first!r}], but the entries idle for 60000 ms or more are "
+                    f"{crashed}.")
+    said = _said(ex[1], lambda r, stream, group, min_idle_ms: r.xrange(stream)[6:])
+    assert said == (f"{call} returned the entries nobody has read yet; stuck entries are the ones "
+                    "delivered and never acked (XPENDING).")
+    as_rows = lambda r, stream, group, min_idle_ms: tuple(  # noqa: E731
+        r.xpending_range(stream, group, "-", "+", 1000, idle=min_idle_ms))
+    as_pairs = lambda *args: [(i.encode(), {}) for i in _stuck(*args)]  # noqa: E731
+    for answer in (as_rows, as_pairs, _stuck):
+        assert _said(ex[1], answer, "correct") == (
+            "The three entries 'crashed' has held for ten minutes are stuck; the two 'busy' holds "
+            "were delivered just now, so they are not (yet).")
+    rows = r.xrange(key)
+    assert len(rows) == 8 and [f["order"] for _, f in rows[:3]] == ["0", "1", "2"]
+    assert [f["amount"] for _, f in rows] == ["1", "2", "3", "4", "5", "6", "7", "8"]
+    assert r.exists(key + ":dead") == 0
+
+
+def test_ex1_the_crashed_entries_are_ten_minutes_idle_and_still_crashed_s(ex, r, prefix):
+    def look(r, stream, group, min_idle_ms):
+        rows = r.xpending_range(stream, group, "-", "+", 1000)
+        crashed = [p for p in rows if p["consumer"] == "crashed"]
+        assert len(crashed) == 3 and all(p["time_since_delivered"] >= 600_000 for p in crashed)
+        assert all(p["times_delivered"] == 1 for p in rows)
+        assert [p["consumer"] for p in rows].count("busy") == 2
+        return _stuck(r, stream, group, min_idle_ms)
+
+    assert ex[1].evaluate(look).correct
+
+
+def _autoclaim_all(r, stream, group, consumer, min_idle_ms, count=100):
+    claimed, cursor = [], "0-0"
+    while True:
+        cursor, entries, _ = r.xautoclaim(stream, group, consumer, min_idle_ms, start_id=cursor, count=count)
+        claimed += [entry_id for entry_id, _ in entries]
+        if cursor == "0-0":
+            return claimed
+
+
+def test_ex2_exact_feedback(ex, r, prefix):
+    key = prefix + "ex2"
+    call = f"`rescue_all(r, '{key}', 'workers', 'rescuer', 60000)`"
+    justid = (" You passed justid=True: redis-py then returns only the claimed IDs and drops the "
+              "cursor, so there is no cursor to continue from. Leave it off and take the IDs from "
+              "the claimed entries.")
+
+    def one_page(count, justid=False):
+        def rescue_all(r, stream, group, consumer, min_idle_ms):
+            reply = r.xautoclaim(stream, group, consumer, min_idle_ms, count=count, justid=justid)
+            return reply if justid else [entry_id for entry_id, _ in reply[1]]
+        return rescue_all
+
+    assert _said(ex[2], one_page(100)) == (
+        f"{call} claimed 100 of the 250 stuck entries: one XAUTOCLAIM call looks at a page of the PEL "
+        "at a time. Call it again from the cursor it returns until that cursor is '0-0'.")
+    assert _said(ex[2], one_page(10)).startswith(f"{call} claimed 10 of the 250 stuck entries")
+    assert _said(ex[2], one_page(50)) == (
+        f"after {call} 'rescuer' holds 50 entries; all 250 entries 'crashed' left behind should be its now.")
+    assert _said(ex[2], one_page(100, justid=True)) == (
+        f"after {call} 'rescuer' holds 100 of the 250 stuck entries.{justid}")
+
+    def justid_and_no_list(r, stream, group, consumer, min_idle_ms):
+        r.xautoclaim(stream, group, consumer, min_idle_ms, justid=True)
+        return 7
+
+    assert _said(ex[2], justid_and_no_list) == f"{call} returned 7; return a list of entry IDs.{justid}"
+    assert _said(ex[2], lambda r, stream, group, consumer, min_idle_ms: _autoclaim_all(
+        r, stream, group, consumer, 0)) == (
+        f"{call} took entries from 'busy', which received them a moment ago. Pass the minimum idle "
+        "time to XAUTOCLAIM so that live work is left alone.")
+    assert _said(ex[2], lambda *args: _autoclaim_all(*args)[:-1]) == (
+        f"'rescuer' now holds the right entries, but {call} returned 249 IDs instead of the 250 it "
+        "claimed; return the claimed IDs.")
+    assert _said(ex[2], lambda *args: _autoclaim_all(*args, count=30), "correct") == (
+        "All 250 stuck entries are 'rescuer''s now, found page by page; the 5 'busy' is working on "
+        "were left alone.")
+
+
+def test_ex2_justid_that_still_claims_everything_is_right(ex):
+    def rescue_all(r, stream, group, consumer, min_idle_ms):
+        ids = _stuck(r, stream, group, min_idle_ms)
+        r.xclaim(stream, group, consumer, min_idle_ms, ids, justid=True)
+        r.execute_command("XAUTOCLAIM", stream, group, consumer, min_idle_ms, "0-0", "JUSTID")
+        return ids
+
+    assert ex[2].evaluate(rescue_all).correct
+
+
+def _dead_letter_script(ex):
+    hint = next(h for h in ex[3].hints if "XPENDING" in h and "register_script" in h)
+    return next(part for part in hint.split("`") if part.startswith("if #redis.call('XPENDING'"))
+
+
+def _with_script(source, copy=_copy, over=None, returns=None):
+    def dead_letter_poison(r, stream, group, dead_stream, max_deliveries):
+        script = r.register_script(source)
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries if over is None else over):
+            flat = [x for pair in copy(r, stream, p).items() for x in pair]
+            if script(keys=[stream, dead_stream], args=[group, p["message_id"], *flat], client=r):
+                moved.append(p["message_id"])
+        return moved if returns is None else returns(moved)
+    return dead_letter_poison
+
+
+def test_ex3_exact_feedback(ex, r, prefix):
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+    call = f"`dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)`"
+    source = _dead_letter_script(ex)
+    assert _said(ex[3], lambda *args: []) == (
+        f"after {call} the dead-letter stream {dead} is empty; XADD a copy of each entry delivered "
+        "more than 3 times to it.")
+    no_original = lambda r, stream, p: {k: v for k, v in _copy(r, stream, p).items() if k != "original_id"}  # noqa: E731
+    assert _said(ex[3], _with_script(source, copy=no_original)) == (
+        f"the copies in {dead} need an `original_id` field holding the entry's ID in the source stream.")
+    said = _said(ex[3], _with_script(source, over=2))
+    limit = [i for i, _ in r.xrange(key)][2:4]  # read by 'b': delivered 3 times, the limit
+    assert said == (f"{call} dead-lettered {limit}, delivered only 3, 3 time(s): only entries delivered "
+                    "more than 3 times are poison (`>`, not `>=`: an entry delivered exactly "
+                    "max_deliveries times still has its last try).")
+    said = _said(ex[3], _with_script(source, over=0))
+    healthy = [i for i, _ in r.xrange(key)][:4]
+    assert said == (f"{call} dead-lettered {healthy}, delivered only 1, 1, 3, 3 time(s): only entries "
+                    "delivered more than 3 times are poison (`>`, not `>=`: an entry delivered exactly "
+                    "max_deliveries times still has its last try).")
+    said = _said(ex[3], _with_script(source, over=4))
+    ids = [i for i, _ in r.xrange(key)]
+    assert said == f"{dead} holds copies of {ids[6:]}, but the entries delivered more than 3 times are {ids[4:]}."
+    wrong_count = lambda r, stream, p: {**_copy(r, stream, p), "deliveries": 9}  # noqa: E731
+    said = _said(ex[3], _with_script(source, copy=wrong_count))
+    ids = [i for i, _ in r.xrange(key)]
+    assert said == f"the copy of {ids[4]} says deliveries='9'; XPENDING said it was delivered 4 times."
+    bare = lambda r, stream, p: {"original_id": p["message_id"], "deliveries": p["times_delivered"]}  # noqa: E731
+    said = _said(ex[3], _with_script(source, copy=bare))
+    ids = [i for i, _ in r.xrange(key)]
+    assert said == (f"the copy of {ids[4]} lost the entry's own fields; copy them too (someone will want "
+                    "to look at the poison later).")
+
+    def without_ack(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            r.xadd(dead_stream, _copy(r, stream, p))
+            moved.append(p["message_id"])
+        return moved
+
+    said = _said(ex[3], without_ack)
+    ids = [i for i, _ in r.xrange(key)]
+    assert said == (f"{ids[4:]} are in the dead-letter stream but still pending in 'workers': XACK them "
+                    "after copying, or the reaper will find them again and again.")
+
+    def acks_everything(r, stream, group, dead_stream, max_deliveries):
+        moved = _with_script(source)(r, stream, group, dead_stream, max_deliveries)
+        r.xack(stream, group, *[p["message_id"] for p in r.xpending_range(stream, group, "-", "+", 100)])
+        return moved
+
+    assert _said(ex[3], acks_everything) == (
+        "entries that were not poison left the PEL too: only ack what you dead-lettered.")
+    said = _said(ex[3], _with_script(source, returns=lambda moved: moved[:1]))
+    ids = [i for i, _ in r.xrange(key)]
+    assert said == (f"the dead-letter stream is right, but {call} returned {ids[4:5]} rather than the "
+                    f"moved IDs {ids[4:]}.")
+
+
+def test_ex3_exact_feedback_after_a_crash(ex, r, prefix):
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+    step = ("one step: a Lua script that checks the entry is still pending, XADDs the copy, and XACKs "
+            "last.")
+
+    def xadd_then_xack(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            r.xadd(dead_stream, _copy(r, stream, p))
+            r.xack(stream, group, p["message_id"])
+            moved.append(p["message_id"])
+        return moved
+
+    said = _said(ex[3], xadd_then_xack)
+    ids = [i for i, _ in r.xrange(key)]
+    # Killed before its command number 3 (the first XACK): XPENDING, XRANGE, XADD ran.
+    assert said == (f"{dead} holds {ids[4:5]} twice (after your function was killed before its command "
+                    "number 4 and run again, as a restarted process would): the copy was made, the "
+                    f"process died before its XACK, and the restart copied it again. XACK and XADD must be {step}")
+
+    def xack_then_xadd(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            copy = _copy(r, stream, p)
+            if r.xack(stream, group, p["message_id"]):
+                r.xadd(dead_stream, copy)
+                moved.append(p["message_id"])
+        return moved
+
+    said = _said(ex[3], xack_then_xadd)
+    ids = [i for i, _ in r.xrange(key)]
+    assert said == (f"{ids[4:5]} left the PEL but never reached {dead} (after your function was killed "
+                    "before its command number 4 and run again, as a restarted process would): the "
+                    "XACK ran, the process died before the XADD, and the entry is gone. XACK and XADD "
+                    f"must be {step}")
+
+
+def test_ex3_exact_feedback_when_a_rival_acks_first(ex, r, prefix):
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+    call = f"`dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)`"
+    source = _dead_letter_script(ex)
+
+    def multi_exec(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            pipe = r.pipeline(transaction=True)
+            pipe.xack(stream, group, p["message_id"])
+            pipe.xadd(dead_stream, _copy(r, stream, p))
+            acked, _ = pipe.execute()
+            if acked:
+                moved.append(p["message_id"])
+        return moved
+
+    said = _said(ex[3], multi_exec)
+    first = r.xrange(key)[4][0]
+    assert said == (f"another consumer acked {first} while {call} was running (it was no longer "
+                    "pending: your XACK replied 0, if you sent one), yet the entry was copied to the "
+                    "dead-letter stream: it was finished, not poison. Copy only an entry that is still "
+                    "pending: one Lua script that checks XPENDING, then XADDs, then XACKs (MULTI/EXEC "
+                    "runs the XADD whatever the entry's state).")
+    def returns_every_candidate(r, stream, group, dead_stream, max_deliveries):
+        candidates = [p["message_id"] for p in _pending_over(r, stream, group, max_deliveries)]
+        _with_script(source)(r, stream, group, dead_stream, max_deliveries)
+        return candidates
+
+    said = _said(ex[3], returns_every_candidate)
+    first = r.xrange(key)[4][0]
+    assert said == (f"{call} returned {first}, which another consumer acked while it ran (your XACK "
+                    "replied 0): return only the IDs you moved.")
+    assert _said(ex[3], _with_script(source), "correct") == (
+        "The four entries delivered 4 and 5 times are in the dead-letter stream with their original ID "
+        "and delivery count, and acked; the ones delivered once and 3 times are still pending. A crash "
+        "at any point neither lost nor doubled one, and an entry another consumer finished meanwhile "
+        "was left alone.")
+
+
+def test_ex3_the_scene_delivers_two_entries_once_3_4_and_5_times(ex, r, prefix):
+    seen = {}
+
+    def look(r, stream, group, dead_stream, max_deliveries):
+        if not seen:  # the first run's scene
+            for p in r.xpending_range(stream, group, "-", "+", 100):
+                seen.setdefault(p["consumer"], []).append(p["times_delivered"])
+            seen["dead stream exists"] = r.exists(dead_stream)
+        return _with_script(_dead_letter_script(ex))(r, stream, group, dead_stream, max_deliveries)
+
+    assert ex[3].evaluate(look).correct
+    assert seen == {"a": [1, 1], "b": [3, 3], "c": [4, 4], "d": [5, 5], "dead stream exists": 0}
+
+
+def _apply_once_script(r, prefix, entry_id, amount):
+    script = r.register_script("if redis.call('SET', KEYS[1], 1, 'NX') then redis.call('INCRBY', KEYS[2], "
+                               "ARGV[1]) return 1 end return 0")
+    return bool(script(keys=[prefix + "processed:" + entry_id, prefix + "total"], args=[amount], client=r))
+
+
+def test_ex4_exact_feedback(ex, r, prefix):
+    key = prefix + "ex4:"
+
+    def no_guard(r, prefix, entry_id, amount):
+        r.incrby(prefix + "total", amount)
+        return True
+
+    assert _said(ex[4], no_guard) == (
+        f"{key}total is 31: every delivery was applied, duplicates too. Remember which IDs were "
+        "processed (SET ... NX) and skip the repeats.")
+
+    def first_only(r, prefix, entry_id, amount):
+        if entry_id == "1-0":
+            return _apply_once_script(r, prefix, entry_id, amount)
+        return False
+
+    assert _said(ex[4], first_only) == (
+        f"after deliveries of 1-0 (5), 2-0 (7), 1-0, 3-0 (2), 2-0, 1-0 the total should be 14, but "
+        f"{key}total is 5.")
+    assert _said(ex[4], lambda r, prefix, entry_id, amount: int(_apply_once_script(r, prefix, entry_id, amount)) - 1) == (
+        f"the total is right, but `apply_once(r, '{key}', id, amount)` returned [0, 0, -1, 0, -1, -1]; "
+        "return True when the amount was applied and False for a duplicate.")
+
+    def marks_first(r, prefix, entry_id, amount):
+        if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
+            return False
+        r.incrby(prefix + "total", amount)
+        return True
+
+    assert _said(ex[4], marks_first) == (
+        "duplicates are absorbed, but a crash between marking and applying loses the order: the mark "
+        "says 'done', so the redelivery is skipped and the amount is never added. Mark and apply in "
+        "one step (a Lua script, see the hints).")
+
+    def applies_first(r, prefix, entry_id, amount):
+        if r.exists(prefix + "processed:" + entry_id):
+            return False
+        r.incrby(prefix + "total", amount)
+        r.set(prefix + "processed:" + entry_id, 1)
+        return True
+
+    assert _said(ex[4], applies_first) == (
+        "duplicates are absorbed, but a crash after applying and before marking applies the order "
+        "twice: the redelivery finds no mark. Mark and apply in one step (a Lua script, see the hints).")
+    assert _said(ex[4], _apply_once_script, "correct") == (
+        "Duplicates are absorbed, and a crash in the middle of apply_once neither loses nor doubles an "
+        "order: marking and applying happen together.")
+    assert list(r.scan_iter(match=key + "*")) == []
+
+
+def test_ex4_starts_from_a_clean_slate_each_check(ex, r, prefix):
+    r.set(prefix + "ex4:total", 100)
+    r.set(prefix + "ex4:processed:1-0", 1)
+    assert ex[4].evaluate(_apply_once_script).correct
+    assert ex[4].evaluate(_apply_once_script).correct
+
+
+def test_ex4_a_crash_that_is_not_ours_is_an_error(ex):
+    def breaks_on_the_crashy_client(r, prefix, entry_id, amount):
+        if entry_id == "9-0" and getattr(r.execute_command, "__name__", "") == "execute_command" \
+                and r.execute_command.__qualname__.startswith("_crash_after"):
+            raise KeyError("boom")
+        return _apply_once_script(r, prefix, entry_id, amount)
+
+    outcome = ex[4].evaluate(breaks_on_the_crashy_client)
+    assert outcome.status == "error" and "KeyError" in outcome.message

@@ -155,3 +155,120 @@ def test_ex4_right_answer(ex, r, prefix):
     assert durability.retire(r, key, "workers", dead="worker-old", heir="worker-new") == {
         "claimed": 4, "pending dropped by DELCONSUMER": 0}
     assert ex[4].evaluate().correct
+
+
+# --- the exact feedback, and the edges mutation testing found unchecked (tools/mutate.py) -------
+
+def _said(exercise, *answer, status="wrong"):
+    outcome = exercise.evaluate(*answer)
+    assert outcome.status == status, outcome
+    return outcome.message
+
+
+def test_ex1_exact_feedback(ex, r, prefix):
+    assert _said(ex[1], [], status="not-attempted") == (
+        f"{prefix}ex1 is empty or missing: run the whole exercise cell.")
+    acked = setup_ex1(r, prefix)
+    for answer in (8, "1-0", b"1-0"):
+        assert _said(ex[1], answer) == (
+            "`lost` should be a list of stream IDs, such as ['1717000000000-0', ...].")
+    assert _said(ex[1], acked[10:14]) == (
+        f"2 of the IDs in `lost` are still in {prefix}ex1 (e.g. {acked[10]}): lost means acknowledged "
+        "and not there any more.")
+    assert _said(ex[1], acked[13:]) == (
+        "`lost` has 7 IDs; 20 writes were acknowledged and 12 are left, so 8 are missing.")
+    assert _said(ex[1], acked[12:] + acked[12:13]) == (
+        "`lost` has 9 IDs, more than the 8 that are missing: list each one once, and only IDs from "
+        "`acked`.")
+    assert _said(ex[1], acked[12:][::-1]) == "the right IDs, but not oldest first: keep `acked`'s order."
+    assert _said(ex[1], [i.encode() for i in acked[12:]], status="correct") == (
+        f"8 acknowledged writes lost, from {acked[12]} on: a ledger like this is the only way to know, "
+        "because the restarted server does not remember them.")
+
+
+def test_ex1_oldest_first_compares_ids_as_numbers_not_text(ex, r, prefix):
+    key = prefix + "ex1"
+    acked = [r.xadd(key, {"n": n}, id=f"{n}-{n % 2}") for n in range(1, 21)]
+    r.xdel(key, *acked[5:13])  # 6-0 ... 13-1: as text, "10-0" sorts before "6-0"
+    outcome = ex[1].evaluate(acked[5:13])
+    assert outcome.correct, outcome
+    shuffled = acked[5:9] + acked[10:13] + acked[9:10]
+    assert _said(ex[1], shuffled) == "the right IDs, but not oldest first: keep `acked`'s order."
+
+
+def test_ex2_exact_feedback(ex):
+    assert _said(ex[2], ["none"]) == "`choice` should be the dict of the exercise cell, one setting per stream."
+    assert _said(ex[2], {"cache": "none", "payments": None}, status="not-attempted") == (
+        "`choice['payments']` is still `...`: fill in all three.")
+    assert _said(ex[2], {"cache": "none", "payments": "aof-always"}, status="not-attempted") == (
+        "`choice['clicks']` is still `...`: fill in all three.")
+    assert _said(ex[2], {"cache": "none", "payments": "always"}) == (
+        "choice['payments'] is 'always'; use one of 'none', 'rdb', 'aof-everysec', 'aof-always'.")
+    for (stream, setting), why in lesson08.EX2_WHY.items():
+        choice = dict(lesson08.EX2_RIGHT, **{stream: setting})
+        assert _said(ex[2], choice) == f"{stream!r}: {setting!r} is not the best fit: {why}"
+    assert _said(ex[2], dict(lesson08.EX2_RIGHT), status="correct") == (
+        "none for the cache, always for payments, everysec for clicks.")
+
+
+def test_ex3_exact_feedback(ex):
+    assert _said(ex[3], ["fix acking"]) == (
+        "`actions` should be the dict of the exercise cell: {'X': ..., 'Y': ..., 'Z': ...}.")
+    assert _said(ex[3], {"X": "fix acking", "Y": None}, status="not-attempted") == (
+        "`actions['Y']` is still `...`: fill in all three.")
+    assert _said(ex[3], {"X": "fix"}) == (
+        "actions['X'] is 'fix'; copy one of the actions exactly: 'add consumers', 'fix acking', "
+        "'retire the dead consumer', 'nothing: healthy'.")
+    for name in lesson08.EX3_RIGHT:
+        for action in lesson08.EX3_ACTIONS:
+            if action != lesson08.EX3_RIGHT[name]:
+                actions = dict(lesson08.EX3_RIGHT, **{name: action})
+                assert _said(ex[3], actions) == (
+                    f"situation {name}: not {action!r}. {lesson08.EX3_WHY[name]}")
+    assert _said(ex[3], dict(lesson08.EX3_RIGHT), status="correct") == (
+        "X: fix acking, Y: retire c4 (claim first), Z: add consumers.")
+
+
+def test_ex3_situations_are_the_tables_the_lesson_shows():
+    columns = ["lag", "pending", "oldest pending idle ms", "max consumer inactive ms",
+               "least active consumer"]
+    for frame in lesson08.EX3_SITUATIONS.values():
+        assert list(frame.columns) == columns
+        assert list(frame.index) == ["first", "last"] and frame.index.name == "sample"
+    assert lesson08.EX3_SITUATIONS["Y"].loc["last", "least active consumer"] == "c4"
+
+
+def test_ex4_exact_feedback(ex, r, prefix):
+    key = prefix + "ex4"
+    assert _said(ex[4], status="not-attempted") == (
+        f"{key} or its group 'workers' does not exist: run the whole exercise cell.")
+    setup_ex4(r, prefix)
+    assert _said(ex[4], status="not-attempted") == (
+        "worker-old is still there with its 4 pending orders: retire it.")
+    ids = [p["message_id"] for p in r.xpending_range(key, "workers", "-", "+", 10)]
+    r.xclaim(key, "workers", "worker-new", 0, ids[:1], justid=True)
+    assert _said(ex[4]) == (
+        "worker-old is still in the group (with 3 pending): after claiming its entries, XGROUP "
+        "DELCONSUMER it.")
+    r.xclaim(key, "workers", "someone", 0, ids[1:], justid=True)
+    r.xgroup_delconsumer(key, "workers", "worker-old")
+    assert _said(ex[4]) == (
+        "the pending list has 4 entries owned by someone, worker-new; the 4 orders should be pending "
+        "under worker-new.")
+    r.xclaim(key, "workers", "worker-new", 0, ids[1:], justid=True)
+    assert _said(ex[4], status="correct") == (
+        "worker-old is retired and its 4 orders wait for worker-new: nothing was dropped.")
+    r.xack(key, "workers", *ids)
+    assert _said(ex[4]) == (
+        "worker-old is gone, and so are its 4 orders from the pending list: XGROUP DELCONSUMER "
+        "dropped them, and nobody will be given them again. Claim first (XCLAIM to worker-new), "
+        "then delete. Run the cell again to retry.")
+
+
+def test_ex4_a_group_that_was_never_read_has_nothing_pending_under_nobody(ex, r, prefix):
+    key = prefix + "ex4"
+    r.xadd(key, {"order": 0})
+    r.xgroup_create(key, "workers", id="0")
+    assert _said(ex[4]) == (
+        "the pending list has 0 entries owned by nobody; the 4 orders should be pending under "
+        "worker-new.")

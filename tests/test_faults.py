@@ -18,7 +18,7 @@ import streamlab as sl
 from helpers import wait_until
 from streamlab import backend as sl_backend
 from streamlab import server as sl_server
-from streamlab.consumers import parse_id
+from streamlab import ids
 from streamlab.ui.pool_panel import ConsumerPoolPanel
 
 
@@ -176,7 +176,7 @@ def test_server_restart_mid_run_the_dashboard_reconnects_and_nothing_acknowledge
                client.xpending_range(stream, "g", min="-", max="+", count=100_000)}
     assert not (acked_before & pending), "an entry acked before the outage is pending again"
     unaccounted = {entry_id for entry_id, _ in entries} - acked - pending
-    assert len(unaccounted) <= len(pool.consumers), sorted(unaccounted, key=parse_id)
+    assert len(unaccounted) <= len(pool.consumers), sorted(unaccounted, key=ids.parse)
     assert all(w.status in ("stopped", "idle") for w in workers_now), [(w.name, w.status) for w in workers_now]
     client.delete(stream)
 

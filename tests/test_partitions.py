@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from streamlab import partitions
+from streamlab import groups, partitions
 from streamlab.cli import build_parser
 
 
@@ -33,7 +33,7 @@ def test_a_consumer_restarted_takes_back_its_pending_entries_first(r, prefix):
     base = prefix + "sensors"
     partitions.produce(r, "s", base, 1, keys=2, rate=1e6, count=10, out=lambda _: None)
     stream = partitions.partition_key(base, 0)
-    partitions.ensure_group(r, stream, "workers")
+    groups.ensure_group(r, stream, "workers", "0")
     r.xreadgroup("workers", "w1", {stream: ">"}, count=4)  # read, then "crashed" before acking
     stats = partitions.consume(r, "workers", "w1", base, 1, count=5, block_ms=50, idle_exit=0.2,
                                out=lambda _: None)

@@ -12,7 +12,7 @@ import threading
 import pytest
 import redis
 
-from streamlab import partitions, pipeline
+from streamlab import groups, partitions, pipeline
 from streamlab.cli import main
 
 from helpers import wait_until
@@ -21,7 +21,7 @@ from helpers import wait_until
 def hot_entry_held_by_w1(r, base: str, p: int = 0):
     """One reading above 25 in partition p, delivered to w1 (who then stalls), claimed by w2."""
     stream = partitions.partition_key(base, p)
-    partitions.ensure_group(r, stream, "workers")
+    groups.ensure_group(r, stream, "workers", "0")
     entry = r.xadd(stream, {"sensor_id": "s.0", "temp": "31.5", "seq": "1"})
     r.xreadgroup("workers", "w1", {stream: ">"}, count=1)
     r.xclaim(stream, "workers", "w2", min_idle_time=0, message_ids=[entry])
@@ -54,7 +54,7 @@ def test_a_failing_alert_write_leaves_the_entry_pending_then_dead_letters_it(r, 
     base = prefix + "sensors"
     stream = partitions.partition_key(base, 0)
     alerts, done = (partitions.partition_key(base, 0, kind) for kind in ("alerts", "done"))
-    partitions.ensure_group(r, stream, "workers")
+    groups.ensure_group(r, stream, "workers", "0")
     entry = r.xadd(stream, {"sensor_id": "s.0", "temp": "31.5", "seq": "1"})
     r.set(alerts, "not a stream")  # the alert XADD fails with WRONGTYPE
     r.xreadgroup("workers", "w1", {stream: ">"}, count=1)
@@ -78,7 +78,7 @@ def test_a_failing_alert_write_leaves_the_entry_pending_then_dead_letters_it(r, 
 def test_an_entry_deleted_while_pending_is_acked_not_processed(r, prefix):
     base = prefix + "sensors"
     stream = partitions.partition_key(base, 0)
-    partitions.ensure_group(r, stream, "workers")
+    groups.ensure_group(r, stream, "workers", "0")
     gone = r.xadd(stream, {"sensor_id": "s.0", "temp": "20", "seq": "1"})
     r.xadd(stream, {"sensor_id": "s.0", "temp": "21", "seq": "2"})
     r.xreadgroup("workers", "w1", {stream: ">"}, count=2)

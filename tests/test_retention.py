@@ -7,29 +7,16 @@ from datetime import datetime, timedelta, timezone
 import matplotlib
 import pytest
 
-from streamlab import retention
+from streamlab import ids, retention
 from streamlab.observe import group_info
 
 matplotlib.use("Agg")
 
 
-def test_id_from_datetime_is_the_milliseconds_with_sequence_zero():
-    when = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
-    assert retention.id_from_datetime(when) == f"{int(when.timestamp() * 1000)}-0"
-    assert retention.datetime_from_id(retention.id_from_datetime(when)) == when
-
-
-def test_id_from_datetime_rejects_what_is_not_a_datetime_or_before_1970():
-    with pytest.raises(TypeError, match="needs a datetime"):
-        retention.id_from_datetime("2024-01-01")
-    with pytest.raises(ValueError, match="before 1970"):
-        retention.id_from_datetime(datetime(1960, 1, 1, tzinfo=timezone.utc))
-
-
 def test_minid_for_age_is_now_minus_the_age():
     now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     assert retention.minid_for_age(timedelta(hours=1), now) == \
-        retention.id_from_datetime(datetime(2024, 5, 1, 11, 0, tzinfo=timezone.utc))
+        ids.from_datetime(datetime(2024, 5, 1, 11, 0, tzinfo=timezone.utc))
     assert retention.minid_for_age(90, now) == retention.minid_for_age(timedelta(seconds=90), now)
     with pytest.raises(ValueError, match="negative"):
         retention.minid_for_age(-1, now)
@@ -43,7 +30,7 @@ def test_trim_by_age_drops_exactly_the_entries_older_than_the_age(r, prefix):
     removed = retention.trim_by_age(r, key, timedelta(minutes=30), now=now)
     assert removed == 90
     assert r.xlen(key) == 30
-    oldest = retention.datetime_from_id(r.xrange(key, count=1)[0][0])
+    oldest = ids.to_datetime(r.xrange(key, count=1)[0][0])
     assert oldest == now - timedelta(minutes=30)
 
 

@@ -22,8 +22,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from streamlab import capstone, durability, pubsub
-from streamlab.ui.figures import cluster as clusterplots, pool as plots
+from streamlab import durability, pubsub
+from streamlab.ui.figures import capstone, cluster as clusterplots, pool as plots
 from streamlab.ui import PubSubPanel, style
 from streamlab.ui.figures import latency as latency_figures, pubsub as pubsub_figures
 from streamlab.ui.figures import durability as dp
@@ -308,7 +308,7 @@ def test_the_live_dashboard_is_drawn_at_twice_its_page_width_and_fits_its_data()
 
 
 def test_no_figure_goes_through_pyplot():
-    code = ("import sys, streamlab, streamlab.ui.figures.pool, streamlab.ui.chaos_panel, streamlab.capstone, "
+    code = ("import sys, streamlab, streamlab.ui.figures.pool, streamlab.ui.chaos_panel, streamlab.ui.figures.capstone, "
             "streamlab.ui.figures.durability, streamlab.ui.figures.cluster, streamlab.ui.cluster_panel, "
             "streamlab.latency, streamlab.pubsub, streamlab.ui.figures.latency, streamlab.ui.figures.chaos, "
             "streamlab.ui.figures.pubsub, "

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKERS = sorted((ROOT / "streamlab" / "exercises").glob("lesson[0-9][0-9].py"))
 TESTS = ["tests/test_exercises.py", *sorted(str(p.relative_to(ROOT)) for p in
                                             (ROOT / "tests").glob("test_exercises_lesson*.py")),
-         *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_checker_*.py"))]
+         *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_checker*.py"))]
 DATA = ROOT / ".coverage.checkers"
 FEEDBACK = {"Wrong", "NotAttempted"}
 

@@ -13,6 +13,10 @@ bounded on a small machine.
 
 Each group runs in its own temporary copy of the repository (mutmut writes a
 ``mutants/`` folder and a cache next to the code); the copy is deleted afterwards.
+mutmut never mutates a decorated function, and every exercise checker is one
+(``@exercises.add(...)``): for the checker groups the copy applies those decorators
+as plain calls after each function instead (``ex1 = exercises.add(...)(ex1)``, the
+same object under the same name), so that mutmut sees the checkers' bodies.
 The summary (killed / survived / no tests / timeout per group, and the name of each
 survivor) is printed and written to ``test-output/mutation.json``. Look at a
 survivor with ``mutmut show NAME`` in a kept copy (``--keep``). Scores and the
@@ -58,6 +62,11 @@ class Group:
     # pytest-timeout per test: a mutant that makes a test hang costs this much. The consume
     # and reaper tests end by themselves within seconds, so a short one there.
     timeout: int = 300
+    # Rewrite the top-level decorated functions of `source` as undecorated ones followed by
+    # the decorators applied as calls (`_undecorate`): mutmut skips decorated functions.
+    undecorate: bool = False
+    # Only the [fake] half of tests parametrised over both backends (`--fake-only`).
+    fake_only: bool = False
 
 
 GROUPS = [
@@ -112,7 +121,7 @@ GROUPS = [
             [f"tests/test_exercises_lesson{n:02d}.py",
              "tests/test_checker_wrong_answers.py" if n <= 7 else "tests/test_checker_wrong_answers_08_09.py",
              *(["tests/test_checkers_01_03_messages.py"] if n <= 3 else [])],
-            f"lesson {n:02d}'s exercise checkers: the feedback for each mistake")
+            f"lesson {n:02d}'s exercise checkers: the feedback for each mistake", undecorate=True)
       for n in range(1, 10)],
 ]
 
@@ -126,6 +135,10 @@ def _config(group: Group) -> str:
     args = ["-p", "no:cacheprovider", "-m", "not browser and not notebook", "--timeout", str(group.timeout)]
     for test in group.deselect:
         args += ["--deselect", test]
+    if group.fake_only:
+        # The `r` fixture's ids are [fake] and [real]; no selected test has "real" in its name
+        # otherwise (checked with --collect-only when the option was added).
+        args += ["-k", "not real"]
     return ("\n[tool.mutmut]\n"
             'source_paths = ["streamlab"]\n'
             f"only_mutate = [{', '.join(json.dumps(src) for src in sources)}]\n"
@@ -139,14 +152,46 @@ def _sources(group: Group) -> str:
     return group.source if isinstance(group.source, str) else " + ".join(group.source)
 
 
+def _undecorate(source: str) -> str:
+    """``@dec(...)`` on a top-level ``def f`` becomes ``f = dec(...)(f)`` right after it.
+
+    The module defines the same objects under the same names (decorators apply bottom-up,
+    as Python does), but mutmut, which skips decorated functions, now mutates their
+    bodies. Decorator arguments stay module-level code, which mutmut never mutates."""
+    import libcst as cst  # comes with mutmut (the `mutation` extra)
+
+    body = []
+    for stmt in cst.parse_module(source).body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.decorators:
+            applied: cst.BaseExpression = cst.Name(stmt.name.value)
+            for decorator in reversed(stmt.decorators):
+                applied = cst.Call(func=decorator.decorator, args=[cst.Arg(applied)])
+            body.append(stmt.with_changes(decorators=[]))
+            body.append(cst.SimpleStatementLine(
+                [cst.Assign(targets=[cst.AssignTarget(cst.Name(stmt.name.value))], value=applied)]))
+        else:
+            body.append(stmt)
+    return cst.parse_module(source).with_changes(body=body).code
+
+
 def _copy_repo(dest: Path, group: Group) -> None:
     for name in ("streamlab", "tests", "tools", "binder", "notebooks/solutions"):
         shutil.copytree(ROOT / name, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    if group.undecorate:
+        for src in [group.source] if isinstance(group.source, str) else group.source:
+            (dest / src).write_text(_undecorate((ROOT / src).read_text()))
     shutil.copy(ROOT / "README.md", dest / "README.md")
     text = (ROOT / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.S)
     (dest / "pyproject.toml").write_text(text + _config(group))
+
+
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+print(json.dumps({name: get_diff_for_mutant(name, path=find_mutant(name).path) for name in sys.argv[1:]}))
+"""
 
 
 def run_group(group: Group, children: int, keep: bool) -> dict:
@@ -173,10 +218,11 @@ def run_group(group: Group, children: int, keep: bool) -> dict:
             name, _, status = line.strip().rpartition(": ")
             if name and any(g.match(name) for g in globs):
                 by_status.setdefault(status, []).append(name)
-        diffs = {}
-        for name in by_status.get("survived", []) + by_status.get("no tests", []):
-            diffs[name] = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work,
-                                         env=env, capture_output=True, text=True).stdout
+        unkilled = by_status.get("survived", []) + by_status.get("no tests", [])
+        # Every diff (what `mutmut show NAME` prints) in one process: a `mutmut show` per
+        # survivor took seconds each, minutes for a group with 60 survivors.
+        diffs = json.loads(subprocess.run([sys.executable, "-c", _DIFFS, *unkilled], cwd=work, env=env,
+                                          capture_output=True, text=True).stdout or "{}")
         counts = {s: len(v) for s, v in by_status.items()}
         killed = counts.get("killed", 0) + counts.get("timeout", 0)
         judged = killed + counts.get("survived", 0)
@@ -208,6 +254,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep each group's working copy")
     parser.add_argument("--only", nargs="+", metavar="GLOB",
                         help="only these mutant names/globs (e.g. earlier survivors), for one group")
+    parser.add_argument("--fake-only", action="store_true",
+                        help="run each test on fakeredis only, not also on a private redis-server: "
+                             "about half the time per mutant, for code that does not depend on the "
+                             "server (the checkers); a mutant only the real run would kill counts as "
+                             "a survivor, so the score can only be lower")
     parser.add_argument("--out", default=str(ROOT / "test-output" / "mutation.json"))
     args = parser.parse_args()
     if args.list:
@@ -222,6 +273,8 @@ def main() -> int:
         if len(chosen) != 1:
             parser.error("--only needs exactly one group")
         chosen = [dataclasses.replace(chosen[0], mutants=args.only)]
+    if args.fake_only:
+        chosen = [dataclasses.replace(g, fake_only=True) for g in chosen]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else {}

@@ -6,26 +6,18 @@ Solutions: notebooks/solutions/01-xadd-and-ids.py.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 
 import redis
 
+from .. import ids as stream_ids
 from . import ExerciseSet, Wrong
 
 exercises = ExerciseSet(lesson=1, solutions="01-xadd-and-ids.py")
 
-_ID_RE = re.compile(r"^(\d+)-(\d+)$")
-
-
 def _text(value) -> str:
     """IDs and fields as str: walrus (bytes replies) and redis-py (decoded) both count."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _parse_id(entry_id: str) -> tuple[int, int] | None:
-    m = _ID_RE.match(entry_id)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 @exercises.add(1, "Three readings, three IDs", hints=[
@@ -83,8 +75,8 @@ def ex2(ex, id_to_datetime):
     """A function: stream ID -> the UTC datetime of its millisecond part."""
     for entry_id in _EX2_CASES:
         got = ex.call(id_to_datetime, entry_id)
-        ms = int(entry_id.split("-")[0])
-        expected = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        ms = stream_ids.ms(entry_id)
+        expected = stream_ids.to_datetime(entry_id)
         if not isinstance(got, datetime):
             raise Wrong(f"`id_to_datetime({entry_id!r})` returned {type(got).__name__} {got!r:.60}; "
                         "return a datetime.")
@@ -124,7 +116,7 @@ def ex3(ex, next_id):
     if "*" in answer:
         raise Wrong(f"{answer!r} lets the server choose the sequence number; the exercise asks "
                     "you to write out the full ID the server would pick.")
-    parsed = _parse_id(answer)
+    parsed = stream_ids.try_parse(answer, full=True)
     if parsed is None:
         raise Wrong(f"{answer!r} is not a full stream ID: write it as <milliseconds>-<sequence>, "
                     "like the last-generated-id 1700000000000-7.")
@@ -161,7 +153,7 @@ def ex4(ex, entry_id):
     """XADD a reading whose location is a dict, as a JSON string field, to lesson01:ex4."""
     stream = ex.key("ex4")
     entry_id = _text(entry_id)
-    if _parse_id(entry_id) is None:
+    if stream_ids.try_parse(entry_id, full=True) is None:
         raise Wrong(f"`entry_id` should be the ID XADD returned (like 1700000000000-0), not {entry_id!r}.")
     found = ex.r.xrange(stream, entry_id, entry_id)
     if not found:

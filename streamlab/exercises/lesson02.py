@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from .. import ids as stream_ids
 from . import ExerciseSet, Wrong
 
 exercises = ExerciseSet(lesson=2, solutions="02-reading-and-blocking.py")
@@ -119,27 +120,24 @@ def ex1(ex, window):
     pipe.execute()
     everything = [_text(e[0]) for e in ex.r.xrange(stream)]
 
-    def ms_of(entry_id: str) -> int:
-        return int(entry_id.split("-")[0])
-
     for start_s, end_s in ((5, 10), (10, 12.5)):
         start_ms, end_ms = EX1_BASE_MS + int(start_s * 1000), EX1_BASE_MS + int(end_s * 1000)
         start, end = _at(start_ms), _at(end_ms)
         call = (f"`window(r, '{stream}', start, end)` from {_clock(start)} to {_clock(end)} UTC")
         got = _ids(ex.call(window, _RangeSpy(ex.r), stream, start, end), call)
-        expected = [i for i in everything if start_ms <= ms_of(i) < end_ms]
+        expected = [i for i in everything if start_ms <= stream_ids.ms(i) < end_ms]
         if got == expected:
             continue
         if got == expected[::-1]:
             raise Wrong(f"{call} returned the right entries, newest first; the exercise asks "
                         "for XRANGE's order, oldest first.")
-        at_end = [i for i in got if ms_of(i) == end_ms]
+        at_end = [i for i in got if stream_ids.ms(i) == end_ms]
         if at_end and [i for i in got if i not in at_end] == expected:
             raise Wrong(f"{call} also returned {', '.join(at_end)}, added exactly at `end`; the "
                         "window leaves `end` out. A bare millisecond as the range end takes in "
                         "every entry of that millisecond: end the range at end_ms - 1.")
         missing = [i for i in expected if i not in got]
-        if missing and ms_of(missing[0]) == start_ms and got == expected[len(missing):]:
+        if missing and stream_ids.ms(missing[0]) == start_ms and got == expected[len(missing):]:
             raise Wrong(f"{call} leaves out {', '.join(missing)}, added exactly at `start`; "
                         "the window includes its start.")
         raise Wrong(f"{call} returned {len(got)} entries; the window holds {len(expected)} "
@@ -328,7 +326,7 @@ def ex4(ex, wait_for_next):
     stream = ex.key("ex4")
     ex.r.delete(stream)
     old = [ex.r.xadd(stream, {"n": n}) for n in range(3)]
-    reader = ex.r.new_client() if hasattr(ex.r, "new_client") else ex.r
+    reader = ex.r.new_client()
     try:
         # An entry every 0.3 s while the learner's call runs, so it finds one added after
         # it started, however late its XREAD reaches the server on a busy machine.

@@ -11,6 +11,7 @@ import copy
 
 import redis
 
+from .. import ids as stream_ids
 from . import ExerciseSet, LearnerError, Wrong
 
 exercises = ExerciseSet(lesson=4, solutions="04-failure-and-recovery.py")
@@ -82,7 +83,7 @@ def ex1(ex, stuck_ids):
     call = f"`stuck_ids(r, '{stream}', '{GROUP}', {MIN_IDLE_MS})`"
     got = _ids(ex.call(stuck_ids, r, stream, GROUP, MIN_IDLE_MS), call)
     if sorted(got) == sorted(crashed):
-        if got != sorted(got, key=lambda i: tuple(map(int, i.split("-")))):
+        if got != sorted(got, key=stream_ids.parse):
             raise Wrong(f"{call} found the right entries but not in ID order; XPENDING lists them in order.")
         return (f"The three entries 'crashed' has held for ten minutes are stuck; the two "
                 f"'busy' holds were delivered just now, so they are not (yet).")

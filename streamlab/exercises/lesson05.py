@@ -5,9 +5,9 @@ Solutions: notebooks/solutions/05-trimming-and-retention.py.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 
+from .. import ids as stream_ids
 from . import ExerciseSet, NotAttempted, Wrong
 
 exercises = ExerciseSet(lesson=5, solutions="05-trimming-and-retention.py")
@@ -27,20 +27,8 @@ EX3_ENTRIES = 200 * 7 * 24 * 3600 // 5
 EX3_BYTES_PER_ENTRY = 45.5
 
 
-_ID = re.compile(r"\d+-\d+")
-
-
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
-
-
-def _ms(entry_id: str) -> int:
-    return int(str(entry_id).split("-")[0])
 
 
 @exercises.add(1, "Keep exactly the newest 500", hints=[
@@ -102,7 +90,7 @@ def ex2(ex, minid):
         raise NotAttempted(f"{stream} does not exist yet: run the whole exercise cell.")
     text = minid.decode() if isinstance(minid, bytes) else str(minid)
     try:
-        ms = _ms(text)
+        ms = stream_ids.ms(text)
     except ValueError:
         raise Wrong(f"{text!r} is not a stream ID: it should look like '1717239300000-0'.") from None
     want = int((EX2_NOW - EX2_KEEP).timestamp() * 1000)
@@ -123,7 +111,7 @@ def ex2(ex, minid):
     if length != 45:
         raise Wrong(f"{stream} has {length} readings; keeping 11:15 to 11:59 leaves 45. "
                     "Use exact trimming (approximate=False).")
-    first = datetime.fromtimestamp(_ms(ex.r.xrange(stream, count=1)[0][0]) / 1000, tz=timezone.utc)
+    first = stream_ids.to_datetime(ex.r.xrange(stream, count=1)[0][0])
     return f"{stream} keeps the 45 readings from {first:%H:%M} UTC on."
 
 
@@ -190,13 +178,13 @@ def ex4(ex, deleted):
         raise Wrong("`deleted` is XAUTOCLAIM's whole reply: [next cursor, claimed entries, "
                     "deleted IDs]. Your answer is its third element: `reply[2]` (or unpack it: "
                     "`cursor, claimed, deleted = r.xautoclaim(...)`).")
-    if any(not isinstance(d, (str, bytes)) or not _ID.fullmatch(_text(d)) for d in deleted):
+    if any(not isinstance(d, (str, bytes)) or stream_ids.try_parse(d, full=True) is None for d in deleted):
         raise Wrong(f"`deleted` is {deleted!r:.200}; it should hold only entry IDs (strings "
                     "like '1717239300000-0'): the third element of XAUTOCLAIM's reply.")
     deleted = [_text(d) for d in deleted]
-    first = min(existing, key=_id_key) if existing else None
+    first = min(existing, key=stream_ids.parse) if existing else None
     if len(deleted) != 3 or len(set(deleted)) != 3 or any(d in existing for d in deleted) \
-            or (first and any(_id_key(d) >= _id_key(first) for d in deleted)):
+            or (first and any(stream_ids.parse(d) >= stream_ids.parse(first) for d in deleted)):
         raise Wrong(f"`deleted` is {deleted}; it should be the 3 IDs of trimmed entries, the "
                     "third element of XAUTOCLAIM's reply.")
     return (f"the 3 trimmed IDs are out of the PEL; {len(pending)} real entries are still pending "

@@ -8,6 +8,7 @@ the answer does not depend on what the pipeline happened to do in this run.
 
 from __future__ import annotations
 
+from .. import ids as stream_ids
 from . import ExerciseSet, Wrong
 
 exercises = ExerciseSet(lesson=7, solutions="07-capstone.py")
@@ -35,11 +36,6 @@ def _ids(value, call: str) -> list[str]:
             item = item[0]
         out.append(item.decode() if isinstance(item, bytes) else str(item))
     return out
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 # --- exercise 1 -----------------------------------------------------------------------
@@ -138,7 +134,7 @@ def ex3(ex, unfinished):
     if got == want:
         return ("2 pending (w1 read them and never acked) and 4 never delivered (the lag): the "
                 "pipeline is finished when both are zero, which is what the ledger checks.")
-    if sorted(got, key=_id_key) == want:
+    if sorted(got, key=stream_ids.parse) == want:
         raise Wrong(f"{call} found the right 6 entries but not in ID order.")
     if sorted(got) == sorted(pending):
         raise Wrong(f"{call} returned only the 2 pending entries; the 4 entries nobody has been "

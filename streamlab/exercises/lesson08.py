@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import ids as stream_ids
 from . import ExerciseSet, NotAttempted, Wrong
 
 exercises = ExerciseSet(lesson=8, solutions="08-durability-and-operations.py")
@@ -81,7 +82,7 @@ def ex1(ex, lost):
     if len(lost) > want:
         raise Wrong(f"`lost` has {len(lost)} IDs, more than the {want} that are missing: "
                     "list each one once, and only IDs from `acked`.")
-    if lost != sorted(lost, key=lambda i: tuple(int(p) for p in i.split("-"))):
+    if lost != sorted(lost, key=stream_ids.parse):
         raise Wrong("the right IDs, but not oldest first: keep `acked`'s order.")
     return (f"{len(lost)} acknowledged writes lost, from {lost[0]} on: a ledger like this is the "
             "only way to know, because the restarted server does not remember them.")

@@ -14,6 +14,7 @@ and the figures by lesson: ``from streamlab.ui import figures`` then
 
 from . import figures
 from .board_panel import BoardPanel
+from .capstone_panel import CapstonePanel
 from .chaos_panel import ChaosPanel
 from .cluster_panel import PartitionPanel
 from .durability_panel import DurabilityPanel, durability_panel
@@ -22,5 +23,5 @@ from .pool_panel import ConsumerPoolPanel
 from .producer_panel import ProducerPanel
 from .pubsub_panel import PubSubPanel
 
-__all__ = ["BoardPanel", "ChaosPanel", "ConsumerPoolPanel", "DurabilityPanel", "Panel",
+__all__ = ["BoardPanel", "CapstonePanel", "ChaosPanel", "ConsumerPoolPanel", "DurabilityPanel", "Panel",
            "PartitionPanel", "ProducerPanel", "PubSubPanel", "durability_panel", "figures"]

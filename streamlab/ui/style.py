@@ -35,6 +35,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
+from ..text import plural  # noqa: F401 - re-exported: panels and figures say style.plural
+
 # --- the palette -------------------------------------------------------------------
 
 #: Okabe & Ito (2008), "Color Universal Design": eight colours that stay apart for
@@ -228,11 +230,6 @@ def headline_text(fig: Figure) -> tuple[str, str]:
 
 def _line_height(fig: Figure, points: float) -> float:
     return points * 1.45 / 72 / fig.get_figheight()
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """``"1 entry"``, ``"3 entries"``: a count and its noun, for titles."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 # --- HTML for panels ----------------------------------------------------------------------

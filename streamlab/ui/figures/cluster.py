@@ -7,7 +7,7 @@ library; built with ``style`` (no pyplot), so a figure displays itself in a note
 from __future__ import annotations
 
 from .. import style
-from ...consumers import parse_id
+from ... import ids
 from ..style import SIZE
 
 #: One colour per shard (the consumers' sequence: shard 0 blue, 1 orange, 2 bluish green, ...).
@@ -59,7 +59,7 @@ def key_order(ordering, title: str = "per-key order"):
     ranks = {}
     for consumer, rows in ordering.groupby("consumer"):
         number = int(consumer.lstrip("c")) if consumer.lstrip("c").isdigit() else 0
-        position = sorted(range(len(rows)), key=lambda i: parse_id(rows["entry_id"].iloc[i]))
+        position = sorted(range(len(rows)), key=lambda i: ids.parse(rows["entry_id"].iloc[i]))
         rank = [0] * len(rows)
         for place, i in enumerate(position):
             rank[i] = place
