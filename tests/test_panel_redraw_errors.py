@@ -71,8 +71,9 @@ def test_a_failing_redraw_is_shown_and_the_refresher_keeps_going(r, prefix, monk
         panel.status.observe(lambda change: shown.append(change["new"]), names="value")
         monkeypatch.setattr(panel, "busy", lambda: True)  # ticks until stopped, whatever runs
         panel.start_refresher()
-        # The first redraw fails, and the refresher draws again (and again) after it.
-        assert wait_until(lambda: len(calls) >= 3), f"{case}: {len(calls)} redraws"
+        # The first redraw fails, and the refresher draws again after it (a chaos figure can
+        # take seconds on a busy machine: the wait is for the outcome, not a speed).
+        assert wait_until(lambda: len(calls) >= 2, 60), f"{case}: {len(calls)} redraws"
         assert any(PLANTED in text for text in shown), f"{case}: status lines {shown}"
         assert style.status_html(f"RuntimeError: {PLANTED}", "error") in shown
         assert panel._refresher is not None and panel._refresher.running
