@@ -81,13 +81,10 @@ def cmd_server(args) -> int:
 def cmd_reset(args) -> int:
     import redis
 
-    from . import backend, keys
+    from . import keys
 
-    _warn_if_password_on_command_line(args.url, "reset")
-    try:
-        r = backend.connect(args.url, quiet=True)
-    except backend.BackendError as exc:
-        print(f"streamlab reset: {exc}", file=sys.stderr)
+    r = _connect_or_explain(args.url, "reset")
+    if r is None:
         return 1
     print(r.banner())
     try:
@@ -107,7 +104,7 @@ def _connect_or_explain(url, command):
     try:
         return backend.connect(url, quiet=True)
     except backend.BackendError as exc:
-        print(f"streamlab {command}: {exc}", file=sys.stderr)
+        print(f"streamlab {command}: {_terminal_text(exc)}", file=sys.stderr)
         return None
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Callable
 import redis
 
 from . import pipeline
+from .keys import partition_key
 from .producer import sensor_reading
 from .waiting import wait_until
 from .workers import Worker
@@ -62,12 +63,6 @@ def check_base(base: str) -> str:
                          "({p0}, {p1}, ...), and a tag in the base name would put every partition "
                          "in one slot. Use a name without braces.")
     return base
-
-
-def partition_key(base: str, p: int, kind: str | None = None) -> str:
-    """The key of partition ``p``: ``base:{pN}`` for the stream, ``base:kind:{pN}`` for a companion
-    key (``done``, ``alerts``, ``dead``) that must share its slot."""
-    return f"{base}:{kind}:{{p{p}}}" if kind else f"{base}:{{p{p}}}"
 
 
 def partition_keys(base: str, partitions: int, kind: str | None = None) -> list[str]:

@@ -76,9 +76,9 @@ GROUPS = [
     Group("redact", "streamlab/backend.py", ["streamlab.backend.x_redact__mutmut_*"],
           ["tests/test_backend.py", "tests/test_guards.py"],
           "passwords in Redis URLs never printed"),
-    Group("magics", "streamlab/ui/magics.py",
-          ["streamlab.ui.magics.xǁSessionǁ_refusal__mutmut_*", "streamlab.ui.magics.xǁSessionǁrun_line__mutmut_*",
-           "streamlab.ui.magics.xǁSessionǁrun__mutmut_*"],
+    Group("magics", "streamlab/redis_cli.py",
+          ["streamlab.redis_cli.xǁSessionǁ_refusal__mutmut_*", "streamlab.redis_cli.xǁSessionǁrun_line__mutmut_*",
+           "streamlab.redis_cli.xǁSessionǁrun__mutmut_*"],
           ["tests/test_magics.py", "tests/test_guards.py"],
           "the %redis magics' refusals (FLUSH on shared servers, commands that never return) and "
           "the line runner that applies them",
