@@ -55,6 +55,7 @@ from .backend import Client
 from .groups import ensure_group
 from .observe import group_info, lag_of
 from .pending_first import PendingFirst
+from .registry import Registry
 from .waiting import wait_until
 from .workers import Worker
 
@@ -309,8 +310,8 @@ class Consumer(Worker):
 #: ``ConsumerPool(ack=...)``: one XACK per entry as it finishes, or one per batch.
 ACK_MODES = ("entry", "batch")
 
-_pools: dict[str, "ConsumerPool"] = {}
-_pools_lock = threading.Lock()
+#: One pool per name: starting a pool stops an older one of the same name (a re-run cell).
+_pools: Registry["ConsumerPool"] = Registry(lambda old: old.stop())
 
 
 class ConsumerPool:
@@ -401,11 +402,7 @@ class ConsumerPool:
 
     def start(self) -> "ConsumerPool":
         """Create the group if needed and start every consumer (stopping an older pool of this name)."""
-        with _pools_lock:
-            previous = _pools.get(self.name)
-            _pools[self.name] = self
-        if previous is not None and previous is not self:
-            previous.stop()
+        _pools.claim(self.name, self)
         self.create_group()
         for c in list(self.consumers.values()):
             c.start()
@@ -420,9 +417,13 @@ class ConsumerPool:
         return self
 
     def run_for(self, seconds: float) -> "ConsumerPool":
+        """``start()``, wait until ``seconds`` pass or every consumer ends by itself, ``stop()``."""
         self.start()
-        time.sleep(seconds)
-        return self.stop()
+        try:
+            wait_until(lambda: not self.running, seconds)
+        finally:
+            self.stop()
+        return self
 
     def wait_processed(self, n: int, timeout: float = 60) -> bool:
         """Block until the pool has completed ``n`` entries in total; True if that happened in time.
@@ -660,14 +661,6 @@ class ConsumerPool:
         with self._lock:
             self.failures[c.consumer] += 1
         self._emit(Event("failed", c.consumer, stream, entry_id, fields, time.time(), exc))
-
-
-def stop_pool(name: str) -> None:
-    """Stop the running pool called ``name``, if any."""
-    with _pools_lock:
-        pool = _pools.get(name)
-    if pool is not None:
-        pool.stop()
 
 
 def partition_of(key: str, partitions: int) -> int:

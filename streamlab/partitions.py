@@ -36,6 +36,7 @@ import redis
 from . import programs
 from .keys import partition_key
 from .producer import sensor_reading
+from .waiting import wait_until
 from .workers import Worker
 
 if TYPE_CHECKING:
@@ -544,9 +545,14 @@ class PartitionedPipeline:
         return self
 
     def run_for(self, seconds: float) -> "PartitionedPipeline":
+        """``start()``, wait until ``seconds`` pass or producer and consumers all end by
+        themselves, ``stop()`` (which lets the consumers finish the backlog first)."""
         self.start()
-        time.sleep(seconds)
-        return self.stop()
+        try:
+            wait_until(lambda: not (self.producer.running or self.pool.running), seconds)
+        finally:
+            self.stop()
+        return self
 
     def summary(self):
         """One row per partition: its shard, entries in it, processed, pending, out of order per key."""
