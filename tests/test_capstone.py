@@ -454,7 +454,6 @@ def test_the_dashboard_follows_a_pipeline_started_again(r, small, panels):
     assert cap.on_start is None and cap.on_stop is None, "a closed panel is no longer called"
 
 
-@pytest.mark.skipif(not hasattr(Panel, "redraw"), reason="needs the Panel base's redraw guard (branch panels)")
 def test_capstone_panel_shows_a_redraw_error_and_keeps_redrawing(r, small, panels, monkeypatch):
     cap = small(count=None)
     status = Capstone.status

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from helpers import wait_until
-from streamlab.ui import (BoardPanel, ChaosPanel, ConsumerPoolPanel, DurabilityPanel,
+from streamlab.capstone import Capstone
+from streamlab.ui import (BoardPanel, CapstonePanel, ChaosPanel, ConsumerPoolPanel, DurabilityPanel,
                           PartitionPanel, ProducerPanel, PubSubPanel, chaos_panel, style)
 
 PLANTED = "planted redraw failure"
@@ -33,6 +34,12 @@ def _durability(r, prefix):
     return panel
 
 
+def _capstone(r, prefix):
+    panel = CapstonePanel(Capstone(r, stream=prefix + "sensors", alerts=prefix + "alerts"))
+    panel.stop_refresher()  # its first picture (nothing runs) is drawn: the test starts its own
+    return panel
+
+
 #: name -> (build(r, prefix) -> panel, where(panel) -> (object, attribute) that refresh() calls)
 CASES = {
     "ProducerPanel": (lambda r, prefix: ProducerPanel(r, prefix + "s", rate=20),
@@ -48,6 +55,7 @@ CASES = {
     "PartitionPanel": (lambda r, prefix: PartitionPanel(r, base=prefix + "try"),
                        lambda panel: (panel, "status_text")),
     "DurabilityPanel": (_durability, lambda panel: (style, "table_html")),
+    "CapstonePanel": (_capstone, lambda panel: (panel.cap, "status")),
 }
 
 
