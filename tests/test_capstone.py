@@ -19,7 +19,7 @@ from streamlab import server as sl_server
 from streamlab import workers
 from streamlab.capstone import Capstone, PipelineError, backend_mode
 from streamlab.errors import LearnerError
-from streamlab.ui import CapstonePanel, Panel
+from streamlab.ui import CapstonePanel
 from streamlab.ui.capstone_panel import ledger_html, show_ledgers_as_html
 
 from helpers import wait_until
