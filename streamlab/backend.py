@@ -32,12 +32,13 @@ import threading
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 
 from . import namespace as _namespace
 from . import server as _server
+from .errors import LearnerError
 
 BACKENDS = ("auto", "env", "local", "private", "fake")
 LOCAL_URL = "redis://127.0.0.1:6379/0"
@@ -111,12 +112,8 @@ _BEHAVIOURS_TRIED = ("exclusive-ranges", "partial-ids", "lag", "xautoclaim-delet
 SERVER_NAMES = {"redis": "Redis", "valkey": "Valkey", "fakeredis": "fakeredis"}
 
 
-class BackendError(RuntimeError):
+class BackendError(LearnerError):
     """No usable Redis for the step asked for. The message says what failed and what to do."""
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of a traceback: the message is the whole story.
-        return [f"BackendError: {self}"]
 
 
 SCHEMES = ("redis", "rediss", "unix")
@@ -662,47 +659,24 @@ def _walk_ladder(url: str | None, backend: str | None) -> Backend:
 
 
 def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False,
-            cluster: bool = False, learner: str | None = None) -> Client:
+            learner: str | None = None) -> Client:
     """Connect to the course's Redis and print a one-line banner.
 
     ``url`` wins over everything; otherwise ``STREAMLAB_BACKEND`` (or
-    ``backend=``) and the ladder in this module's docstring decide. In IPython,
-    this also loads the ``%redis``/``%%redis`` magics on the new client.
-
-    ``cluster=True`` (lesson 09) gives a Redis Cluster client instead: a cluster
-    URL, a ``REDIS_URL`` that is a cluster node, or a private cluster; where there
-    is none (fakeredis), the fakeredis client. See ``streamlab.cluster``.
+    ``backend=``) and the ladder in this module's docstring decide. The engine's
+    connect: lessons call ``sl.connect()``, which also gives a notebook the
+    ``%redis``/``%%redis`` magics and offers ``cluster=True`` (``streamlab.cluster``).
 
     ``learner="ana"`` (or ``STREAMLAB_LEARNER=ana``, or a URL whose ACL user is
     ``ana``) keeps every key and channel under ``ws:ana:`` while the code keeps
     using the names the lessons use (``streamlab.namespace``); ``learner=""``
     turns that off.
     """
-    if cluster:
-        from . import cluster as _cluster
-
-        return _cluster.connect(url, backend=backend, quiet=quiet)
     chosen = choose_backend(url, backend, learner)
     client = _make_client(chosen)
     if not quiet:
         print(client.banner())
-    _load_magics(client)
     return client
-
-
-def _load_magics(client: Client) -> None:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    from .ui import magics
-    from .explain import install_notebook_handler
-
-    magics.register(shell, client)
-    install_notebook_handler(shell)
 
 
 # --- side emulations -------------------------------------------------------------

@@ -2,7 +2,6 @@
 
     python -m streamlab.bench                          # a private redis-server and fakeredis
     python -m streamlab.bench --url redis://host:6379/0  # another server instead of a private one
-    python -m streamlab.bench --lessons                # also each lesson's execution time (slow)
     python -m streamlab.bench --partitioned            # also partitioned consume on a private cluster
     python -m streamlab.bench --soak 10                # also kernel memory over 10 minutes
     python -m streamlab.bench --learners 1,2,4,8       # only the workshop load (streamlab.loadbench)
@@ -30,8 +29,9 @@ What is measured, and against what:
   per second (``INFO commandstats`` on a real server; counted from its samples
   on fakeredis, which has no commandstats) and this process's CPU time over
   wall time. The same for the whole lesson 03 dashboard for context.
-- **Lessons** (``--lessons``): seconds to execute each notebook top to bottom
-  (``tools/run_notebook.py``), per backend.
+- **Lessons**: seconds to execute each notebook top to bottom, per backend, are
+  measured by ``tools/lesson_times.py`` (the notebooks are the repository's, not
+  this package's); its rows use ``Row``, ``markdown`` and ``verdicts`` from here.
 - **Soak** (``--soak MINUTES``): a real Jupyter kernel runs the lesson 03
   dashboard (producer at 200 msgs/s, 3 consumers, sampler, live redraws) for
   that long; its RSS (psutil) at the start and end.
@@ -54,7 +54,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
@@ -70,7 +69,6 @@ BATCH = MAX_BATCH  # the raw pipeline sends batches as big as the producer's
 READ_COUNT = 100
 CHUNK = 1_000  # entries per slice: the XADD cases take turns every slice
 GROUP = "bench"
-ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.9
 LESSON_LIMIT = 60.0
 SOAK_LIMIT_MIB = 50.0
@@ -535,29 +533,6 @@ def cost_rows(r: redis.Redis, seconds: float = 5, rounds: int = 3, dashboard: bo
     return [samples, commands, cpu, *(whole if dashboard else [])]
 
 
-# --- lessons --------------------------------------------------------------------------------
-
-def lesson_times(backend: str, url: str | None = None) -> list[Row]:
-    """Seconds to execute each lesson on ``backend`` ("fake" or "real"), via ``tools/run_notebook.py``.
-
-    A lesson that reports a problem shows ``(errors)`` beside its time.
-    """
-    import importlib.util
-
-    tool = ROOT / "tools" / "run_notebook.py"
-    if not tool.exists():
-        raise FileNotFoundError(f"{tool} is missing: --lessons needs the course's repository checkout.")
-    spec = importlib.util.spec_from_file_location("streamlab_run_notebook", tool)
-    run_notebook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_notebook)
-    rows = []
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
-        out = ROOT / "test-output" / "bench" / f"{path.stem}.{backend}.ipynb"
-        _, seconds, problems = run_notebook.execute(path, backend, url, out=out)
-        rows.append(Row(f"Lesson {path.stem}", "s", [seconds], "(errors)" if problems else ""))
-    return rows
-
-
 # --- soak -------------------------------------------------------------------------------------
 
 SOAK_SETUP = """
@@ -741,13 +716,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=300, help="wake-ups per latency round")
     parser.add_argument("--seconds", type=float, default=5, help="length of each sampler-cost run")
-    parser.add_argument("--lessons", action="store_true", help="also time every lesson (slow)")
     parser.add_argument("--soak", type=float, metavar="MINUTES",
                         help="also run the dashboard in a kernel this long and report its memory")
     parser.add_argument("--partitioned", action="store_true",
                         help="also measure streamlab consume --partitions 6 on a private cluster (1 and 2 processes)")
     parser.add_argument("--no-throughput", action="store_true",
-                        help="skip the throughput, latency and cost measures (with --lessons/--soak)")
+                        help="skip the throughput, latency and cost measures (with --soak)")
     parser.add_argument("--learners", metavar="N[,N...]",
                         help="instead: the workshop load benchmark, N learners doing lesson 03's "
                              "workload at once, each N in turn (streamlab.loadbench)")
@@ -782,8 +756,6 @@ def main(argv: list[str] | None = None) -> int:
                     rows += measure_backend(r, args, url)
                 finally:
                     r.close()
-            if args.lessons:
-                rows += lesson_times("real" if url else "fake", url)
             if args.soak:
                 rows += soak_rows(soak(url, args.soak, log=lambda text: print(text, file=sys.stderr)))
             columns[name] = rows

@@ -50,9 +50,11 @@ import pandas as pd
 import redis
 
 from . import ids, workers
-from .consumers import Consumer, ConsumerCrashed, ConsumerPool, ProcessingTime, stop_pool
+from .consumers import Consumer, ConsumerCrashed, ConsumerPool, ProcessingTime
 from .producer import Producer
 from .recovery import IdempotencyGuard, Reaper, ReaperEvent, dead_letter, delivery_counts
+from .registry import Registry
+from .waiting import wait_until
 
 GROUP = "workers"
 RESTART_MODES = ("same", "new", "none")
@@ -211,7 +213,7 @@ class ChaosConsumer(Consumer):
     """A consumer whose deliveries may crash it (``ConsumerCrashed``) or fail (poison), per the experiment's fates."""
 
     def read(self) -> list:
-        mode = self._read_from
+        mode = self.read_from.position
         batch = super().read()
         exp: ChaosExperiment = self.pool.experiment
         how = "XREADGROUP >" if mode == ">" else f"XREADGROUP {mode} (own PEL, after a restart)"
@@ -307,13 +309,18 @@ class Supervisor(workers.Worker):
                 exp.pool.consumers[exp.pool.add_consumer()].start()
 
 
+#: One experiment per stream: starting another on the same keys stops the older one first.
+_experiments: Registry["ChaosExperiment"] = Registry(lambda old: old.stop())
+
+
 class ChaosExperiment:
     """Producer, crashing consumers, reaper and supervisor on one stream; see the module docstring.
 
     Python API: ``start()``, ``stop()``, ``run_for(seconds)``,
     ``run_until_done(timeout)``; ``ledger()``, ``timeline()``,
-    ``delivery_histogram()``, ``journey(id_or_seq)``, ``pick(kind)``,
-    ``figure()``. Settings that may change while it runs: ``crash_probability``,
+    ``delivery_histogram()``, ``journey(id_or_seq)``, ``pick(kind)``; its figure is
+    ``streamlab.ui.figures.chaos.chaos_figure(exp)``. Settings that may change
+    while it runs: ``crash_probability``,
     ``set_reaper(on, min_idle_ms)``, ``set_consumers(n)``.
     """
 
@@ -412,7 +419,8 @@ class ChaosExperiment:
         """Delete this experiment's keys, create the group, start consumers, reaper and supervisor."""
         if self._started_at is not None:
             raise RuntimeError("This experiment has already run; make a new ChaosExperiment to run again.")
-        self._stop_previous()
+        # A re-run cell: an older experiment on the same keys must stop before they are wiped.
+        _experiments.claim(self.stream, self)
         self.delete_keys()
         self.t0 = self.journal.t0 = time.time()
         self._started_at = time.monotonic()
@@ -421,14 +429,6 @@ class ChaosExperiment:
             self.reaper.start()
         self.supervisor.start()
         return self
-
-    def _stop_previous(self) -> None:
-        # A re-run cell: an older experiment on the same keys must stop before they are wiped.
-        names = {self.supervisor.name, self.reaper.name}
-        for w in workers.running_workers():
-            if w.name in names:
-                w.stop()
-        stop_pool(self.pool.name)
 
     def stop(self) -> "ChaosExperiment":
         """Stop feeding and restarting first, then the consumers (each finishes its batch), then the reaper."""
@@ -440,9 +440,13 @@ class ChaosExperiment:
         return self
 
     def run_for(self, seconds: float) -> "ChaosExperiment":
+        """``start()``, wait until ``seconds`` pass or the supervisor ends by itself, ``stop()``."""
         self.start()
-        time.sleep(seconds)
-        return self.stop()
+        try:
+            wait_until(lambda: not self.running, seconds)
+        finally:
+            self.stop()
+        return self
 
     def run_until_done(self, timeout: float = 60) -> bool:
         """Start, wait until every entry is acked or dead-lettered (or ``timeout``), stop; True if done."""
@@ -719,12 +723,6 @@ class ChaosExperiment:
         if kind == "crashed after the work":
             return min(chosen, key=lambda r: (r.deliveries, len(r.events), r.seq)).seq
         return max(chosen, key=lambda r: (r.poison == (kind == "dead-lettered"), r.deliveries, -r.seq)).seq
-
-    def figure(self):
-        """Pending over time, delivery counts, dead-letter length: a matplotlib ``Figure``."""
-        from .ui.chaos_panel import chaos_figure
-
-        return chaos_figure(self)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "done" if self.done else "stopped" if self._started_at else "new"

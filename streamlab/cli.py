@@ -14,7 +14,7 @@
 ``produce``, ``consume`` and ``reap`` talk to ``REDIS_URL`` (or ``--url``; put a
 password in ``REDIS_URL``, since a ``--url`` shows in the process list), like
 every lesson, in the learner namespace of ``STREAMLAB_LEARNER`` or the URL's ACL user, and stop cleanly on Ctrl-C (``consume`` finishes the batch in
-hand), exit code 0. They ride out a server restart (see ``pipeline``). Exit
+hand), exit code 0. They ride out a server restart (see ``programs``). Exit
 codes: 0 done or stopped by a signal, 1 Redis refused or is unreachable at
 start, 2 bad arguments (also a consumer name another live process uses).
 """
@@ -81,13 +81,10 @@ def cmd_server(args) -> int:
 def cmd_reset(args) -> int:
     import redis
 
-    from . import backend, keys
+    from . import keys
 
-    _warn_if_password_on_command_line(args.url, "reset")
-    try:
-        r = backend.connect(args.url, quiet=True)
-    except backend.BackendError as exc:
-        print(f"streamlab reset: {exc}", file=sys.stderr)
+    r = _connect_or_explain(args.url, "reset")
+    if r is None:
         return 1
     print(r.banner())
     try:
@@ -107,7 +104,7 @@ def _connect_or_explain(url, command):
     try:
         return backend.connect(url, quiet=True)
     except backend.BackendError as exc:
-        print(f"streamlab {command}: {exc}", file=sys.stderr)
+        print(f"streamlab {command}: {_terminal_text(exc)}", file=sys.stderr)
         return None
 
 
@@ -120,14 +117,14 @@ def _warn_if_private_to_this_process(r, command) -> None:
 
 def _terminal_text(exc) -> str:
     """An error in terminal words: the notebook advice of ``explain`` does not apply here."""
-    from . import pipeline
+    from . import programs
     from .explain import explain
 
-    if isinstance(exc, pipeline.CONNECTION_ERRORS):
-        return (f"{pipeline.connection_trouble(exc)}. Check that the server in REDIS_URL (or --url) "
+    if isinstance(exc, programs.CONNECTION_ERRORS):
+        return (f"{programs.connection_trouble(exc)}. Check that the server in REDIS_URL (or --url) "
                 "is running and reachable, then start the command again.")
-    if pipeline.is_out_of_memory(exc):
-        return pipeline.OUT_OF_MEMORY + "."
+    if programs.is_out_of_memory(exc):
+        return programs.OUT_OF_MEMORY + "."
     return explain(exc).replace("sl.reset()", "`streamlab reset`")
 
 
@@ -138,13 +135,13 @@ def _run_program(command: str, url: str | None, body) -> int:
     """
     import redis
 
-    from . import pipeline
+    from . import programs
 
     r = _connect_or_explain(url, command)
     if r is None:
         return 1
     _warn_if_private_to_this_process(r, command)
-    stop = pipeline.stop_on_signals()
+    stop = programs.stop_on_signals()
     try:
         body(r, stop)
     except ValueError as exc:
@@ -173,12 +170,10 @@ def _bad_arguments(command: str, check) -> int | None:
 
 
 def cmd_produce(args) -> int:
-    from . import pipeline
-
-    from . import partitions
+    from . import partitions, programs
 
     def check():
-        pipeline.check_produce_options(args.rate, args.count)
+        programs.check_produce_options(args.rate, args.count)
         partitions.check_cli_options(args, "produce")  # --partitions/--keys, when given
 
     bad = _bad_arguments("produce", check)
@@ -188,7 +183,7 @@ def cmd_produce(args) -> int:
     def body(r, stop):
         if args.partitions is not None:  # lesson 09: readings routed by sensor id to P partitions
             return partitions.cli_produce(r, args, stop)
-        sent = pipeline.produce(r, args.sensor, stream=args.stream, rate=args.rate,
+        sent = programs.produce(r, args.sensor, stream=args.stream, rate=args.rate,
                                 count=args.count, stop=stop, out=_say)
         _say(f"{args.sensor}: sent {sent} entries to {args.stream}")
 
@@ -196,12 +191,10 @@ def cmd_produce(args) -> int:
 
 
 def cmd_consume(args) -> int:
-    from . import pipeline
-
-    from . import partitions
+    from . import partitions, programs
 
     def check():
-        pipeline.check_consume_options(
+        programs.check_consume_options(
             args.group, args.consumer, args.count, args.block, args.work, args.idle_exit,
             args.alert_above, args.max_deliveries, args.retry_after, args.name_guard)
         partitions.check_cli_options(args, "consume")  # --partitions/--member, when given
@@ -213,7 +206,7 @@ def cmd_consume(args) -> int:
     def body(r, stop):
         if args.partitions is not None:  # lesson 09: this member's partitions, one thread each
             return partitions.cli_consume(r, args, stop)
-        pipeline.consume(r, args.group, args.consumer, stream=args.stream,
+        programs.consume(r, args.group, args.consumer, stream=args.stream,
                          start_from=args.start_from, block_ms=args.block, count=args.count,
                          alert_above=args.alert_above, alerts_stream=args.alerts_stream,
                          work_seconds=args.work, idle_exit=args.idle_exit, stop=stop, out=_say,
@@ -226,16 +219,10 @@ def cmd_consume(args) -> int:
 
 
 def cmd_reap(args) -> int:
-    from . import pipeline
+    from . import programs
 
     def check():
-        if args.min_idle < 0 or args.max_deliveries < 1:
-            raise ValueError("--min-idle must be 0 or more milliseconds and --max-deliveries 1 or "
-                             f"more; got {args.min_idle} and {args.max_deliveries}.")
-        if args.every is not None and not (args.every > 0 and args.every < float("inf")):
-            raise ValueError(f"--every must be a number of seconds above 0, got {args.every}.")
-        if args.alert_above is not None:
-            pipeline._number(args.alert_above, "--alert-above")
+        programs.check_reap_options(args.min_idle, args.max_deliveries, args.alert_above, args.every)
 
     bad = _bad_arguments("reap", check)
     if bad is not None:
@@ -243,7 +230,7 @@ def cmd_reap(args) -> int:
 
     def body(r, stop):
         while not stop.is_set():
-            pipeline.reap(r, args.group, stream=args.stream, min_idle_ms=args.min_idle,
+            programs.reap(r, args.group, stream=args.stream, min_idle_ms=args.min_idle,
                           consumer=args.name, max_deliveries=args.max_deliveries,
                           dead_letter_stream=args.dead_letter_stream, alert_above=args.alert_above,
                           alerts_stream=args.alerts_stream, dry_run=args.dry_run, out=_say)
@@ -327,7 +314,7 @@ def _workshop_names(args) -> list[str]:
 
 def _board(r, args) -> int:
     """Print the board (``--once``), or every ``--every`` seconds, the screen cleared, until Ctrl-C."""
-    from . import pipeline, workshop
+    from . import programs, workshop
 
     progress = workshop.Progress(r)
 
@@ -345,7 +332,7 @@ def _board(r, args) -> int:
         show("")
         return 0
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    stop = pipeline.stop_on_signals()
+    stop = programs.stop_on_signals()
     try:
         while True:
             show("\033[H\033[2J" if sys.stdout.isatty() else "")
@@ -380,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lesson", type=int, help="only this lesson's keys")
     p.set_defaults(func=cmd_reset)
 
-    from .pipeline import (BLOCK_SLICE_MS, DEFAULT_ALERTS, DEFAULT_STREAM, MAX_DELIVERIES,
+    from .programs import (BLOCK_SLICE_MS, DEFAULT_ALERTS, DEFAULT_STREAM, MAX_DELIVERIES,
                            NAME_GUARD_MS, RETRY_AFTER)
 
     p = sub.add_parser("produce", help="send sensor readings to a stream (the article's producer.py)")

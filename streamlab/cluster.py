@@ -39,6 +39,7 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster, key_slot
 
 from . import server as _server
+from .errors import LearnerError
 from .waiting import wait_until
 
 SLOTS = 16384
@@ -46,11 +47,8 @@ DEFAULT_SHARDS = 3
 NODE_TIMEOUT_MS = 2000
 
 
-class ClusterError(RuntimeError):
+class ClusterError(LearnerError):
     """The cluster could not be started or reached; the message says why and what to do."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"ClusterError: {self}"]
 
 
 def slot_of(key: str) -> int:
@@ -462,7 +460,7 @@ def choose(url: str | None = None, backend: str | None = None):
 
 def connect(url: str | None = None, backend: str | None = None, quiet: bool = False):
     """A ``ClusterClient`` on the cluster ``choose()`` finds, or, where there is none, the
-    fakeredis client with a second banner line saying so. See ``backend.connect(cluster=True)``."""
+    fakeredis client with a second banner line saying so. See ``sl.connect(cluster=True)``."""
     from . import backend as sl_backend
 
     chosen = choose(url, backend)
@@ -521,7 +519,7 @@ def shard_outage(rc, pc: PrivateCluster, base: str, partitions: int, shard: int 
     """
     import pandas as pd
 
-    from .partitions import partition_key
+    from .keys import partition_key
 
     shards = rc.shards()
     keys = [partition_key(base, p) for p in range(partitions)]

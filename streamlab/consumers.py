@@ -24,7 +24,8 @@ acks stay the default; lessons 03-07 rely on them.
 
 A consumer starts by re-reading its own pending entries (``XREADGROUP ... 0``)
 and only then asks for new ones (``>``), so work it read but never acked
-before a restart is finished first.
+before a restart is finished first (``PendingFirst``: ``streamlab consume``
+reads through the same one).
 
 Extension points (lesson 04 builds failure injection on them):
 
@@ -53,6 +54,8 @@ from . import ids
 from .backend import Client
 from .groups import ensure_group
 from .observe import group_info, lag_of
+from .pending_first import PendingFirst
+from .registry import Registry
 from .waiting import wait_until
 from .workers import Worker
 
@@ -180,7 +183,7 @@ class Consumer(Worker):
         self.paused = False
         self.rng = random.Random(seed)
         self.client = None
-        self._read_from = "0"
+        self.read_from = PendingFirst()
         self._read_at = 0.0
         self._last_read_id: str | None = None
         self._crashed = False
@@ -189,7 +192,7 @@ class Consumer(Worker):
         self.client = self.pool.r.new_client()
         self._crashed = False
         # Finish our own unacknowledged history before taking new work.
-        self._read_from = "0"
+        self.read_from.rewind()
 
     def on_stop(self) -> None:
         if self.client is not None:
@@ -197,17 +200,14 @@ class Consumer(Worker):
 
     def on_connection_lost(self, exc: BaseException) -> None:
         # Entries read just before the outage may never have been acked: take them back first.
-        self._read_from = "0"
+        self.read_from.rewind()
 
     def step(self) -> None:
         if self.paused:
             self.sleep(0.05)
             return
         batch = self.read()
-        if self._read_from != ">":
-            # Replaying our history: go on after the last entry seen (a failed one must not
-            # come back for ever), and to new entries once the history is used up.
-            self._read_from = self._last_read_id or ">"
+        self.read_from.advance(self._last_read_id)
         # A stop() asked for mid-batch still lets the batch in hand finish; a crash does not.
         if self.pool.ack_mode == "batch":
             self.handle_batch(batch)
@@ -246,9 +246,9 @@ class Consumer(Worker):
         consumer's own pending entries after that ID, without blocking.
         """
         pool = self.pool
-        block = pool.block_ms if self._read_from == ">" else None
+        block = None if self.read_from.replaying else pool.block_ms
         reply = self.client.xreadgroup(pool.group, self.consumer,
-                                       {s: self._read_from for s in self.streams},
+                                       {s: self.read_from.position for s in self.streams},
                                        count=pool.count, block=block)
         now = time.time()
         self._last_read_id = next((entries[-1][0] for _, entries in reversed(reply or []) if entries), None)
@@ -310,8 +310,8 @@ class Consumer(Worker):
 #: ``ConsumerPool(ack=...)``: one XACK per entry as it finishes, or one per batch.
 ACK_MODES = ("entry", "batch")
 
-_pools: dict[str, "ConsumerPool"] = {}
-_pools_lock = threading.Lock()
+#: One pool per name: starting a pool stops an older one of the same name (a re-run cell).
+_pools: Registry["ConsumerPool"] = Registry(lambda old: old.stop())
 
 
 class ConsumerPool:
@@ -402,11 +402,7 @@ class ConsumerPool:
 
     def start(self) -> "ConsumerPool":
         """Create the group if needed and start every consumer (stopping an older pool of this name)."""
-        with _pools_lock:
-            previous = _pools.get(self.name)
-            _pools[self.name] = self
-        if previous is not None and previous is not self:
-            previous.stop()
+        _pools.claim(self.name, self)
         self.create_group()
         for c in list(self.consumers.values()):
             c.start()
@@ -421,9 +417,13 @@ class ConsumerPool:
         return self
 
     def run_for(self, seconds: float) -> "ConsumerPool":
+        """``start()``, wait until ``seconds`` pass or every consumer ends by itself, ``stop()``."""
         self.start()
-        time.sleep(seconds)
-        return self.stop()
+        try:
+            wait_until(lambda: not self.running, seconds)
+        finally:
+            self.stop()
+        return self
 
     def wait_processed(self, n: int, timeout: float = 60) -> bool:
         """Block until the pool has completed ``n`` entries in total; True if that happened in time.
@@ -446,12 +446,15 @@ class ConsumerPool:
         cannot tell, see ``observe.lag_of``). True if that happened within
         ``timeout`` seconds.
         """
-        return wait_until(lambda: all(self._caught_up(stream) for stream in self.streams), timeout, interval=0.05)
+        return bool(wait_until(lambda: all(self._caught_up(s) for s in self.streams), timeout, interval=0.05))
 
     def _caught_up(self, stream: str) -> bool:
+        """The group has nothing pending and no lag on ``stream`` (``XINFO GROUPS``, ``XINFO STREAM``)."""
         row = group_info(self.r, stream, self.group)
-        return row is not None and not int(row["pending"]) and not lag_of(self.r, stream, row,
-                                                                           self.r.xinfo_stream(stream))[0]
+        if row is None or int(row["pending"]):
+            return False
+        lag, _ = lag_of(self.r, stream, row, self.r.xinfo_stream(stream))
+        return not lag
 
     # --- changing the pool while it runs ----------------------------------------
     def add_consumer(self, processing: "ProcessingTime | float | None" = None, name: str | None = None) -> str:
@@ -658,14 +661,6 @@ class ConsumerPool:
         with self._lock:
             self.failures[c.consumer] += 1
         self._emit(Event("failed", c.consumer, stream, entry_id, fields, time.time(), exc))
-
-
-def stop_pool(name: str) -> None:
-    """Stop the running pool called ``name``, if any."""
-    with _pools_lock:
-        pool = _pools.get(name)
-    if pool is not None:
-        pool.stop()
 
 
 def partition_of(key: str, partitions: int) -> int:

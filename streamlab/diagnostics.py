@@ -8,7 +8,6 @@ front-end is installed, and for every problem the exact command that fixes it.
 from __future__ import annotations
 
 import platform
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -121,7 +120,7 @@ def new_way(features: dict[str, bool]) -> dict[str, list[str]]:
     {"real": ..., "emulated": ..., "not shown": ...}, each a list like "04 XNACK (8.8)".
     A cell the server cannot run goes to a side emulation only where fakeredis has the
     feature (``backend.emulated()``); otherwise the lesson only describes it."""
-    from .newway import NEW_WAY  # here: newway pulls in pandas and the magics
+    from .newway import NEW_WAY  # here: newway pulls in pandas
 
     side = _backend.emulated().features()
     found: dict[str, list[str]] = {"real": [], "emulated": [], "not shown": []}

@@ -139,7 +139,7 @@ def present_ids(c: redis.Redis, stream: str = STREAM) -> set[str]:
         found.update(entry_id for entry_id, _ in page)
         if len(page) < 1000:
             return found
-        start = "(" + page[-1][0]
+        start = stream_ids.following(page[-1][0])
 
 
 # --------------------------------------------------------------------------- workers
@@ -635,7 +635,7 @@ def health(c: redis.Redis, stream: str, group: str, maxlen: int | None = None,
     groups = {g["name"]: g for g in c.xinfo_groups(stream)}
     g = groups[group]
     xlen = c.xlen(stream)
-    lag = len(c.xrange(stream, "(" + g["last-delivered-id"], "+"))
+    lag = len(c.xrange(stream, stream_ids.following(g["last-delivered-id"]), "+"))
     first_pending = c.xpending_range(stream, group, "-", "+", 1)
     consumers = c.xinfo_consumers(stream, group)
     inactive = {x["name"]: x.get("inactive", x["idle"]) for x in consumers}
@@ -768,7 +768,7 @@ def unread_trimmed(c: redis.Redis, stream: str, group: str) -> int:
     entries added to the stream, minus those the group read, minus those still there unread."""
     info = c.xinfo_stream(stream)
     g = {x["name"]: x for x in c.xinfo_groups(stream)}[group]
-    unread_present = len(c.xrange(stream, "(" + g["last-delivered-id"], "+"))
+    unread_present = len(c.xrange(stream, stream_ids.following(g["last-delivered-id"]), "+"))
     added = info.get("entries-added")
     read = g.get("entries-read")
     if added is None or read is None:
@@ -782,7 +782,7 @@ def room(c: redis.Redis, stream: str, group: str, maxlen: int) -> int:
     not read yet: the cap minus the entries after the group's position. Producers that check
     it can slow down (backpressure) instead of losing work."""
     g = {x["name"]: x for x in c.xinfo_groups(stream)}[group]
-    return maxlen - len(c.xrange(stream, "(" + g["last-delivered-id"], "+"))
+    return maxlen - len(c.xrange(stream, stream_ids.following(g["last-delivered-id"]), "+"))
 
 
 def consumer_name(role: str = "worker") -> str:

@@ -1,16 +1,24 @@
-"""Errors a learner can cause, told as "what happened, what to do".
+"""Errors a learner can cause, told as "what happened, what to do": the one translator.
 
-Three ways in:
+Every route from an exception to a learner's screen goes through here:
 
 - ``explain(exc)``: two lines, what happened (with the error text Redis or
-  redis-py gave) and what to do;
+  redis-py gave) and what to do; a ``streamlab.errors.LearnerError`` (``BackendError``
+  and the others streamlab raises) already says both, so it is shown as is;
 - ``hint(exc)``: the same in one line, or ``None`` when the error is not one a
-  learner causes (``%%redis`` prints it under ``(error) ...``);
+  learner causes (``%%redis`` prints it under ``(error) ...``; an exercise's
+  outcome under its message);
+- ``one_line(exc)``: ``Type: first line``, for a short report of an error that is
+  not explained (an exercise's "could not check");
 - ``with friendly():``: prints ``explain(exc)`` instead of a traceback for
   every learner error raised in the block; anything else (a bug) propagates.
 
+In a notebook, ``sl.connect()`` also shows a ``NOPERM`` raised in a cell as
+``explain()``'s lines (``streamlab.ui.notebook``), and a ``LearnerError`` shows its
+message instead of a traceback by itself (``_render_traceback_``).
+
 The rules match the error texts of real Redis and of fakeredis, which differ in
-places (FIDELITY.md): fakeredis says ``ERR BUSYGROUP`` where Redis says
+places (tests/test_explain.py provokes each on both): fakeredis says ``ERR BUSYGROUP`` where Redis says
 ``BUSYGROUP``, raises a Python ``AttributeError`` where Redis answers
 ``WRONGTYPE`` to XREAD/XREADGROUP, calls ``$`` in XREADGROUP an invalid ID, and
 answers ``syntax error`` to an unbalanced ``XREAD ... STREAMS`` list.
@@ -24,7 +32,8 @@ import traceback
 
 import redis
 
-from .backend import BackendError, redact
+from .backend import redact
+from .errors import LearnerError
 
 WRONGTYPE_TEXT = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
@@ -198,7 +207,7 @@ def server_text(exc: BaseException) -> str:
 
 def hint(exc: BaseException, command: str | None = None) -> str | None:
     """One line on the usual cause and the fix, or None if ``exc`` is not a learner's error."""
-    if isinstance(exc, BackendError):
+    if isinstance(exc, LearnerError):
         return str(exc)
     found = _diagnose(exc, _command_name(exc, command))
     return None if found is None else f"{found[0]} {found[1]}"
@@ -210,7 +219,7 @@ def explain(exc: BaseException, command: str | None = None) -> str:
     ``command`` (e.g. ``"XADD"``) sharpens the advice when the error text does
     not name the command, as with ``syntax error``.
     """
-    if isinstance(exc, BackendError):
+    if isinstance(exc, LearnerError):
         return str(exc)
     found = _diagnose(exc, _command_name(exc, command))
     if found is None:
@@ -225,8 +234,18 @@ def is_learner_error(exc: BaseException) -> bool:
     """True for errors a learner can cause: anything Redis refuses, an unreachable or
     misconfigured server, a payload redis-py cannot send. A bug in code is not one."""
     return (isinstance(exc, (redis.ResponseError, redis.ConnectionError, redis.TimeoutError,
-                             BackendError))
+                             LearnerError))
             or _diagnose(exc, None) is not None)
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message`` (passwords in URLs hidden), cut to ``limit``
+    characters: how a short report names an error without explaining it."""
+    message = _redact_urls(str(exc)).strip()
+    text = message.splitlines()[0] if message else ""
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -304,19 +323,6 @@ def _noperm_command_fix(name: str) -> str:
     return (f"{instead} The instructor can grant it with ACL SETUSER <user> +{name.lower()}, "
             "or you can run this part on a server of your own (unset REDIS_URL: sl.connect() "
             "then starts a private one).").strip()
-
-
-def install_notebook_handler(shell) -> None:
-    """Show a ``NOPERM`` raised in a notebook cell as ``explain()``'s two lines, not a traceback.
-
-    Under a fenced workshop user the first refused command would otherwise be a
-    wall of redis-py frames. Other exceptions keep their tracebacks.
-    """
-    def show(shell, etype, value, tb, tb_offset=None):
-        print(explain(value))
-        return []
-
-    shell.set_custom_exc((redis.exceptions.NoPermissionError,), show)
 
 
 def _unknown_command(text: str) -> tuple[str, str] | None:

@@ -19,6 +19,14 @@ def lesson_prefix(lesson: int | str) -> str:
     return f"lesson{int(lesson):02d}:"
 
 
+def partition_key(base: str, p: int, kind: str | None = None) -> str:
+    """The key of partition ``p``: ``base:{pN}`` for the stream, ``base:kind:{pN}`` for a companion
+    key (``done``, ``alerts``, ``dead``) that must share its slot (the ``{pN}`` hash tag).
+
+    Here, beside the other key names, because both ``partitions`` and ``cluster`` name them."""
+    return f"{base}:{kind}:{{p{p}}}" if kind else f"{base}:{{p{p}}}"
+
+
 def course_keys(r, lesson: int | str | None = None) -> list[str]:
     """The course's keys on this server (``SCAN MATCH``), optionally of one lesson only."""
     patterns = [lesson_prefix(lesson) + "*"] if lesson is not None else list(COURSE_PATTERNS)

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import backend as _backend
-from .ui import magics
 from . import pel as _pel
+from .errors import LearnerError
+from .redis_cli import Session
 from .waiting import wait_until
 
 @dataclass(frozen=True)
@@ -53,11 +54,8 @@ NEW_WAY: dict[str, NewWay] = {
 }
 
 
-class NotOnThisServer(RuntimeError):
+class NotOnThisServer(LearnerError):
     """The feature is missing here and has no trusted emulation. The message says which server brings it."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"NotOnThisServer: {self}"]
 
 
 @dataclass
@@ -75,7 +73,7 @@ class Side:
 
     def cli(self, text: str) -> None:
         """Run command lines as ``%%redis`` does (each line printed, then its reply), on this side."""
-        session = magics.Session(self.client)
+        session = Session(self.client)
         try:
             session.run(text)
         finally:

@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Callable
 
 import redis
 
-from . import pipeline
+from . import programs
+from .keys import partition_key
 from .producer import sensor_reading
+from .waiting import wait_until
 from .workers import Worker
 
 if TYPE_CHECKING:
@@ -61,12 +63,6 @@ def check_base(base: str) -> str:
                          "({p0}, {p1}, ...), and a tag in the base name would put every partition "
                          "in one slot. Use a name without braces.")
     return base
-
-
-def partition_key(base: str, p: int, kind: str | None = None) -> str:
-    """The key of partition ``p``: ``base:{pN}`` for the stream, ``base:kind:{pN}`` for a companion
-    key (``done``, ``alerts``, ``dead``) that must share its slot."""
-    return f"{base}:{kind}:{{p{p}}}" if kind else f"{base}:{{p{p}}}"
 
 
 def partition_keys(base: str, partitions: int, kind: str | None = None) -> list[str]:
@@ -168,7 +164,7 @@ class PartitionStats:
         return sum(self.processed.values())
 
 
-class _PartitionRun(pipeline._ConsumerRun):
+class _PartitionRun(programs._ConsumerRun):
     """``streamlab consume``'s loop on one partition stream, adding a per-key order check.
 
     Everything else is the plain consumer's: own pending entries first, the
@@ -202,19 +198,19 @@ def consume(r: Client | ClusterClient, group: str, consumer: str, base: str, par
             member: tuple[int, int] = (1, 1), start_from: str = "0", block_ms: int = 2000,
             count: int = 1, alert_above: float | None = None, ledger: bool = False,
             work_seconds: float = 0.0, idle_exit: float | None = None, stop=None,
-            out: Callable[[str], None] = print, max_deliveries: int = pipeline.MAX_DELIVERIES,
-            retry_after: float = pipeline.RETRY_AFTER, guard_name: bool = False,
-            retire_on_exit: bool = False, name_guard_ms: int = pipeline.NAME_GUARD_MS,
+            out: Callable[[str], None] = print, max_deliveries: int = programs.MAX_DELIVERIES,
+            retry_after: float = programs.RETRY_AFTER, guard_name: bool = False,
+            retire_on_exit: bool = False, name_guard_ms: int = programs.NAME_GUARD_MS,
             report_each: bool | None = None) -> PartitionStats:
     """Read this member's partitions, one thread each, until stopped or idle; returns what it did.
 
-    Each thread runs ``streamlab consume``'s loop (``pipeline.consume``) on one
+    Each thread runs ``streamlab consume``'s loop (``programs.consume``) on one
     partition stream ``base:{pN}``, as ``consumer`` of ``group``: its own
     pending entries first (``XREADGROUP ... 0``), then new ones (``>``). A
     reading above ``alert_above`` gets an alert in ``base:alerts:{pN}``; with
     ``ledger`` each processed entry gets a record in ``base:done:{pN}``; both
     are written with the entry's ``XACK`` by one Lua script that first checks
-    the entry is still pending (``pipeline.effects_and_ack``): one alert per
+    the entry is still pending (``programs.effects_and_ack``): one alert per
     reading even after a claim, and a failing write leaves the entry pending.
     The keys share the partition's hash tag, so the script runs on a cluster.
     Past ``max_deliveries`` an entry goes to ``base:dead:{pN}``.
@@ -226,13 +222,13 @@ def consume(r: Client | ClusterClient, group: str, consumer: str, base: str, par
     runs) prints a line per entry.
     """
     check_base(base)
-    pipeline.check_consume_options(group, consumer, count, block_ms, work_seconds, idle_exit,
+    programs.check_consume_options(group, consumer, count, block_ms, work_seconds, idle_exit,
                                    alert_above, max_deliveries, retry_after)
     owned = owned_partitions(partitions, member)
     if not owned:
         raise ValueError(f"--member {member[0]}/{member[1]} owns none of {partitions} partitions: "
                          "use at most as many members as partitions.")
-    stop = stop if stop is not None else pipeline.SignalStop()
+    stop = stop if stop is not None else programs.SignalStop()
     if report_each is None:
         report_each = count == 1 and (work_seconds > 0 or idle_exit is None)
     lock = threading.Lock()
@@ -549,9 +545,14 @@ class PartitionedPipeline:
         return self
 
     def run_for(self, seconds: float) -> "PartitionedPipeline":
+        """``start()``, wait until ``seconds`` pass or producer and consumers all end by
+        themselves, ``stop()`` (which lets the consumers finish the backlog first)."""
         self.start()
-        time.sleep(seconds)
-        return self.stop()
+        try:
+            wait_until(lambda: not (self.producer.running or self.pool.running), seconds)
+        finally:
+            self.stop()
+        return self
 
     def summary(self):
         """One row per partition: its shard, entries in it, processed, pending, out of order per key."""

@@ -1,6 +1,6 @@
 """The pending entries list (PEL), without pandas: delivery counts, XAUTOCLAIM pages, dead letters.
 
-The parts of lesson 04's toolkit that the terminal programs (``pipeline``)
+The parts of lesson 04's toolkit that the terminal programs (``programs``)
 need, in a module light enough for a command to start and exit quickly.
 ``recovery`` re-exports every name here; lessons use them from there.
 """

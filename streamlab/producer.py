@@ -19,9 +19,9 @@ field           value (every value is a string: stream fields are flat strings)
                 on the consumer side is the end-to-end lag.
 ==============  ==========================================================
 
-Pacing follows a schedule, not a sleep per message: after ``t`` seconds at
-``rate`` msgs/s the producer has sent ``t * rate`` entries, whatever each call
-cost. When several entries are due at once (high rates) they go in one
+Pacing follows a schedule, not a sleep per message (``Schedule``, which
+``streamlab produce`` paces by too): after ``t`` seconds at ``rate`` msgs/s the
+producer has sent ``t * rate`` entries, whatever each call cost. When several entries are due at once (high rates) they go in one
 pipeline (``transaction=False``: one round trip, no ``MULTI``), at most
 ``MAX_BATCH`` at a time, so every step stays short and ``stop()`` is prompt.
 """
@@ -52,6 +52,45 @@ MAX_CATCH_UP = 1.0
 RATE_WINDOW = 2.0
 
 Payload = Callable[[str, int], dict]
+
+
+class Schedule:
+    """``rate`` sends a second on the clock, not a sleep per send: what ``Producer`` and
+    ``streamlab produce`` pace themselves by.
+
+    After ``t`` seconds at ``rate`` per second, ``t * rate`` sends are due, whatever each
+    one cost, so a slow call is made up for instead of slowing the whole run. ``due()``
+    says how many are due and not yet ``done()``; ``until_next()`` how long until the
+    next one is. The first send is due at once. ``restart()`` starts the count again from
+    now (after an outage: carry on at the rate, without a flood of the sends missed).
+    With ``catch_up`` seconds, a backlog larger than that many seconds' worth restarts
+    the schedule too, and only one send is due.
+    """
+
+    def __init__(self, rate: float, catch_up: float | None = None):
+        self.rate = float(rate)
+        self.catch_up = catch_up
+        self.restart()
+
+    def restart(self) -> None:
+        # Start one interval ago, so the first send is due at once.
+        self._start = time.monotonic() - 1 / self.rate
+        self._done = 0
+
+    def due(self) -> int:
+        """How many sends are due now and not yet done."""
+        due = int((time.monotonic() - self._start) * self.rate) - self._done
+        if self.catch_up is not None and due > self.rate * self.catch_up:
+            self.restart()
+            return 1
+        return due
+
+    def done(self, n: int = 1) -> None:
+        self._done += n
+
+    def until_next(self) -> float:
+        """Seconds until the next send is due (0 or less: it is due now)."""
+        return self._start + (self._done + 1) / self.rate - time.monotonic()
 
 
 def sensor_reading(sensor_id: str, seq: int) -> dict:
@@ -170,7 +209,7 @@ class Producer(Worker):
         # (monotonic time, paced sent so far) after each paced send: what achieved_rate is computed from.
         self._history: collections.deque[tuple[float, int]] = collections.deque()
         self._active_since: float | None = None
-        self._restart_schedule()
+        self._schedule = Schedule(self._rate, MAX_CATCH_UP)
 
     # --- settings that may change while it runs --------------------------------
     @property
@@ -181,7 +220,7 @@ class Producer(Worker):
     @rate.setter
     def rate(self, value) -> None:
         self._rate = _check_rate(value)
-        self._restart_schedule()
+        self._schedule = Schedule(self._rate, MAX_CATCH_UP)
 
     def retarget(self, stream: str | None = None, sensors: Iterable[str] | str | None = None) -> None:
         """Point the producer at another stream key and/or sensors; a running one is stopped first.
@@ -192,11 +231,6 @@ class Producer(Worker):
         sensors = self.sensors if sensors is None else _check_sensors(sensors)
         self.stop()
         self.stream, self.sensors = stream, sensors
-
-    def _restart_schedule(self) -> None:
-        # Start the schedule one interval ago, so the first entry is due at once.
-        self._schedule_start = time.monotonic() - 1 / self._rate
-        self._scheduled_sent = 0
 
     # --- counters ---------------------------------------------------------------
     @property
@@ -317,24 +351,19 @@ class Producer(Worker):
     def on_start(self) -> None:
         check_is_stream(self.r, self.stream)
         self._mark_start()
-        self._restart_schedule()
+        self._schedule.restart()
 
     def step(self) -> None:
         if self.status == "reconnecting":
             # Back from an outage: carry on at the rate, without a flood of the missed entries.
-            self._restart_schedule()
-        now = time.monotonic()
-        due = int((now - self._schedule_start) * self._rate) - self._scheduled_sent
-        if due > self._rate * MAX_CATCH_UP:
-            self._restart_schedule()
-            due = 1
+            self._schedule.restart()
+        due = self._schedule.due()
         if due <= 0:
-            next_due = self._schedule_start + (self._scheduled_sent + 1) / self._rate
-            self.sleep(max(next_due - now, TICK))
+            self.sleep(max(self._schedule.until_next(), TICK))
             return
         batch = min(due, MAX_BATCH)
         self._send(batch)
-        self._scheduled_sent += batch
+        self._schedule.done(batch)
 
     def __repr__(self) -> str:
         return (f"<Producer {self.name!r} on {self.stream!r}: {self.status}, sent {self.sent:,}, "

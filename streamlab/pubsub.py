@@ -10,6 +10,9 @@ with ``XACK``).
 to a channel *and* to a stream, a ``Subscriber`` thread listens on the
 channel, a ``GroupReader`` thread reads the stream through a consumer group,
 and both can be taken offline and brought back while events keep coming.
+
+This module returns numbers (``Result``, ``BufferLimitDemo``); their figures are
+in ``streamlab.ui.figures.pubsub`` and the live panel is ``streamlab.ui.PubSubPanel``.
 """
 
 from __future__ import annotations
@@ -17,25 +20,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import ipywidgets as W
 import redis
 
 from . import server as _server
-from .ui import style
-from .backend import SERVER_NAMES, identify
-from .ui.panel import Panel, button_row, counters_html
+from .backend import SERVER_NAMES, Client, identify
+from .groups import ensure_group
+from .waiting import wait_until
 from .workers import Worker
 
 #: How long a reader thread waits for a message before checking whether it should stop.
 POLL_SECONDS = 0.1
-
-
-def _wait_until(condition, timeout: float, interval: float = 0.01) -> bool:
-    """Poll ``condition()`` until it is true or ``timeout`` seconds have passed; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while not (ok := condition()) and time.monotonic() < deadline:
-        time.sleep(interval)
-    return ok
 
 
 class Subscriber(Worker):
@@ -48,7 +42,7 @@ class Subscriber(Worker):
     arrived: dicts with ``channel``, ``pattern``, ``data`` and ``t`` (monotonic time).
     """
 
-    def __init__(self, r: redis.Redis, channels=(), patterns=(), *, name: str | None = None):
+    def __init__(self, r: Client, channels=(), patterns=(), *, name: str | None = None):
         channels, patterns = _as_tuple(channels), _as_tuple(patterns)
         if not channels and not patterns:
             raise ValueError("A Subscriber needs at least one channel or pattern.")
@@ -63,7 +57,7 @@ class Subscriber(Worker):
         return len(self.messages)
 
     def on_start(self) -> None:
-        self._client = self.r.new_client() if hasattr(self.r, "new_client") else self.r
+        self._client = self.r.new_client()  # its own connection: SUBSCRIBE takes it over
         self._pubsub = self._client.pubsub()
         if self.channels:
             self._pubsub.subscribe(*self.channels)
@@ -95,7 +89,7 @@ class Subscriber(Worker):
         if self._pubsub is not None:
             self._pubsub.close()
             self._pubsub = None
-        if self._client is not None and self._client is not self.r:
+        if self._client is not None:
             self._client.close()
         self._client = None
 
@@ -108,7 +102,7 @@ class GroupReader(Worker):
     again carries on from there. ``messages`` keeps ``(id, fields, t)``.
     """
 
-    def __init__(self, r: redis.Redis, stream: str, group: str, consumer: str = "reader", *,
+    def __init__(self, r: Client, stream: str, group: str, consumer: str = "reader", *,
                  start_id: str = "$", name: str | None = None):
         super().__init__(name or f"reader-{stream}-{group}")
         self.r, self.stream, self.group, self.consumer = r, stream, group, consumer
@@ -121,12 +115,8 @@ class GroupReader(Worker):
         return len(self.messages)
 
     def on_start(self) -> None:
-        try:
-            self.r.xgroup_create(self.stream, self.group, id=self.start_id, mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._client = self.r.new_client() if hasattr(self.r, "new_client") else self.r
+        ensure_group(self.r, self.stream, self.group, self.start_id)
+        self._client = self.r.new_client()  # its own connection: a blocked read holds it
 
     def step(self) -> None:
         reply = self._client.xreadgroup(self.group, self.consumer, {self.stream: ">"},
@@ -138,7 +128,7 @@ class GroupReader(Worker):
             self._client.xack(self.stream, self.group, *[e[0] for e in entries])
 
     def on_stop(self) -> None:
-        if self._client is not None and self._client is not self.r:
+        if self._client is not None:
             self._client.close()
         self._client = None
 
@@ -215,64 +205,6 @@ class Result:
             parts.append(f"offline for events {self.offline[0]}–{self.offline[1]}")
         return " · ".join(parts)
 
-    def plot(self):
-        """Two panels: received/missed bars per side, and cumulative counts over time.
-        The headline says how many each side missed; the run's size goes under it."""
-        from .ui.style import (
-            HATCH,
-            ROLE,
-            SIZE,
-            axes_style,
-            figure,
-            headline,
-            headline_space,
-            legend,
-        )
-
-        fig = figure(10.2, 4.2)
-        bars, lines = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6], "wspace": 0.3})
-        fig.subplots_adjust(left=0.08, right=0.76, bottom=0.16, top=headline_space(fig) - 0.07)
-        t = self.table()
-        labels = ["Pub/Sub\nsubscriber", "stream\nconsumer group"]
-        bars.bar(labels, t["received"], color=ROLE["received"], label="received")
-        bars.bar(labels, t["missed"], bottom=t["received"], color=ROLE["missed"], hatch=HATCH["missed"],
-                 edgecolor="white", label="missed")
-        for i, (got, lost) in enumerate(zip(t["received"], t["missed"])):
-            bars.text(i, got / 2, str(got), ha="center", va="center", color="white", weight="bold",
-                      fontsize=SIZE["annotation"] + 1)
-            if lost:
-                bars.text(i, got + lost / 2, str(lost), ha="center", va="center", color="black",
-                          weight="bold", fontsize=SIZE["annotation"] + 1,
-                          bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none"))
-        axes_style(bars, "Received and missed", "events")
-        bars.grid(False, axis="x")
-        received_lines(lines, self)
-        legend(lines, outside="right")
-        headline(fig, self.headline(), self.details())
-        return fig
-
-
-def received_lines(ax, result: "Result", title: str = "Received over time") -> None:
-    """On ``ax``: events published and received by each side so far, against time, with the
-    time both readers were offline shaded (used by ``Result.plot`` and the live panel)."""
-    from .ui.style import ROLE, axes_style
-
-    # Where the readers agree their lines coincide: the subscriber's is drawn wide and pale
-    # underneath, the stream's narrow on top, so both stay visible.
-    for label, times, look in (("published", result.published_at, dict(color=ROLE["published"], ls="--", lw=1.3)),
-                               ("Pub/Sub subscriber", result.subscriber_at,
-                                dict(color=ROLE["subscriber"], lw=6, alpha=0.55)),
-                               ("stream consumer", result.stream_at,
-                                dict(color=ROLE["received"], lw=2))):
-        if times:
-            xs = sorted(times)
-            ax.step(xs, range(1, len(xs) + 1), where="post", label=label, **look)
-    if result.offline_at:
-        ax.axvspan(*result.offline_at, color=ROLE["not finished"], alpha=0.5, lw=0,
-                   label="readers offline")
-    axes_style(ax, title, "events so far", "seconds")
-    ax.set_ylim(bottom=0)
-
 
 class PubSubVsStreams:
     """One publisher, two delivery paths: ``PUBLISH channel`` and ``XADD stream``, same events.
@@ -283,7 +215,7 @@ class PubSubVsStreams:
     returns a ``Result``: the subscriber has 60, the stream reader all 100.
     """
 
-    def __init__(self, r: redis.Redis, prefix: str = "lesson06:", name: str = "events"):
+    def __init__(self, r: Client, prefix: str = "lesson06:", name: str = "events"):
         self.r = r
         self.channel = f"{prefix}{name}"          # channels and keys live apart; same name is fine
         self.stream = f"{prefix}{name}"
@@ -323,11 +255,11 @@ class PubSubVsStreams:
 
     def take_offline(self, timeout: float = 5) -> None:
         """Stop both readers (after the subscriber has read what was sent to it, so counts are exact)."""
-        _wait_until(lambda: self.subscriber.count >= self._sub_online_published, timeout)
+        wait_until(lambda: self.subscriber.count >= self._sub_online_published, timeout)
         self.subscriber.stop()
         self.reader.stop()
         # The server drops a closed subscriber when it notices the closed socket.
-        _wait_until(lambda: self._numsub() == 0, timeout)
+        wait_until(lambda: self._numsub() == 0, timeout)
 
     def bring_back(self) -> None:
         """Start both readers again: the subscriber subscribes anew, the reader resumes its group."""
@@ -340,7 +272,7 @@ class PubSubVsStreams:
 
     def settle(self, timeout: float = 10) -> bool:
         """Wait until the stream reader has every event and the subscriber all it was sent."""
-        return _wait_until(lambda: self.reader.count >= self.published
+        return wait_until(lambda: self.reader.count >= self.published
                            and self.subscriber.count >= self._sub_online_published, timeout)
 
     def result(self, offline=None, offline_at=None) -> Result:
@@ -385,14 +317,15 @@ class PubSubVsStreams:
             self.stop()
         return self.result(offline, tuple(offline_at) if offline else None)
 
+    def elapsed(self) -> float:
+        """Seconds since ``start()``: the clock of ``Result``'s times."""
+        return time.monotonic() - self._t0
+
     def _numsub(self) -> int:
         return dict(self.r.pubsub_numsub(self.channel)).get(self.channel, 0)
 
 
-# --- live: a publisher on a thread and a panel with buttons -----------------------
-
-#: The live chart's width on the page (CSS px); it is drawn at twice that.
-CHART_PX = 760
+# --- live: a publisher on a thread (``streamlab.ui.PubSubPanel`` gives it buttons) ----
 
 class Publisher(Worker):
     """Calls ``experiment.publish(seq)`` ``rate`` times a second on a background thread."""
@@ -406,137 +339,6 @@ class Publisher(Worker):
     def step(self) -> None:
         self.experiment.publish(self.experiment.published + 1)
         self.sleep(1 / self.rate)
-
-
-class PubSubPanel(Panel):
-    """The experiment live: a publisher, and buttons that take the readers offline and back.
-
-    Python API (what the notebook calls so an executed notebook shows output):
-    ``start()``, ``take_offline()``, ``bring_back()``, ``stop()``, ``run_for(s)``,
-    ``result()`` (a ``Result`` to ``plot()``).
-    """
-
-    def __init__(self, r: redis.Redis, prefix: str = "lesson06:", name: str = "live", rate: float = 20):
-        self.experiment = PubSubVsStreams(r, prefix=prefix, name=name)
-        self.publisher = Publisher(self.experiment, rate)
-        super().__init__(f"panel:pubsub-vs-streams:{self.experiment.channel}")
-        self._offline_from: float | None = None
-        self._offline_windows: list[tuple[float, float]] = []
-        self.rate_slider = W.FloatLogSlider(value=rate, base=10, min=0, max=3, step=0.01,
-                                            description="msgs/s", readout_format=",.0f",
-                                            continuous_update=False, layout=W.Layout(width="420px"))
-        self.start_button = W.Button(description="Start", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", icon="stop")
-        self.offline_button = W.Button(description="Readers offline", icon="plug")
-        self.back_button = W.Button(description="Readers back", icon="refresh")
-        self.counters = W.HTML()
-        # A small chart of what each side received so far: the gap opens while the readers are away.
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{CHART_PX}px", max_width="100%"))
-        self.start_button.on_click(self._report(self.start))
-        self.stop_button.on_click(self._report(self.stop))
-        self.offline_button.on_click(self._report(self.take_offline))
-        self.back_button.on_click(self._report(self.bring_back))
-        self.rate_slider.observe(self._report(self._apply_rate), names="value")
-        # The same order in every panel: settings (the rate first), buttons, counters, status, picture.
-        self.widget = W.VBox([self.rate_slider,
-                              button_row(self.start_button, self.stop_button, self.offline_button,
-                                         self.back_button),
-                              self.counters, self.status, self.image])
-        self.refresh()
-
-    def workers(self) -> list[Worker]:
-        return [self.publisher, self.experiment.subscriber, self.experiment.reader]
-
-    def busy(self) -> bool:
-        return self.publisher.running
-
-    def start(self) -> "PubSubPanel":
-        """Fresh keys, both readers online, the publisher running."""
-        if self._closed:
-            raise RuntimeError("This panel was closed; make a new one.")
-        self.publisher.stop()
-        self.experiment.start()
-        self._offline_from, self._offline_windows = None, []
-        self.publisher.start()
-        self.start_refresher()
-        return self
-
-    def take_offline(self) -> "PubSubPanel":
-        """Both readers go away; the publisher keeps publishing."""
-        if self.experiment.subscriber.running or self.experiment.reader.running:
-            # The readers first finish what was sent to them (up to a few seconds): they are
-            # offline from when that returns, not from the click, and the band says so.
-            self.experiment.take_offline()
-            self._offline_from = self._now()
-        self.refresh()
-        return self
-
-    def bring_back(self) -> "PubSubPanel":
-        """Both readers come back: the subscriber hears only what comes next, the reader catches up."""
-        if self._offline_from is not None:
-            self._offline_windows.append((self._offline_from, self._now()))
-            self._offline_from = None
-            self.experiment.bring_back()
-        self.refresh()
-        return self
-
-    def stop(self) -> "PubSubPanel":
-        """Stop publishing, let the readers that are online catch up, then stop them."""
-        self.publisher.stop()
-        if self._offline_from is None:
-            self.experiment.settle(timeout=5)
-        return super().stop()
-
-    def result(self) -> Result:
-        windows = list(self._offline_windows)
-        if self._offline_from is not None:
-            windows.append((self._offline_from, self._now()))
-        return self.experiment.result(offline_at=windows[0] if windows else None)
-
-    def _now(self) -> float:
-        return time.monotonic() - self.experiment._t0
-
-    def _counters(self) -> list[tuple[str, str]]:
-        e = self.experiment
-        online = "offline" if self._offline_from is not None else "online"
-        return [("published", f"{e.published:,}"), ("readers", online),
-                ("subscriber received", f"{e.subscriber.count:,}"),
-                ("subscriber missed", f"{e.published - e.subscriber.count:,}"),
-                ("stream reader received", f"{e.reader.count:,}"),
-                ("stream reader behind", f"{e.published - e.reader.count:,}")]
-
-    def _apply_rate(self) -> None:
-        self.publisher.rate = self.rate_slider.value
-
-    def chart(self):
-        """The panel's chart as a figure: published and received so far, offline time shaded."""
-        result = self.result()
-        fig = style.figure(CHART_PX / style.DPI, 2.9)
-        ax = fig.add_subplot()
-        fig.subplots_adjust(left=0.1, right=0.66, bottom=0.2, top=0.86)
-        # While it publishes, the newest event may still be on its way: count misses once stopped.
-        title = ("Received so far" if self.publisher.running else
-                 f"{len(result.subscriber_missed):,} missed by the subscriber, "
-                 f"{len(result.stream_missed):,} by the stream")
-        received_lines(ax, result, title)
-        style.legend(ax, outside="right")
-        return fig
-
-    def refresh(self) -> None:
-        self.counters.value = counters_html(self._counters())
-        if self.experiment.published:
-            self.image.value = style.to_png(self.chart(), scale=2)  # twice its width on the page
-        if not self._closed:
-            self.set_status("publishing" if self.publisher.running else "stopped",
-                            "ok" if self.publisher.running else "info")
-
-    def summary(self) -> str:
-        return "Pub/Sub vs Streams: " + " | ".join(f"{k} {v}" for k, v in self._counters())
-
-
-def pubsub_panel(r: redis.Redis, prefix: str = "lesson06:", rate: float = 20) -> PubSubPanel:
-    """``PubSubPanel`` on channel and stream ``<prefix>live``."""
-    return PubSubPanel(r, prefix=prefix, rate=rate)
 
 
 # --- a slow subscriber and the output buffer limit ------------------------------
@@ -579,44 +381,6 @@ class BufferLimitDemo:
         dropped = max(self.delivered_by_publish - read, 0) if self.disconnected else 0
         return {"read by the subscriber": read, "dropped with its connection": dropped,
                 "published to nobody": max(self.published - read - dropped, 0)}
-
-    def figure(self):
-        """One bar: what became of every published message (read, dropped, to nobody), its
-        headline in words; ``None`` when nothing was published (``note`` says why)."""
-        if not self.published:
-            return None
-        from .ui.style import (
-            HATCH,
-            ROLE,
-            SIZE,
-            axes_style,
-            figure,
-            headline,
-            headline_space,
-            legend,
-        )
-
-        parts = self.parts()
-        looks = [{"color": ROLE["received"]}, {"color": ROLE["lost"], "hatch": HATCH["lost"]},
-                 {"color": ROLE["not finished"]}]
-        fig = figure(10.2, 2.6)
-        ax = fig.add_subplot()
-        fig.subplots_adjust(left=0.03, right=0.97, bottom=0.3, top=headline_space(fig) - 0.12)
-        left = 0
-        for (label, n), look in zip(parts.items(), looks):
-            ax.barh([0], [n], left=left, height=0.6, edgecolor="white", label=f"{label}: {n:,}", **look)
-            left += n
-        ax.set_xlim(0, self.published)
-        ax.set_yticks([])
-        axes_style(ax, "", "", "")  # the legend names the parts, the ticks count messages
-        ax.grid(False, axis="y")
-        legend(ax, outside="below", ncol=3, fontsize=SIZE["legend"])
-        read, dropped = parts["read by the subscriber"], parts["dropped with its connection"]
-        result = (f"The slow subscriber read {read:,} of {self.published:,}; "
-                  + (f"{dropped:,} dropped with its connection" if self.disconnected
-                     else "it was never disconnected"))
-        headline(fig, result, f"{self.where}, limit {self.limit!r}")
-        return fig
 
 
 def output_buffer_limit(r: redis.Redis) -> str | None:
@@ -727,6 +491,5 @@ def _overflow(url: str, where: str, channel: str, messages: int, payload_bytes: 
                            disconnected or delivered < messages, note)
 
 
-__all__ = ["BufferLimitDemo", "GroupReader", "Publisher", "PubSubPanel", "PubSubVsStreams", "Result",
-           "Subscriber", "may_reconfigure", "output_buffer_limit", "pubsub_panel",
-           "slow_subscriber_demo"]
+__all__ = ["BufferLimitDemo", "GroupReader", "Publisher", "PubSubVsStreams", "Result",
+           "Subscriber", "may_reconfigure", "output_buffer_limit", "slow_subscriber_demo"]

@@ -20,7 +20,7 @@ Lesson 04 uses these helpers; each names the Redis command underneath.
 
 ``delivery_counts``, ``autoclaim_pages``, ``AutoclaimPage`` and ``dead_letter``
 live in ``pel`` (no pandas, so the terminal programs start and exit fast) and
-``SignalStop`` in ``pipeline``; they are imported here, so ``recovery.X`` works
+``SignalStop`` in ``programs``; they are imported here, so ``recovery.X`` works
 for all of them.
 """
 
@@ -40,7 +40,7 @@ from .backend import Client
 from .consumers import Event
 from .pel import (DEAD_LETTER_FIELDS, AutoclaimPage, autoclaim_pages,  # noqa: F401 - part of this API
                   dead_letter, delivery_counts)
-from .pipeline import SignalStop  # noqa: F401 - part of this API
+from .programs import SignalStop  # noqa: F401 - part of this API
 from .workers import Worker
 
 PENDING_COLUMNS = ["entry_id", "consumer", "idle_ms", "deliveries"]

@@ -13,12 +13,13 @@ and carries on when the server answers again.
 from __future__ import annotations
 
 import threading
-import time
 
 import redis
 
-_registry: dict[str, "Worker"] = {}
-_registry_lock = threading.Lock()
+from .registry import Registry
+
+#: Every worker by name: starting one stops the older worker of the same name.
+_registry: Registry["Worker"] = Registry(lambda old: old.stop())
 
 BACKOFF_START = 0.1
 BACKOFF_MAX = 2.0
@@ -26,32 +27,23 @@ BACKOFF_MAX = 2.0
 
 def register(worker: "Worker") -> None:
     """Make ``worker`` the one running under its name, stopping any earlier one."""
-    with _registry_lock:
-        previous = _registry.get(worker.name)
-        _registry[worker.name] = worker
-    if previous is not None and previous is not worker:
-        previous.stop()
+    _registry.claim(worker.name, worker)
 
 
 def unregister(worker: "Worker") -> None:
-    with _registry_lock:
-        if _registry.get(worker.name) is worker:
-            del _registry[worker.name]
+    """Forget ``worker`` (if it still holds its name): ``stop_all()`` no longer stops it."""
+    _registry.release(worker.name, worker)
 
 
 def running_workers() -> list["Worker"]:
     """Workers whose thread is alive right now."""
-    with _registry_lock:
-        workers = list(_registry.values())
-    return [w for w in workers if w.running]
+    return [w for w in _registry.items() if w.running]
 
 
 def stop_all(timeout: float = 5) -> int:
     """Stop every registered worker and wait for its thread; returns how many were running."""
-    with _registry_lock:
-        workers = list(_registry.values())
     count = 0
-    for w in workers:
+    for w in _registry.items():
         if w.running:
             count += 1
         w.stop(timeout)
@@ -104,9 +96,10 @@ class Worker:
         return self
 
     def run_for(self, seconds: float) -> "Worker":
-        """Run for ``seconds`` and stop: how a notebook shows real output without a click."""
+        """``start()``, wait until ``seconds`` pass or the loop ends by itself (it failed, or
+        ``stop()`` came from elsewhere), ``stop()``: how a notebook shows real output without a click."""
         self.start()
-        self._stop_event.wait(seconds)
+        self._thread.join(seconds)
         return self.stop()
 
     @property

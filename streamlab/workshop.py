@@ -57,13 +57,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import redis
 
 from . import ids, namespace
+from .progress import progress_key
 from .text import plural
 
 #: Where the workshop's own bookkeeping lives, outside every learner's namespace.
 REGISTRY = "workshop:learners"
-PROGRESS_PREFIX = "workshop:progress:"
-#: Kept per learner: far more checks than a day's workshop makes.
-PROGRESS_MAXLEN = 10_000
 MIN_VERSION = (7, 0)
 RESERVED = {"default"}
 #: More learners than this is taken for a typo (2000 for 20); --names can list more.
@@ -79,10 +77,6 @@ class WorkshopError(RuntimeError):
 def namespace_of(learner: str) -> str:
     """The prefix of every key and channel of ``learner``: ``ws:ana:`` (``namespace.key_prefix``)."""
     return namespace.key_prefix(learner)
-
-
-def progress_key(learner: str) -> str:
-    return PROGRESS_PREFIX + learner
 
 
 def check_name(name: str) -> str:
@@ -491,7 +485,7 @@ class Progress:
         for learner in self.learners:
             while True:
                 after = self._after.get(learner)
-                entries = self.r.xrange(progress_key(learner), f"({after}" if after else "-", "+",
+                entries = self.r.xrange(progress_key(learner), ids.following(after) if after else "-", "+",
                                         count=batch)
                 for entry_id, fields in entries:
                     self._apply(learner, entry_id, fields)

@@ -44,7 +44,7 @@ OUT = ROOT / "test-output" / "browser"
 REQUIRE_BROWSER = os.environ.get("STREAMLAB_REQUIRE_BROWSER") == "1"
 BACKENDS = [b.strip() for b in os.environ.get("STREAMLAB_BROWSER_BACKENDS", "fake").split(",")
             if b.strip()]
-# A lesson must run in under 60 s (COURSE.md); the browser adds rendering on top.
+# A lesson must run in under 60 s (README.md); the browser adds rendering on top.
 RUN_TIMEOUT_S = 150
 # Lessons run in this many tabs at once (each its own kernel): they spend most of their
 # time waiting on workers and blocking reads, so this shortens the run a lot.

@@ -19,7 +19,7 @@ from streamlab import server as sl_server
 from streamlab import workers
 from streamlab.capstone import Capstone, PipelineError, backend_mode
 from streamlab.errors import LearnerError
-from streamlab.ui import CapstonePanel, Panel
+from streamlab.ui import CapstonePanel
 from streamlab.ui.capstone_panel import ledger_html, show_ledgers_as_html
 
 from helpers import wait_until
@@ -86,7 +86,7 @@ def test_every_reading_is_processed_and_the_alerts_are_exactly_the_hot_ones(r, s
     if not r.backend.is_fake:
         assert all(m.proc is not None for m in cap.members.values()), "each member is a process"
     assert cap.wait_drained(30)
-    cap.stop()
+    cap.stop(timeout=30)  # the graceful stop asserted below, unhurried on a loaded machine
     ledger = cap.ledger()
     assert ledger.ok, str(ledger)
     assert not ledger.missing and not ledger.duplicates
@@ -124,7 +124,7 @@ def test_a_member_looked_at_while_its_thread_is_starting_is_not_taken_for_exited
         assert seen_while_starting, "the members were polled while their threads started"
         assert all(status in ("new", "running") for _, status in seen_while_starting), seen_while_starting
         assert cap.wait_drained(30), cap.status()
-        cap.stop()
+        cap.stop(timeout=30)  # the graceful stop asserted below, unhurried on a loaded machine
         statuses = {(m.role, m.status) for m in cap.members.values()}
         assert statuses == {("producer", "exited 0"), ("worker", "exited 0 after Ctrl-C"),
                             ("alerter", "exited 0 after Ctrl-C")}, cap.status()
@@ -186,7 +186,7 @@ def test_a_killed_then_restarted_worker_shows_both_runs_and_how_each_ended(r, sm
     cap.kill("w1", holding=1, timeout=20)
     cap.restart("w1")
     assert cap.wait_drained(40), cap.status()
-    cap.stop()
+    cap.stop(timeout=30)  # the graceful stop asserted below, unhurried on a loaded machine
     rows = cap.status().set_index("name").loc[["w1"]]
     assert list(rows["status"]) == ["killed", "exited 0 after Ctrl-C"], rows
     if cap.mode == "processes":
@@ -447,14 +447,13 @@ def test_the_dashboard_follows_a_pipeline_started_again(r, small, panels):
     cap.start()
     assert refresher_running(panel), "cap.start() makes the panel live"
     assert cap.wait_started()
-    cap.stop()
+    cap.stop(timeout=30)  # the graceful stop asserted below, unhurried on a loaded machine
     assert not refresher_running(panel)
     assert "exited 0 after Ctrl-C" in panel.counters.value
     panel.close()
     assert cap.on_start is None and cap.on_stop is None, "a closed panel is no longer called"
 
 
-@pytest.mark.skipif(not hasattr(Panel, "redraw"), reason="needs the Panel base's redraw guard (branch panels)")
 def test_capstone_panel_shows_a_redraw_error_and_keeps_redrawing(r, small, panels, monkeypatch):
     cap = small(count=None)
     status = Capstone.status

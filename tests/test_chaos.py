@@ -18,6 +18,7 @@ import time
 import pytest
 
 from streamlab.ui import style
+from streamlab.ui.figures import chaos as chaos_figures
 from streamlab import workers
 from streamlab.chaos import ChaosExperiment, fate, is_poison, unit
 
@@ -143,7 +144,7 @@ def test_ledger_and_figure_are_ready_for_the_notebook(r, prefix):
     assert len(exp.timeline()) >= 2
     hist = exp.delivery_histogram()
     assert hist.to_numpy().sum() == 150
-    fig = exp.figure()
+    fig = chaos_figures.chaos_figure(exp)
     assert len(fig.axes) >= 3
 
 
@@ -179,7 +180,7 @@ def test_switching_the_reaper_on_is_remembered_and_drawn(r, prefix):
     assert exp.run_until_done(timeout=60)
     assert len(exp.reaper_switches) == 1 and exp.reaper_switches[0][1] is True
     assert 0 < exp.reaper_switches[0][0] <= switched_at
-    fig = exp.figure()
+    fig = chaos_figures.chaos_figure(exp)
     result, details = style.headline_text(fig)
     assert "reaper off, then on at" in details
     # The headline counts the orders from the delivery histogram the figure draws.
@@ -280,7 +281,7 @@ def test_one_healthy_dead_letter_is_a_bar_of_its_own_with_its_count():
     import pandas as pd
     from matplotlib.colors import to_hex
 
-    from streamlab.ui.chaos_panel import OUTCOME_STYLE, _outcome_bars
+    from streamlab.ui.figures.chaos import OUTCOME_STYLE, _outcome_bars
 
     hist = pd.DataFrame({"acked": [700, 60, 22, 0], "dead-lettered: poison": [0, 0, 0, 17],
                          "dead-lettered: healthy": [0, 0, 0, 1], "not finished": [0, 0, 0, 0]},

@@ -157,8 +157,8 @@ def test_09_ex3_one_alerts_key_for_every_partition_is_caught_by_its_slot(ex9, pr
 
 
 def test_09_ex3_an_alert_script_that_did_nothing_is_reported(ex9, prefix, monkeypatch):
-    from streamlab import pipeline
+    from streamlab import programs
 
-    monkeypatch.setattr(pipeline, "alert_and_ack", lambda *args, **kwargs: False)
+    monkeypatch.setattr(programs, "alert_and_ack", lambda *args, **kwargs: False)
     outcome = ex9[3].evaluate(lambda stream: prefix + "ex3:alerts:" + stream[stream.index("{"):])
     assert outcome.status == "wrong" and "did not leave one alert" in outcome.message

@@ -324,7 +324,7 @@ def test_partitioned_consume_on_the_cluster_one_alert_after_a_claim_and_a_failin
     rc.set(alerts, "not a stream")
     rc.xreadgroup("workers", "w1", {stream: ">"}, count=1)
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        partitions.pipeline.effects_and_ack(rc, stream, "workers", entry,
+        partitions.programs.effects_and_ack(rc, stream, "workers", entry,
                                             [(alerts, {"temp": "30"})])
     assert rc.xpending(stream, "workers")["pending"] == 1
     lines = []
@@ -335,7 +335,7 @@ def test_partitioned_consume_on_the_cluster_one_alert_after_a_claim_and_a_failin
     assert [f["original_id"] for _, f in rc.xrange(partitions.partition_key(base, p, "dead"))] == [entry]
     # Keys of another slot in one script: refused before it runs.
     with pytest.raises(redis.RedisClusterException, match="same key slot|CROSSSLOT"):
-        partitions.pipeline.effects_and_ack(rc, stream, "workers", entry,
+        partitions.programs.effects_and_ack(rc, stream, "workers", entry,
                                             [(partitions.partition_key(base, 0, "alerts"), {"x": "1"})])
     for q in (0, p):
         rc.delete(*(partitions.partition_key(base, q, kind) for kind in (None, "alerts", "done", "dead")))

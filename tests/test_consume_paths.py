@@ -1,7 +1,7 @@
 """`streamlab consume`'s loop run in this process: alert, ack, take back, dead-letter, fail, stop.
 
 tests/test_terminal.py runs the programs as a learner does, as separate processes;
-these run the same loop (``pipeline.consume``) in the test process on both
+these run the same loop (``programs.consume``) in the test process on both
 backends, so that each outcome is pinned where a planted mistake is seen
 (mutation testing only sees code the test process runs, docs/TESTING.md).
 Every run ends by itself (``idle_exit``), and each test checks the server's
@@ -15,17 +15,17 @@ import time
 
 import pytest
 
-from streamlab import pipeline
+from streamlab import programs
 
 IDLE = 0.3  # seconds with nothing to read before a run ends by itself
 
 
 def run(r, stream, group="workers", consumer="w1", **options):
-    """``pipeline.consume`` until idle; (stats, output lines)."""
+    """``programs.consume`` until idle; (stats, output lines)."""
     lines: list[str] = []
     settings = dict(stream=stream, block_ms=50, idle_exit=IDLE, stop=threading.Event(), out=lines.append)
     settings.update(options)
-    stats = pipeline.consume(r, group, consumer, **settings)
+    stats = programs.consume(r, group, consumer, **settings)
     return stats, lines
 
 
@@ -147,7 +147,7 @@ def test_an_entry_that_fails_stays_pending_is_retried_then_dead_lettered(r, pref
     assert failed[0].startswith(f"w1: failed {bad} (delivery 1, limit 2): cannot decode it (field 'temp' is not UTF-8")
     assert failed[0].endswith("; left pending, retried in 0.05 s")
     assert f"w1: failed {bad} (delivery 2, limit 2)" in failed[1]
-    [(_, copy)] = pipeline._bytes_client(r).xrange(stream + ":dead")
+    [(_, copy)] = programs._bytes_client(r).xrange(stream + ":dead")
     assert copy[b"temp"] == b"\xff\xfe", "the copy keeps the bytes as they were"
     assert pending(r, stream) == 0
 
@@ -164,7 +164,7 @@ def test_an_alert_that_cannot_be_written_leaves_the_entry_pending_until_it_can(r
             assert pending(r, stream) == 1, "not acked while its alert could not be written"
             r.delete(alerts)  # the operator fixes the key
 
-    stats = pipeline.consume(r, "workers", "w1", stream=stream, block_ms=50, idle_exit=IDLE, alert_above=25,
+    stats = programs.consume(r, "workers", "w1", stream=stream, block_ms=50, idle_exit=IDLE, alert_above=25,
                              alerts_stream=alerts, retry_after=0.05, stop=threading.Event(), out=out)
     assert stats.failed == 1 and stats.recovered == 1
     assert stats.ids == [hot] and stats.alerts == 1
@@ -216,7 +216,7 @@ CONSUME_OK = dict(group="g", consumer="c", count=1, block_ms=0)
 ])
 def test_consume_options_that_cannot_work_are_refused_with_what_is_wrong(change, message):
     with pytest.raises(ValueError) as refused:
-        pipeline.check_consume_options(**{**CONSUME_OK, **change})
+        programs.check_consume_options(**{**CONSUME_OK, **change})
     assert message in str(refused.value)
 
 
@@ -224,7 +224,7 @@ def test_consume_options_that_cannot_work_are_refused_with_what_is_wrong(change,
                                   dict(work_seconds=0), dict(retry_after=0), dict(idle_exit=0),
                                   dict(name_guard=0), dict(alert_above=-40), dict(alert_above="23.5")])
 def test_consume_options_at_their_limits_are_accepted(edge):
-    pipeline.check_consume_options(**{**CONSUME_OK, **edge})  # raises if refused
+    programs.check_consume_options(**{**CONSUME_OK, **edge})  # raises if refused
 
 
 @pytest.mark.parametrize("rate, count, message", [
@@ -236,19 +236,46 @@ def test_consume_options_at_their_limits_are_accepted(edge):
 ])
 def test_produce_options_that_cannot_work_are_refused_with_what_is_wrong(rate, count, message):
     with pytest.raises(ValueError) as refused:
-        pipeline.check_produce_options(rate, count)
+        programs.check_produce_options(rate, count)
     assert message in str(refused.value)
 
 
 @pytest.mark.parametrize("rate, count", [(10_000, None), (0.01, 1), ("2.5", 3)])
 def test_produce_options_at_their_limits_are_accepted(rate, count):
-    pipeline.check_produce_options(rate, count)
+    programs.check_produce_options(rate, count)
+
+
+REAP_OK = dict(min_idle_ms=60_000, max_deliveries=5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(min_idle_ms=-1), "--min-idle must be 0 or more milliseconds and --max-deliveries 1 or more; "
+                           "got -1 and 5."),
+    (dict(min_idle_ms=1.5), "got 1.5 and 5."),
+    (dict(max_deliveries=0), "got 60000 and 0."),
+    (dict(max_deliveries=True), "got 60000 and True."),
+    (dict(every=0), "--every must be a number of seconds above 0, got 0."),
+    (dict(every=float("inf")), "--every must be a number of seconds above 0, got inf."),
+    (dict(every=float("nan")), "--every must be a number of seconds above 0, got nan."),
+    (dict(alert_above="hot"), "--alert-above must be a number, got 'hot'"),
+    (dict(alert_above=float("nan")), "--alert-above must be a finite number"),
+])
+def test_reap_options_that_cannot_work_are_refused_with_what_is_wrong(change, message):
+    with pytest.raises(ValueError) as refused:
+        programs.check_reap_options(**{**REAP_OK, **change})
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("edge", [dict(min_idle_ms=0), dict(max_deliveries=1), dict(every=0.001),
+                                  dict(alert_above=-40), dict(alert_above="23.5")])
+def test_reap_options_at_their_limits_are_accepted(edge):
+    programs.check_reap_options(**{**REAP_OK, **edge})  # raises if refused
 
 
 def test_a_consume_with_a_refused_option_touches_nothing(r, prefix):
     stream = prefix + "sensors"
     with pytest.raises(ValueError, match="--count"):
-        pipeline.consume(r, "workers", "w1", stream=stream, count=0, stop=threading.Event(), out=print)
+        programs.consume(r, "workers", "w1", stream=stream, count=0, stop=threading.Event(), out=print)
     assert not r.exists(stream), "no group created, no stream made"
 
 
@@ -261,7 +288,7 @@ def test_each_processed_entry_leaves_one_ledger_record_naming_it(r, prefix):
     r.xgroup_create(stream, "workers", id="0")
     r.xreadgroup("workers", "w1", {stream: ">"})
     for entry_id, fields in r.xrange(stream):
-        assert pipeline.process_entry(r, stream, "workers", entry_id, fields, None, prefix + "alerts", 0,
+        assert programs.process_entry(r, stream, "workers", entry_id, fields, None, prefix + "alerts", 0,
                                       ledger_stream=ledger) == "done"
     assert [f for _, f in r.xrange(ledger)] == [{"sensor_id": "s7", "seq": "12", "source_id": full},
                                                  {"sensor_id": "?", "seq": "0", "source_id": bare}]

@@ -158,6 +158,20 @@ def test_check_prints_text_outside_jupyter_and_keeps_the_outcome(toy, capsys):
     assert toy[0].last.status == "not-attempted"
 
 
+def test_importing_streamlab_shows_outcomes_with_ipython_only_inside_it(toy, shell, capsys):
+    import streamlab
+
+    assert exercises.show is streamlab._show_outcome
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    try:
+        toy[0].hint()
+    finally:
+        del shell.display_pub.publish
+    assert "text/html" in shown[0] and "XADD returns the ID." in shown[0]["text/plain"]
+    assert capsys.readouterr().out == ""
+
+
 def test_outcome_renders_html_with_coloured_mark_and_plain_text():
     wrong = Outcome("wrong", "Exercise 1: x", "the stream has `2` entries <not 3>")
     bundle = wrong._repr_mimebundle_()

@@ -175,12 +175,12 @@ def test_ex3_leaves_no_key_behind_and_does_not_mind_what_an_interrupted_check_le
 
 
 def test_ex3_an_alert_script_that_alerts_but_does_not_ack_is_reported(ex, prefix, monkeypatch):
-    from streamlab import pipeline
+    from streamlab import programs
 
     def alert_only(r, stream, group, entry_id, fields, alerts_key):
         r.xadd(alerts_key, fields)
 
-    monkeypatch.setattr(pipeline, "alert_and_ack", alert_only)
+    monkeypatch.setattr(programs, "alert_and_ack", alert_only)
     outcome = ex[3].evaluate(_alerts_for)
     assert outcome.status == "wrong"
     assert outcome.message == (f"the alert script on {prefix}ex3:{{p0}} did not leave one alert "

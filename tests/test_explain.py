@@ -89,7 +89,7 @@ def test_wrongtype_on_xadd_says_use_type(r, prefix):
 
 @pytest.mark.parametrize("read", ["xread", "xreadgroup"])
 def test_wrongtype_on_reads_is_wrongtype_on_both_backends(r, prefix, read):
-    """fakeredis raises AttributeError here (FIDELITY.md); the learner sees WRONGTYPE either way."""
+    """fakeredis raises AttributeError here (real Redis answers WRONGTYPE); the learner sees WRONGTYPE either way."""
     r.set(prefix + "k", "x")
     if read == "xread":
         exc = caught(r.xread, {prefix + "k": "0"})
@@ -328,6 +328,27 @@ def test_friendly_works_as_a_decorator(r, prefix, capsys):
 def test_unknown_exception_gets_a_plain_one_liner():
     assert explain(ValueError("boom")) == "ValueError: boom"
     assert hint(ValueError("boom")) is None
+
+
+def test_streamlabs_own_errors_are_shown_as_they_are_everywhere():
+    from streamlab.cluster import ClusterError
+    from streamlab.errors import LearnerError
+    from streamlab.newway import NotOnThisServer
+
+    for kind in (sl_backend.BackendError, ClusterError, NotOnThisServer):
+        exc = kind("what failed.\nWhat to do.")
+        assert isinstance(exc, LearnerError)
+        assert explain(exc) == hint(exc) == "what failed.\nWhat to do."
+        assert exc._render_traceback_() == [f"{kind.__name__}: what failed.", "What to do."]
+
+
+def test_one_line_names_the_error_in_a_short_line_without_passwords():
+    from streamlab.explain import one_line
+
+    assert one_line(ValueError("first\nsecond")) == "ValueError: first"
+    assert one_line(KeyError()) == "KeyError"
+    assert one_line(RuntimeError("x" * 400)) == "RuntimeError: " + "x" * 299 + "…"
+    assert one_line(OSError("no redis://u:secret@h:6379/0")) == "OSError: no redis://u:***@h:6379/0"
 
 
 def test_xsetid_backwards_says_the_last_id_never_goes_back(r, prefix):

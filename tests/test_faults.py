@@ -184,16 +184,16 @@ def test_server_restart_mid_run_the_dashboard_reconnects_and_nothing_acknowledge
 # --- re-running a widget cell -------------------------------------------------------------------------
 
 PANEL_CELLS = {
-    "producer panel": ("from streamlab.ui.panel import ProducerPanel\n"
+    "producer panel": ("from streamlab.ui import ProducerPanel\n"
                        "panel = ProducerPanel(r, '{prefix}s', rate=50)\npanel.start()\npanel"),
-    "consumer-pool dashboard": ("from streamlab.ui.pool_panel import ConsumerPoolPanel\n"
+    "consumer-pool dashboard": ("from streamlab.ui import ConsumerPoolPanel\n"
                                 "panel = ConsumerPoolPanel(r, '{prefix}s', 'workers', consumers=3, "
                                 "rate=100, ms=1)\npanel.start()\npanel"),
-    "chaos panel": ("from streamlab.ui.chaos_panel import ChaosPanel\n"
+    "chaos panel": ("from streamlab.ui import ChaosPanel\n"
                     "panel = ChaosPanel(r, prefix='{prefix}', entries=5000, crash_probability=0.1)\n"
                     "panel.start()\npanel"),
-    "pub/sub panel": ("from streamlab.pubsub import pubsub_panel\n"
-                      "panel = pubsub_panel(r, prefix='{prefix}', rate=20)\npanel.start()\npanel"),
+    "pub/sub panel": ("from streamlab.ui import PubSubPanel\n"
+                      "panel = PubSubPanel(r, prefix='{prefix}', rate=20)\npanel.start()\npanel"),
 }
 
 

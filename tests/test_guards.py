@@ -52,7 +52,7 @@ def test_an_entry_delivered_exactly_max_deliveries_times_is_still_processed(r, p
     assert pending == set(ids[:2]), "the dead-lettered entry is acked, the others stay pending"
 
 
-# --- the magics' refusals (magics.py) --------------------------------------------------------------
+# --- the magics' refusals (redis_cli.py) --------------------------------------------------------------
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("command", ["SUBSCRIBE ch", "PSUBSCRIBE ch*", "SSUBSCRIBE ch", "MONITOR",

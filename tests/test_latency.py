@@ -6,6 +6,7 @@ import PIL.Image
 import pytest
 
 from streamlab import latency
+from streamlab.ui import figures
 from streamlab.ui import style
 
 
@@ -19,7 +20,7 @@ def test_summary_gives_count_median_p95_and_max():
 
 
 def test_strip_plot_draws_one_dot_per_entry_and_a_log_axis_for_a_long_tail():
-    fig = latency.strip_plot([10.0, 10.1, 10.2], [0.5, 0.8, 40.0], "wake-ups")
+    fig = figures.latency.strip_plot([10.0, 10.1, 10.2], [0.5, 0.8, 40.0], "wake-ups")
     ax = fig.axes[0]
     assert len(ax.collections[0].get_offsets()) == 3
     assert ax.collections[0].get_offsets()[0][0] == 0.0  # x counts from the first entry sent
@@ -34,15 +35,15 @@ def test_strip_plot_draws_one_dot_per_entry_and_a_log_axis_for_a_long_tail():
 
 
 def test_strip_plot_keeps_a_linear_axis_when_latencies_are_close():
-    fig = latency.strip_plot([0.0, 0.1], [0.7, 1.1], "close")
+    fig = figures.latency.strip_plot([0.0, 0.1], [0.7, 1.1], "close")
     assert fig.axes[0].get_yscale() == "linear"
 
 
 def test_strip_plot_of_nothing_says_so():
-    fig = latency.strip_plot([], [], "none")
+    fig = figures.latency.strip_plot([], [], "none")
     assert "no entries" in fig.axes[0].texts[0].get_text()
 
 
 def test_strip_plot_refuses_lists_of_different_lengths():
     with pytest.raises(ValueError, match="same length"):
-        latency.strip_plot([1.0], [], "bad")
+        figures.latency.strip_plot([1.0], [], "bad")

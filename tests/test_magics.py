@@ -22,16 +22,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from streamlab import backend as sl_backend
-from streamlab.ui.magics import (
-    FOLD_OVER,
-    FOLD_TO,
-    Printout,
-    Status,
-    fold,
-    format_reply,
-    register,
-    split_args,
-)
+import streamlab as sl
+from streamlab.redis_cli import Status, format_reply, split_args
+from streamlab.ui.magics import FOLD_OVER, FOLD_TO, Printout, fold, register
 
 from helpers import is_blocked, wait_until
 
@@ -431,11 +424,19 @@ def test_register_again_rebinds_to_the_newest_client(shell, capsys):
     assert capsys.readouterr().out == '"second"\n'
 
 
+def test_the_engines_connect_registers_no_magic(shell):
+    # Notebooks are the package face's business (sl.connect), not the engine's.
+    shell.magics_manager.magics["line"].pop("redis", None)
+    client = sl_backend.connect(backend="fake", quiet=True)
+    assert "redis" not in shell.magics_manager.magics["line"]
+    client.close()
+
+
 def test_connect_in_ipython_registers_the_magic(shell, capsys):
     from IPython.core import getipython
 
     assert getipython.get_ipython() is shell
-    client = sl_backend.connect(backend="fake", quiet=True)
+    client = sl.connect(backend="fake", quiet=True)
     client.set("streamlab:test:connected", "yes")
     capsys.readouterr()
     assert shell.run_cell("%redis GET streamlab:test:connected").success

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from streamlab import backend as sl_backend
-from streamlab.ui.magics import (
+from streamlab.redis_cli import (
     NEVER_RETURN,
     SESSION_BREAKERS,
     SHARED_ALLOWED,
@@ -177,7 +177,7 @@ def test_the_list_covers_the_servers_admin_and_dangerous_commands(real_server_ur
                 and args[0].decode().upper() not in SHARED_ALLOWED | NEVER_RETURN
                 and key not in SESSION_BREAKERS and args[0].decode().upper() not in SESSION_BREAKERS):
             uncovered.append(name)
-    assert not uncovered, f"classify in streamlab/ui/magics.py (SHARED_REFUSALS or SHARED_ALLOWED): {uncovered}"
+    assert not uncovered, f"classify in streamlab/redis_cli.py (SHARED_REFUSALS or SHARED_ALLOWED): {uncovered}"
 
 
 def test_read_only_admin_commands_still_run_on_a_shared_server(real_server_url, capsys):

@@ -21,7 +21,7 @@ from lesson_claims import broken_claims  # noqa: E402
 from notebook_outputs import output_problems  # noqa: E402
 
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-# COURSE.md promises a minute per lesson; the test allows some slack for a busy CI machine,
+# README.md promises a minute per lesson; the test allows some slack for a busy CI machine,
 # and the benchmark (bench/) reports the real times against the 60 s target.
 TIME_LIMIT = 90
 TIMES_FILE = ROOT / "test-output" / "notebook-times.json"

@@ -12,7 +12,7 @@ import threading
 import pytest
 import redis
 
-from streamlab import groups, partitions, pipeline
+from streamlab import groups, partitions, programs
 from streamlab.cli import main
 
 from helpers import wait_until
@@ -33,7 +33,7 @@ def claim_race(r, base: str) -> tuple[partitions.PartitionStats, str]:
     stream, entry = hot_entry_held_by_w1(r, base)
     stats = partitions.consume(r, "workers", "w2", base, 1, block_ms=50, count=5, alert_above=25,
                                ledger=True, idle_exit=0.2, out=lambda _: None)
-    late = pipeline.process_entry(r, stream, "workers", entry, {"sensor_id": "s.0", "temp": "31.5",
+    late = programs.process_entry(r, stream, "workers", entry, {"sensor_id": "s.0", "temp": "31.5",
                                                                  "seq": "1"},
                                   25.0, partitions.partition_key(base, 0, "alerts"), 0.0,
                                   partitions.partition_key(base, 0, "done"))
@@ -60,7 +60,7 @@ def test_a_failing_alert_write_leaves_the_entry_pending_then_dead_letters_it(r, 
     r.xreadgroup("workers", "w1", {stream: ">"}, count=1)
     # The script itself: an error, nothing written, the entry still pending.
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        pipeline.effects_and_ack(r, stream, "workers", entry,
+        programs.effects_and_ack(r, stream, "workers", entry,
                                  [(alerts, {"temp": "31.5"}), (done, {"seq": "1"})])
     assert r.xpending(stream, "workers")["pending"] == 1 and r.xlen(done) == 0
     # The consumer: fails it (left pending), retries, dead-letters it past the limit.
@@ -92,7 +92,7 @@ def test_an_entry_deleted_while_pending_is_acked_not_processed(r, prefix):
 
 
 def test_block_0_still_stops_when_asked(r, prefix):
-    stop = pipeline.SignalStop()
+    stop = programs.SignalStop()
     finished = threading.Event()
     result = {}
 
@@ -114,7 +114,7 @@ def test_block_0_still_stops_when_asked(r, prefix):
 def test_the_whole_batch_is_finished_on_a_graceful_stop(r, prefix):
     base = prefix + "sensors"
     partitions.produce(r, "s", base, 1, keys=1, rate=1e6, count=5, out=lambda _: None)
-    stop = pipeline.SignalStop()
+    stop = programs.SignalStop()
     lines = []
 
     def out(line):

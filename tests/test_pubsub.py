@@ -9,7 +9,7 @@ import re
 import pytest
 
 from streamlab import pubsub
-from streamlab.ui import style
+from streamlab.ui import PubSubPanel, figures, style
 from streamlab import server as sl_server
 
 
@@ -44,7 +44,7 @@ def test_stream_consumer_catches_up_in_order_after_coming_back(r, prefix):
 
 def test_result_plot_has_bars_and_lines(r, prefix):
     result = pubsub.PubSubVsStreams(r, prefix=prefix).run(events=20, offline=(5, 10), rate=None)
-    fig = result.plot()
+    fig = figures.pubsub.result_figure(result)
     bars, lines = fig.axes
     assert len(bars.patches) == 4  # received + missed for each side
     assert {line.get_label() for line in lines.get_lines()} >= {"published", "Pub/Sub subscriber"}
@@ -160,16 +160,17 @@ def test_buffer_limit_report_accounts_for_every_published_message():
     # The chart says the same: one bar whose three parts add up to what was published.
     assert demo.parts() == {"read by the subscriber": 944, "dropped with its connection": 64,
                             "published to nobody": 2992}
-    fig = demo.figure()
+    fig = figures.pubsub.buffer_limit_figure(demo)
     widths = [bar.get_width() for bar in fig.axes[0].patches]
     assert widths == [944, 64, 2992]
     assert style.headline_text(fig)[0] == (
         "The slow subscriber read 944 of 4,000; 64 dropped with its connection")
-    assert pubsub.BufferLimitDemo("not run", "unknown", 0, 0, 0, False, "no limit").figure() is None
+    assert figures.pubsub.buffer_limit_figure(
+        pubsub.BufferLimitDemo("not run", "unknown", 0, 0, 0, False, "no limit")) is None
 
 
 def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on(r, prefix):
-    panel = pubsub.PubSubPanel(r, prefix=prefix, rate=100)
+    panel = PubSubPanel(r, prefix=prefix, rate=100)
     try:
         panel.start()
         assert wait_for(lambda: panel.experiment.published >= 20)
@@ -185,7 +186,7 @@ def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on
         # not at the click: the subscriber received nothing inside it.
         start, end = result.offline_at
         assert not [t for t in result.subscriber_at if start < t < end]
-        assert f"readers offline {start:.1f}–{end:.1f} s" in style.headline_text(result.plot())[1]
+        assert f"readers offline {start:.1f}–{end:.1f} s" in style.headline_text(figures.pubsub.result_figure(result))[1]
         assert result.stream_received == result.events       # caught up
         assert len(result.subscriber_missed) >= 20             # all sent while away
         assert set(range(offline_at + 1, back_at + 1)) <= set(result.subscriber_missed)

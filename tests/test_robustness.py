@@ -137,7 +137,7 @@ def test_bad_id_left_in_the_journey_box_does_not_break_stop_or_rerun(r, prefix):
         assert panel.experiment.done, panel.status_text()
         panel.pick_box.value = "abc"
         assert "not a stream ID" in panel.status.value, panel.status.value
-        panel.refresh()  # what the refresher does on every tick: says so again, raises nothing
+        panel.redraw()  # what the refresher does on every tick: says so again, raises nothing
         assert "not a stream ID" in panel.status.value, panel.status.value
         panel.stop()
         first = panel.experiment
@@ -294,7 +294,7 @@ def test_payload_of_none_in_the_producer_panel_is_explained_when_started(r, stre
     try:
         panel.start()
         assert wait_until(lambda: panel.producer.status == "failed")
-        panel.refresh()
+        panel.redraw()
         assert "failed" in panel.status.value and "Python None" in panel.status.value
     finally:
         panel.close()

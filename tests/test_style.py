@@ -22,9 +22,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from streamlab import durability, latency, pubsub
+from streamlab import durability, pubsub
 from streamlab.ui.figures import capstone, cluster as clusterplots, pool as plots
-from streamlab.ui import style
+from streamlab.ui import PubSubPanel, style
+from streamlab.ui.figures import latency as latency_figures, pubsub as pubsub_figures
 from streamlab.ui.figures import durability as dp
 
 #: Below this CIEDE2000 difference two colours in one figure are hard to tell apart at a glance.
@@ -131,16 +132,16 @@ def course_figures():
     return [
         ("dashboard", plots.dashboard_figure(stream, consumers, ordering, title="s · group g")),
         ("ordering", plots.ordering_figure(ordering)),
-        ("latency", latency.strip_plot([0.0, 0.1, 0.2, 0.3], [0.4, 0.6, 0.5, 9.0], "fakeredis")),
-        ("pubsub", _pubsub_result().plot()),
+        ("latency", latency_figures.strip_plot([0.0, 0.1, 0.2, 0.3], [0.4, 0.6, 0.5, 9.0], "fakeredis")),
+        ("pubsub", pubsub_figures.result_figure(_pubsub_result())),
         ("capstone", capstone.capstone_figure(_capstone_frames(), [(2.0, "kill w1")])),
         ("crash", dp.plot_crash(rec["crash"])),
         ("failover", dp.plot_failover(rec["failover_writes"])),
         ("health", dp.plot_health(health)),
         ("partitions", clusterplots.partition_dashboard(_partition_frame(), "4 partitions")),
         ("key order", clusterplots.key_order(_key_ordering())),
-        ("slow subscriber", pubsub.BufferLimitDemo("a scratch server", "pubsub 256kb 0 0", 4000, 1008, 944,
-                                                   True).figure()),
+        ("slow subscriber", pubsub_figures.buffer_limit_figure(
+            pubsub.BufferLimitDemo("a scratch server", "pubsub 256kb 0 0", 4000, 1008, 944, True))),
     ]
 
 
@@ -309,7 +310,9 @@ def test_the_live_dashboard_is_drawn_at_twice_its_page_width_and_fits_its_data()
 def test_no_figure_goes_through_pyplot():
     code = ("import sys, streamlab, streamlab.ui.figures.pool, streamlab.ui.chaos_panel, streamlab.ui.figures.capstone, "
             "streamlab.ui.figures.durability, streamlab.ui.figures.cluster, streamlab.ui.cluster_panel, "
-            "streamlab.latency, streamlab.pubsub; "
+            "streamlab.latency, streamlab.pubsub, streamlab.ui.figures.latency, streamlab.ui.figures.chaos, "
+            "streamlab.ui.figures.pubsub, "
+            "streamlab.ui.pubsub_panel; "
             "print('matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
@@ -334,7 +337,7 @@ def test_panels_are_one_family_rate_first_and_the_same_status_line(r, prefix):
 
     panels = [ProducerPanel(r, prefix + "p", name=prefix + "producer"),
               ConsumerPoolPanel(r, prefix + "s", "g", consumers=2, rate=50, ms=1, name=prefix + "pool"),
-              pubsub.PubSubPanel(r, prefix=prefix, rate=50),
+              PubSubPanel(r, prefix=prefix, rate=50),
               DurabilityPanel(r, name=prefix + "durability")]
     try:
         for panel in panels:

@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from helpers import wait_until
-from streamlab import pipeline, server
-from test_pipeline import PROCESSED, finish
-from test_pipeline import streamlab as _streamlab
+from streamlab import programs, server
+from test_programs import PROCESSED, finish
+from test_programs import streamlab as _streamlab
 
 SENT = re.compile(r"sent (\d+-\d+) ")
 _started: list[subprocess.Popen] = []
@@ -185,8 +185,8 @@ def test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert(r, p
     r.xreadgroup("g", "slow", {stream: ">"})
     r.xclaim(stream, "g", "rescuer", 0, [hot])  # the rescuer takes it while "slow" still works
     fields = {"sensor_id": "sensor1", "temp": "30"}
-    first = pipeline.process_entry(r, stream, "g", hot, fields, 25.0, alerts, 0)
-    second = pipeline.process_entry(r, stream, "g", hot, fields, 25.0, alerts, 0)
+    first = programs.process_entry(r, stream, "g", hot, fields, 25.0, alerts, 0)
+    second = programs.process_entry(r, stream, "g", hot, fields, 25.0, alerts, 0)
     assert (first, second) == ("alert", "duplicate")
     assert [f["source_id"] for _, f in r.xrange(alerts)] == [hot]
     assert r.xpending(stream, "g")["pending"] == 0

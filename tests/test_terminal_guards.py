@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from streamlab import pipeline, recovery
+from streamlab import programs, recovery
 from streamlab import server as sl_server
 from streamlab.consumers import ConsumerPool
 
@@ -63,8 +63,8 @@ def test_consume_acks_an_entry_deleted_while_pending_and_carries_on(real):
     r.xreadgroup("workers", "w1", {stream: ">"}, count=2)  # w1 crashed holding two entries
     r.xdel(stream, ids[0])  # one of them is deleted (trimmed) while still pending
     # A consumer name that read moments ago may be refused as belonging to a live process
-    # (pipeline.NAME_GUARD_MS, where the programs have that guard): wait until w1 counts as gone.
-    guard_ms = getattr(pipeline, "NAME_GUARD_MS", 0)
+    # (programs.NAME_GUARD_MS, where the programs have that guard): wait until w1 counts as gone.
+    guard_ms = getattr(programs, "NAME_GUARD_MS", 0)
     assert wait_until(lambda: _idle_ms(r, stream, "workers", "w1") >= guard_ms, timeout=guard_ms / 1000 + 60)
 
     done = streamlab("consume", "workers", "w1", "--stream", stream, "--block", "100",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 import streamlab as sl
 from streamlab import server as sl_server
 from streamlab.ui.producer_panel import ProducerPanel
-from streamlab.ui.panel import html_table
+from streamlab.ui.style import table_html
 from helpers import wait_until
 
 
@@ -145,7 +144,7 @@ def test_close_frees_the_name_and_closes_the_widgets(r, prefix):
 
 
 def test_html_table_escapes_values():
-    assert "&lt;b&gt;" in html_table([{"x": "<b>"}])
+    assert "&lt;b&gt;" in table_html([{"x": "<b>"}])
 
 
 def test_panel_shows_reconnecting_then_carries_on():

@@ -21,9 +21,7 @@ import PIL.ImageFont
 import streamlab as sl
 from streamlab.ui.figures import pool as plots
 from streamlab.ui import style
-from streamlab.ui.chaos_panel import ChaosPanel
-from streamlab.ui.pool_panel import ConsumerPoolPanel
-from streamlab.pubsub import PubSubPanel
+from streamlab.ui import ChaosPanel, ConsumerPoolPanel, PubSubPanel
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "docs" / "img" / "panel-family.png"
 PAGE_PX = 1000  # the width of the composed image: about a notebook's column at 1280x720

@@ -34,7 +34,7 @@ producer and consumer is its own OS process, started with
 ``python -m streamlab.cli produce|consume ...`` against ``REDIS_URL``, in
 parallel (each takes about half a second to start). fakeredis lives inside
 this Python process, where no other process can reach it, so there the same
-programs (``pipeline.produce`` / ``pipeline.consume``) run on threads (``members``).
+programs (``programs.produce`` / ``programs.consume``) run on threads (``members``).
 
 A call that Redis cannot answer (the server went away, say) raises
 ``PipelineError`` (a ``LearnerError``), whose message says what happened, what to

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import pipeline
+from .. import programs
 from ..backend import Client
 from ..observe import lag_of
 from .members import Member
@@ -56,7 +56,7 @@ def account(r: Client, *, stream: str, alerts: str, group: str, alert_group: str
     """
     entries = r.xrange(stream)
     ids = [i for i, _ in entries]
-    hot = {i for i, f in entries if pipeline._temperature(f) > threshold}
+    hot = {i for i, f in entries if programs._temperature(f) > threshold}
     alert_sources = [f.get("source_id") for _, f in r.xrange(alerts)]
     done = [i for m in runs if m.role == "worker" for i in m.processed_ids] + list(reaper_ids)
     counted = Counter(done)

@@ -3,7 +3,7 @@
 ``Member`` is what the program's output said (sent / processed / alerts), read line
 by line as a terminal would show it. ``ProcessMember`` runs ``python -m
 streamlab.cli ...`` against a real server; ``ThreadMember`` runs the same program
-(``pipeline.produce`` / ``pipeline.consume``) on a thread, for fakeredis, which no
+(``programs.produce`` / ``programs.consume``) on a thread, for fakeredis, which no
 other process can reach. Both offer ``interrupt()`` (Ctrl-C), ``kill()`` (SIGKILL),
 ``freeze()``/``thaw()`` (SIGSTOP/SIGCONT), ``wait(timeout)``, ``poll()``,
 ``close()`` and the ``alive`` and ``where`` properties.
@@ -195,7 +195,7 @@ class _Killed(BaseException):
 
 
 class ThreadMember(Member):
-    """A member run on a thread of this process (fakeredis): ``pipeline.produce``/``consume``."""
+    """A member run on a thread of this process (fakeredis): ``programs.produce``/``consume``."""
 
     def __init__(self, *args):
         super().__init__(*args)

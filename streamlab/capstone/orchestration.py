@@ -19,7 +19,7 @@ from typing import Callable
 import pandas as pd
 import redis
 
-from .. import pipeline, recovery
+from .. import programs, recovery
 from ..backend import Client
 from ..errors import LearnerError
 from ..explain import explain, is_learner_error
@@ -31,8 +31,8 @@ from .ledger import Ledger, account
 from .members import Member, ProcessMember, ThreadMember
 from .supervisor import GroupCounts, Supervisor
 
-STREAM = pipeline.DEFAULT_STREAM
-ALERTS = pipeline.DEFAULT_ALERTS
+STREAM = programs.DEFAULT_STREAM
+ALERTS = programs.DEFAULT_ALERTS
 SENSORS = ("sensor1", "sensor2", "sensor3")
 #: Seconds between two looks while waiting for a state (each look asks Redis).
 WAIT_INTERVAL = 0.05
@@ -211,14 +211,14 @@ class Capstone:
             m.start(self.r.new_client(), functools.partial(self._program_on_thread, m))
 
     def _program_on_thread(self, m: Member, client, stop, out) -> None:
-        """What ``m``'s command runs, on a thread (fakeredis): ``pipeline.produce`` or ``pipeline.consume``."""
+        """What ``m``'s command runs, on a thread (fakeredis): ``programs.produce`` or ``programs.consume``."""
         if m.role == "producer":
-            sent = pipeline.produce(client, m.name, stream=self.stream, rate=self.rate,
+            sent = programs.produce(client, m.name, stream=self.stream, rate=self.rate,
                                     count=self.count, stop=stop, out=out)
             out(f"{m.name}: sent {sent} entries to {self.stream}")
             return
         alert = self.threshold if m.role == "alerter" else None
-        pipeline.consume(client, m.group, m.name, stream=self.stream, block_ms=self.block_ms,
+        programs.consume(client, m.group, m.name, stream=self.stream, block_ms=self.block_ms,
                          count=self.batch, alert_above=alert, alerts_stream=self.alerts,
                          work_seconds=self.work if m.role == "worker" else 0.0, stop=stop, out=out)
 

@@ -27,7 +27,11 @@ Jupyter and as one line of text elsewhere; it never raises:
 - **wrong** (red ✘): what is wrong, in the lesson's terms;
 - **correct** (green ✔);
 - **error** (orange): the learner's function, Redis, or the checker raised; the
-  message is a short line, never a traceback.
+  message is a short line (``streamlab.explain``), never a traceback.
+
+How an outcome is shown is ``show``'s business (``print`` here; ``import streamlab``
+sets IPython's display in a notebook, which renders ``Outcome._repr_html_``): this
+module imports no IPython.
 
 Writing a lesson's checkers (``streamlab/exercises/lessonNN.py``)
 ----------------------------------------------------------------
@@ -105,7 +109,11 @@ from typing import Any, Callable
 
 import redis
 
+from ..explain import hint as explain_hint
+from ..explain import one_line
 from ..keys import lesson_prefix
+from ..palette import CODE_BACKGROUND, MUTED, OUTCOME_COLOURS
+from ..progress import append_check
 
 __all__ = [
     "Exercise", "ExerciseSet", "NotAttempted", "Outcome", "Wrong",
@@ -124,7 +132,7 @@ class NotAttempted(Exception):
     """Raised by a checker: nothing to check yet (the blank is untouched)."""
 
 
-class LearnerError(Exception):
+class CodeRaised(Exception):
     """The learner's own code raised; carries a short description of the call that failed.
 
     ``original`` is the exception the learner's code raised, so a checker can add
@@ -153,14 +161,14 @@ def _arg_text(value: Any, limit: int = 60) -> str:
 
 # --- outcomes ---------------------------------------------------------------
 
-# status -> (mark, colour, label)
+# status -> (mark, label); the colours are streamlab.palette.OUTCOME_COLOURS
 _LOOK = {
-    "correct": ("✔", "#1a7f37", "Correct"),
-    "wrong": ("✘", "#cf222e", "Not yet right"),
-    "not-attempted": ("○", "#6e7781", "Not attempted yet"),
-    "error": ("⚠", "#bc4c00", "Could not check"),
-    "hint": ("💡", "#0969da", "Hint"),
-    "solution": ("📖", "#8250df", "Solution"),
+    "correct": ("✔", "Correct"),
+    "wrong": ("✘", "Not yet right"),
+    "not-attempted": ("○", "Not attempted yet"),
+    "error": ("⚠", "Could not check"),
+    "hint": ("💡", "Hint"),
+    "solution": ("📖", "Solution"),
 }
 
 
@@ -178,7 +186,7 @@ class Outcome:
         return self.status == "correct"
 
     def __str__(self) -> str:
-        mark, _, label = _LOOK[self.status]
+        mark, label = _LOOK[self.status]
         text = f"{mark} {self.title} — {label}"
         if self.message:
             text += f": {self.message}"
@@ -187,19 +195,20 @@ class Outcome:
         return text
 
     def _repr_html_(self) -> str:
-        mark, colour, label = _LOOK[self.status]
+        mark, label = _LOOK[self.status]
+        colour = OUTCOME_COLOURS[self.status]
         body = html.escape(self.message).replace("\n", "<br>")
         # `backticks` in messages become inline code, as in the lesson prose.
         body = re.sub(r"`([^`]+)`", r"<code>\1</code>", body)
         parts = [
             f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">',
             f'<span style="color:{colour};font-weight:bold">{mark} {label}</span>',
-            f' <span style="color:#57606a">· {html.escape(self.title)}</span>',
+            f' <span style="color:{MUTED}">· {html.escape(self.title)}</span>',
         ]
         if body:
             parts.append(f"<div>{body}</div>")
         if self.code:
-            parts.append('<pre style="background:#f6f8fa;padding:6px;margin:4px 0">'
+            parts.append(f'<pre style="background:{CODE_BACKGROUND};padding:6px;margin:4px 0">'
                          f"{html.escape(self.code)}</pre>")
         parts.append("</div>")
         return "".join(parts)
@@ -211,18 +220,10 @@ class Outcome:
         return str(self)
 
 
-def _show(outcome: Outcome) -> None:
-    """Display in Jupyter (HTML) when there is a kernel, print the text form otherwise."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        print(outcome)
-        return
-    if get_ipython() is None:
-        print(outcome)
-    else:
-        display(outcome)
+#: How ``check()``, ``hint()`` and ``solution()`` show their Outcome: its text form, printed.
+#: ``import streamlab`` replaces it with one that uses IPython's display in a notebook (HTML,
+#: ``Outcome._repr_html_``), so that this engine module needs no IPython.
+show: Callable[[Outcome], None] = print
 
 
 # --- the workshop's progress board ------------------------------------------------------------
@@ -230,49 +231,24 @@ def _show(outcome: Outcome) -> None:
 def report(ex: "Exercise", outcome: Outcome) -> bool:
     """Append this check to the learner's workshop progress stream; True if it was written.
 
-    One ``XADD workshop:progress:<learner> NOMKSTREAM MAXLEN ~ 10000 * learner L lesson N
-    exercise M outcome O`` on a client without the namespace (the stream is outside it;
-    the learner's ACL allows exactly that ``XADD``). Only for a client with a learner
-    namespace, and ``NOMKSTREAM`` writes only where ``streamlab workshop setup`` made the
-    stream: no workshop, nothing written. A failure (no grant, a lost connection) is
-    swallowed: reporting progress must never break a check.
+    One ``XADD workshop:progress:<learner> NOMKSTREAM ...`` (``progress.append_check``) on a
+    client without the namespace (the stream is outside it; the learner's ACL allows exactly
+    that ``XADD``). Only for a client with a learner namespace, and ``NOMKSTREAM`` writes only
+    where ``streamlab workshop setup`` made the stream: no workshop, nothing written. A
+    failure (no grant, a lost connection) is swallowed: reporting progress must never break
+    a check.
     """
     r = ex.r
     learner = getattr(getattr(r, "backend", None), "learner", None)
     if not learner:
         return False
-    from ..workshop import PROGRESS_MAXLEN, progress_key
-
     try:
         plain = getattr(r, "_progress_client", None)
         if plain is None:
             plain = r._progress_client = r.without_namespace()
-        return plain.xadd(progress_key(learner),
-                          {"event": "check", "learner": learner, "lesson": ex.lesson,
-                           "exercise": ex.number, "outcome": outcome.status},
-                          nomkstream=True, maxlen=PROGRESS_MAXLEN, approximate=True) is not None
+        return append_check(plain, learner, ex.lesson, ex.number, outcome.status)
     except Exception:  # noqa: BLE001 - the board is a bonus; the learner's check comes first
         return False
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    """``Type: first line of the message``, cut to ``limit`` characters."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if len(text) > limit:
-        text = text[:limit - 1] + "…"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _explain(exc: BaseException) -> str:
-    """One line on the usual cause and fix (``streamlab.explain.hint``), or "" if it has none."""
-    try:
-        from ..explain import hint
-    except ImportError:
-        return ""
-    try:
-        return hint(exc) or ""
-    except Exception:  # noqa: BLE001 - an explanation is a bonus, never a new failure
-        return ""
 
 
 # --- solutions --------------------------------------------------------------
@@ -367,15 +343,15 @@ class Exercise:
         """
         self.last = self.evaluate(*answers)
         report(self, self.last)
-        _show(self.last)
+        show(self.last)
 
     def hint(self, n: int | None = None) -> None:
         """Show the next hint (or hint ``n``, counting from 1)."""
-        _show(self.hint_outcome(n))
+        show(self.hint_outcome(n))
 
     def solution(self) -> None:
         """Show the solution code from ``notebooks/solutions/``."""
-        _show(self.solution_outcome())
+        show(self.solution_outcome())
 
     # --- the same, returning the Outcome (tests, other tools) ---------------
     @property
@@ -410,20 +386,20 @@ class Exercise:
             return Outcome("not-attempted", self.label, str(exc))
         except Wrong as exc:
             return Outcome("wrong", self.label, str(exc))
-        except LearnerError as exc:
+        except CodeRaised as exc:
             return Outcome("error", self.label, str(exc))
         except redis.ConnectionError as exc:
             return Outcome("error", self.label,
-                           f"could not reach Redis ({_short(exc)}). Check the server and "
+                           f"could not reach Redis ({one_line(exc)}). Check the server and "
                            "re-run the setup cell (`r = sl.connect()`).")
         except redis.ResponseError as exc:
-            more = _explain(exc)
+            more = explain_hint(exc)
             return Outcome("error", self.label,
                            f"Redis answered the checker with an error: {exc}."
                            + (f"\n{more}" if more else ""))
         except Exception as exc:  # noqa: BLE001 - a checker must never show a traceback
             return Outcome("error", self.label,
-                           f"the checker stopped with {_short(exc)}. If your answer looks "
+                           f"the checker stopped with {one_line(exc)}. If your answer looks "
                            "right to you, this is a streamlab bug: please report it.")
         return Outcome("correct", self.label, message or "")
 
@@ -457,7 +433,7 @@ class Exercise:
         try:
             sections = solution_sections(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            return Outcome("error", self.label, f"could not read {path}: {_short(exc)}")
+            return Outcome("error", self.label, f"could not read {path}: {one_line(exc)}")
         if self.number not in sections:
             return Outcome("error", self.label, f"{path} has no section `# %% ex{self.number}`.")
         _, code, first, last = sections[self.number]
@@ -485,8 +461,8 @@ class Exercise:
         except (Wrong, NotAttempted):
             raise  # a checker's probe (e.g. a spy client) found the problem while it ran
         except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
-            more = _explain(exc)
-            raise LearnerError(f"`{name}({shown})` raised {_short(exc)}"
+            more = explain_hint(exc)
+            raise CodeRaised(f"`{name}({shown})` raised {one_line(exc)}"
                                + (f"\n{more}" if more else ""), exc) from None
         if result is ...:
             raise NotAttempted(f"`{name}` still returns `...`: write its body and run the cell again.")

@@ -7,7 +7,7 @@ learner's function on it, so what is checked never depends on what ran before.
 
 from __future__ import annotations
 
-from . import ExerciseSet, LearnerError, Wrong
+from . import CodeRaised, ExerciseSet, Wrong
 
 exercises = ExerciseSet(lesson=3, solutions="03-consumer-groups.py")
 
@@ -68,7 +68,7 @@ def ex1(ex, read_and_ack):
         call = f"`read_and_ack(r, '{stream}', '{group}', '{consumer}', {count})`"
         try:
             got = ex.call(read_and_ack, _NoackSpy(r), stream, group, consumer, count)
-        except LearnerError as exc:
+        except CodeRaised as exc:
             if not expected and isinstance(exc.original, (IndexError, TypeError)):
                 raise Wrong(f"{call} raised {type(exc.original).__name__} when the group had "
                             "nothing new for it. Then XREADGROUP replies with an empty list "
@@ -191,7 +191,7 @@ def ex3(ex, start_group):
 def _start(ex, start_group, call: str, *args) -> None:
     try:
         ex.call(start_group, *args)
-    except LearnerError as exc:
+    except CodeRaised as exc:
         text = str(exc)
         if "BUSYGROUP" in text:
             raise Wrong(f"{call} raised BUSYGROUP: the group already exists, which on a restart "

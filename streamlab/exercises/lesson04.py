@@ -12,7 +12,8 @@ import copy
 import redis
 
 from .. import ids as stream_ids
-from . import ExerciseSet, LearnerError, Wrong
+from ..explain import one_line
+from . import CodeRaised, ExerciseSet, Wrong
 
 exercises = ExerciseSet(lesson=4, solutions="04-failure-and-recovery.py")
 
@@ -122,7 +123,7 @@ def ex2(ex, rescue_all):
                    "IDs from the claimed entries.")
     try:
         got = _ids(ex.call(rescue_all, spy, stream, GROUP, "rescuer", MIN_IDLE_MS), call)
-    except (Wrong, LearnerError) as exc:
+    except (Wrong, CodeRaised) as exc:
         if justid:
             raise Wrong(f"{exc}{justid_note}") from None
         raise
@@ -211,7 +212,7 @@ def ex3(ex, dead_letter_poison):
         except _Crash:
             crashed = True
         except Exception as exc:  # noqa: BLE001 - a learner function may raise anything
-            raise LearnerError(f"{call} raised {type(exc).__name__}: {exc}") from None
+            raise CodeRaised(f"{call} raised {one_line(exc)}") from None
         ex.call(dead_letter_poison, r, stream, GROUP, dead, 3)  # the restart after the crash
         _ex3_verify(r, stream, dead, call, deliveries, poison=[i for i, n in deliveries.items() if n > 3],
                     after_crash=writes)
@@ -408,7 +409,7 @@ def ex4(ex, apply_once):
         except _Crash:
             crashed = True
         except Exception as exc:  # noqa: BLE001 - a learner function may raise anything
-            raise LearnerError(f"{call} raised {type(exc).__name__}: {exc}") from None
+            raise CodeRaised(f"{call} raised {one_line(exc)}") from None
         ex.call(apply_once, r, prefix, "9-0", 3)  # the redelivery after the crash
         total = int(r.get(prefix + "total") or 0)
         _clean(r, prefix)

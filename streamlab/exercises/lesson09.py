@@ -99,7 +99,7 @@ def ex3(ex, alerts_for):
     # One alerts key for every partition cannot pass the slot test above: the partitions'
     # tags {p0}..{p5} all hash to different slots.
     # Prove it: the once-per-reading alert script (XPENDING, XADD, XACK) on every partition.
-    from ..pipeline import alert_and_ack
+    from ..programs import alert_and_ack
 
     for stream, key in answers.items():
         ex.r.delete(stream, key)

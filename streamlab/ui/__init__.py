@@ -4,11 +4,12 @@ The engine (``streamlab.*`` outside this package) returns data and frames and
 never imports ``streamlab.ui``; the panels here are thin wiring around engine
 workers. Lessons reach every panel one way::
 
-    from streamlab.ui import ProducerPanel, ConsumerPoolPanel, ChaosPanel
+    from streamlab.ui import ProducerPanel, ConsumerPoolPanel, ChaosPanel, PubSubPanel
 
 and the figures by lesson: ``from streamlab.ui import figures`` then
-``figures.pool`` (lesson 03), ``figures.retention`` (05), ``figures.durability``
-(08), ``figures.cluster`` (09).
+``figures.latency`` (lesson 02), ``figures.pool`` (03), ``figures.chaos`` (04),
+``figures.retention`` (05), ``figures.pubsub`` (06), ``figures.durability`` (08),
+``figures.cluster`` (09).
 """
 
 from . import figures
@@ -20,6 +21,7 @@ from .durability_panel import DurabilityPanel, durability_panel
 from .panel import Panel
 from .pool_panel import ConsumerPoolPanel
 from .producer_panel import ProducerPanel
+from .pubsub_panel import PubSubPanel
 
 __all__ = ["BoardPanel", "CapstonePanel", "ChaosPanel", "ConsumerPoolPanel", "DurabilityPanel", "Panel",
-           "PartitionPanel", "ProducerPanel", "durability_panel", "figures"]
+           "PartitionPanel", "ProducerPanel", "PubSubPanel", "durability_panel", "figures"]

@@ -24,9 +24,9 @@ from .. import workers, workshop
 # work started and not finished, the pending colour, hatched; stuck is past a threshold, a
 # vermillion outline with a "!". Not yet is a pale grey so that the eye goes to what happened.
 COLOURS = {workshop.PASSED: style.ROLE["acked"], workshop.TRIED: style.ROLE["pending"],
-           workshop.NOT_YET: "#EEEEEE"}
+           workshop.NOT_YET: style.EMPTY}
 STUCK = style.ROLE["lost"]
-HATCH_EDGE = "#6b3a58"  # a dark shade of the pending colour: the hatching reads on it
+HATCH_EDGE = style.PENDING_SHADE  # a dark shade of the pending colour: the hatching reads on it
 CODES = {workshop.NOT_YET: 0, workshop.TRIED: 1, workshop.PASSED: 2}
 
 
@@ -89,14 +89,14 @@ def board_figure(progress: workshop.Progress, title: str | None = None):
     ax.tick_params(which="minor", length=0)
     for j in range(1, len(columns)):
         if columns[j][:2] != columns[j - 1][:2]:
-            ax.axvline(j - 0.5, color="#555555", linewidth=1)
+            ax.axvline(j - 0.5, color=style.DIVIDER, linewidth=1)
     ax.set_xlabel("lesson (one column per exercise)", fontsize=style.SIZE["label"])
     result, details = board_headline(progress)
     style.headline(fig, title or result, details)
     legend = [Patch(facecolor=COLOURS[workshop.PASSED], label="passed"),
               Patch(facecolor=COLOURS[workshop.TRIED], hatch="///", edgecolor=HATCH_EDGE,
                     label="tried, not passed"),
-              Patch(facecolor=COLOURS[workshop.NOT_YET], edgecolor="#999999", label="not yet"),
+              Patch(facecolor=COLOURS[workshop.NOT_YET], edgecolor=style.EMPTY_EDGE, label="not yet"),
               Patch(facecolor="white", edgecolor=STUCK, linewidth=2, label="! stuck")]
     fig.legend(handles=legend, loc="lower center", ncol=4, frameon=False, fontsize=style.SIZE["legend"])
     fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, style.headline_space(fig)))
@@ -146,7 +146,7 @@ class BoardPanel(widgets.Panel):
         self.widget = W.VBox([widgets.button_row(start, stop), self.status, self.image,
                               self.stuck_html])
         self.poll()
-        self.refresh()
+        self.redraw()
 
     def workers(self) -> list[workers.Worker]:
         return [self.poller]

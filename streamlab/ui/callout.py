@@ -17,12 +17,14 @@ from __future__ import annotations
 import html
 import textwrap
 
-# One look per kind of note: a bar in the panels' status colours (streamlab.style.STATUS_COLOURS,
+from ..palette import BACKGROUNDS, STATUS_COLOURS
+
+# One look per kind of note: a bar in the panels' status colours (streamlab.palette.STATUS_COLOURS,
 # never a red/green pair) on a pale background; the title's words carry the meaning anyway.
 KINDS = {
-    "note": ("#005a8c", "#eef5fb"),
-    "server": ("#005a8c", "#eef5fb"),
-    "caution": ("#b34700", "#fdf1e9"),
+    "note": (STATUS_COLOURS["ok"], BACKGROUNDS["ok"]),
+    "server": (STATUS_COLOURS["ok"], BACKGROUNDS["ok"]),
+    "caution": (STATUS_COLOURS["error"], BACKGROUNDS["error"]),
 }
 
 

@@ -10,7 +10,7 @@ the front end route that cell's messages through the widget (``with out:``
 sets the widget's ``msg_id``), and a notebook executor (nbclient, used by
 ``tools/run_notebook.py`` and the book build) then sometimes waited for the
 cell's full timeout before starting the next cell (seen: 116-120 s). Under
-``STREAMLAB_STATIC=1`` (the book) the panel shows as a static picture.
+``STREAMLAB_STATIC=1`` (the book) the panel shows as a static picture (``Panel``).
 """
 
 from __future__ import annotations
@@ -18,16 +18,24 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import display
 
-from .figures import cluster as clusterplots
+from .. import workers
 from ..partitions import PartitionedPipeline, partition_keys
-from .panel import StaticPicture, static_mode
+from .figures import cluster as clusterplots
+from .panel import Panel
 
 
-class PartitionPanel:
-    """Sliders for partitions, sensors, rate and seconds, a Run button, and the dashboard below."""
+class PartitionPanel(Panel):
+    """Sliders for partitions, sensors, rate and seconds, a Run button, and the dashboard below.
+
+    A ``Panel``: its status line says what the last run did (``refresh()``), and
+    ``start()`` is one run with the sliders' settings.
+    """
 
     def __init__(self, r, base: str = "lesson09:try"):
         self.r, self.base = r, base
+        self.last: PartitionedPipeline | None = None
+        self._running: PartitionedPipeline | None = None
+        super().__init__(f"panel:partitions:{base}")
         self.partitions = w.IntSlider(6, min=1, max=12, description="partitions")
         self.sensors = w.IntSlider(12, min=1, max=48, description="sensors")
         self.rate = w.IntSlider(300, min=50, max=2000, step=50, description="readings/s",
@@ -35,8 +43,18 @@ class PartitionPanel:
         self.seconds = w.FloatSlider(3, min=1, max=10, step=0.5, description="seconds")
         self.button = w.Button(description="Run", button_style="primary")
         self.out = w.Output()
-        self.button.on_click(lambda _: self._clicked())
-        self.last: PartitionedPipeline | None = None
+        self.button.on_click(self._report(self._clicked))
+        # The same order as every panel: the rate first, the other settings, the button, the
+        # status line, results.
+        self.widget = w.VBox([self.rate, w.HBox([self.partitions, self.sensors, self.seconds]),
+                              self.button, self.status, self.out])
+        self.redraw()
+
+    def workers(self) -> list[workers.Worker]:
+        pipe = self._running
+        if pipe is None:
+            return []
+        return [pipe.producer, pipe.sampling, *pipe.pool.consumers.values()]
 
     def _run_once(self, partitions, sensors, rate, seconds):
         """Set the sliders, run the pipeline (``PartitionedPipeline.run_for``); (summary, figure)."""
@@ -49,6 +67,8 @@ class PartitionPanel:
             self.r.delete(*partition_keys(self.base, 12))
             pipe = PartitionedPipeline(self.r, self.base, self.partitions.value, self.sensors.value,
                                        self.rate.value)
+            self._running = pipe
+            self.start_refresher()  # the status line counts while it runs
             pipe.run_for(self.seconds.value)
             self.last = pipe
             fig = clusterplots.partition_dashboard(pipe.sampler.frame(),
@@ -56,7 +76,10 @@ class PartitionPanel:
                                                    f"{self.sensors.value} sensors")
             return pipe.summary(), fig
         finally:
+            self._running = None
             self.button.disabled = False
+            self.stop_refresher()
+            self.redraw()
 
     def run(self, partitions: int | None = None, sensors: int | None = None, rate: float | None = None,
             seconds: float | None = None):
@@ -66,6 +89,11 @@ class PartitionPanel:
         display(fig)
         return summary
 
+    def start(self) -> "PartitionPanel":
+        """One run with the sliders' settings (what Run does), its results in the panel."""
+        self._clicked()
+        return self
+
     def _clicked(self) -> None:
         # A press of Run: the panel's own Output widget shows the result (a live front end).
         summary, fig = self._run_once(None, None, None, None)
@@ -74,14 +102,18 @@ class PartitionPanel:
             display(summary)
             display(fig)
 
-    def _box(self) -> w.VBox:
-        # The same order as every panel: the rate first, the other settings, the button, results.
-        return w.VBox([self.rate, w.HBox([self.partitions, self.sensors, self.seconds]),
-                       self.button, self.out])
+    def refresh(self) -> None:
+        """The status line: the run in progress, or what the last run processed."""
+        self.set_status(self.status_text(), "ok" if self._running is not None else "info")
 
-    def _ipython_display_(self):
-        if static_mode():  # the book: no kernel behind the page, so no live controls
-            StaticPicture(self._box(), lambda: "Try-it panel (partitions, sensors, rate, seconds)"
-                          )._ipython_display_()
-            return
-        display(self._box())
+    def status_text(self) -> str:
+        pipe = self._running or self.last
+        if pipe is None:
+            return "ready: press Run (or call panel.run(partitions=..., sensors=...))"
+        processed = sum(list(pipe.pool.processed.values()))
+        what = (f"{pipe.partitions} partitions, {len(pipe.sensors)} sensors: "
+                f"{pipe.producer.sent:,} sent, {processed:,} processed")
+        return f"running: {what}" if pipe is self._running else f"last run: {what}"
+
+    def summary(self) -> str:
+        return "Try-it panel (partitions, sensors, rate, seconds)"

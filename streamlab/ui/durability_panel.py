@@ -12,7 +12,8 @@ import html
 import ipywidgets as W
 
 from .. import durability
-from .panel import Panel, button_row, html_table
+from . import style
+from .panel import Panel, button_row
 
 
 class DurabilityPanel(Panel):
@@ -64,7 +65,7 @@ class DurabilityPanel(Panel):
             label = durability.SETTINGS[setting]["label"]
             row = {"run": "recorded", "setting": label, **rec.loc[label].to_dict()}
         self.rows.append(row)
-        self.refresh()
+        self.redraw()
         return row
 
     def start(self) -> "DurabilityPanel":
@@ -74,7 +75,7 @@ class DurabilityPanel(Panel):
     def refresh(self) -> None:
         cols = ["run", "setting", "acknowledged", "present after restart", "lost",
                 "acked work handed out again", "XADD/s"]
-        self.table.value = html_table(self.rows, cols) if self.rows else ""
+        self.table.value = style.table_html(self.rows, cols) if self.rows else ""
 
     def summary(self) -> str:
         lines = [f"DurabilityPanel ({'live' if self.live else 'recorded run'})"]

@@ -1,13 +1,15 @@
 """ipywidgets panels that drive the course's workers: thin wiring, the logic lives in the workers.
 
 Every panel shares the same skeleton (``Panel``): a name, a status line, a row
-of buttons, a refresher thread that redraws the panel about 4 times a second
-while its workers run, and a registry, so that re-running a cell stops the
-previous panel of the same name (its workers and its refresher) before the new
-one starts. A panel has the same Python API as a worker (``start()``,
-``stop()``, ``run_for(seconds)``), so a notebook can drive it without a click;
-after ``stop()`` it shows its final numbers, and it also displays as plain
-text/HTML where widgets do not render (nbclient, nbconvert).
+of buttons, one ``Refresher`` thread that redraws the panel about 4 times a
+second while its workers run (and stops itself when they end), one guard
+(``Panel.redraw``) through which every redraw goes, so a failing redraw is shown
+in the status line and the next one tries again, and a registry, so that
+re-running a cell stops the previous panel of the same name (its workers and
+its refresher) before the new one starts. A panel has the same Python API as a
+worker (``start()``, ``stop()``, ``run_for(seconds)``), so a notebook can drive
+it without a click; after ``stop()`` it shows its final numbers, and it also
+displays as plain text/HTML where widgets do not render (nbclient, nbconvert).
 
 Static mode (``STREAMLAB_STATIC=1``, set by the book build): a panel displays
 as a picture of its widgets instead of the live widget: its HTML and images,
@@ -33,13 +35,13 @@ import redis
 from . import style
 from .. import workers
 from ..explain import explain
+from ..registry import Registry
+from ..waiting import wait_until
 
 REFRESH_INTERVAL = 0.25  # seconds: about 4 redraws a second
 
-_panels: dict[str, "Panel"] = {}
-_panels_lock = threading.Lock()
-
-_STATUS_COLOURS = style.STATUS_COLOURS
+#: One panel per name: a re-run cell's new panel shuts the old one down (workers, refresher).
+_panels: Registry["Panel"] = Registry(lambda old: old.shutdown("replaced by a newer panel of the same name"))
 
 STATIC_ENV = "STREAMLAB_STATIC"
 STATIC_NOTE = ("A picture of this panel at the end of the lesson; "
@@ -115,7 +117,7 @@ class StaticPicture:
         body = static_html(self.widget)
         note = f"<div style='color:{style.MUTED};font-size:85%;margin-top:4px'>{STATIC_NOTE}</div>"
         return {"text/plain": self.text(),
-                "text/html": ("<div class='streamlab-static' style='border:1px solid #d0d7de;"
+                "text/html": (f"<div class='streamlab-static' style='border:1px solid {style.RULE};"
                               f"border-radius:6px;padding:6px 10px'>{body}{note}</div>")}
 
     def _ipython_display_(self) -> None:
@@ -137,17 +139,6 @@ class StaticPicture:
         return self.text()
 
 
-def describe_error(exc: BaseException) -> str:
-    """A short "what happened / what to do" text for ``exc``, for a status line.
-
-    Our own checks (``ValueError``) already say both; anything from Redis or
-    redis-py goes through ``streamlab.explain``.
-    """
-    if isinstance(exc, ValueError):
-        return str(exc)
-    return explain(exc)
-
-
 def status_line() -> W.HTML:
     """An empty one-line HTML widget for a panel's status."""
     return W.HTML(layout=W.Layout(min_height="1.6em"))
@@ -158,32 +149,28 @@ def button_row(*buttons: W.Widget) -> W.HBox:
     return W.HBox(list(buttons), layout=W.Layout(align_items="center", flex_flow="row wrap"))
 
 
-def html_table(rows: list[dict], columns: list[str] | None = None, styles: dict | None = None,
-               nowrap: tuple = ()) -> str:
-    """A small borderless HTML table of ``rows`` (dicts), escaped; columns default to every key
-    seen, in order; ``styles`` maps a row's index to extra CSS (see ``style.table_html``)."""
-    return style.table_html(rows, columns, styles, nowrap)
+class Refresher(workers.Worker):
+    """Redraws a panel every ``interval`` seconds while the panel is busy, then stops itself.
 
+    The one refresher every panel composes (``Panel.start_refresher``). Each tick
+    goes through ``Panel.redraw``, so a redraw that fails is shown in the status
+    line and the next tick tries again; the time a redraw takes counts towards
+    the interval, so a slow figure lowers the rate instead of piling up.
+    """
 
-def counters_html(pairs) -> str:
-    """A panel's counters line: ``name value · name value`` (the same in every panel)."""
-    return style.counters_html(pairs)
-
-
-class _Refresher(workers.Worker):
-    """Redraws a panel every ``REFRESH_INTERVAL`` seconds while the panel is busy, then stops itself."""
-
-    def __init__(self, panel: "Panel"):
+    def __init__(self, panel: "Panel", interval: float = REFRESH_INTERVAL):
         super().__init__(f"{panel.name}:refresh")
         self.panel = panel
+        self.interval = interval
 
     def step(self) -> None:
+        began = time.monotonic()
         busy = self.panel.busy()  # asked before drawing, so the last drawing shows the end
-        self.panel.refresh()
+        self.panel.redraw()
         if not busy:
             self.stop()  # the workers ended (stopped or failed): nothing more to show
             return
-        self.sleep(REFRESH_INTERVAL)
+        self.sleep(max(0.0, self.interval - (time.monotonic() - began)))
 
 
 class Panel:
@@ -192,22 +179,23 @@ class Panel:
     A subclass builds its widgets, puts them in ``self.widget`` (including
     ``self.status``), lists its workers in ``workers()``, and implements
     ``refresh()`` (read the workers and the server, update the widgets) and
-    ``summary()`` (the same numbers as plain text).
+    ``summary()`` (the same numbers as plain text). It never calls ``refresh()``
+    itself but ``redraw()``, the one guard: an exception from ``refresh()`` is
+    shown in the status line instead of stopping the refresher or a button.
+    ``refresh_interval`` is the seconds between two redraws while busy.
     """
+
+    refresh_interval: float = REFRESH_INTERVAL
 
     def __init__(self, name: str):
         self.name = name
         self.status = status_line()
         self.widget: W.Widget = W.VBox([self.status])
-        self._refresher: _Refresher | None = None
+        self._refresher: Refresher | None = None
         self._closed = False
         self.closed_reason = ""
         self._picture: StaticPicture | None = None
-        with _panels_lock:
-            previous = _panels.get(name)
-            _panels[name] = self
-        if previous is not None:
-            previous.shutdown("replaced by a newer panel of the same name")
+        _panels.claim(name, self)
 
     def __init_subclass__(cls, **kwargs):
         # Every panel's stop() and burst(), the base's or its own, end by redrawing the static
@@ -223,7 +211,7 @@ class Panel:
         return []
 
     def refresh(self) -> None:
-        """Update the widgets from the workers and the server (called on the refresher thread)."""
+        """Update the widgets from the workers and the server (called through ``redraw()``)."""
 
     def summary(self) -> str:
         return f"{type(self).__name__} {self.name!r}"
@@ -231,14 +219,32 @@ class Panel:
     def summary_html(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>"
 
+    # --- the one guard ---------------------------------------------------------------
+    def redraw(self) -> bool:
+        """``refresh()``; if it raises, the error goes to the status line (see ``show_error``)
+        and nothing is raised, so the refresher's next tick simply tries again. True if it drew."""
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 - shown to the learner, not lost
+            self.show_error(exc)
+            return False
+        return True
+
+    def show_error(self, exc: BaseException) -> None:
+        """``exc`` in the status line, in words (``streamlab.explain``): a server that is away
+        is a warning (the workers reconnect by themselves), anything else an error."""
+        away = isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+        self.set_status(explain(exc), "warn" if away else "error")
+
     # --- lifecycle ---------------------------------------------------------------
     def busy(self) -> bool:
         """True while any of the panel's workers runs."""
         return any(w.running for w in self.workers())
 
     def start_refresher(self) -> None:
+        """Start redrawing every ``refresh_interval`` s (unless a refresher already runs)."""
         if self._refresher is None or not self._refresher.running or self._refresher.stopping:
-            self._refresher = _Refresher(self)
+            self._refresher = Refresher(self, self.refresh_interval)
             self._refresher.start()
 
     def stop_refresher(self) -> None:
@@ -251,17 +257,15 @@ class Panel:
         for w in self.workers():
             w.stop()
         self.stop_refresher()
-        self.refresh()
+        self.redraw()
         self.update_picture()
         return self
 
     def run_for(self, seconds: float) -> "Panel":
-        """``start()``, wait ``seconds`` (less if the workers end sooner), ``stop()``."""
+        """``start()``, wait until ``seconds`` pass or the workers end by themselves, ``stop()``."""
         self.start()
-        deadline = time.monotonic() + seconds
         try:
-            while self.busy() and time.monotonic() < deadline:
-                time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+            wait_until(lambda: not self.busy(), seconds, interval=0.05)
         finally:
             self.stop()
         return self
@@ -279,9 +283,7 @@ class Panel:
     def close(self) -> None:
         """Stop everything and close the widgets; the panel's name is free again."""
         self.shutdown()
-        with _panels_lock:
-            if _panels.get(self.name) is self:
-                del _panels[self.name]
+        _panels.release(self.name, self)
         _close_tree(self.widget)
 
     # --- display -----------------------------------------------------------------
@@ -294,7 +296,7 @@ class Panel:
             try:
                 action()
             except Exception as exc:  # noqa: BLE001 - shown to the learner, not lost
-                self.set_status(describe_error(exc), "error")
+                self.show_error(exc)
         return handler
 
     def _repr_mimebundle_(self, **kwargs):

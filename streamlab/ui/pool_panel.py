@@ -12,8 +12,8 @@ What runs, each on its own thread (all ``streamlab`` workers, so
 - a ``Producer`` (``XADD`` at ``rate`` msgs/s), unless ``rate=None``;
 - a ``ConsumerPool`` (``XREADGROUP`` / process / ``XACK`` per consumer);
 - a ``Sampler`` (``XLEN``, ``XINFO GROUPS``, ``XPENDING`` in one pipeline every 0.1 s);
-- a refresher that redraws the figure into an image widget ``hz`` times a
-  second. The kernel stays free: all drawing happens on that thread, and
+- the panel's refresher (``panel.Refresher``), which redraws the figure into an
+  image widget ``hz`` times a second. The kernel stays free: all drawing happens on that thread, and
   ipywidgets 8 sends widget updates from any thread.
 
 Memory is bounded however long it runs: the sampler keeps a window of samples,
@@ -33,28 +33,13 @@ from .. import consumers as C
 from .figures import pool as plots
 from . import style
 from .. import workers
+from ..explain import explain
 from ..observe import Sampler
 from ..producer import Producer
-from .panel import Panel, button_row, counters_html, describe_error
+from ..waiting import wait_until
+from .panel import Panel, button_row
 
 DEFAULT_HZ = 6
-
-
-class _LiveRefresher(workers.Worker):
-    """Redraws the panel ``hz`` times a second (less if a redraw takes longer) while it is busy."""
-
-    def __init__(self, panel: "ConsumerPoolPanel", hz: float):
-        super().__init__(f"{panel.name}:refresh")
-        self.panel = panel
-        self.period = 1 / hz
-
-    def step(self) -> None:
-        began = time.monotonic()
-        self.panel.refresh()
-        if not self.panel.busy():
-            self._stop_event.set()
-            return
-        self.sleep(max(0.0, self.period - (time.monotonic() - began)))
 
 
 class ConsumerPoolPanel(Panel):
@@ -78,6 +63,7 @@ class ConsumerPoolPanel(Panel):
         self.hz = float(hz)
         if self.hz <= 0:
             raise ValueError(f"hz must be a positive number of redraws per second, got {hz!r}.")
+        self.refresh_interval = 1 / self.hz
         name = name or f"pool-panel:{stream}:{group}"
         self.pool = C.ConsumerPool(r, stream, group, consumers=consumers, processing=processing,
                                    seconds=ms / 1000, start_id=start_id, count=count,
@@ -91,7 +77,7 @@ class ConsumerPoolPanel(Panel):
         self.refreshes = 0
         super().__init__(name)
         self._build_widgets(rate, processing, ms)
-        self.refresh()
+        self.redraw()
 
     # --- widgets -------------------------------------------------------------------
     def _build_widgets(self, rate, processing, ms) -> None:
@@ -182,6 +168,8 @@ class ConsumerPoolPanel(Panel):
         """Create the group if needed (``XGROUP CREATE ... MKSTREAM``), start consumers, sampler, producer."""
         if self._closed:
             raise RuntimeError("This panel was closed or replaced; make a new one.")
+        if not self.busy():
+            self._refresh_times.clear()  # refresh_rate measures this run's redraws
         self.pool.start()
         self.sampler.start()
         if self.producer is not None:
@@ -200,14 +188,15 @@ class ConsumerPoolPanel(Panel):
         except redis.RedisError:
             pass  # the server is gone: the plots keep the last state they saw
         self.stop_refresher()
-        self.refresh()
+        self.redraw()
         return self
 
     def run_for(self, seconds: float, drain: bool = True, drain_timeout: float = 10) -> "ConsumerPoolPanel":
-        """Run for ``seconds``; with ``drain``, then stop the producer and let the consumers
-        finish the backlog (lag and pending back to 0, at most ``drain_timeout`` s) before stopping."""
+        """``start()``, wait until ``seconds`` pass or the workers end by themselves, ``stop()``;
+        with ``drain``, the producer stops first and the consumers finish the backlog (lag and
+        pending back to 0, at most ``drain_timeout`` s) before they stop."""
         self.start()
-        time.sleep(seconds)
+        wait_until(lambda: not self.busy(), seconds, interval=0.05)
         if drain:
             if self.producer is not None:
                 self.producer.stop()
@@ -227,14 +216,9 @@ class ConsumerPoolPanel(Panel):
         return (len(times) - 1) / (times[-1] - times[0])
 
     # --- live refresh -------------------------------------------------------------------
-    def start_refresher(self) -> None:
-        if self._refresher is None or not self._refresher.running or self._refresher.stopping:
-            self._refresh_times.clear()
-            self._refresher = _LiveRefresher(self, self.hz)
-            self._refresher.start()
-
     def refresh(self) -> None:
-        """Redraw the figure from the sampler's frames and update the counters (any thread)."""
+        """Redraw the figure from the sampler's frames and update the counters (any thread;
+        through ``redraw()``, which shows an error here in the status line)."""
         began = time.monotonic()
         stream, consumers = self.sampler.stream_frame(), self.sampler.consumer_frame()
         ordering = self.pool.ordering_frame(last=plots.ORDERING_WINDOW)
@@ -252,7 +236,7 @@ class ConsumerPoolPanel(Panel):
         troubled = [w for w in self.workers() if w.status in ("failed", "reconnecting", "crashed")]
         if troubled:
             w = troubled[0]
-            what = describe_error(w.error) if w.error is not None else w.status
+            what = explain(w.error) if w.error is not None else w.status
             return f"{w.name}: {w.status}: {what}"
         return "running" if self.busy() else "stopped"
 
@@ -281,7 +265,7 @@ class ConsumerPoolPanel(Panel):
         return out
 
     def _counters_html(self) -> str:
-        return counters_html(self._counters())
+        return style.counters_html(self._counters())
 
     def summary(self) -> str:
         return (f"consumer pool {self.pool.group!r} on {self.pool.stream!r}: {self.status_text()}\n  "

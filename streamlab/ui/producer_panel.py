@@ -10,9 +10,11 @@ from datetime import datetime
 import ipywidgets as W
 import redis
 
+from . import style
 from .. import workers
+from ..explain import explain
 from ..producer import MAX_RATE, MIN_RATE, Producer
-from .panel import Panel, button_row, counters_html, describe_error, html_table
+from .panel import Panel, button_row
 
 TAIL_ROWS = 5
 
@@ -73,7 +75,7 @@ class ProducerPanel(Panel):
             self.status,
             self.tail_view,
         ])
-        self.refresh()
+        self.redraw()
 
     # --- Python API ------------------------------------------------------------
     def workers(self) -> list[workers.Worker]:
@@ -91,7 +93,7 @@ class ProducerPanel(Panel):
         self._burst_error = None
         self.producer.start()
         self.start_refresher()
-        self.refresh()
+        self.redraw()
         return self
 
     def stop(self) -> "ProducerPanel":
@@ -111,7 +113,7 @@ class ProducerPanel(Panel):
         self.producer.burst(n)
         if self.burst_size.min <= n <= self.burst_size.max:
             self.burst_size.value = n
-        self.refresh()
+        self.redraw()
         return self
 
     @property
@@ -133,7 +135,7 @@ class ProducerPanel(Panel):
         self.producer.retarget(self.stream_box.value.strip(), self.sensors_box.value)
         if was_running:
             self.start()
-        self.refresh()
+        self.redraw()
 
     def _burst_in_background(self) -> None:
         # A click must not block the kernel: the burst runs on its own short-lived thread.
@@ -149,7 +151,7 @@ class ProducerPanel(Panel):
             except Exception as exc:  # noqa: BLE001 - shown in the status line
                 # Kept until the next burst or start, so the refresher's redraw does not hide it.
                 self._burst_error = exc
-                self.set_status(describe_error(exc), "error")
+                self.show_error(exc)
 
         self._burst_thread = threading.Thread(target=run, name=f"streamlab-{self.name}:burst",
                                               daemon=True)
@@ -160,11 +162,11 @@ class ProducerPanel(Panel):
     def status_text(self) -> str:
         p = self.producer
         if self._burst_error is not None:
-            return "burst failed: " + describe_error(self._burst_error)
+            return "burst failed: " + explain(self._burst_error)
         if p.status == "reconnecting":
             return f"reconnecting: the server is not answering ({p.error}); retrying with backoff"
         if p.status == "failed" and p.error is not None:
-            return "failed: " + describe_error(p.error)
+            return "failed: " + explain(p.error)
         if p.status == "idle":
             return "ready: press Start or Burst (or call panel.start(), panel.burst(n))"
         return p.status
@@ -180,11 +182,11 @@ class ProducerPanel(Panel):
         except (redis.ConnectionError, redis.TimeoutError):
             pass  # keep the last numbers; the status line says the producer is reconnecting
         self.counters.value = self._counters_html()
-        self.tail_view.value = html_table(tail_rows(self.tail))
+        self.tail_view.value = style.table_html(tail_rows(self.tail))
         if self._closed:
             return
         if problem is not None and self.producer.status != "failed":
-            self.set_status(describe_error(problem), "error")
+            self.show_error(problem)
         else:
             level = {"running": "ok", "reconnecting": "warn", "failed": "error"}.get(
                 self.producer.status, "info")
@@ -202,7 +204,7 @@ class ProducerPanel(Panel):
         ]
 
     def _counters_html(self) -> str:
-        return counters_html(self._counters())
+        return style.counters_html(self._counters())
 
     def summary(self) -> str:
         p = self.producer
@@ -216,7 +218,7 @@ class ProducerPanel(Panel):
         head = (f"<b>producer</b> {html.escape(p.name)} &rarr; <code>{html.escape(p.stream)}</code> "
                 f"at {p.rate:,.0f} msgs/s: {html.escape(self.status_text())}")
         return (f"<div>{head}<br>{self._counters_html()}"
-                f"{html_table(tail_rows(self.tail))}</div>")
+                f"{style.table_html(tail_rows(self.tail))}</div>")
 
 
 def tail_rows(tail) -> list[dict]:

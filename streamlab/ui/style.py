@@ -35,6 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
+from ..palette import MUTED, STATUS_COLOURS
 from ..text import plural  # noqa: F401 - re-exported: panels and figures say style.plural
 
 # --- the palette -------------------------------------------------------------------
@@ -91,10 +92,15 @@ CONSUMER_COLOURS = [OKABE_ITO[c] for c in ("blue", "orange", "bluish green", "re
                                            "sky blue")]
 _DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
 
-#: Status colours for panels' HTML status lines and verdicts (text on white: darker
-#: shades of the same roles, readable at small sizes; never a red/green pair).
-STATUS_COLOURS = {"info": "#4d4d4d", "ok": "#005a8c", "warn": "#8a5a00", "error": "#b34700"}
-MUTED = "#57606a"  # secondary text: units, "how it is counted", notes
+# STATUS_COLOURS (panels' status lines and verdicts) and MUTED (secondary text) are imported
+# from streamlab.palette: the engine renders some HTML of its own with them.
+RULE = "#d0d7de"  # thin rules: under a table's header, around a panel's static picture
+#: The instructor's progress board (``ui.board_panel``): a cell with nothing yet, its outline,
+#: the lines between lessons, and a dark shade of the pending colour that hatching reads on.
+EMPTY = "#EEEEEE"
+EMPTY_EDGE = "#999999"
+DIVIDER = "#555555"
+PENDING_SHADE = "#6b3a58"
 
 
 def role(name: str) -> str:
@@ -230,7 +236,7 @@ def _line_height(fig: Figure, points: float) -> float:
 #: Tables in panels: no borders, monospace numbers, a thin rule under the header only.
 TABLE_CSS = "font-family:monospace;font-size:95%;border-collapse:collapse;border:none"
 CELL_CSS = "padding:1px 10px 1px 0;border:none;text-align:left"
-HEAD_CSS = CELL_CSS + ";border-bottom:1px solid #d0d7de;font-weight:bold"
+HEAD_CSS = CELL_CSS + f";border-bottom:1px solid {RULE};font-weight:bold"
 
 
 def status_html(text: str, level: str = "info") -> str:

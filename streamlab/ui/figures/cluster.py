@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import style
 from ... import ids
-from ..style import ROLE, SIZE
+from ..style import SIZE
 
 #: One colour per shard (the consumers' sequence: shard 0 blue, 1 orange, 2 bluish green, ...).
 SHARD_COLOURS = tuple(style.CONSUMER_COLOURS)

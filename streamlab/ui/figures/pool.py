@@ -35,7 +35,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import style
-from ..style import SIZE, PictureFigure, consumer_colour, consumer_style, to_png
+from ..style import SIZE, consumer_colour, consumer_style, to_png
 
 GROUP_COLOUR = style.ROLE["group"]
 PENDING_COLOUR = style.ROLE["pending"]

@@ -6,7 +6,8 @@ to run for days on a real deployment, not only for an hour in a workshop.
 
 ``produce SENSOR``
     ``XADD`` a reading (``sensor_id``, ``temp``, ``humidity``, ``seq``, ``sent_at``)
-    at ``--rate`` per second, ``--count`` times or until Ctrl-C. A lost
+    at ``--rate`` per second (on ``Producer``'s clock, ``producer.Schedule``),
+    ``--count`` times or until Ctrl-C. A lost
     connection or a full server (``OOM``) pauses it: it retries the same
     reading with backoff, and after a lost reply it first looks whether the
     reading already landed (``XREVRANGE``), so a retry does not add it twice.
@@ -15,6 +16,7 @@ to run for days on a real deployment, not only for an hour in a workshop.
     joins ``GROUP`` (``XGROUP CREATE ... MKSTREAM``, once: unlike the article's
     program it never rewinds an existing group with ``SETID``), takes back its
     own pending entries first (``XREADGROUP ... 0``), then new ones (``>``),
+    as ``ConsumerPool``'s consumers do (``pending_first.PendingFirst``),
     processes each and ``XACK``s it. Around that loop:
 
     - *Deleted while pending*: an entry removed (``XDEL``/trim) after it was
@@ -69,13 +71,19 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import redis
 
-from .producer import sensor_reading
+from .groups import ensure_group
 from .pel import autoclaim_pages, dead_letter, delivery_counts
+from .pending_first import PendingFirst
+from .producer import MAX_RATE, Schedule, sensor_reading
+from .waiting import wait_until
 from .workers import BACKOFF_MAX, BACKOFF_START
+
+if TYPE_CHECKING:
+    from .backend import Client
 
 DEFAULT_STREAM = "lesson07:sensors"
 DEFAULT_ALERTS = "lesson07:alerts"
@@ -90,8 +98,6 @@ BLOCK_SLICE_MS = 500
 NAME_GUARD_MS = 5_000
 #: Longest field value printed whole; longer ones are cut with their length shown.
 SHOWN_CHARS = 60
-#: Highest produce rate, as for ``Producer`` (one XADD per reading, one round trip each).
-MAX_RATE = 10_000
 #: How far back a producer looks for a reading whose XADD reply was lost.
 LANDED_LOOKBACK = 1000
 
@@ -133,13 +139,7 @@ class SignalStop:
         return self._flag
 
     def wait(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._flag:
-            left = self.POLL if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                break
-            time.sleep(min(left, self.POLL))
-        return self._flag
+        return bool(wait_until(self.is_set, math.inf if timeout is None else timeout, self.POLL))
 
 
 def stop_on_signals() -> SignalStop:
@@ -224,8 +224,12 @@ def _number(value, what: str) -> float:
     return number
 
 
+def _is_whole(value, low: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= low
+
+
 def _whole(value, what: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not _is_whole(value, low):
         raise ValueError(f"{what} must be a whole number of {low} or more, got {value!r}.")
     return value
 
@@ -258,6 +262,17 @@ def check_consume_options(group: str, consumer: str, count, block_ms, work_secon
         _number(alert_above, "--alert-above")
 
 
+def check_reap_options(min_idle_ms, max_deliveries, alert_above=None, every=None) -> None:
+    """``ValueError`` for any option ``reap`` cannot run with (``every``: seconds between passes)."""
+    if not (_is_whole(min_idle_ms, 0) and _is_whole(max_deliveries, 1)):
+        raise ValueError("--min-idle must be 0 or more milliseconds and --max-deliveries 1 or "
+                         f"more; got {min_idle_ms} and {max_deliveries}.")
+    if every is not None and not 0 < every < math.inf:
+        raise ValueError(f"--every must be a number of seconds above 0, got {every}.")
+    if alert_above is not None:
+        _number(alert_above, "--alert-above")
+
+
 # --- produce --------------------------------------------------------------------------
 
 
@@ -269,11 +284,10 @@ def produce(r: redis.Redis, sensor: str, stream: str = DEFAULT_STREAM, rate: flo
     same reading (see the module docstring); a stop during the wait ends it.
     """
     check_produce_options(rate, count)
-    rate = float(rate)
     stop = stop if stop is not None else SignalStop()
     backoff = _Backoff(stop, out, sensor)
+    schedule = Schedule(float(rate))
     sent = 0
-    start = time.monotonic()
     while not stop.is_set() and (count is None or sent < count):
         fields = sensor_reading(sensor, sent + 1)
         fields.update(seq=str(sent + 1), sent_at=f"{time.time():.6f}")
@@ -283,9 +297,9 @@ def produce(r: redis.Redis, sensor: str, stream: str = DEFAULT_STREAM, rate: flo
         sent += 1
         out(f"{sensor}: sent {entry_id} temp={fields['temp']} humidity={fields['humidity']}")
         if backoff.ok():
-            start = time.monotonic() - sent / rate  # no flood of the readings missed while away
-        # Keep to the schedule (sent / rate seconds after the start), not sleep-per-entry.
-        stop.wait(max(0.0, start + sent / rate - time.monotonic()))
+            schedule.restart()  # no flood of the readings missed while away: this one is the first
+        schedule.done()
+        stop.wait(max(0.0, schedule.until_next()))
     return sent
 
 
@@ -338,21 +352,6 @@ class ConsumeStats:
 
 class NameInUse(ValueError):
     """The consumer name belongs to a live process (``check_name_free``)."""
-
-
-def ensure_group(r: redis.Redis, stream: str, group: str, start_from: str = "0") -> bool:
-    """``XGROUP CREATE stream group start_from MKSTREAM``; False if the group already existed.
-
-    An existing group keeps its position: re-running a consumer must not rewind
-    the whole group (the bug of calling ``set_id('0')`` on every start).
-    """
-    try:
-        r.xgroup_create(stream, group, id=start_from, mkstream=True)
-        return True
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" in str(exc):
-            return False
-        raise
 
 
 def consumers_info(r: redis.Redis, stream: str, group: str) -> list[dict]:
@@ -441,7 +440,7 @@ class NameLease:
 
     RENEW = 1.0
 
-    def __init__(self, r: redis.Redis, stream: str, group: str, consumer: str,
+    def __init__(self, r: Client, stream: str, group: str, consumer: str,
                  ttl_ms: int = NAME_GUARD_MS, on_lost: Callable[[], None] | None = None):
         self.r, self.consumer, self.group = r, consumer, group
         self.key = lease_key(stream, group, consumer)
@@ -603,14 +602,9 @@ def alert_and_ack(r: redis.Redis, stream: str, group: str, entry_id: str, alert:
     return effects_and_ack(r, stream, group, entry_id, [(alerts_stream, alert)])
 
 
-def _bytes_client(r: redis.Redis) -> redis.Redis:
+def _bytes_client(r: Client) -> Client:
     """A client on ``r``'s server whose replies stay bytes (its own pool), to decode entry by entry."""
-    if hasattr(r, "new_client"):
-        return r.new_client(decode_responses=False)
-    pool = r.connection_pool
-    kwargs = {**pool.connection_kwargs, "decode_responses": False}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class,
-                                                            **kwargs))
+    return r.new_client(decode_responses=False)
 
 
 def _text(value) -> str:
@@ -636,7 +630,7 @@ def shorten(value, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}...({len(text):,} chars)"
 
 
-def consume(r: redis.Redis, group: str, consumer: str, stream: str = DEFAULT_STREAM,
+def consume(r: Client, group: str, consumer: str, stream: str = DEFAULT_STREAM,
             start_from: str = "0", block_ms: int = 2000, count: int = 1,
             alert_above: float | None = None, alerts_stream: str = DEFAULT_ALERTS,
             work_seconds: float = 0.0, max_entries: int | None = None,
@@ -679,7 +673,7 @@ class _ConsumerRun:
         self.max_deliveries, self.dead_stream = int(max_deliveries), dead_stream
         self.retry_after = float(retry_after)
         self.stats = ConsumeStats()
-        self.pel_cursor: str | None = "0"  # scanning our own pending list from here; None: reading '>'
+        self.read_from = PendingFirst()
         self.retry_at: float | None = None
         self.last_activity = time.monotonic()
         self.reported_deleted: set[str] = set()
@@ -725,7 +719,7 @@ class _ConsumerRun:
                     break
                 if backoff.ok():
                     self.stats.reconnects += 1
-                    self.pel_cursor = "0"  # an XACK may have been lost with the connection
+                    self.read_from.rewind()  # an XACK may have been lost with the connection
                     self.last_activity = time.monotonic()  # an outage is not idleness
             except CONNECTION_ERRORS as exc:
                 if backoff.failed(connection_trouble(exc)):
@@ -737,17 +731,18 @@ class _ConsumerRun:
                 created = ensure_group(self.r, self.stream, self.group, self.start_from)
                 self.out(f"{self.consumer}: group {self.group} was gone from {self.stream}; "
                          f"{'created it again from ' + self.start_from if created else 'it is back'}")
-                self.pel_cursor = "0"
+                self.read_from.rewind()
 
     def _step(self) -> bool:
         """One read and its batch; False when the run should end (idle or enough processed)."""
         now = time.monotonic()
-        if self.pel_cursor is None and self.retry_at is not None and now >= self.retry_at:
-            self.pel_cursor, self.retry_at = "0", None
-        own = self.pel_cursor is not None
+        if not self.read_from.replaying and self.retry_at is not None and now >= self.retry_at:
+            self.read_from.rewind()  # time to retry the entries that failed
+            self.retry_at = None
+        own = self.read_from.replaying
         if own:
             # XREADGROUP ... <id>: our own pending entries after <id>; each read is a delivery.
-            reply = self.raw.xreadgroup(self.group, self.consumer, {self.stream: self.pel_cursor},
+            reply = self.raw.xreadgroup(self.group, self.consumer, {self.stream: self.read_from.position},
                                         count=self.count)
         else:
             wait = BLOCK_SLICE_MS if self.block_ms == 0 else min(self.block_ms, BLOCK_SLICE_MS)
@@ -756,11 +751,9 @@ class _ConsumerRun:
             reply = self.raw.xreadgroup(self.group, self.consumer, {self.stream: ">"},
                                         count=self.count, block=wait)
         entries = [(_text(i), f) for _, batch in reply or [] for i, f in batch]
+        self.read_from.advance(entries[-1][0] if entries else None)
         if own and not entries:
-            self.pel_cursor = None
             return True
-        if own:
-            self.pel_cursor = entries[-1][0]
         if not entries:
             idle = time.monotonic() - self.last_activity
             return not (self.idle_exit is not None and self.retry_at is None
@@ -918,7 +911,7 @@ class ReapStats:
     retired: list[str] = field(default_factory=list)
 
 
-def reap(r: redis.Redis, group: str, stream: str = DEFAULT_STREAM, min_idle_ms: int = 60_000,
+def reap(r: Client, group: str, stream: str = DEFAULT_STREAM, min_idle_ms: int = 60_000,
          consumer: str = "reaper", max_deliveries: int = MAX_DELIVERIES,
          dead_letter_stream: str | None = None, alert_above: float | None = None,
          alerts_stream: str = DEFAULT_ALERTS, dry_run: bool = False,
@@ -945,10 +938,9 @@ def reap(r: redis.Redis, group: str, stream: str = DEFAULT_STREAM, min_idle_ms: 
     one batch loses it to the reaper, and both process it (the alert is still
     written once). ``dry_run`` only reports what a pass would claim and retire.
     """
-    _whole(int(min_idle_ms), "--min-idle (milliseconds)", 0)
-    _whole(max_deliveries, "--max-deliveries", 1)
+    check_reap_options(min_idle_ms, max_deliveries, alert_above)
     if alert_above is not None:
-        alert_above = _number(alert_above, "--alert-above")
+        alert_above = float(alert_above)
     dead_stream = dead_letter_stream or f"{stream}:dead"
     stats = ReapStats()
     members = consumers_info(r, stream, group)
