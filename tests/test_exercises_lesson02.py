@@ -546,3 +546,71 @@ def test_ex4_exact_feedback(ex, r, prefix):
     assert said.startswith(f"{second} returned after 0.") and said.endswith(" s; it should wait about 0.3 s.")
     said = _said(ex[4], _wait_for_next, "correct")
     assert said.startswith("it woke up for the new entry and gave up after 0.") and said.endswith(" s when nothing came.")
+
+
+# --- checkers-02's survivors (second pass, tools/mutate.py checkers-02 --fake-only) ------------
+
+def test_ex1_the_stream_has_exactly_two_entries_at_10_s(ex, r, prefix):
+    key = prefix + "ex1"
+    ex[1].evaluate(_window)
+    pairs = [(i, f) for i, f in r.xrange(key)]
+    assert [i for i, _ in pairs] == (
+        [f"{BASE + k * 1000}-0" for k in range(11)] + [f"{BASE + 10_000}-1"]
+        + [f"{BASE + k * 1000}-0" for k in range(11, 20)])
+    assert [f for _, f in pairs][9:13] == [{"k": "9"}, {"k": "10"}, {"k": "10b"}, {"k": "11"}]
+
+
+@pytest.mark.parametrize("end, says", [
+    (1, "XRANGE was given 1 as a range end. That looks like seconds since 1970 (`timestamp()` counts "
+        "seconds), but IDs count milliseconds: multiply by 1000, `round(moment.timestamp() * 1000)`."),
+    ("1", "XRANGE was given '1' as a range end. That looks like seconds since 1970 (`timestamp()` "
+          "counts seconds), but IDs count milliseconds: multiply by 1000, "
+          "`round(moment.timestamp() * 1000)`."),
+])
+def test_ex1_the_seconds_bound_starts_at_1(ex, end, says):
+    def window(r, stream, start, end_):
+        r.xrange(stream, min=0, max="+", count=1)  # 0 is the start of time, not seconds
+        r.xrange(stream, min="0", max="+", count=1)
+        r.xrange(stream, min=end, max="+", count=1)
+        return _window(r, stream, start, end_)
+
+    assert _said(ex[1], window) == says
+
+
+def test_ex1_zero_as_a_range_end_is_let_through(ex):
+    def window(r, stream, start, end):
+        assert r.xrange(stream, min=0, max="+") == r.xrange(stream)
+        assert r.xrevrange(stream, max="+", min=b"0") == r.xrevrange(stream)
+        return _window(r, stream, start, end)
+
+    assert ex[1].evaluate(window).correct
+
+
+@pytest.mark.parametrize("counts, shown", [((200, None), "200"), ((None, 150), "the whole stream")])
+def test_ex2_the_first_call_that_read_too_much_is_named(ex, prefix, counts, shown):
+    def too_much_twice(r, stream, page_size):
+        r.xrange(stream, count=counts[0])
+        r.xrange(stream, count=counts[1])
+        return r.xrange(stream)
+
+    assert _said(ex[2], too_much_twice) == (
+        f"`read_in_pages(r, '{prefix}ex2', 100)` got every entry, but one XRANGE call read {shown} "
+        "at once; read at most page_size entries per call (count=page_size).")
+
+
+def test_ex4_a_function_that_raises_is_a_short_error(ex, prefix):
+    def raises(r, stream, timeout_ms):
+        raise KeyError("boom")
+
+    outcome = ex[4].evaluate(raises)
+    assert outcome.status == "error", outcome
+    assert outcome.message.startswith("`raises(") and "raised KeyError" in outcome.message, outcome
+
+    def raises_on_the_timeout(r, stream, timeout_ms):
+        if timeout_ms == 300:
+            raise ValueError("no entry")
+        return _wait_for_next(r, stream, timeout_ms)
+
+    outcome = ex[4].evaluate(raises_on_the_timeout)
+    assert outcome.status == "error", outcome
+    assert "raised ValueError" in outcome.message and "300" in outcome.message, outcome

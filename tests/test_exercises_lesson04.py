@@ -644,8 +644,9 @@ def test_ex4_starts_from_a_clean_slate_each_check(ex, r, prefix):
 
 def test_ex4_a_crash_that_is_not_ours_is_an_error(ex):
     def breaks_on_the_crashy_client(r, prefix, entry_id, amount):
-        if entry_id == "9-0" and getattr(r.execute_command, "__name__", "") == "execute_command" \
-                and r.execute_command.__qualname__.startswith("_crash_after"):
+        # The crash test hands the learner's function a copy of the client (`_crash_after`); its
+        # own client is the exercise's. (Not by the copy's function names: mutmut renames them.)
+        if entry_id == "9-0" and r is not ex[4].r:
             raise KeyError("boom")
         return _apply_once_script(r, prefix, entry_id, amount)
 
