@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -614,3 +616,164 @@ def test_ex4_a_function_that_raises_is_a_short_error(ex, prefix):
     outcome = ex[4].evaluate(raises_on_the_timeout)
     assert outcome.status == "error", outcome
     assert "raised ValueError" in outcome.message and "300" in outcome.message, outcome
+
+
+def test_ex1_range_ends_no_one_would_mistake_for_milliseconds(ex, prefix):
+    # A date without a time: neither a number nor text, so the server's client refuses it (the
+    # learner's own error); text with a space is a date written out; text that is not a number
+    # after its "(" goes to the server too.
+    outcome = ex[1].evaluate(lambda r, stream, start, end: r.xrange(stream, min=start.date(), max="+"))
+    assert outcome.status == "error" and outcome.message.startswith("`<lambda>("), outcome
+    outcome = ex[1].evaluate(lambda r, stream, start, end: r.xrange(stream, min="X5", max="+"))
+    assert outcome.status == "error" and outcome.message.startswith("`<lambda>("), outcome
+    assert _said(ex[1], lambda r, stream, start, end: r.xrange(stream, min="14 Nov 2023", max="+")) == (
+        "XRANGE was given '14 Nov 2023' as a range end: that is a date written as text. A range end is "
+        "an ID or a number of milliseconds since 1970, `round(moment.timestamp() * 1000)`.")
+
+
+def test_ex1_the_spy_passes_count_and_default_ends_on(ex):
+    def window(r, stream, start, end):
+        whole = r.xrange(stream)
+        assert r.xrange(stream, count=1) == whole[:1]
+        assert r.xrange(stream, min="-", max="+", count=2) == whole[:2]
+        assert r.xrevrange(stream) == whole[::-1]
+        assert r.xrevrange(stream, count=1) == whole[-1:]
+        assert r.xrevrange(stream, max="+", min="-", count=2) == whole[:-3:-1]
+        return _window(r, stream, start, end)
+
+    assert ex[1].evaluate(window).correct
+
+
+def test_ex1_both_entries_left_out_at_the_start_are_named(ex, r, prefix):
+    key = prefix + "ex1"
+
+    def second_window_after_its_start(r, stream, start, end):
+        if _ms(start) == BASE + 10_000:
+            return r.xrange(stream, min=_ms(start) + 1, max=_ms(end) - 1)
+        return _window(r, stream, start, end)
+
+    said = _said(ex[1], second_window_after_its_start)
+    assert said == (f"`window(r, '{key}', start, end)` from 22:13:30.000 to 22:13:32.500 UTC leaves out "
+                    f"{BASE + 10_000}-0, {BASE + 10_000}-1, added exactly at `start`; the window "
+                    "includes its start.")
+
+
+def test_ex2_the_spy_passes_the_range_end_on(ex, prefix):
+    assert _said(ex[2], lambda r, stream, page_size: r.xrange(stream, min="-", max="0-1")) == (
+        f"`read_in_pages(r, '{prefix}ex2', 100)` returned 0 of the 250 entries (250 missing).")
+
+
+def test_ex2_the_missing_key_and_its_page_size(ex, r, prefix):
+    calls = []
+
+    def recorded(r, stream, page_size):
+        calls.append((stream, page_size))
+        return _read_in_pages(r, stream, page_size)
+
+    assert ex[2].evaluate(recorded).correct
+    assert calls == [(prefix + "ex2", 100), (prefix + "ex2:empty", 10)]
+    assert not r.exists(prefix + "ex2:empty")
+    assert r.xrange(prefix + "ex2", count=2) and [f for _, f in r.xrange(prefix + "ex2", count=2)] == [
+        {"n": "0"}, {"n": "1"}]
+
+    def not_a_list_when_empty(r, stream, page_size):
+        return _read_in_pages(r, stream, page_size) if stream == prefix + "ex2" else "none"
+
+    assert _said(ex[2], not_a_list_when_empty) == (
+        "read_in_pages on a missing key should be a list of (id, fields) entries, not str.")
+
+
+def test_ex3_keyword_arguments_two_reads_and_the_entries_shape(ex, r, prefix):
+    a, b, c = (prefix + f"ex3:{s}" for s in "abc")
+    call = "`read_new(r, positions)`"
+
+    def by_keyword(r, positions):
+        entries, new = [], dict(positions)
+        for stream, got in r.xread(streams=positions, count=10):
+            entries += got
+            new[stream] = got[-1][0]
+        return entries, new
+
+    assert ex[3].evaluate(by_keyword).correct
+    assert [f for _, f in r.xrange(a)] == [{"n": "0"}, {"n": "1"}, {"n": "2"}]
+    assert [f for _, f in r.xrange(c)] == [{"n": "0"}, {"n": "1"}, {"n": "2"}]
+
+    def two_reads(r, positions):
+        entries, new = [], dict(positions)
+        for part in ({a: positions[a], b: positions[b]}, {c: positions[c]}):
+            for stream, got in r.xread(part):
+                entries += got
+                new[stream] = got[-1][0]
+        return entries, new
+
+    assert _said(ex[3], two_reads) == f"{call} made 2 XREAD calls; one XREAD can read all three streams."
+    assert _said(ex[3], lambda r, positions: ("x", dict(positions))) == (
+        "the entries should be a list of (id, fields) entries, not str.")
+
+    def not_a_list_the_second_time(r, positions):
+        entries, new = _read_new(r, positions)
+        return (entries if positions[a] == "0" else "x"), new
+
+    assert _said(ex[3], not_a_list_the_second_time) == (
+        "the entries should be a list of (id, fields) entries, not str.")
+
+
+def test_ex3_a_leftover_entry_in_the_empty_stream_is_cleared(ex, r, prefix):
+    def writes_to_b(r, positions):
+        r.xadd(prefix + "ex3:b", {"n": "stray"})
+        return _read_new(r, positions)
+
+    assert not ex[3].evaluate(writes_to_b).correct
+    assert ex[3].evaluate(_read_new).correct
+    assert not r.exists(prefix + "ex3:b")
+
+
+def test_ex4_the_calls_run_on_named_daemon_threads(ex, r, prefix):
+    seen = []
+
+    def recorded(r, stream, timeout_ms):
+        me = threading.current_thread()
+        producer = [t for t in threading.enumerate() if t.name == "streamlab-exercise-xadd"]
+        seen.append((timeout_ms, me.name, me.daemon, [t.daemon for t in producer]))
+        return _wait_for_next(r, stream, timeout_ms)
+
+    assert ex[4].evaluate(recorded).correct
+    assert seen == [(3000, "streamlab-exercise-call", True, [True]),
+                    (300, "streamlab-exercise-call", True, [])]
+    key = prefix + "ex4"
+    assert [f for _, f in r.xrange(key)][:4] == [{"n": "0"}, {"n": "1"}, {"n": "2"}, {"n": "new0"}]
+
+
+def test_ex4_entries_come_every_0_3_s(ex, prefix):
+    # Blocking a third of the time: the first call still sees an entry (one comes at 0.3 s), the
+    # second gives up too early.
+    said = _said(ex[4], lambda r, stream, timeout_ms: _wait_for_next(r, stream, timeout_ms // 3))
+    assert said.startswith(f"`wait_for_next(r, '{prefix}ex4', 300)` returned after 0."), said
+
+
+def test_ex4_a_call_that_never_returns_is_given_up_on(ex, prefix):
+    # Woken after 5 s, still running 5 s later: the check answers without it.
+    release = threading.Event()
+
+    def stuck(r, stream, timeout_ms):
+        release.wait()
+
+    try:
+        assert _said(ex[4], stuck) == (
+            f"`wait_for_next(r, '{prefix}ex4', 3000)` returned None, though entries were added every "
+            "0.3 s while it waited.")
+    finally:
+        release.set()
+
+
+def test_ex4_the_scene_is_three_entries_then_eight_added_while_it_waits(ex, prefix):
+    # A learner's call that outwaits the checker's producer sees all it added: 3 + 8 entries.
+    def after_the_producer(r, stream, timeout_ms):
+        if timeout_ms == 300:
+            return _wait_for_next(r, stream, timeout_ms)
+        while any(t.name == "streamlab-exercise-xadd" for t in threading.enumerate()):
+            time.sleep(0.02)
+        entries = r.xrange(stream)
+        return entries[-1] if len(entries) == 11 else None
+
+    assert ex[4].evaluate(after_the_producer).correct
