@@ -652,3 +652,34 @@ def test_ex4_a_crash_that_is_not_ours_is_an_error(ex):
 
     outcome = ex[4].evaluate(breaks_on_the_crashy_client)
     assert outcome.status == "error" and "KeyError" in outcome.message
+
+
+# --- checkers-04's survivors (tools/mutate.py checkers-04 --fake-only) ---------------------------
+
+def test_ex4_the_deliveries_and_redeliveries_it_is_given(ex, r, prefix):
+    # A right answer that looks for the mark first (one read before the script): the first crash
+    # lands before the script, and the redelivery must add the same amount, 3.
+    seen = []
+
+    def looks_first(r, prefix, entry_id, amount):
+        seen.append((entry_id, amount))
+        if r.exists(prefix + "processed:" + entry_id):
+            return False
+        return _apply_once_script(r, prefix, entry_id, amount)
+
+    assert _said(ex[4], looks_first, "correct").startswith("Duplicates are absorbed")
+    assert seen[:6] == [("1-0", 5), ("2-0", 7), ("1-0", 5), ("3-0", 2), ("2-0", 7), ("1-0", 5)]
+    assert seen[6:] == [("9-0", 3)] * 4  # crashed before the script, redelivered; then whole, again
+
+
+def test_ex4_nothing_applied_is_a_total_of_0(ex, prefix):
+    assert _said(ex[4], lambda r, prefix, entry_id, amount: True) == (
+        "after deliveries of 1-0 (5), 2-0 (7), 1-0, 3-0 (2), 2-0, 1-0 the total should be 14, but "
+        f"{prefix}ex4:total is 0.")
+
+
+def test_ex4_clears_only_its_own_keys(ex, r, prefix):
+    r.set(prefix + "ex4-not-mine", 1)
+    r.set(prefix + "ex3:total", 2)
+    assert ex[4].evaluate(_apply_once_script).correct
+    assert r.get(prefix + "ex4-not-mine") == "1" and r.get(prefix + "ex3:total") == "2"
