@@ -683,3 +683,36 @@ def test_ex4_clears_only_its_own_keys(ex, r, prefix):
     r.set(prefix + "ex3:total", 2)
     assert ex[4].evaluate(_apply_once_script).correct
     assert r.get(prefix + "ex4-not-mine") == "1" and r.get(prefix + "ex3:total") == "2"
+
+
+def test_ex4_the_simulated_crash_says_what_it_is(ex):
+    # A function that turns the crash into its own error shows the crash's text to the learner.
+    import redis
+
+    def rewraps(r, prefix, entry_id, amount):
+        try:
+            if r.exists(prefix + "processed:" + entry_id):  # a read first: the crash hits the script
+                return False
+            return _apply_once_script(r, prefix, entry_id, amount)
+        except redis.ConnectionError as exc:
+            raise ValueError(f"gave up: {exc}") from None
+
+    outcome = ex[4].evaluate(rewraps)
+    assert outcome.status == "error", outcome
+    assert "gave up: simulated crash: the process died before this command" in outcome.message, outcome
+
+
+def test_ex3_an_entry_delivered_once_is_not_called_the_limit(ex, r, prefix):
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+    right = _with_script(_dead_letter_script(ex))
+
+    def and_a_healthy_one(r, stream, group, dead_stream, max_deliveries):
+        moved = right(r, stream, group, dead_stream, max_deliveries)
+        first = _pending_over(r, stream, group, 0)[0]
+        r.xadd(dead_stream, _copy(r, stream, first))
+        return moved
+
+    said = _said(ex[3], and_a_healthy_one)
+    first = r.xrange(key, count=1)[0][0]
+    assert said == (f"`dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)` dead-lettered ['{first}'], "
+                    "delivered only 1 time(s): only entries delivered more than 3 times are poison.")
