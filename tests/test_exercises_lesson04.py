@@ -716,3 +716,63 @@ def test_ex3_an_entry_delivered_once_is_not_called_the_limit(ex, r, prefix):
     first = r.xrange(key, count=1)[0][0]
     assert said == (f"`dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)` dead-lettered ['{first}'], "
                     "delivered only 1 time(s): only entries delivered more than 3 times are poison.")
+
+
+def test_ex3_what_it_returns_is_named_with_the_call(ex, prefix):
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+    call = f"`dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)`"
+    right = _with_script(_dead_letter_script(ex))
+    assert _said(ex[3], lambda *args: right(*args) and "done") == f"{call} returned 'done'; return a list of entry IDs."
+
+    def says_done_to_a_copy(r, *args):  # the crash and rival runs hand it a copy of the client
+        moved = right(r, *args)
+        return moved if r is ex[3].r else "done"
+
+    assert _said(ex[3], says_done_to_a_copy) == f"{call} returned 'done'; return a list of entry IDs."
+
+
+def test_ex3_a_function_that_raises_after_a_crash_is_a_short_error(ex, prefix):
+    right = _with_script(_dead_letter_script(ex))
+
+    def breaks_on_a_copy(r, *args):
+        if r is not ex[3].r:
+            raise KeyError("boom")
+        return right(r, *args)
+
+    outcome = ex[3].evaluate(breaks_on_a_copy)
+    assert outcome.status == "error", outcome
+    assert outcome.message == (f"`dead_letter_poison(r, '{prefix}ex3', 'workers', '{prefix}ex3:dead', 3)` "
+                               "raised KeyError: 'boom'"), outcome
+
+
+ACK_ALL_FIRST = """
+local out = {}
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100)) do
+  if p[4] > tonumber(ARGV[2]) then
+    redis.call('XACK', KEYS[1], ARGV[1], p[1])
+    table.insert(out, p[1])
+    table.insert(out, p[4])
+  end
+end
+return out
+"""
+
+
+def test_ex3_the_first_crash_is_before_the_second_command(ex, prefix):
+    # One script acks every poison entry (command 1), then each copy is read and added: killed
+    # before command 2, nothing was copied.
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+
+    def acks_then_copies(r, stream, group, dead_stream, max_deliveries):
+        flat = r.eval(ACK_ALL_FIRST, 1, stream, group, max_deliveries)
+        moved = []
+        for entry_id, times in zip(flat[::2], flat[1::2]):
+            fields = r.xrange(stream, entry_id, entry_id)[0][1]
+            r.xadd(dead_stream, {**fields, "original_id": entry_id, "deliveries": times})
+            moved.append(entry_id)
+        return moved
+
+    assert _said(ex[3], acks_then_copies) == (
+        f"after `dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)` the dead-letter stream {dead} is "
+        "empty (after your function was killed before its command number 2 and run again, as a "
+        "restarted process would); XADD a copy of each entry delivered more than 3 times to it.")
