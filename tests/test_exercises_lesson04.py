@@ -776,3 +776,10 @@ def test_ex3_the_first_crash_is_before_the_second_command(ex, prefix):
         f"after `dead_letter_poison(r, '{key}', 'workers', '{dead}', 3)` the dead-letter stream {dead} is "
         "empty (after your function was killed before its command number 2 and run again, as a "
         "restarted process would); XADD a copy of each entry delivered more than 3 times to it.")
+
+
+def test_ex2_the_scene_is_250_stuck_5_busy_5_unread(ex, r, prefix):
+    key = prefix + "ex2"
+    assert ex[2].evaluate(lambda *args: _autoclaim_all(*args)).correct
+    held = {c["name"]: int(c["pending"]) for c in r.xpending(key, "workers")["consumers"]}
+    assert r.xlen(key) == 260 and held == {"rescuer": 250, "busy": 5}
