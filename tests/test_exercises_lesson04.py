@@ -783,3 +783,14 @@ def test_ex2_the_scene_is_250_stuck_5_busy_5_unread(ex, r, prefix):
     assert ex[2].evaluate(lambda *args: _autoclaim_all(*args)).correct
     held = {c["name"]: int(c["pending"]) for c in r.xpending(key, "workers")["consumers"]}
     assert r.xlen(key) == 260 and held == {"rescuer": 250, "busy": 5}
+
+
+def test_ex2_justid_that_claims_nothing_says_0(ex, prefix):
+    def too_patient(r, stream, group, consumer, min_idle_ms):
+        return r.xautoclaim(stream, group, consumer, min_idle_ms * 100, justid=True)
+
+    assert _said(ex[2], too_patient) == (
+        f"after `rescue_all(r, '{prefix}ex2', 'workers', 'rescuer', 60000)` 'rescuer' holds 0 of the 250 "
+        "stuck entries. You passed justid=True: redis-py then returns only the claimed IDs and drops the "
+        "cursor, so there is no cursor to continue from. Leave it off and take the IDs from the claimed "
+        "entries.")
