@@ -794,3 +794,20 @@ def test_ex2_justid_that_claims_nothing_says_0(ex, prefix):
         "stuck entries. You passed justid=True: redis-py then returns only the claimed IDs and drops the "
         "cursor, so there is no cursor to continue from. Leave it off and take the IDs from the claimed "
         "entries.")
+
+
+def test_ex2_what_rescuer_holds_decides_the_diagnosis(ex, prefix):
+    call = f"`rescue_all(r, '{prefix}ex2', 'workers', 'rescuer', 60000)`"
+
+    def one_page_returning_nothing(count):
+        def rescue_all(r, stream, group, consumer, min_idle_ms):
+            r.xautoclaim(stream, group, consumer, min_idle_ms, count=count)
+            return []
+        return rescue_all
+
+    for count in (10, 100):
+        assert _said(ex[2], one_page_returning_nothing(count)) == (
+            f"{call} claimed {count} of the 250 stuck entries: one XAUTOCLAIM call looks at a page of the "
+            "PEL at a time. Call it again from the cursor it returns until that cursor is '0-0'.")
+    assert _said(ex[2], lambda r, stream, group, consumer, min_idle_ms: []) == (
+        f"after {call} 'rescuer' holds 0 entries; all 250 entries 'crashed' left behind should be its now.")
