@@ -818,3 +818,22 @@ def test_ex2_ten_ids_returned_and_none_claimed_says_0(ex, prefix):
         f"`rescue_all(r, '{prefix}ex2', 'workers', 'rescuer', 60000)` claimed 0 of the 250 stuck entries: "
         "one XAUTOCLAIM call looks at a page of the PEL at a time. Call it again from the cursor it "
         "returns until that cursor is '0-0'.")
+
+
+def test_ex1_the_scene_and_answers_of_other_shapes(ex, r, prefix):
+    key = prefix + "ex1"
+    call = f"`stuck_ids(r, '{key}', 'workers', 60000)`"
+    said = _said(ex[1], lambda r, stream, group, min_idle_ms: [{"id": "1-0"}])
+    crashed = [i for i, _ in r.xrange(key, count=3)]
+    assert said == (f"{call} returned [\"{{'id': '1-0'}}\"], but the entries idle for 60000 ms or more are "
+                    f"{crashed}.")
+    held = {c["name"]: int(c["pending"]) for c in r.xpending(key, "workers")["consumers"]}
+    assert held == {"crashed": 3, "busy": 2}
+    assert [f for _, f in r.xrange(key)][8:] == []  # 8 orders
+    assert [f for _, f in r.xrange(key)][7] == {"order": "7", "amount": "8"}
+
+
+def test_ex2_the_orders_amounts_go_1_to_9(ex, r, prefix):
+    assert ex[2].evaluate(lambda *args: _autoclaim_all(*args)).correct
+    assert [f for _, f in r.xrange(prefix + "ex2", count=11)][8:] == [
+        {"order": "8", "amount": "9"}, {"order": "9", "amount": "1"}, {"order": "10", "amount": "2"}]
