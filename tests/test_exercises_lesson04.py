@@ -813,8 +813,9 @@ def test_ex2_what_rescuer_holds_decides_the_diagnosis(ex, prefix):
         f"after {call} 'rescuer' holds 0 entries; all 250 entries 'crashed' left behind should be its now.")
 
 
-def test_ex2_ten_ids_returned_and_none_claimed_says_0(ex, prefix):
-    assert _said(ex[2], lambda r, stream, group, consumer, min_idle_ms: ["1-0"] * 10) == (
+@pytest.mark.parametrize("returned", [10, 100])
+def test_ex2_a_page_of_ids_returned_and_none_claimed_says_0(ex, prefix, returned):
+    assert _said(ex[2], lambda r, stream, group, consumer, min_idle_ms: ["1-0"] * returned) == (
         f"`rescue_all(r, '{prefix}ex2', 'workers', 'rescuer', 60000)` claimed 0 of the 250 stuck entries: "
         "one XAUTOCLAIM call looks at a page of the PEL at a time. Call it again from the cursor it "
         "returns until that cursor is '0-0'.")
