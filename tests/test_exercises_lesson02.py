@@ -624,8 +624,10 @@ def test_ex1_range_ends_no_one_would_mistake_for_milliseconds(ex, prefix):
     # after its "(" goes to the server too.
     outcome = ex[1].evaluate(lambda r, stream, start, end: r.xrange(stream, min=start.date(), max="+"))
     assert outcome.status == "error" and outcome.message.startswith("`<lambda>("), outcome
+    assert "raised DataError: Invalid input of type: 'date'." in outcome.message, outcome
     outcome = ex[1].evaluate(lambda r, stream, start, end: r.xrange(stream, min="X5", max="+"))
     assert outcome.status == "error" and outcome.message.startswith("`<lambda>("), outcome
+    assert "raised ResponseError: Invalid stream ID" in outcome.message, outcome
     assert _said(ex[1], lambda r, stream, start, end: r.xrange(stream, min="14 Nov 2023", max="+")) == (
         "XRANGE was given '14 Nov 2023' as a range end: that is a date written as text. A range end is "
         "an ID or a number of milliseconds since 1970, `round(moment.timestamp() * 1000)`.")
