@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Callable
 import redis
 
 from . import programs
-from .keys import partition_key
+from .keys import partition_key, partition_of
 from .producer import sensor_reading
 from .waiting import wait_until
 from .workers import Worker
@@ -46,13 +45,6 @@ if TYPE_CHECKING:
 DONE = "done"
 ALERTS = "alerts"
 DEAD = "dead"
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """Which of ``partitions`` streams ``key`` belongs to: CRC32 of the key mod P (the same in every process)."""
-    if partitions < 1:
-        raise ValueError(f"the number of partitions must be at least 1, got {partitions}.")
-    return zlib.crc32(str(key).encode()) % partitions
 
 
 def check_base(base: str) -> str:
