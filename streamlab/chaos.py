@@ -452,10 +452,8 @@ class ChaosExperiment:
         """Start, wait until every entry is acked or dead-lettered (or ``timeout``), stop; True if done."""
         if self._started_at is None:
             self.start()
-        deadline = time.monotonic() + timeout
         try:
-            while not self.done and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: self.done, timeout)
         finally:
             self.stop()
         return self.done
