@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 
 import redis
 
+from .explain import is_out_of_memory
 from .workers import Worker
 
 MIN_RATE = 1
@@ -340,7 +341,7 @@ class Producer(Worker):
             try:
                 self._send(batch, paced=False)
             except redis.ResponseError as exc:
-                if not (isinstance(exc, redis.exceptions.OutOfMemoryError) or "OOM " in str(exc)):
+                if not is_out_of_memory(exc):
                     raise
                 raise ServerFullError(self.stream, asked, done, exc) from None
             n -= batch

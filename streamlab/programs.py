@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING, Callable
 
 import redis
 
+from .explain import is_out_of_memory
 from .groups import ensure_group
 from .pel import autoclaim_pages, dead_letter, delivery_counts
 from .pending_first import PendingFirst
@@ -198,12 +199,6 @@ def connection_trouble(exc: BaseException) -> str:
                         redis.exceptions.SlotNotCoveredError)):
         return f"a Redis Cluster shard is down or failing over ({exc})"
     return f"lost the connection to Redis ({exc})"
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """A write refused at the ``maxmemory`` limit (``OOM command not allowed ...``)."""
-    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
-        isinstance(exc, redis.ResponseError) and ("OOM " in str(exc) or "> 'maxmemory'" in str(exc)))
 
 
 OUT_OF_MEMORY = ("the Redis server is out of memory (maxmemory reached) and refuses writes; "
