@@ -255,13 +255,6 @@ class PrivateCluster:
             node.server.stop()
         self.nodes = []
 
-    def shard_of_slot(self, slot: int) -> int:
-        """Which shard (index) serves ``slot``."""
-        for node in self.nodes:
-            if node.slots[0] <= slot <= node.slots[1]:
-                return node.index
-        raise ValueError(f"slot {slot} is outside 0-{SLOTS - 1}")
-
     def __enter__(self) -> "PrivateCluster":
         return self.start()
 

@@ -526,10 +526,6 @@ class ConsumerPool:
             self._max_id: tuple[int, int] | None = None
             self._max_id_by_key: dict = {}
 
-    @property
-    def total_failed(self) -> int:
-        return sum(self.failures.values())
-
     def ordering_frame(self, last: int | None = None) -> pd.DataFrame:
         """The recorded completions (the newest ``record_cap``, or the newest ``last``), in completion order.
 
