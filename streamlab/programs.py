@@ -81,6 +81,7 @@ from .groups import ensure_group
 from .pel import autoclaim_pages, dead_letter, delivery_counts
 from .pending_first import PendingFirst
 from .producer import MAX_RATE, Schedule, sensor_reading
+from .text import plural
 from .waiting import wait_until
 from .workers import BACKOFF_MAX, BACKOFF_START
 
@@ -753,7 +754,7 @@ class _ConsumerRun:
         for n, (entry_id, raw) in enumerate(entries):
             if _signals(self.stop) >= 2:
                 left = len(entries) - n
-                self.out(f"{self.consumer}: second stop signal: {left} entr{'y' if left == 1 else 'ies'} "
+                self.out(f"{self.consumer}: second stop signal: {plural(left, 'entry', 'entries')} "
                          "of this batch stay pending for this name, taken back first at its next start")
                 return
             if not raw:  # deleted (XDEL, trim) while pending: redis-py 8 gives {}, older None
