@@ -442,3 +442,20 @@ def test_the_board_refreshes_until_ctrl_c_or_sigterm(admin_url, admin, tmp_path)
         if board.poll() is None:
             board.kill()
             board.wait()
+
+
+def test_catalogue_skips_lessons_without_checkers_but_not_a_checker_that_fails_to_import(monkeypatch):
+    import importlib
+
+    real_import = importlib.import_module
+
+    def import_module(name, *args):
+        if name == "streamlab.exercises.lesson03":
+            raise ModuleNotFoundError("No module named 'missing_dependency'", name="missing_dependency")
+        return real_import(name, *args)
+
+    assert 3 in {lesson for lesson, _, _ in workshop.catalogue()}
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    with pytest.raises(ModuleNotFoundError, match="missing_dependency"):
+        workshop.catalogue()
+
