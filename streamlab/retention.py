@@ -79,7 +79,7 @@ class TrimReport:
                 f"{self.nodes_before:,} -> {self.nodes_after:,} nodes) in {self.seconds * 1000:.2f} ms")
 
 
-def stream_nodes(r: redis.Redis, key: str) -> int:
+def stream_nodes(r: Client, key: str) -> int:
     """How many nodes (listpacks) hold the stream: ``XINFO STREAM`` ``radix-tree-keys``; 0 if missing."""
     try:
         return int(r.xinfo_stream(key)["radix-tree-keys"])
@@ -87,12 +87,12 @@ def stream_nodes(r: redis.Redis, key: str) -> int:
         return 0  # no such key
 
 
-def node_max_entries(r) -> int:
+def node_max_entries(r: Client) -> int:
     """``CONFIG GET stream-node-max-entries``: how many entries one node holds at most.
 
     fakeredis has no CONFIG and managed servers often forbid it: then Redis's default, 100.
     """
-    if getattr(getattr(r, "backend", None), "is_fake", False):
+    if r.backend.is_fake:
         return DEFAULT_NODE_MAX_ENTRIES
     try:
         value = r.config_get("stream-node-max-entries").get("stream-node-max-entries")
@@ -101,7 +101,7 @@ def node_max_entries(r) -> int:
         return DEFAULT_NODE_MAX_ENTRIES
 
 
-def trim(r: redis.Redis, key: str, *, maxlen: int | None = None, minid: str | None = None,
+def trim(r: Client, key: str, *, maxlen: int | None = None, minid: str | None = None,
          approximate: bool = False, limit: int | None = None) -> TrimReport:
     """``XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n]``, and a report of what changed.
 
@@ -143,10 +143,10 @@ return redis.call('XLEN', KEYS[1])
 """
 
 
-def _server_side(r) -> bool:
+def _server_side(r: Client) -> bool:
     # fakeredis runs Lua through lupa in Python: slower than a pipeline there. Some managed
     # servers refuse EVAL: then the pipeline too (remembered per client).
-    if getattr(getattr(r, "backend", None), "is_fake", False):
+    if r.backend.is_fake:
         return False
     return not getattr(r, "_streamlab_no_eval", False)
 

@@ -33,6 +33,7 @@ from .. import consumers as C
 from .figures import pool as plots
 from . import style
 from .. import workers
+from ..backend import Client
 from ..explain import explain
 from ..observe import Sampler
 from ..producer import Producer
@@ -55,7 +56,7 @@ class ConsumerPoolPanel(Panel):
     ``panel.refresh_rate`` is the measured redraws per second.
     """
 
-    def __init__(self, r: redis.Redis, stream: str, group: str = "workers", consumers: int = 3,
+    def __init__(self, r: Client, stream: str, group: str = "workers", consumers: int = 3,
                  rate: float | None = 200, processing: str = "fixed", ms: float = 5,
                  start_id: str = "$", count: int = 1, hz: float = DEFAULT_HZ, window: float = 30,
                  name: str | None = None, seed: int | None = None, **pool_options):
