@@ -3,7 +3,11 @@ thing ends by itself, stop, return self."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+
+import pytest
 
 from streamlab import workers
 from streamlab.consumers import ConsumerPool
@@ -36,6 +40,25 @@ def test_a_worker_runs_for_the_seconds_then_stops(r, prefix):
     worker.run_for(0.3)
     assert time.monotonic() - began >= 0.3
     assert worker.steps > 0 and worker.status == "stopped" and not worker.running
+
+
+def test_ctrl_c_while_run_for_waits_still_stops_the_worker():
+    """Ctrl-C (SIGINT, what a kernel's interrupt sends) during the wait: KeyboardInterrupt
+    reaches the caller and the loop is stopped all the same, not left running."""
+    class Idles(workers.Worker):
+        def step(self) -> None:
+            self.sleep(0.01)
+
+    worker = Idles("run-for-interrupted")
+    ctrl_c = threading.Timer(0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker.run_for(30)
+    finally:
+        ctrl_c.cancel()
+        ctrl_c.join()
+    assert worker.status == "stopped" and not worker.running
 
 
 def test_a_panel_whose_workers_fail_ends_run_for_early(r, prefix):
