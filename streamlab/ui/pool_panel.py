@@ -196,12 +196,15 @@ class ConsumerPoolPanel(Panel):
         with ``drain``, the producer stops first and the consumers finish the backlog (lag and
         pending back to 0, at most ``drain_timeout`` s) before they stop."""
         self.start()
-        wait_until(lambda: not self.busy(), seconds, interval=0.05)
-        if drain:
-            if self.producer is not None:
-                self.producer.stop()
-            self.drain(drain_timeout)
-        return self.stop()
+        try:
+            wait_until(lambda: not self.busy(), seconds, interval=0.05)
+            if drain:
+                if self.producer is not None:
+                    self.producer.stop()
+                self.drain(drain_timeout)
+        finally:
+            self.stop()  # also on Ctrl-C during the wait or the drain: nothing keeps running
+        return self
 
     def drain(self, timeout: float = 10) -> bool:
         """Wait until the group has no lag and nothing pending (``ConsumerPool.wait_until_idle``)."""
