@@ -95,7 +95,7 @@ _DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
 # STATUS_COLOURS (panels' status lines and verdicts) and MUTED (secondary text) are imported
 # from streamlab.palette: the engine renders some HTML of its own with them.
 RULE = "#d0d7de"  # thin rules: under a table's header, around a panel's static picture
-#: The instructor's progress board (``ui.board_panel``): a cell with nothing yet, its outline,
+#: The instructor's progress board (``ui.figures.board``): a cell with nothing yet, its outline,
 #: the lines between lessons, and a dark shade of the pending colour that hatching reads on.
 EMPTY = "#EEEEEE"
 EMPTY_EDGE = "#999999"
