@@ -57,6 +57,9 @@ OKABE_ITO = {
 #: "nothing happened here" (entries not finished, readers offline).
 DARK_GREY = "#5F5F5F"
 PALE_GREY = "#CCCCCC"
+#: Text, marks and outlines drawn on a figure that are no role (labels on bars, "out of order"
+#: circles, reference lines): plain black, the palette's first colour.
+INK = OKABE_ITO["black"]
 
 #: One colour per role, the same in every lesson. Roles that name the same idea
 #: ("acked", "processed", "received", "kept") share one colour on purpose.
