@@ -1,6 +1,6 @@
 """The instructor's progress board in a notebook: the heat map (``figures.board``), live.
 
-    from streamlab.ui.board_panel import BoardPanel
+    from streamlab.ui import BoardPanel
     board = BoardPanel(admin)      # admin: sl.connect(ADMIN_URL) on the workshop's server
     board                          # the widget: Start / Stop, the heat map, who is stuck
     board.start()                  # reads the progress streams every `every` seconds

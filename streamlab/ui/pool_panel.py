@@ -30,7 +30,7 @@ import ipywidgets as W
 import redis
 
 from .. import consumers as C
-from .figures import pool as plots
+from .figures import pool
 from . import style
 from .. import workers
 from ..explain import explain
@@ -71,7 +71,7 @@ class ConsumerPoolPanel(Panel):
         self.sampler = Sampler(r, stream, group, pool=self.pool, interval=0.1, window=window,
                                name=f"{name}:sampler")
         self.producer = Producer(r, stream, rate=rate, name=f"{name}:producer") if rate else None
-        self.figure = plots.PoolFigure(window=window, title=f"{stream} · group {group}")
+        self.figure = pool.PoolFigure(window=window, title=f"{stream} · group {group}")
         self._refresh_times: deque = deque(maxlen=50)
         self.refresh_seconds = 0.0
         self.refreshes = 0
@@ -224,7 +224,7 @@ class ConsumerPoolPanel(Panel):
         through ``redraw()``, which shows an error here in the status line)."""
         began = time.monotonic()
         stream, consumers = self.sampler.stream_frame(), self.sampler.consumer_frame()
-        ordering = self.pool.ordering_frame(last=plots.ORDERING_WINDOW)
+        ordering = self.pool.ordering_frame(last=pool.ORDERING_WINDOW)
         self.figure.update(stream, consumers, ordering)
         self.image.value = self.figure.picture("JPEG")
         self.counters.value = self._counters_html()
@@ -288,7 +288,7 @@ class ConsumerPoolPanel(Panel):
 
         stream, consumers = self.sampler.stream_frame(), self.sampler.consumer_frame()
         completions = self.pool.ordering_frame()
-        display(plots.dashboard_figure(stream, consumers, completions, title=self._title(),
+        display(pool.dashboard_figure(stream, consumers, completions, title=self._title(),
                                        show_ordering=ordering))
         if ordering:
-            display(plots.ordering_figure(completions))
+            display(pool.ordering_figure(completions))
