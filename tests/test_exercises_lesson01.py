@@ -276,3 +276,27 @@ def test_ex4_exact_feedback(ex, r, prefix):
     assert _said(ex[4], right.encode(), "correct") == (
         "location went in as the string '{\"floor\": 2, \"room\": \"lab\"}', and json.loads gives the dict "
         "back. Every field is a string: the reader decides what it means.")
+
+
+def test_ex2_one_microsecond_off_is_still_the_sequence_number(ex):
+    at = datetime.fromtimestamp(1700000000, tz=timezone.utc)
+    assert _said(ex[2], lambda entry_id: at + timedelta(microseconds=1)) == (
+        "`id_to_datetime('1700000000000-0')` returned 2023-11-14T22:13:20.000001+00:00, expected "
+        "2023-11-14T22:13:20+00:00. The sequence number (after the dash) is not part of the time.")
+
+
+def test_ex3_right_answer_exact_message(ex):
+    assert _said(ex[3], "1700000000000-8", "correct") == (
+        "1700000000000-8: same millisecond, next sequence number. `*` also stays above the "
+        "last-generated-id, but it starts from the server's clock: it picks the current "
+        "millisecond with sequence 0, and the next sequence number only when the clock has "
+        "not passed the last-generated-id's millisecond.")
+
+
+def test_ex4_an_id_before_the_readings_is_not_one_of_them(ex, r, prefix):
+    key = prefix + "ex4"
+    r.xadd(key, {"sensor_id": "lab1", "temp": "21.5", "location": json.dumps({"room": "lab", "floor": 2})},
+           id="5-0")
+    assert _said(ex[4], "1-1") == (
+        f"there is no entry 1-1 in {key}: add the reading to that key and keep the ID XADD returns.")
+

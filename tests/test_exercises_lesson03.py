@@ -345,3 +345,34 @@ def test_ex3_a_group_of_another_name_is_no_group(ex, prefix):
 
     assert _said(ex[3], other_name).startswith(f"after `start_group(r, '{prefix}ex3:new', 'ingest')` on a "
                                                "stream that did not exist yet there is no group")
+
+
+def test_ex1_a_failure_on_bobs_call_names_bob_and_his_count(ex, prefix):
+    def not_for_bob(r, stream, group, consumer, count):
+        return [] if consumer == "bob" else _read_and_ack(r, stream, group, consumer, count)
+
+    assert _said(ex[1], not_for_bob) == (
+        f"`read_and_ack(r, '{prefix}ex1', 'reporting', 'bob', 10)` returned no IDs, but the group still "
+        "had 4 entries for it. New entries come with the ID `>`; `0` only re-reads the consumer's own "
+        "pending entries.")
+
+
+def test_ex3_busygroup_on_the_existing_stream_names_that_call(ex, prefix):
+    def creates_twice(r, stream, group):
+        r.xgroup_create(stream, group, id="0", mkstream=True)
+        if not stream.endswith(":new"):
+            r.xgroup_create(stream, group, id="0")
+
+    assert _said(ex[3], creates_twice) == (
+        f"`start_group(r, '{prefix}ex3', 'ingest')` raised BUSYGROUP: the group already exists, which on "
+        "a restart is expected. Catch that error and carry on.")
+
+
+def test_ex3_a_no_such_key_error_on_the_new_stream_is_the_missing_mkstream(ex, prefix):
+    def renames_first(r, stream, group):
+        r.rename(stream, stream + ":old")  # "ERR no such key" for a stream that does not exist yet
+        _start_group(r, stream, group)
+
+    assert _said(ex[3], renames_first) == (
+        f"`start_group(r, '{prefix}ex3:new', 'ingest')` failed because the stream does not exist yet: "
+        "add `mkstream=True` (MKSTREAM) to XGROUP CREATE.")

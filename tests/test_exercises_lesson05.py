@@ -324,3 +324,46 @@ def test_ex4_exact_feedback(ex, r, prefix):
     assert _said(ex[4], deleted) == (
         "the PEL is empty: the two entries that still exist should stay pending until a consumer "
         "processes and acknowledges them.")
+
+
+def test_ex2_the_time_shown_is_utc_whatever_the_machines_zone(ex, r, prefix, monkeypatch):
+    import time
+
+    fill_ex2(r, prefix)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        said = _said(ex[2], "1717244100000-0")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert said.startswith("`minid` '1717244100000-0' is 12:15:00 UTC on 2024-06-01, but")
+
+
+def test_ex3_the_edges_of_the_tolerance(ex):
+    entries = lesson05.EX3_ENTRIES
+    mib = entries * 45.5 / 1024 ** 2
+    assert ex[3].evaluate(entries, mib * 1.02).correct  # exactly 2 % off still passes
+    megabytes = mib * 1.048576
+    # Just inside 2 % of the megabyte figure: named; exactly 2 % away: not.
+    assert _said(ex[3], entries, megabytes * 1.001).endswith(
+        " That is in megabytes of 1,000,000 bytes; use 1024 * 1024.")
+    assert _said(ex[3], entries, megabytes + 0.02 * mib).endswith("is about 1,050 MiB.")
+
+
+def test_ex4_ids_judged_as_ids(ex, r, prefix):
+    key = prefix + "ex4"
+    for n, entry_id in enumerate(("3-0", "4-0", "5-0", "9-0", "10-0")):
+        r.xadd(key, {"job": n}, id=entry_id)
+    r.xgroup_create(key, "workers", id="0")
+    r.xreadgroup("workers", "crashed", {key: ">"})
+    r.xtrim(key, maxlen=2, approximate=False)
+    assert r.xautoclaim(key, "workers", "cleaner", 0)[2] == ["3-0", "4-0", "5-0"]
+    trimmed = "; it should be the 3 IDs of trimmed entries, the third element of XAUTOCLAIM's reply."
+    # 9-5 is after the oldest entry left (9-0), though before 10-0, which is first as text.
+    assert _said(ex[4], ["3-0", "4-0", "9-5"]) == "`deleted` is ['3-0', '4-0', '9-5']" + trimmed
+    assert _said(ex[4], ["3-0", "3-0", "4-0"]) == "`deleted` is ['3-0', '3-0', '4-0']" + trimmed
+    assert _said(ex[4], ["3-0", "4-0", "5"]) == (
+        "`deleted` is ['3-0', '4-0', '5']; it should hold only entry IDs (strings like "
+        "'1717239300000-0'): the third element of XAUTOCLAIM's reply.")
+    assert ex[4].evaluate(["3-0", "4-0", "5-0"]).correct

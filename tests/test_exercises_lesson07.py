@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from streamlab import exercises
@@ -254,3 +256,46 @@ def test_ex3_pairs_and_bytes_are_ids_and_a_second_check_is_the_same(ex, r, prefi
     for _ in range(2):
         assert _said(ex[3], as_pairs, "correct") == right
     assert {f["temp"] for _, f in r.xrange(prefix + "ex3")} == {"20.00"}
+
+
+def test_ex2_the_scene_is_what_the_messages_say(ex):
+    seen = []
+
+    def look(r, stream, group):
+        seen.extend((c["name"], int(c["pending"])) for c in r.xpending(stream, group)["consumers"])
+        info = {c["name"]: c for c in r.xinfo_consumers(stream, group)}
+        seen.append(sorted(info))
+        return _most_pending(r, stream, group)
+
+    assert ex[2].evaluate(look).correct
+    # "the consumers are w1 (2 pending), w2 (5) and w3 (1)"; w3 "was given the most entries (9)".
+    assert sorted(seen[:3]) == [("w1", 2), ("w2", 5), ("w3", 1)] and seen[3] == ["w1", "w2", "w3"]
+
+
+def test_ex3_the_scene_is_what_the_messages_say(ex, r, prefix):
+    seen = {}
+
+    def look(r, stream, group):
+        seen["pending"] = r.xpending(stream, group)["consumers"]
+        seen["consumers"] = sorted(c["name"] for c in r.xinfo_consumers(stream, group))
+        return _unfinished(r, stream, group)
+
+    assert ex[3].evaluate(look).correct
+    # "2 pending (w1 read them and never acked)"; w2 read 3 and acked them.
+    assert [(c["name"], int(c["pending"])) for c in seen["pending"]] == [("w1", 2)]
+    assert seen["consumers"] == ["w1", "w2"]
+    rows = [f for _, f in r.xrange(prefix + "ex3")]
+    assert [f["sensor_id"] for f in rows] == ["sensor1", "sensor2", "sensor3"] * 4
+
+
+def test_ex3_id_order_is_by_number_not_text(r, prefix):
+    """With IDs 1-1 ... 1-12 (the scene's XADDs given explicit IDs), text order is not ID order."""
+    numbered = copy.copy(r)
+    seq = iter(range(1, 100))
+    numbered.xadd = lambda name, fields, **kwargs: r.xadd(name, fields, id=f"1-{next(seq)}")
+    ex3 = exercises.load(7, numbered, prefix=prefix)[2]
+    outcome = ex3.evaluate(lambda *args: _unfinished(*args)[::-1])
+    assert outcome.status == "wrong"
+    assert outcome.message == (f"`unfinished(r, '{prefix}ex3', 'workers')` found the right 6 entries "
+                               "but not in ID order.")
+    assert ex3.evaluate(_unfinished).correct

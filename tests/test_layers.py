@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import json
 import subprocess
 import sys
@@ -172,3 +173,31 @@ def test_the_import_check_sees_a_ui_library_load(library):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
                          timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
+
+
+# Six hex digits anywhere; three only where CSS puts a colour (after a colon), so "#123" in prose passes.
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}\b|(?<=:)\s*#[0-9a-fA-F]{3}\b")
+COLOUR_HOMES = ("streamlab/ui/style.py", "streamlab/palette.py")
+
+
+def hex_colours(text: str) -> list[str]:
+    return [found.strip() for found in HEX_COLOUR.findall(text)]
+
+
+def test_the_colour_check_sees_a_hex_colour():
+    assert hex_colours("style='color:#1f2328'") == ["#1f2328"]
+    assert hex_colours("color: #fff;") == ["#fff"]
+    assert hex_colours("issue #123 and 'lesson #4'") == []
+
+
+def test_colours_live_in_the_palette_and_the_style_only():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if rel in COLOUR_HOMES:
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if hex_colours(line):
+                offenders.append(f"{rel}:{n}: {line.strip()[:100]}")
+    assert not offenders, ("a colour outside streamlab/palette.py (HTML the engine renders) and "
+                           "streamlab/ui/style.py (figures, panels): name it there\n  " + "\n  ".join(offenders))

@@ -43,7 +43,10 @@ def feedback_raises(path: Path) -> list[tuple[int, int, str]]:
 
 def run_tests(pytest_args: list[str]) -> int:
     env = dict(os.environ, COVERAGE_FILE=str(DATA))
-    cmd = [sys.executable, "-m", "coverage", "run", "--branch", "--source=streamlab.exercises",
+    # The folder, not the package name: to find `streamlab.exercises` by name coverage imports
+    # `streamlab` (and with it numpy, via streamlab.ui) before the run, and numpy then refuses
+    # the second import in the run itself ("cannot load module more than once per process").
+    cmd = [sys.executable, "-m", "coverage", "run", "--branch", f"--source={ROOT / 'streamlab' / 'exercises'}",
            "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS, *pytest_args]
     return subprocess.call(cmd, cwd=ROOT, env=env)
 

@@ -164,8 +164,9 @@ def _undecorate(source: str) -> str:
     bodies. Decorator arguments stay module-level code, which mutmut never mutates."""
     import libcst as cst  # comes with mutmut (the `mutation` extra)
 
+    module = cst.parse_module(source)
     body = []
-    for stmt in cst.parse_module(source).body:
+    for stmt in module.body:
         if isinstance(stmt, cst.FunctionDef) and stmt.decorators:
             applied: cst.BaseExpression = cst.Name(stmt.name.value)
             for decorator in reversed(stmt.decorators):
@@ -175,7 +176,7 @@ def _undecorate(source: str) -> str:
                 [cst.Assign(targets=[cst.AssignTarget(cst.Name(stmt.name.value))], value=applied)]))
         else:
             body.append(stmt)
-    return cst.parse_module(source).with_changes(body=body).code
+    return module.with_changes(body=body).code
 
 
 def _copy_repo(dest: Path, group: Group) -> None:
