@@ -100,8 +100,12 @@ class PartitionPanel(Panel):
     def run_for(self, seconds: float) -> "PartitionPanel":
         """One run with the sliders' settings for ``seconds`` (the pipeline's ``run_for``: it
         starts, runs that long or until its workers end by themselves, and stops); the results
-        in the panel, like Run."""
-        self._clicked(duration=seconds)
+        in the panel, like Run; then ``stop()`` (the refresher, the final status line and, in
+        static mode, the picture)."""
+        try:
+            self._clicked(duration=seconds)
+        finally:
+            self.stop()
         return self
 
     def _clicked(self, duration: float | None = None) -> None:
