@@ -493,7 +493,7 @@ def sampler_cost(r: sl_backend.Client, seconds: float = 5, interval: float = 0.1
 
 def dashboard_cost(r: sl_backend.Client, seconds: float = 5, rate: float = 200) -> dict:
     """The whole lesson 03 dashboard (producer, 3 consumers at 1 ms, sampler, live redraws) for ``seconds``."""
-    from .ui.pool_panel import ConsumerPoolPanel
+    from .ui import ConsumerPoolPanel
 
     key = _key()
     panel = ConsumerPoolPanel(r, key, GROUP, consumers=3, rate=rate, ms=1, name=f"bench:{key}")
@@ -537,7 +537,7 @@ def cost_rows(r: sl_backend.Client, seconds: float = 5, rounds: int = 3, dashboa
 
 SOAK_SETUP = """
 import streamlab as sl
-from streamlab.ui.pool_panel import ConsumerPoolPanel
+from streamlab.ui import ConsumerPoolPanel
 r = sl.connect({url!r}, quiet=True) if {url!r} else sl.connect(backend="fake", quiet=True)
 panel = ConsumerPoolPanel(r, {stream!r}, "soak", consumers=3, rate={rate}, ms=1, name="bench-soak")
 # Capped (XADD MAXLEN ~): on fakeredis the stream lives in the kernel and would count as its memory.
