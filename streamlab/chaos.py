@@ -50,6 +50,7 @@ import pandas as pd
 import redis
 
 from . import ids, validate, workers
+from .backend import Client
 from .consumers import Consumer, ConsumerCrashed, ConsumerPool, ProcessingTime
 from .producer import Producer
 from .recovery import IdempotencyGuard, Reaper, ReaperEvent, dead_letter, delivery_counts
@@ -328,7 +329,7 @@ class ChaosExperiment:
     ``set_reaper(on, min_idle_ms)``, ``set_consumers(n)``.
     """
 
-    def __init__(self, r: redis.Redis, prefix: str = "lesson04:chaos:", entries: int = 500,
+    def __init__(self, r: Client, prefix: str = "lesson04:chaos:", entries: int = 500,
                  consumers: int = 3, crash_probability: float = 0.1, poison_share: float = 0.02,
                  reaper: bool = True, min_idle_ms: int = 200, max_deliveries: int = 5,
                  processing_ms: float = 1.0, rate: float | None = None, restart: str = "same",

@@ -22,7 +22,7 @@ Creating the cluster is what ``redis-cli --cluster create`` does, by hand:
 - wait until every node says ``cluster_state:ok`` and knows every other node.
 
 Nothing here imports ipywidgets, matplotlib or IPython: drawing lives in
-``clusterplots``.
+``streamlab.ui.figures.cluster``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ restarts it from its files or promotes the replica, and returns what it counted 
 pandas frames. Every server, thread and temporary directory it starts is gone when
 the function returns, whatever happened.
 
-No drawing here (``durability_plots`` draws) and no widgets: this module never
+No drawing here (``streamlab.ui.figures.durability`` draws) and no widgets: this module never
 imports matplotlib, ipywidgets or IPython.
 
 The ledger is the producer's own record: a write counts as **acknowledged** when
