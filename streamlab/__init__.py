@@ -11,13 +11,19 @@ exercises' outcomes use IPython's display only there (``exercises.show``), and
 ``note``/``backend_note`` (callouts) load ``streamlab.ui.callout`` on first use.
 """
 
+from __future__ import annotations
+
 import sys
+from typing import TYPE_CHECKING
 
 from . import backend as _backend
 from . import exercises
 from .backend import BackendError, Client
 from .explain import explain, friendly
 from .keys import lesson_prefix, reset
+
+if TYPE_CHECKING:
+    from .cluster import ClusterClient
 
 __version__ = "0.1.0"
 
@@ -26,7 +32,7 @@ __all__ = ["BackendError", "Client", "connect", "doctor", "exercises", "explain"
 
 
 def connect(url: str | None = None, *, backend: str | None = None, quiet: bool = False,
-            cluster: bool = False, learner: str | None = None) -> Client:
+            cluster: bool = False, learner: str | None = None) -> Client | ClusterClient:
     """Connect to the course's Redis, print a one-line banner, and in a notebook load the
     ``%redis``/``%%redis`` magics on the new client (``streamlab.ui.notebook.attach``).
 

@@ -257,7 +257,7 @@ def raw_read_ack(r: redis.Redis, key: str, n: int, ack_each: bool = False) -> in
     return done
 
 
-def pool_read_ack(r: redis.Redis, key: str, n: int, timeout: float = 120,
+def pool_read_ack(r: sl_backend.Client, key: str, n: int, timeout: float = 120,
                   ack: str = "entry") -> tuple[int, float]:
     """A one-consumer ``ConsumerPool`` (COUNT 100, no processing time) until ``n`` are acked.
 
@@ -294,7 +294,7 @@ CONSUME_CASES = [
 ]
 
 
-def consume_throughput(r: redis.Redis, n: int = 20_000, rounds: int = 3) -> list[Row]:
+def consume_throughput(r: sl_backend.Client, n: int = 20_000, rounds: int = 3) -> list[Row]:
     """Entries read and acked per second by each case, and the pool / raw ratios (like with like).
 
     Each case reads its own stream of ``n`` entries; the order of the cases
@@ -382,7 +382,7 @@ def partitioned_throughput(n: int = 30_000, partitions: int = 6, processes=(1, 2
 
 # --- wake-up latency ------------------------------------------------------------------
 
-def wakeup_latency(r: redis.Redis, samples: int = 300) -> list[float]:
+def wakeup_latency(r: sl_backend.Client, samples: int = 300) -> list[float]:
     """Seconds from just before ``XADD`` on ``r`` to the return of ``XREAD BLOCK`` on another client.
 
     The writer waits until the reader is about to block, gives it 2 ms to get
@@ -462,7 +462,7 @@ def _commands_between(before: dict | None, after: dict | None) -> int | None:
     return sum(calls - before.get(name, 0) for name, calls in after.items() if name != "info")
 
 
-def sampler_cost(r: redis.Redis, seconds: float = 5, interval: float = 0.1) -> dict:
+def sampler_cost(r: sl_backend.Client, seconds: float = 5, interval: float = 0.1) -> dict:
     """Run a ``Sampler`` alone for ``seconds`` on a stream with a group, some of it pending.
 
     Returns samples/s, Redis commands/s (``INFO commandstats``; on fakeredis
@@ -491,9 +491,9 @@ def sampler_cost(r: redis.Redis, seconds: float = 5, interval: float = 0.1) -> d
             "counted_by_server": counted, "cpu_percent": 100 * cpu / wall}
 
 
-def dashboard_cost(r: redis.Redis, seconds: float = 5, rate: float = 200) -> dict:
+def dashboard_cost(r: sl_backend.Client, seconds: float = 5, rate: float = 200) -> dict:
     """The whole lesson 03 dashboard (producer, 3 consumers at 1 ms, sampler, live redraws) for ``seconds``."""
-    from .ui.pool_panel import ConsumerPoolPanel
+    from .ui import ConsumerPoolPanel
 
     key = _key()
     panel = ConsumerPoolPanel(r, key, GROUP, consumers=3, rate=rate, ms=1, name=f"bench:{key}")
@@ -512,7 +512,7 @@ def dashboard_cost(r: redis.Redis, seconds: float = 5, rate: float = 200) -> dic
             "cpu_percent": 100 * cpu / wall, "redraws_per_s": panel.refreshes / wall}
 
 
-def cost_rows(r: redis.Redis, seconds: float = 5, rounds: int = 3, dashboard: bool = True) -> list[Row]:
+def cost_rows(r: sl_backend.Client, seconds: float = 5, rounds: int = 3, dashboard: bool = True) -> list[Row]:
     samples = Row("Sampler: samples/s (interval 0.1 s)", "/s")
     commands = Row("Sampler: Redis commands/s", "cmds/s")
     cpu = Row("Sampler: process CPU", "%")
@@ -537,7 +537,7 @@ def cost_rows(r: redis.Redis, seconds: float = 5, rounds: int = 3, dashboard: bo
 
 SOAK_SETUP = """
 import streamlab as sl
-from streamlab.ui.pool_panel import ConsumerPoolPanel
+from streamlab.ui import ConsumerPoolPanel
 r = sl.connect({url!r}, quiet=True) if {url!r} else sl.connect(backend="fake", quiet=True)
 panel = ConsumerPoolPanel(r, {stream!r}, "soak", consumers=3, rate={rate}, ms=1, name="bench-soak")
 # Capped (XADD MAXLEN ~): on fakeredis the stream lives in the kernel and would count as its memory.
@@ -697,7 +697,7 @@ def machine(urls: dict[str, str | None] | None = None) -> list[str]:
     return lines
 
 
-def measure_backend(r: redis.Redis, args, url: str | None) -> list[Row]:
+def measure_backend(r: sl_backend.Client, args, url: str | None) -> list[Row]:
     rows = xadd_throughput(r, args.n, args.rounds)
     if url:
         rows += redis_benchmark_xadd(url)

@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import redis
 
-from . import ids, workers
+from . import ids, validate, workers
+from .backend import Client
 from .consumers import Consumer, ConsumerCrashed, ConsumerPool, ProcessingTime
 from .producer import Producer
 from .recovery import IdempotencyGuard, Reaper, ReaperEvent, dead_letter, delivery_counts
@@ -58,6 +59,10 @@ from .waiting import wait_until
 
 GROUP = "workers"
 RESTART_MODES = ("same", "new", "none")
+# How a setting out of its range is refused (``validate`` fills in the name and the numbers).
+NOT_WHOLE = "{what} must be a whole number from {low} to {high:,}; got {value!r}."
+NOT_A_SHARE = "{what} must be a number from 0 to {high}; got {value!r}."
+OUT_OF_SHARE = "{what} must be from 0 to {high}; got {number!r}."
 SAMPLE_INTERVAL = 0.1
 SUPERVISOR_TICK = 0.01
 RETIRE_INTERVAL = 0.5
@@ -324,19 +329,21 @@ class ChaosExperiment:
     ``set_reaper(on, min_idle_ms)``, ``set_consumers(n)``.
     """
 
-    def __init__(self, r: redis.Redis, prefix: str = "lesson04:chaos:", entries: int = 500,
+    def __init__(self, r: Client, prefix: str = "lesson04:chaos:", entries: int = 500,
                  consumers: int = 3, crash_probability: float = 0.1, poison_share: float = 0.02,
                  reaper: bool = True, min_idle_ms: int = 200, max_deliveries: int = 5,
                  processing_ms: float = 1.0, rate: float | None = None, restart: str = "same",
                  restart_delay: float = 0.02, count: int = 10, seed: int = 0, guard_ttl: int = 3600):
         self.r = r
         self.prefix = prefix
-        self.entries = _whole(entries, "entries", 1, 1_000_000)
-        self.n_consumers = _whole(consumers, "consumers", 1, 20)
-        self.crash_probability = _share(crash_probability, "crash_probability", 0.9)
-        self.poison_share = _share(poison_share, "poison_share", 1.0)
-        self.min_idle_ms = _whole(min_idle_ms, "min_idle_ms", 0, 3_600_000)
-        self.max_deliveries = _whole(max_deliveries, "max_deliveries", 1, 1000)
+        self.entries = validate.whole(entries, NOT_WHOLE, "entries", 1, 1_000_000)
+        self.n_consumers = validate.whole(consumers, NOT_WHOLE, "consumers", 1, 20)
+        self.crash_probability = validate.number(crash_probability, NOT_A_SHARE, "crash_probability",
+                                                 0, 0.9, outside=OUT_OF_SHARE)
+        self.poison_share = validate.number(poison_share, NOT_A_SHARE, "poison_share", 0, 1.0,
+                                            outside=OUT_OF_SHARE)
+        self.min_idle_ms = validate.whole(min_idle_ms, NOT_WHOLE, "min_idle_ms", 0, 3_600_000)
+        self.max_deliveries = validate.whole(max_deliveries, NOT_WHOLE, "max_deliveries", 1, 1000)
         if processing_ms < 0:
             raise ValueError(f"processing_ms cannot be negative (got {processing_ms}).")
         self.processing_ms = float(processing_ms)
@@ -347,7 +354,7 @@ class ChaosExperiment:
             raise ValueError(f"restart must be one of {', '.join(RESTART_MODES)}; got {restart!r}.")
         self.restart = restart
         self.restart_delay = float(restart_delay)
-        self.count = _whole(count, "count", 1, 1000)
+        self.count = validate.whole(count, NOT_WHOLE, "count", 1, 1000)
         self.seed = int(seed)
         self.reaper_on = bool(reaper)
 
@@ -385,7 +392,7 @@ class ChaosExperiment:
     def set_reaper(self, on: bool, min_idle_ms: int | None = None) -> None:
         """Switch the reaper on or off (and change its minimum idle time), also while running."""
         if min_idle_ms is not None:
-            self.min_idle_ms = _whole(min_idle_ms, "min_idle_ms", 0, 3_600_000)
+            self.min_idle_ms = validate.whole(min_idle_ms, NOT_WHOLE, "min_idle_ms", 0, 3_600_000)
             self.reaper.min_idle_ms = self.min_idle_ms
         self.reaper_on = bool(on)
         if self._started_at is not None and (not self.reaper_switches or self.reaper_switches[-1][1] != self.reaper_on):
@@ -398,7 +405,7 @@ class ChaosExperiment:
 
     def set_consumers(self, n: int) -> None:
         """Grow or shrink the pool to ``n`` consumers (a removed one finishes its batch first)."""
-        n = _whole(n, "consumers", 1, 20)
+        n = validate.whole(n, NOT_WHOLE, "consumers", 1, 20)
         self.n_consumers = n
         while len(self.pool.consumers) < n:
             name = self.pool.add_consumer()
@@ -452,10 +459,8 @@ class ChaosExperiment:
         """Start, wait until every entry is acked or dead-lettered (or ``timeout``), stop; True if done."""
         if self._started_at is None:
             self.start()
-        deadline = time.monotonic() + timeout
         try:
-            while not self.done and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: self.done, timeout)
         finally:
             self.stop()
         return self.done
@@ -728,19 +733,3 @@ class ChaosExperiment:
         state = "running" if self.running else "done" if self.done else "stopped" if self._started_at else "new"
         return (f"<ChaosExperiment on {self.stream!r}: {state}, {self.producer.sent}/{self.entries} produced, "
                 f"{self.journal.resolved} finished>")
-
-
-def _whole(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high:,}; got {value!r}.")
-    return value
-
-
-def _share(value, name: str, high: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number from 0 to {high}; got {value!r}.") from None
-    if not 0 <= value <= high:
-        raise ValueError(f"{name} must be from 0 to {high}; got {value!r}.")
-    return value

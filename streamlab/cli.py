@@ -118,12 +118,12 @@ def _warn_if_private_to_this_process(r, command) -> None:
 def _terminal_text(exc) -> str:
     """An error in terminal words: the notebook advice of ``explain`` does not apply here."""
     from . import programs
-    from .explain import explain
+    from .explain import explain, is_out_of_memory
 
     if isinstance(exc, programs.CONNECTION_ERRORS):
         return (f"{programs.connection_trouble(exc)}. Check that the server in REDIS_URL (or --url) "
                 "is running and reachable, then start the command again.")
-    if programs.is_out_of_memory(exc):
+    if is_out_of_memory(exc):
         return programs.OUT_OF_MEMORY + "."
     return explain(exc).replace("sl.reset()", "`streamlab reset`")
 

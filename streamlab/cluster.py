@@ -22,7 +22,7 @@ Creating the cluster is what ``redis-cli --cluster create`` does, by hand:
 - wait until every node says ``cluster_state:ok`` and knows every other node.
 
 Nothing here imports ipywidgets, matplotlib or IPython: drawing lives in
-``clusterplots``.
+``streamlab.ui.figures.cluster``.
 """
 
 from __future__ import annotations
@@ -254,13 +254,6 @@ class PrivateCluster:
         for node in self.nodes:
             node.server.stop()
         self.nodes = []
-
-    def shard_of_slot(self, slot: int) -> int:
-        """Which shard (index) serves ``slot``."""
-        for node in self.nodes:
-            if node.slots[0] <= slot <= node.slots[1]:
-                return node.index
-        raise ValueError(f"slot {slot} is outside 0-{SLOTS - 1}")
 
     def __enter__(self) -> "PrivateCluster":
         return self.start()

@@ -43,7 +43,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-import zlib
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -328,7 +327,7 @@ class ConsumerPool:
 
     ``route_by_key=True`` with a list of streams gives each consumer one
     stream of its own (partitioning: a key always goes to the same stream, see
-    ``partition_of()``), which keeps per-key order.
+    ``keys.partition_of()``), which keeps per-key order.
 
     Starting a pool stops any running pool of the same ``name`` (default:
     ``pool:<stream>:<group>``), so re-running a notebook cell never doubles the
@@ -527,10 +526,6 @@ class ConsumerPool:
             self._max_id: tuple[int, int] | None = None
             self._max_id_by_key: dict = {}
 
-    @property
-    def total_failed(self) -> int:
-        return sum(self.failures.values())
-
     def ordering_frame(self, last: int | None = None) -> pd.DataFrame:
         """The recorded completions (the newest ``record_cap``, or the newest ``last``), in completion order.
 
@@ -661,8 +656,3 @@ class ConsumerPool:
         with self._lock:
             self.failures[c.consumer] += 1
         self._emit(Event("failed", c.consumer, stream, entry_id, fields, time.time(), exc))
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """Which of ``partitions`` streams a key belongs to (CRC32, stable across processes)."""
-    return zlib.crc32(str(key).encode()) % partitions

@@ -7,7 +7,7 @@ restarts it from its files or promotes the replica, and returns what it counted 
 pandas frames. Every server, thread and temporary directory it starts is gone when
 the function returns, whatever happened.
 
-No drawing here (``durability_plots`` draws) and no widgets: this module never
+No drawing here (``streamlab.ui.figures.durability`` draws) and no widgets: this module never
 imports matplotlib, ipywidgets or IPython.
 
 The ledger is the producer's own record: a write counts as **acknowledged** when
@@ -37,6 +37,7 @@ import redis
 
 from . import ids as stream_ids
 from . import server as _server
+from .errors import LearnerError
 from .waiting import wait_until
 
 #: The lesson's keys (lesson 08's prefix); the experiments use private servers anyway.
@@ -58,8 +59,8 @@ SETTINGS: dict[str, dict] = {
 RECORDED_FILE = "durability-recorded.json"
 
 
-class DurabilityError(RuntimeError):
-    """An experiment could not run; the message says why and what to do."""
+class DurabilityError(LearnerError):
+    """An experiment could not run; the message says why and what to do (shown without a traceback)."""
 
 
 def can_run_live(r=None) -> bool:

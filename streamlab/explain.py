@@ -188,6 +188,15 @@ _RESPONSE_RULES = [
 ]
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A write refused at the ``maxmemory`` limit (``OOM command not allowed ...``).
+
+    The one test for it: ``Producer.burst``, the ``streamlab`` programs and the CLI each
+    say it in their own words, but recognise it here."""
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+        isinstance(exc, redis.ResponseError) and ("OOM " in str(exc) or "> 'maxmemory'" in str(exc)))
+
+
 def server_text(exc: BaseException) -> str:
     """The error text as redis-cli would print it after ``(error)``.
 

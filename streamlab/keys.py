@@ -7,6 +7,8 @@ deletes only keys with those prefixes (found with ``SCAN MATCH``, removed with
 
 from __future__ import annotations
 
+import zlib
+
 from . import workers
 from .backend import close_emulations, connect
 
@@ -25,6 +27,15 @@ def partition_key(base: str, p: int, kind: str | None = None) -> str:
 
     Here, beside the other key names, because both ``partitions`` and ``cluster`` name them."""
     return f"{base}:{kind}:{{p{p}}}" if kind else f"{base}:{{p{p}}}"
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """Which of ``partitions`` streams ``key`` belongs to: CRC32 of the key mod P (the same in every process).
+
+    Beside ``partition_key`` because lesson 03's hand-made partitions and ``partitions`` both route with it."""
+    if partitions < 1:
+        raise ValueError(f"the number of partitions must be at least 1, got {partitions}.")
+    return zlib.crc32(str(key).encode()) % partitions
 
 
 def course_keys(r, lesson: int | str | None = None) -> list[str]:

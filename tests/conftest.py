@@ -15,13 +15,13 @@ import os
 import signal
 import sys
 import threading
-import time
 import uuid
 
 import pytest
 
 from streamlab import backend as sl_backend
 from streamlab import server as sl_server
+from streamlab.waiting import wait_until
 
 REQUIRE_SERVER = os.environ.get("STREAMLAB_REQUIRE_SERVER") == "1"
 
@@ -140,14 +140,14 @@ def shell(tmp_path_factory):
 def no_thread_left_behind():
     """Fail a test that leaves a thread running that it started."""
     before = set(threading.enumerate())
+
+    def started_here() -> list[threading.Thread]:
+        return [t for t in threading.enumerate()
+                if t not in before and t.is_alive() and not _is_library_thread(t)]
+
     yield
-    deadline = time.monotonic() + 5
-    while True:
-        extra = [t for t in threading.enumerate()
-                 if t not in before and t.is_alive() and not _is_library_thread(t)]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: not started_here(), 5)
+    extra = started_here()
     assert not extra, f"threads left running: {[t.name for t in extra]}"
 
 

@@ -178,7 +178,7 @@ CLAIMS: dict[str, list[Claim]] = {
               "lag said 1,000 (the stream's length), not 1,500; last-delivered-id older than the first entry"),
         # On fakeredis the figures are the recorded real-server ones; on a real server they are
         # measured now. Either way both rows removed 99,000 of 100,000 (the figure says which).
-        Claim("timing = figures.retention.trim_timing(r)",
+        Claim("timing = retention.trim_timing(r)",
               r"\nexact\s+[\d.]+\s+99,?000\b[^\n]*\n~\s+[\d.]+\s+99,?000\b",
               "one XTRIM of 100,000 down to 1,000: exact and ~ each remove 99,000"),
         Claim("rate, cap = 50, 100_000", r"down 10 min[^\n]*ok[\s\S]*down 20 min[^\n]*ALERT[\s\S]*down 40 min[^\n]*20,000 unread",

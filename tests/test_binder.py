@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -110,9 +109,7 @@ def _stop_by_pidfile(pidfile: Path) -> int | None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return pid
-    deadline = time.monotonic() + 10
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not _running(pid), timeout=10)
     if _running(pid):
         os.kill(pid, signal.SIGKILL)
     return pid

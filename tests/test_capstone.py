@@ -355,16 +355,6 @@ def _still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
     return out
 
 
-def _wait_until_gone(procs: list[psutil.Process], limit: float = 60) -> list[psutil.Process]:
-    """Wait until none of ``procs`` runs (``limit`` only guards against a hang); returns those left."""
-    deadline = time.monotonic() + limit
-    left = _still_running(procs)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = _still_running(left)
-    return left
-
-
 def _describe(procs: list[psutil.Process]) -> list[str]:
     out = []
     for p in procs:
@@ -406,7 +396,8 @@ def test_the_processes_end_with_the_python_that_started_them(real_server_url, en
         owner.stdin.flush()
         code = owner.wait(120)
         assert code == (0 if ending == "exit" else -signal.SIGKILL), f"{case} owner: {code}, {owner_said()}"
-        left = _wait_until_gone(procs)
+        wait_until(lambda: not _still_running(procs), 60)  # 60: only guards against a hang
+        left = _still_running(procs)
         assert not left, (f"{case} these outlived the Python that started them", _describe(left), owner_said())
         if ending == "exit":
             assert not os.path.exists(logdir), f"{case} the output files go with the pipeline: {owner_said()}"

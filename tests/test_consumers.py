@@ -9,6 +9,7 @@ import redis
 
 from streamlab import consumers as C
 from streamlab import ids as stream_ids
+from streamlab.keys import partition_of
 
 from helpers import wait_until
 
@@ -207,7 +208,7 @@ def test_route_by_key_keeps_each_keys_order(r, prefix):
     pipe = r.pipeline(transaction=False)
     for i in range(180):
         sensor = sensors[i % len(sensors)]
-        pipe.xadd(partitions[C.partition_of(sensor, 3)], {"sensor_id": sensor, "seq": i})
+        pipe.xadd(partitions[partition_of(sensor, 3)], {"sensor_id": sensor, "seq": i})
     pipe.execute()
     pool = C.ConsumerPool(r, partitions, "g", consumers=3, processing="one-slow", seconds=0.001,
                           start_id="0", route_by_key=True, name=prefix + "p")

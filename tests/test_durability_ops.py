@@ -126,10 +126,10 @@ def test_the_plots_draw_from_the_recorded_run(r, prefix):
 
 def test_the_panel_on_fakeredis_shows_the_recorded_row_labelled():
     import streamlab as sl
-    from streamlab.ui.durability_panel import durability_panel
+    from streamlab.ui import DurabilityPanel
 
     r = sl.connect(backend="fake", quiet=True)
-    panel = durability_panel(r)
+    panel = DurabilityPanel(r)
     try:
         assert not panel.live and "RECORDED" in panel.status.value
         row = panel.run("aof-always")

@@ -401,3 +401,13 @@ def test_both_replies_to_a_deleted_stream_are_explained_as_the_deletion():
                  "NOGROUP No such key 'k' or consumer group 'g' in XREADGROUP with GROUP option"):
         assert_explained(redis.ResponseError(text),
                          "the stream was deleted while this read was waiting", "MKSTREAM")
+
+
+def test_is_out_of_memory_knows_the_oom_refusal_and_nothing_else():
+    from streamlab.explain import is_out_of_memory
+
+    assert is_out_of_memory(redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."))
+    assert is_out_of_memory(redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'."))
+    assert not is_out_of_memory(redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"))
+    assert not is_out_of_memory(ValueError("OOM "))  # only the server's refusal counts
+

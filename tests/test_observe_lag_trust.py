@@ -94,7 +94,7 @@ def test_a_caught_up_or_fully_behind_group_needs_no_xrange(r, prefix):
     info = r.xinfo_stream(stream)
 
     class NoXrange:
-        backend = getattr(r, "backend", None)
+        backend = r.backend  # lag_of reads the stand-in client's backend like a Client's
 
         def xrange(self, *args, **kwargs):
             raise AssertionError("XRANGE sent although XINFO STREAM settled the count")

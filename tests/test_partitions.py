@@ -8,6 +8,7 @@ import pytest
 
 from streamlab import groups, partitions
 from streamlab.cli import build_parser
+from streamlab.keys import partition_of
 
 
 def test_produce_then_two_members_consume_everything_once_in_order(r, prefix):
@@ -62,3 +63,14 @@ def test_cli_options_parse_and_bad_values_are_explained():
         partitions.consume(None, "g", "c", "base", 2, member=(3, 3))
     with pytest.raises(ValueError, match="at least 1"):
         partitions.sensor_names("s", 0)
+
+
+def test_partition_of_is_crc32_mod_p_and_refuses_fewer_than_one_partition():
+    import zlib
+
+    assert [partition_of(f"sensor{i}", 3) for i in range(6)] == [
+        zlib.crc32(f"sensor{i}".encode()) % 3 for i in range(6)]
+    assert partition_of(7, 5) == partition_of("7", 5)  # a key is routed by its text
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        partition_of("sensor1", 0)
+

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import re
 
 import pytest
@@ -12,13 +10,7 @@ from streamlab import pubsub
 from streamlab.ui import PubSubPanel, figures, style
 from streamlab import server as sl_server
 
-
-
-def wait_for(condition, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
+from helpers import wait_until
 
 
 def test_offline_subscriber_misses_events_31_to_70_and_the_stream_consumer_gets_all_100(r, prefix):
@@ -73,7 +65,7 @@ def test_message_published_before_subscribe_is_lost(r, prefix):
     sub = pubsub.Subscriber(r, channel).start()
     try:
         assert r.publish(channel, "on time") == 1
-        assert wait_for(lambda: sub.count == 1)
+        assert wait_until(lambda: sub.count == 1)
         assert [m["data"] for m in sub.messages] == ["on time"]
     finally:
         sub.stop()
@@ -85,7 +77,7 @@ def test_psubscribe_receives_every_matching_channel(r, prefix):
         r.publish(prefix + "sensor:1", "a")
         r.publish(prefix + "other", "b")
         r.publish(prefix + "sensor:2", "c")
-        assert wait_for(lambda: sub.count == 2)
+        assert wait_until(lambda: sub.count == 2)
         assert [(m["channel"], m["pattern"]) for m in sub.messages] == [
             (prefix + "sensor:1", prefix + "sensor:*"), (prefix + "sensor:2", prefix + "sensor:*")]
     finally:
@@ -101,7 +93,7 @@ def test_pubsub_fans_out_to_every_subscriber_like_one_group_per_reader(r, prefix
         for i in range(10):
             assert r.publish(channel, str(i)) == 3
             r.xadd(stream, {"i": i})
-        assert wait_for(lambda: all(s.count == 10 for s in subs + readers))
+        assert wait_until(lambda: all(s.count == 10 for s in subs + readers))
     finally:
         for worker in subs + readers:
             worker.stop()
@@ -115,7 +107,7 @@ def test_subscriber_stops_and_closes_its_connection(r, prefix):
     assert dict(r.pubsub_numsub(channel))[channel] == 1
     sub.stop()
     assert not sub.running
-    assert wait_for(lambda: dict(r.pubsub_numsub(channel))[channel] == 0)
+    assert wait_until(lambda: dict(r.pubsub_numsub(channel))[channel] == 0)
 
 
 def test_subscriber_needs_something_to_subscribe_to(r):
@@ -173,13 +165,13 @@ def test_panel_shows_the_subscriber_missing_what_the_stream_reader_catches_up_on
     panel = PubSubPanel(r, prefix=prefix, rate=100)
     try:
         panel.start()
-        assert wait_for(lambda: panel.experiment.published >= 20)
+        assert wait_until(lambda: panel.experiment.published >= 20)
         panel.take_offline()
         offline_at = panel.experiment.published
-        assert wait_for(lambda: panel.experiment.published >= offline_at + 20)
+        assert wait_until(lambda: panel.experiment.published >= offline_at + 20)
         back_at = panel.experiment.published  # before bring_back: the publisher keeps going
         panel.bring_back()
-        assert wait_for(lambda: panel.experiment.published >= back_at + 10)
+        assert wait_until(lambda: panel.experiment.published >= back_at + 10)
         panel.stop()
         result = panel.result()
         # The band starts when the readers are gone (after they read what was sent to them),

@@ -246,3 +246,24 @@ def test_the_plan_and_trim_reports_read_as_a_person_writes_them(r, prefix):
     retention.fill(r, key, 12_000)
     report = retention.trim(r, key, maxlen=2_000)
     assert "removed 10,000 entries (12,000 -> 2,000 entries" in str(report)
+
+
+def test_on_fakeredis_the_timing_is_the_recorded_real_server_one_and_says_so(backend_kind, r, prefix):
+    if backend_kind != "fake":
+        pytest.skip("fakeredis only")
+    timing = retention.trim_timing(r, key=prefix + "timing")
+    assert not timing.measured_here and not r.exists(prefix + "timing")
+    assert timing.source.startswith("recorded on Redis 7.0.15")
+    assert timing.speedup > 1  # the lesson's "capping in every XADD is where ~ pays"
+    assert timing.verdict().startswith("20,000 capped XADDs: `~` was 3.5× faster than exact")
+
+
+def test_on_a_real_server_the_timing_is_measured_now_and_labelled(backend_kind, r, prefix):
+    if backend_kind != "real":
+        pytest.skip("real server only")
+    timing = retention.trim_timing(r, key=prefix + "timing", entries=5_000, adds=2_000)
+    assert timing.measured_here and timing.source.startswith("measured now on ")
+    assert list(timing.table["removed"]) == [4_000, 4_000]
+    assert (timing.table["capped_s"] > 0).all()
+    word = "faster" if timing.speedup >= 1 else "slower"  # which one depends on the machine's load
+    assert f"× {word} than exact" in timing.verdict()

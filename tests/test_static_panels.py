@@ -8,7 +8,7 @@ import ipywidgets as W
 import pytest
 from IPython import display as ipy_display
 
-from streamlab.ui import panel as widgets
+from streamlab.ui.panel import STATIC_ENV, STATIC_NOTE, static_mode
 from streamlab.ui.panel import Panel, StaticPicture, static_html
 from streamlab.ui.producer_panel import ProducerPanel
 
@@ -31,10 +31,10 @@ def shown(monkeypatch):
                                              ("false", False), (None, False)])
 def test_static_mode_follows_the_variable(monkeypatch, value, expected):
     if value is None:
-        monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
+        monkeypatch.delenv(STATIC_ENV, raising=False)
     else:
-        monkeypatch.setenv(widgets.STATIC_ENV, value)
-    assert widgets.static_mode() is expected
+        monkeypatch.setenv(STATIC_ENV, value)
+    assert static_mode() is expected
 
 
 def test_static_html_keeps_text_pictures_and_settings_and_drops_controls():
@@ -59,14 +59,14 @@ def test_static_html_keeps_text_pictures_and_settings_and_drops_controls():
 
 def test_a_panel_in_static_mode_shows_its_last_state_in_every_display(r, prefix, shell, shown,
                                                                         monkeypatch):
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    monkeypatch.setenv(STATIC_ENV, "1")
     panel = ProducerPanel(r, prefix + "s", rate=200)
     # IPython hands the panel to _ipython_display_: no mime bundle, no widget view.
     assert shell.display_formatter.format(panel) == ({}, {})
     kind, first, display_id = shown[0]
     assert kind == "display" and "application/vnd.jupyter.widget-view+json" not in first
     assert "ready: press Start" in first["text/html"] and "<button" not in first["text/html"]
-    assert widgets.STATIC_NOTE in first["text/html"]
+    assert STATIC_NOTE in first["text/html"]
 
     panel.run_for(0.5)
     panel.burst(50)
@@ -80,7 +80,7 @@ def test_a_panel_in_static_mode_shows_its_last_state_in_every_display(r, prefix,
 
 
 def test_a_panel_outside_static_mode_is_the_live_widget(r, prefix, shell, shown, monkeypatch):
-    monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
+    monkeypatch.delenv(STATIC_ENV, raising=False)
     panel = ProducerPanel(r, prefix + "s")
     assert panel._ipython_display_ is None
     data, _ = shell.display_formatter.format(panel)
@@ -90,7 +90,7 @@ def test_a_panel_outside_static_mode_is_the_live_widget(r, prefix, shell, shown,
 
 
 def test_a_subclass_stop_redraws_the_picture_without_asking(shown, monkeypatch):
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    monkeypatch.setenv(STATIC_ENV, "1")
 
     class Counter(Panel):
         def __init__(self):

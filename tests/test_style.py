@@ -23,10 +23,10 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 
 from streamlab import durability, pubsub
-from streamlab.ui.figures import capstone, cluster as clusterplots, pool as plots
+from streamlab.ui.figures import capstone, cluster, latency, pool
 from streamlab.ui import PubSubPanel, style
-from streamlab.ui.figures import latency as latency_figures, pubsub as pubsub_figures
-from streamlab.ui.figures import durability as dp
+# pubsub and durability are also engine modules here: their figures modules say so in their names.
+from streamlab.ui.figures import durability as durability_figures, pubsub as pubsub_figures
 
 #: Below this CIEDE2000 difference two colours in one figure are hard to tell apart at a glance.
 MIN_DELTA_E = 10.0
@@ -128,18 +128,18 @@ def course_figures():
     """(name, figure) for every figure function of the package that the lessons show."""
     stream, consumers, ordering = _pool_frames()
     rec = durability.recorded()
-    health = {"A": pd.DataFrame({m: [0.0, 5.0, 2000.0] for m in dp.METRICS})}
+    health = {"A": pd.DataFrame({m: [0.0, 5.0, 2000.0] for m in durability_figures.METRICS})}
     return [
-        ("dashboard", plots.dashboard_figure(stream, consumers, ordering, title="s · group g")),
-        ("ordering", plots.ordering_figure(ordering)),
-        ("latency", latency_figures.strip_plot([0.0, 0.1, 0.2, 0.3], [0.4, 0.6, 0.5, 9.0], "fakeredis")),
+        ("dashboard", pool.dashboard_figure(stream, consumers, ordering, title="s · group g")),
+        ("ordering", pool.ordering_figure(ordering)),
+        ("latency", latency.strip_plot([0.0, 0.1, 0.2, 0.3], [0.4, 0.6, 0.5, 9.0], "fakeredis")),
         ("pubsub", pubsub_figures.result_figure(_pubsub_result())),
         ("capstone", capstone.capstone_figure(_capstone_frames(), [(2.0, "kill w1")])),
-        ("crash", dp.plot_crash(rec["crash"])),
-        ("failover", dp.plot_failover(rec["failover_writes"])),
-        ("health", dp.plot_health(health)),
-        ("partitions", clusterplots.partition_dashboard(_partition_frame(), "4 partitions")),
-        ("key order", clusterplots.key_order(_key_ordering())),
+        ("crash", durability_figures.plot_crash(rec["crash"])),
+        ("failover", durability_figures.plot_failover(rec["failover_writes"])),
+        ("health", durability_figures.plot_health(health)),
+        ("partitions", cluster.partition_dashboard(_partition_frame(), "4 partitions")),
+        ("key order", cluster.key_order(_key_ordering())),
         ("slow subscriber", pubsub_figures.buffer_limit_figure(
             pubsub.BufferLimitDemo("a scratch server", "pubsub 256kb 0 0", 4000, 1008, 944, True))),
     ]
@@ -280,7 +280,7 @@ def test_headlines_match_the_data_they_draw(figures):
         "44 of 44 readings processed, 3 alerts; lag 0 now, 5 at most")
     assert style.headline_text(figs["key order"])[0] == (
         "1 of 30 readings finished out of order for their key")
-    # Circled where it is, as out-of-order points are in lesson 03's plots.
+    # Circled where it is, as out-of-order points are in lesson 03's pool.
     circled = figs["key order"].axes[0].collections[-1]
     assert len(circled.get_facecolor()) == 0 and circled.get_offsets().tolist() == [[7, 2]]
     assert style.headline_text(figs["health"])[0] == (
@@ -296,10 +296,10 @@ def test_figures_are_sharp_pictures_at_their_page_width(figures):
 
 def test_the_live_dashboard_is_drawn_at_twice_its_page_width_and_fits_its_data():
     stream, consumers, ordering = _pool_frames()
-    live = plots.PoolFigure(live=True, window=30)
+    live = pool.PoolFigure(live=True, window=30)
     live.update(stream, consumers, ordering)
     width, _ = live.fig.canvas.get_width_height()
-    assert width == pytest.approx(plots.LIVE_SCALE * live.display_px, abs=2)
+    assert width == pytest.approx(pool.LIVE_SCALE * live.display_px, abs=2)
     # Six seconds of data: the x axis spans the next step (10 s), not the 30 s window.
     assert live.ax_lag.get_xlim() == (-10, 0)
     longer = stream.assign(t=stream["t"] * 10)

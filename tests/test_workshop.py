@@ -339,7 +339,7 @@ def test_the_board_counts_what_scripted_learners_check(admin, admin_url, tmp_pat
 
 def test_the_board_ignores_progress_of_an_unknown_exercise(admin, admin_url, tmp_path):
     """Review #8: a newer streamlab's exercise, or a learner's hand-made XADD, never crashes it."""
-    from streamlab.ui import board_panel as boardpanel
+    from streamlab.ui.figures import board
 
     urls = {a.learner: a.redis_url for a in workshop.setup(admin, ["ana"], tmp_path / "l.csv", admin_url)}
     ana = as_learner(urls["ana"])
@@ -351,11 +351,11 @@ def test_the_board_ignores_progress_of_an_unknown_exercise(admin, admin_url, tmp
     assert progress.poll() == 1 + 5
     assert progress.unknown == 5 and progress.stuck() == [] and "01.99" not in progress.frame()
     assert "5 progress entries ignored as unknown" in progress.text()
-    boardpanel.board_figure(progress)
+    board.board_figure(progress)
 
     # The figure itself skips what it has no column for, whatever Progress reports.
     progress.stuck = lambda: [("ana", "01.99", 3, 60.0), ("nobody", "01.1", 3, 60.0)]
-    assert boardpanel.board_figure(progress).axes
+    assert board.board_figure(progress).axes
 
 
 def test_board_keys_escapes_control_characters_in_key_names():
@@ -442,3 +442,20 @@ def test_the_board_refreshes_until_ctrl_c_or_sigterm(admin_url, admin, tmp_path)
         if board.poll() is None:
             board.kill()
             board.wait()
+
+
+def test_catalogue_skips_lessons_without_checkers_but_not_a_checker_that_fails_to_import(monkeypatch):
+    import importlib
+
+    real_import = importlib.import_module
+
+    def import_module(name, *args):
+        if name == "streamlab.exercises.lesson03":
+            raise ModuleNotFoundError("No module named 'missing_dependency'", name="missing_dependency")
+        return real_import(name, *args)
+
+    assert 3 in {lesson for lesson, _, _ in workshop.catalogue()}
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    with pytest.raises(ModuleNotFoundError, match="missing_dependency"):
+        workshop.catalogue()
+

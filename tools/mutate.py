@@ -83,10 +83,11 @@ GROUPS = [
           "the %redis magics' refusals (FLUSH on shared servers, commands that never return) and "
           "the line runner that applies them",
           deselect=("tests/test_magics.py::test_interrupt_stops_a_block_forever_and_the_next_cell_works",)),
-    Group("chaos-limits", "streamlab/chaos.py",
+    Group("chaos-limits", ["streamlab/chaos.py", "streamlab/validate.py"],
           ["streamlab.chaos.xǁChaosPoolǁdead_letter_over_limit__mutmut_*",
            "streamlab.chaos.xǁChaosExperimentǁdead_letter_over_limit__mutmut_*",
-           "streamlab.chaos.x__whole__mutmut_*", "streamlab.chaos.x__share__mutmut_*"],
+           "streamlab.validate.x_whole__mutmut_*", "streamlab.validate.x_is_whole__mutmut_*",
+           "streamlab.validate.x_number__mutmut_*"],
           ["tests/test_chaos.py", "tests/test_guards.py", "tests/test_robustness.py"],
           "the chaos experiment's delivery limit and the checks on its settings"),
     Group("recovery", ["streamlab/recovery.py", "streamlab/pel.py"],
@@ -97,7 +98,7 @@ GROUPS = [
           ["tests/test_recovery.py", "tests/test_terminal_guards.py", "tests/test_consume_paths.py"],
           "the reaper and the pending-list toolkit it shares with `streamlab consume` (pel.py): claims "
           "only idle work, dead-letters over the limit, meets deleted entries", timeout=60),
-    Group("terminal", ["streamlab/programs.py", "streamlab/pending_first.py"],
+    Group("terminal", ["streamlab/programs.py", "streamlab/pending_first.py", "streamlab/validate.py"],
           ["streamlab.pending_first.xǁPendingFirstǁ*",
            "streamlab.programs.xǁ_ConsumerRunǁ_batch__mutmut_*", "streamlab.programs.xǁ_ConsumerRunǁ_deleted__mutmut_*",
            "streamlab.programs.xǁ_ConsumerRunǁ_dead_letter__mutmut_*",
@@ -107,8 +108,8 @@ GROUPS = [
            "streamlab.programs.x_check_consume_options__mutmut_*",
            "streamlab.programs.x_check_produce_options__mutmut_*",
            "streamlab.programs.x_check_reap_options__mutmut_*",
-           "streamlab.programs.x__whole__mutmut_*", "streamlab.programs.x__is_whole__mutmut_*",
-           "streamlab.programs.x__number__mutmut_*"],
+           "streamlab.validate.x_whole__mutmut_*", "streamlab.validate.x_is_whole__mutmut_*",
+           "streamlab.validate.x_number__mutmut_*"],
           # test_terminal.py's other tests run the programs as processes, which mutmut cannot see.
           ["tests/test_consume_paths.py", "tests/test_partitions_safety.py",
            "tests/test_terminal.py::test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert"],

@@ -19,9 +19,7 @@ import PIL.ImageDraw
 import PIL.ImageFont
 
 import streamlab as sl
-from streamlab.ui.figures import pool as plots
-from streamlab.ui import style
-from streamlab.ui import ChaosPanel, ConsumerPoolPanel, PubSubPanel
+from streamlab.ui import ChaosPanel, ConsumerPoolPanel, PubSubPanel, figures, style
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "docs" / "img" / "panel-family.png"
 PAGE_PX = 1000  # the width of the composed image: about a notebook's column at 1280x720
@@ -45,7 +43,7 @@ def _pictures(r) -> list[tuple[str, bytes]]:
         return [("Lesson 03: consumer pool (live dashboard)", pool.figure.picture("PNG")),
                 ("Lesson 04: chaos panel", bytes(chaos.image.value)),
                 ("Lesson 06: Pub/Sub vs Streams panel", bytes(pubsub.image.value)),
-                ("Lesson 03: ordering figure", style.to_png(plots.ordering_figure(pool.pool.ordering_frame()), 2))]
+                ("Lesson 03: ordering figure", style.to_png(figures.pool.ordering_figure(pool.pool.ordering_frame()), 2))]
     finally:
         for panel in (pool, chaos, pubsub):
             panel.close()

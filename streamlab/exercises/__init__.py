@@ -109,6 +109,7 @@ from typing import Any, Callable
 
 import redis
 
+from ..backend import Client
 from ..explain import hint as explain_hint
 from ..explain import one_line
 from ..keys import lesson_prefix
@@ -239,7 +240,9 @@ def report(ex: "Exercise", outcome: Outcome) -> bool:
     a check.
     """
     r = ex.r
-    learner = getattr(getattr(r, "backend", None), "learner", None)
+    if r is None:  # an exercise not bound to a client (bind(None)) has no workshop
+        return False
+    learner = r.backend.learner
     if not learner:
         return False
     try:
@@ -321,13 +324,13 @@ class Exercise:
         self.solutions = solutions
         self.blanks = blanks
         self.answer_names = list(inspect.signature(verify).parameters)[1:]
-        self.r: redis.Redis | None = None
+        self.r: Client | None = None
         self.prefix = lesson_prefix(lesson)
         self.last: Outcome | None = None
         self._hints_shown = 0
 
     # --- for notebooks ---------------------------------------------------
-    def bind(self, r: redis.Redis, prefix: str | None = None) -> "Exercise":
+    def bind(self, r: Client | None, prefix: str | None = None) -> "Exercise":
         """A copy that checks against ``r``, with keys under ``prefix`` (default ``lessonNN:``)."""
         bound = copy.copy(self)
         bound.r = r
@@ -491,12 +494,12 @@ class ExerciseSet:
             return ex
         return register
 
-    def bind(self, r: redis.Redis, prefix: str | None = None) -> tuple[Exercise, ...]:
+    def bind(self, r: Client | None, prefix: str | None = None) -> tuple[Exercise, ...]:
         """Every exercise of the lesson, in order, bound to ``r`` (see ``Exercise.bind``)."""
         return tuple(self.exercises[n].bind(r, prefix) for n in sorted(self.exercises))
 
 
-def load(lesson: int, r: redis.Redis, prefix: str | None = None) -> tuple[Exercise, ...]:
+def load(lesson: int, r: Client, prefix: str | None = None) -> tuple[Exercise, ...]:
     """``ex1, ex2, ex3 = load(1, r)``: lesson ``lesson``'s exercises, bound to ``r``.
 
     Imports ``streamlab.exercises.lessonNN`` and binds its ``exercises`` set;

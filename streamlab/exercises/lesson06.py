@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from ..pubsub import Subscriber
+from ..waiting import wait_until
 from . import ExerciseSet, NotAttempted, Wrong
 
 exercises = ExerciseSet(lesson=6, solutions="06-pubsub-vs-streams.py")
@@ -49,9 +50,7 @@ def ex1(ex, pattern):
         for channel in EX1_CHANNELS:
             ex.r.publish(ex.key(channel), channel)
         expected = [c for c, wanted in EX1_CHANNELS.items() if wanted]
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and sub.count < len(expected):
-            time.sleep(0.02)
+        wait_until(lambda: sub.count >= len(expected), 2)
         time.sleep(0.1)  # long enough for a message that should not come to arrive
     finally:
         sub.stop()

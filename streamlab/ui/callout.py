@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import textwrap
 
-from ..palette import BACKGROUNDS, STATUS_COLOURS
+from ..palette import BACKGROUNDS, STATUS_COLOURS, TEXT
 
 # One look per kind of note: a bar in the panels' status colours (streamlab.palette.STATUS_COLOURS,
 # never a red/green pair) on a pale background; the title's words carry the meaning anyway.
@@ -42,7 +42,7 @@ class Callout:
         bar, background = KINDS[self.kind]
         return (f"<div class='streamlab-callout streamlab-callout-{self.kind}' "
                 f"style='border-left:4px solid {bar};background:{background};"
-                f"padding:6px 12px;margin:4px 0;font-size:14px;line-height:1.45;color:#1f2328'>"
+                f"padding:6px 12px;margin:4px 0;font-size:14px;line-height:1.45;color:{TEXT}'>"
                 f"<b>{html.escape(self.title)}</b><br>{html.escape(self.text)}</div>")
 
     def __repr__(self) -> str:

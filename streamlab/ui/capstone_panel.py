@@ -33,7 +33,9 @@ class CapstonePanel(Panel):
     The panel shows a pipeline; it does not own it. ``cap.start()`` and
     ``cap.stop()`` start and end the pipeline, and the panel follows them: live
     while it runs, one last picture when it stops. The panel's own ``start()``
-    resumes the redrawing and ``stop()`` ends it (drawing the picture once more).
+    resumes the redrawing and ``stop()`` ends it (drawing the picture once more), so
+    ``panel.run_for(seconds)`` (``Panel.run_for``: ``start()``, wait, ``stop()``) follows the
+    pipeline for that long and leaves it running (``cap.stop()`` ends the pipeline).
     A newer panel of the same pipeline takes its place. ``figure()`` is the
     dashboard as a Figure; ``show()`` displays it, as a picture a saved notebook keeps.
     """

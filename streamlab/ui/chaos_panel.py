@@ -11,10 +11,10 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
-import redis
 
 from . import style
 from .. import workers
+from ..backend import Client
 from ..chaos import RESTART_MODES, ChaosExperiment
 from .figures.chaos import chaos_figure
 from .panel import Panel, button_row
@@ -63,7 +63,7 @@ class ChaosPanel(Panel):
     ``ChaosExperiment`` (a new one on every start, built from the controls).
     """
 
-    def __init__(self, r: redis.Redis, prefix: str = "lesson04:chaos:", entries: int = 600,
+    def __init__(self, r: Client, prefix: str = "lesson04:chaos:", entries: int = 600,
                  consumers: int = 3, crash_probability: float = 0.1, poison_share: float = 0.02,
                  reaper: bool = True, min_idle_ms: int = 200, restart: str = "same", seed: int = 0,
                  **experiment_options):

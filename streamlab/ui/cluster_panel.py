@@ -20,15 +20,17 @@ from IPython.display import display
 
 from .. import workers
 from ..partitions import PartitionedPipeline, partition_keys
-from .figures import cluster as clusterplots
+from .figures import cluster
 from .panel import Panel
 
 
 class PartitionPanel(Panel):
     """Sliders for partitions, sensors, rate and seconds, a Run button, and the dashboard below.
 
-    A ``Panel``: its status line says what the last run did (``refresh()``), and
-    ``start()`` is one run with the sliders' settings.
+    A ``Panel``: its status line says what the last run did (``refresh()``),
+    ``start()`` is one run with the sliders' settings, and ``run_for(seconds)`` is one run
+    with the sliders' settings for ``seconds`` instead of the seconds slider (it ends early if
+    the pipeline's workers all end by themselves, and the pipeline is stopped either way).
     """
 
     def __init__(self, r, base: str = "lesson09:try"):
@@ -56,8 +58,9 @@ class PartitionPanel(Panel):
             return []
         return [pipe.producer, pipe.sampling, *pipe.pool.consumers.values()]
 
-    def _run_once(self, partitions, sensors, rate, seconds):
-        """Set the sliders, run the pipeline (``PartitionedPipeline.run_for``); (summary, figure)."""
+    def _run_once(self, partitions, sensors, rate, seconds, duration: float | None = None):
+        """Set the sliders, run the pipeline (``PartitionedPipeline.run_for``) for ``duration``
+        seconds (default: the seconds slider); (summary, figure)."""
         for slider, value in ((self.partitions, partitions), (self.sensors, sensors),
                               (self.rate, rate), (self.seconds, seconds)):
             if value is not None:
@@ -69,11 +72,11 @@ class PartitionPanel(Panel):
                                        self.rate.value)
             self._running = pipe
             self.start_refresher()  # the status line counts while it runs
-            pipe.run_for(self.seconds.value)
+            pipe.run_for(self.seconds.value if duration is None else duration)
             self.last = pipe
-            fig = clusterplots.partition_dashboard(pipe.sampler.frame(),
-                                                   f"{self.partitions.value} partitions, "
-                                                   f"{self.sensors.value} sensors")
+            fig = cluster.partition_dashboard(pipe.sampler.frame(),
+                                              f"{self.partitions.value} partitions, "
+                                              f"{self.sensors.value} sensors")
             return pipe.summary(), fig
         finally:
             self._running = None
@@ -94,9 +97,20 @@ class PartitionPanel(Panel):
         self._clicked()
         return self
 
-    def _clicked(self) -> None:
+    def run_for(self, seconds: float) -> "PartitionPanel":
+        """One run with the sliders' settings for ``seconds`` (the pipeline's ``run_for``: it
+        starts, runs that long or until its workers end by themselves, and stops); the results
+        in the panel, like Run; then ``stop()`` (the refresher, the final status line and, in
+        static mode, the picture)."""
+        try:
+            self._clicked(duration=seconds)
+        finally:
+            self.stop()
+        return self
+
+    def _clicked(self, duration: float | None = None) -> None:
         # A press of Run: the panel's own Output widget shows the result (a live front end).
-        summary, fig = self._run_once(None, None, None, None)
+        summary, fig = self._run_once(None, None, None, None, duration)
         self.out.clear_output(wait=True)
         with self.out:
             display(summary)

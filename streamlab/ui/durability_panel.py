@@ -86,8 +86,3 @@ class DurabilityPanel(Panel):
 
     def summary_html(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>"
-
-
-def durability_panel(r=None) -> DurabilityPanel:
-    """The lesson 08 panel (replaces an earlier one in this kernel)."""
-    return DurabilityPanel(r)

@@ -30,9 +30,10 @@ import ipywidgets as W
 import redis
 
 from .. import consumers as C
-from .figures import pool as plots
+from .figures import pool
 from . import style
 from .. import workers
+from ..backend import Client
 from ..explain import explain
 from ..observe import Sampler
 from ..producer import Producer
@@ -55,7 +56,7 @@ class ConsumerPoolPanel(Panel):
     ``panel.refresh_rate`` is the measured redraws per second.
     """
 
-    def __init__(self, r: redis.Redis, stream: str, group: str = "workers", consumers: int = 3,
+    def __init__(self, r: Client, stream: str, group: str = "workers", consumers: int = 3,
                  rate: float | None = 200, processing: str = "fixed", ms: float = 5,
                  start_id: str = "$", count: int = 1, hz: float = DEFAULT_HZ, window: float = 30,
                  name: str | None = None, seed: int | None = None, **pool_options):
@@ -71,7 +72,7 @@ class ConsumerPoolPanel(Panel):
         self.sampler = Sampler(r, stream, group, pool=self.pool, interval=0.1, window=window,
                                name=f"{name}:sampler")
         self.producer = Producer(r, stream, rate=rate, name=f"{name}:producer") if rate else None
-        self.figure = plots.PoolFigure(window=window, title=f"{stream} · group {group}")
+        self.figure = pool.PoolFigure(window=window, title=f"{stream} · group {group}")
         self._refresh_times: deque = deque(maxlen=50)
         self.refresh_seconds = 0.0
         self.refreshes = 0
@@ -196,12 +197,15 @@ class ConsumerPoolPanel(Panel):
         with ``drain``, the producer stops first and the consumers finish the backlog (lag and
         pending back to 0, at most ``drain_timeout`` s) before they stop."""
         self.start()
-        wait_until(lambda: not self.busy(), seconds, interval=0.05)
-        if drain:
-            if self.producer is not None:
-                self.producer.stop()
-            self.drain(drain_timeout)
-        return self.stop()
+        try:
+            wait_until(lambda: not self.busy(), seconds, interval=0.05)
+            if drain:
+                if self.producer is not None:
+                    self.producer.stop()
+                self.drain(drain_timeout)
+        finally:
+            self.stop()  # also on Ctrl-C during the wait or the drain: nothing keeps running
+        return self
 
     def drain(self, timeout: float = 10) -> bool:
         """Wait until the group has no lag and nothing pending (``ConsumerPool.wait_until_idle``)."""
@@ -221,7 +225,7 @@ class ConsumerPoolPanel(Panel):
         through ``redraw()``, which shows an error here in the status line)."""
         began = time.monotonic()
         stream, consumers = self.sampler.stream_frame(), self.sampler.consumer_frame()
-        ordering = self.pool.ordering_frame(last=plots.ORDERING_WINDOW)
+        ordering = self.pool.ordering_frame(last=pool.ORDERING_WINDOW)
         self.figure.update(stream, consumers, ordering)
         self.image.value = self.figure.picture("JPEG")
         self.counters.value = self._counters_html()
@@ -285,7 +289,7 @@ class ConsumerPoolPanel(Panel):
 
         stream, consumers = self.sampler.stream_frame(), self.sampler.consumer_frame()
         completions = self.pool.ordering_frame()
-        display(plots.dashboard_figure(stream, consumers, completions, title=self._title(),
+        display(pool.dashboard_figure(stream, consumers, completions, title=self._title(),
                                        show_ordering=ordering))
         if ordering:
-            display(plots.ordering_figure(completions))
+            display(pool.ordering_figure(completions))

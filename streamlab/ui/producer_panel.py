@@ -233,8 +233,3 @@ def tail_rows(tail) -> list[dict]:
             pass  # not a producer's entry, or not a time: shown as it is
         rows.append(row)
     return rows
-
-
-def producer_panel(r: redis.Redis, stream: str, **options) -> ProducerPanel:
-    """A ``ProducerPanel`` on ``stream``: ``sl.producer_panel(r, 'lesson01:sensors', rate=50)``."""
-    return ProducerPanel(r, stream, **options)

@@ -57,6 +57,9 @@ OKABE_ITO = {
 #: "nothing happened here" (entries not finished, readers offline).
 DARK_GREY = "#5F5F5F"
 PALE_GREY = "#CCCCCC"
+#: Text, marks and outlines drawn on a figure that are no role (labels on bars, "out of order"
+#: circles, reference lines): plain black, the palette's first colour.
+INK = OKABE_ITO["black"]
 
 #: One colour per role, the same in every lesson. Roles that name the same idea
 #: ("acked", "processed", "received", "kept") share one colour on purpose.
@@ -95,7 +98,7 @@ _DASHES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3))]
 # STATUS_COLOURS (panels' status lines and verdicts) and MUTED (secondary text) are imported
 # from streamlab.palette: the engine renders some HTML of its own with them.
 RULE = "#d0d7de"  # thin rules: under a table's header, around a panel's static picture
-#: The instructor's progress board (``ui.board_panel``): a cell with nothing yet, its outline,
+#: The instructor's progress board (``ui.figures.board``): a cell with nothing yet, its outline,
 #: the lines between lessons, and a dark shade of the pending colour that hatching reads on.
 EMPTY = "#EEEEEE"
 EMPTY_EDGE = "#999999"

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from ..style import (
+    INK,
     ROLE,
     SIZE,
     PictureFigure,
@@ -109,6 +110,6 @@ def capstone_figure(frames: dict[str, pd.DataFrame], events: list[tuple[float, s
             ax.axvline(t, color=ROLE["limit"], lw=1, ls=":")
         # Stacked downwards, so that labels of events close in time do not overlap.
         ax_lag.annotate(f" {label}", (t, 0.97 - 0.1 * k), xycoords=("data", "axes fraction"),
-                        fontsize=SIZE["annotation"], va="top", ha="left", color="black")
+                        fontsize=SIZE["annotation"], va="top", ha="left", color=INK)
     headline(fig, capstone_headline(frames), f"groups '{group}' and '{alert_group}' · alert above {threshold:g} °C")
     return fig

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import style
 from ...chaos import ChaosExperiment
-from ..style import ROLE, SIZE, PictureFigure
+from ..style import INK, ROLE, SIZE, PictureFigure
 
 #: How each order ended, as bars: colour by role, and a pattern for the two dead-letter
 #: outcomes, so "healthy order dead-lettered" does not rest on colour alone.
@@ -71,7 +71,7 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
     # Written along the top of the line, clear of the bars below it.
     ax_hist.annotate(f"limit {exp.max_deliveries}", (exp.max_deliveries + 0.5, 1.0),
                      xycoords=("data", "axes fraction"), xytext=(-3, -2), textcoords="offset points",
-                     fontsize=SIZE["tick"], color="black", rotation=90, ha="right", va="top")
+                     fontsize=SIZE["tick"], color=INK, rotation=90, ha="right", va="top")
 
     style.axes_style(ax_dead, "Dead letters (XLEN)", "entries", "seconds")
     if not tl.empty:
@@ -81,7 +81,7 @@ def chaos_figure(exp: ChaosExperiment, width: float = 10.2, height: float = 4.8,
         last = int(tl["dead_lettered"].iloc[-1])
         ax_dead.annotate(f"{last:,}", (float(tl["t"].iloc[-1]), last), xytext=(-4, 3),
                          textcoords="offset points", ha="right", va="bottom", fontsize=SIZE["annotation"],
-                         color="black")
+                         color=INK)
         top = max(1, int(tl["dead_lettered"].max())) * 1.25
         ax_dead.set_ylim(-0.04 * top, top)  # a little below 0, so the flat start is not hidden by the axis
     ax_dead.set_xlim(0, end * 1.03)
@@ -132,4 +132,4 @@ def _mark_reaper_switches(exp: ChaosExperiment, ax, labels: bool) -> None:
             # Written up the line's left side, low down: while the reaper is off, pending runs high.
             ax.annotate(f"reaper {'on' if on else 'off'}", (t, 0.05), xycoords=("data", "axes fraction"),
                         xytext=(-2, 0), textcoords="offset points", ha="right", va="bottom", rotation=90,
-                        fontsize=SIZE["annotation"], color="black")
+                        fontsize=SIZE["annotation"], color=INK)

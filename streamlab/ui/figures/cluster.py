@@ -70,7 +70,7 @@ def key_order(ordering, title: str = "per-key order"):
     if len(late):
         # Circled, as in every ordering plot of the course (lesson 03).
         ax.scatter(late["completion"], [ranks[i] for i in late.index], s=64, facecolors="none",
-                   edgecolors="black", lw=1.0, label="out of order per key")
+                   edgecolors=style.INK, lw=1.0, label="out of order per key")
     style.axes_style(ax, "", "position in its partition", "completion (1st, 2nd, ...)")
     style.legend(ax, outside="right", markerscale=2.5)
     late_n = int(ordering["key_out_of_order"].sum())

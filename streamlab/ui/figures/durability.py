@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import style
 from ...durability import THRESHOLDS
-from ..style import HATCH, ROLE, SIZE
+from ..style import HATCH, INK, ROLE, SIZE
 
 
 def _short(setting: str) -> str:
@@ -46,7 +46,7 @@ def plot_crash(table: pd.DataFrame, title: str = "SIGKILL, then restart from the
            label="present after restart")
     for i, lost in zip(x, table["lost"]):
         ax.annotate(f"lost {lost}", (i, max(table["acknowledged"]) * 1.02), ha="center",
-                    color=ROLE["lost"] if lost else "black", fontsize=SIZE["annotation"],
+                    color=ROLE["lost"] if lost else INK, fontsize=SIZE["annotation"],
                     weight="bold" if lost else "normal")
     ax.set_ylim(0, max(table["acknowledged"]) * 1.15)
     style.axes_style(ax, "Writes kept", "entries")
@@ -100,11 +100,11 @@ def plot_failover(writes: dict[str, pd.DataFrame], title: str = "failover: what 
                        label=f"no replica confirmed:\nknown at risk ({len(risk)})")
         cut = float(df["cut_at"].iloc[0])
         ax.axvline(cut, color=ROLE["limit"], ls="--")
-        ax.annotate(" link cut", (cut, 0.05), xycoords=("data", "axes fraction"), color="black",
+        ax.annotate(" link cut", (cut, 0.05), xycoords=("data", "axes fraction"), color=INK,
                     fontsize=SIZE["annotation"])
         ax.axvline(df["t"].max(), color=ROLE["lost"], ls=":", lw=1.5)
         ax.annotate(" primary\n killed", (df["t"].max(), 0.05), xycoords=("data", "axes fraction"),
-                    color="black", fontsize=SIZE["annotation"])
+                    color=INK, fontsize=SIZE["annotation"])
         style.axes_style(ax, f"{name}: {len(lost)} acknowledged writes lost", "write n")
         style.legend(ax, outside="right")
         summary.append(f"{name} lost {len(lost)}")

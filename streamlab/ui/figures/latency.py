@@ -38,7 +38,7 @@ def strip_plot(sent_at: Sequence[float], latencies_ms: Sequence[float], title: s
         first = min(sent_at)
         ax.scatter([t - first for t in sent_at], latencies_ms, s=22, color=style.ROLE["received"])
         median = pd.Series(latencies_ms, dtype=float).median()
-        ax.axhline(median, color="black", linewidth=1.4, ls="--", label=f"median {median:.2f} ms")
+        ax.axhline(median, color=style.INK, linewidth=1.4, ls="--", label=f"median {median:.2f} ms")
         low, high = min(latencies_ms), max(latencies_ms)
         if low > 0 and high / low > 10:
             ax.set_yscale("log")

@@ -376,7 +376,7 @@ class PoolFigure:
             self._order_names = names
             handles = [Line2D([], [], ls="", marker="o", ms=7, color=consumer_colour(n), label=n)
                        for n in names]
-            handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec="black",
+            handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec=style.INK,
                                   label="out of order"))
             # Upper left: the points run along the diagonal, so that corner stays empty.
             self.ax_order.legend(handles=handles, fontsize=SIZE["legend"], loc="upper left",
@@ -444,7 +444,7 @@ def ordering_figure(ordering: pd.DataFrame, limit: int = ORDERING_WINDOW, title:
         ax.scatter(rows["completion"], rows["position"], s=26, color=consumer_colour(name), label=name, lw=0)
     late = df[df["out_of_order"]]
     if not late.empty:
-        ax.scatter(late["completion"], late["position"], s=64, facecolors="none", edgecolors="black",
+        ax.scatter(late["completion"], late["position"], s=64, facecolors="none", edgecolors=style.INK,
                    lw=1.0, label="out of order")
     # Beside the plot: wide and short, so the headline and the x axis fit one 720-px screen.
     style.legend(ax, outside="right", markerscale=1.3, handletextpad=0.2)

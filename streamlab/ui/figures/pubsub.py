@@ -12,6 +12,7 @@ from ...pubsub import BufferLimitDemo, Result
 from ..style import (
     DPI,
     HATCH,
+    INK,
     ROLE,
     SIZE,
     PictureFigure,
@@ -38,7 +39,7 @@ def result_figure(result: Result) -> PictureFigure:
         bars.text(i, got / 2, str(got), ha="center", va="center", color="white", weight="bold",
                   fontsize=SIZE["annotation"] + 1)
         if lost:
-            bars.text(i, got + lost / 2, str(lost), ha="center", va="center", color="black",
+            bars.text(i, got + lost / 2, str(lost), ha="center", va="center", color=INK,
                       weight="bold", fontsize=SIZE["annotation"] + 1,
                       bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none"))
     axes_style(bars, "Received and missed", "events")

@@ -1,25 +1,18 @@
-"""The figures (and the numbers behind them) that belong to one lesson: a lesson cell calls one function.
+"""Lesson 05's figures: a lesson cell calls one function.
 
-The package-wide figures (dashboard, ordering, ...) live in ``plots``; these are
-the one-off pictures of a lesson, kept here so the lesson's cell reads as one call
-and the code can be tested and reused.
+The figures shared by several lessons (dashboard, ordering, ...) live in ``figures.pool``;
+these are the pictures of lesson 05, kept here so the lesson's cell reads as one call and
+the code can be tested and reused. The numbers behind them come from the engine
+(``streamlab.retention``: ``trim_timing``, ``sample_memory``, ...).
 
-Lesson 05:
-
-- ``trim_timing(r)``: one big ``XTRIM`` and many capped ``XADD``s, exact vs ``~``,
-  timed on this server. On fakeredis the numbers would time Python, not Redis, and
-  contradict the lesson (``~`` comes out slower there), so it returns the figures
-  measured on a real Redis instead, labelled as such (``RECORDED_TRIM_TIMING``).
-- ``trim_timing_figure(timing)``: the capped ``XADD``s as two bars, the headline stating
-  how many times faster ``~`` was.
+- ``trim_timing_figure(timing)`` (``retention.trim_timing(r)``'s ``TrimTiming``): the capped
+  ``XADD``s as two bars, the headline stating how many times faster ``~`` was.
 - ``memory_figure(memory, r)``: ``MEMORY USAGE`` against stream length and per entry;
   on fakeredis (no ``MEMORY`` command) nodes against length and the bytes per entry
   measured on a real server, labelled.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
@@ -37,86 +30,6 @@ APPROX_COLOUR, EXACT_COLOUR = style.OKABE_ITO["blue"], style.DARK_GREY
 SCHEDULED_LINE = {"color": style.ROLE["xlen"], "ls": ":", "lw": 2.4}
 FONT = {"title": style.SIZE["title"], "label": style.SIZE["label"], "tick": style.SIZE["tick"]}
 
-#: ``trim_timing`` on a real server (Redis 7.0.15, jemalloc, on the course's 2-core test machine
-#: under load, 2026-11-30), each the fastest of 5 runs: 100,000 entries trimmed to 1,000 by one
-#: XTRIM, and 20,000 XADDs capped at MAXLEN 1000 on a full stream, looped inside Redis (one EVAL).
-RECORDED_TRIM_TIMING = {
-    "server": "Redis 7.0.15",
-    "entries": 100_000,
-    "adds": 20_000,
-    "rows": {"exact": {"xtrim_ms": 0.52, "removed": 99_000, "capped_s": 0.284},
-             "~": {"xtrim_ms": 0.53, "removed": 99_000, "capped_s": 0.082}},
-}
-#: Live, the capped XADDs run this many times and the fastest counts: on a shared machine one
-#: run can be slowed several times by someone else's work, and the fastest is the server's own cost.
-CAPPED_RUNS = 3
-
-
-@dataclass
-class TrimTiming:
-    """Exact vs ``~``: one XTRIM of ``entries`` and ``adds`` capped XADDs, and where they come from."""
-
-    table: pd.DataFrame  # index "exact"/"~"; columns xtrim_ms, removed, capped_s
-    entries: int
-    adds: int
-    source: str          # "measured on Redis 7.4.1" or "recorded on Redis 7.0.15 ..."
-    measured_here: bool
-
-    @property
-    def speedup(self) -> float:
-        """How many times faster the ``~`` capped XADDs ran than the exact ones."""
-        return self.table.loc["exact", "capped_s"] / self.table.loc["~", "capped_s"]
-
-    def verdict(self) -> str:
-        """One line: which cap was faster in every XADD, by how much, and where it was measured."""
-        s = self.speedup
-        which = (f"`~` was {s:.1f}× faster than exact" if s >= 1
-                 else f"`~` was {1 / s:.1f}× slower than exact")
-        return f"{self.adds:,} capped XADDs: {which} ({self.source})"
-
-    def _repr_html_(self) -> str:
-        return self.pretty().to_html() + f"<p><i>{self.source}</i></p>"
-
-    def __repr__(self) -> str:
-        return f"{self.pretty().to_string()}\n{self.source}"
-
-    def pretty(self) -> pd.DataFrame:
-        """The table with the column names a reader wants."""
-        table = self.table.assign(removed=[f"{n:,}" for n in self.table["removed"]])  # 99,000
-        return table.rename(columns={
-            "xtrim_ms": f"one XTRIM of {self.entries:,} entries (ms)",
-            "removed": "entries removed",
-            "capped_s": f"{self.adds:,} capped XADDs (s)"}).rename_axis("trim")
-
-
-def trim_timing(r, key: str = "lesson05:timing", entries: int = 100_000,
-                adds: int = 20_000) -> TrimTiming:
-    """Time ``XTRIM MAXLEN [~] 1000`` on ``entries`` and ``adds`` capped ``XADD``s, exact and ``~``.
-
-    On fakeredis nothing is timed: the recorded real-server figures come back, labelled.
-    On a real server the capped XADDs count the fastest of ``CAPPED_RUNS`` runs.
-    """
-    if r.backend.is_fake:
-        rec = RECORDED_TRIM_TIMING
-        table = pd.DataFrame(rec["rows"]).T[["xtrim_ms", "removed", "capped_s"]]
-        table["removed"] = table["removed"].astype(int)
-        return TrimTiming(table, rec["entries"], rec["adds"],
-                          f"recorded on {rec['server']}: fakeredis would time Python, not Redis",
-                          measured_here=False)
-    rows = {}
-    for approximate in (False, True):
-        report = retention.time_xtrim(r, key, entries=entries, keep=1000, approximate=approximate)
-        capped = min(retention.time_capped_adds(r, key, adds=adds, maxlen=1000,
-                                                approximate=approximate)
-                     for _ in range(CAPPED_RUNS))
-        rows["~" if approximate else "exact"] = {"xtrim_ms": round(report.seconds * 1000, 2),
-                                                 "removed": report.removed,
-                                                 "capped_s": round(capped, 4)}
-    from ..callout import server_label
-    return TrimTiming(pd.DataFrame(rows).T[["xtrim_ms", "removed", "capped_s"]].astype(
-        {"removed": int}), entries, adds, f"measured now on {server_label(r)}", measured_here=True)
-
-
 _THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.0f}")
 
 
@@ -131,7 +44,7 @@ def _headlined(width: float, height: float, result: str, details: str, left: flo
     return fig, ax
 
 
-def trim_timing_figure(timing: TrimTiming) -> PictureFigure:
+def trim_timing_figure(timing: retention.TrimTiming) -> PictureFigure:
     """Two bars: seconds for the capped XADDs, exact and ``~``; the title states the result."""
     s = timing.speedup
     result = f"~ {s:.1f}× faster than exact" if s >= 1 else f"~ {1 / s:.1f}× slower than exact"

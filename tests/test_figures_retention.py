@@ -1,33 +1,12 @@
-"""lessonplots: a lesson's one-off figures; each title states the result its data shows."""
+"""figures.retention: lesson 05's figures; each title states the result its data shows."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from streamlab.ui.figures import retention as lessonplots
+from streamlab.ui import figures
 from streamlab import retention
-
-
-def test_on_fakeredis_the_timing_is_the_recorded_real_server_one_and_says_so(backend_kind, r, prefix):
-    if backend_kind != "fake":
-        pytest.skip("fakeredis only")
-    timing = lessonplots.trim_timing(r, key=prefix + "timing")
-    assert not timing.measured_here and not r.exists(prefix + "timing")
-    assert timing.source.startswith("recorded on Redis 7.0.15")
-    assert timing.speedup > 1  # the lesson's "capping in every XADD is where ~ pays"
-    assert timing.verdict().startswith("20,000 capped XADDs: `~` was 3.5× faster than exact")
-
-
-def test_on_a_real_server_the_timing_is_measured_now_and_labelled(backend_kind, r, prefix):
-    if backend_kind != "real":
-        pytest.skip("real server only")
-    timing = lessonplots.trim_timing(r, key=prefix + "timing", entries=5_000, adds=2_000)
-    assert timing.measured_here and timing.source.startswith("measured now on ")
-    assert list(timing.table["removed"]) == [4_000, 4_000]
-    assert (timing.table["capped_s"] > 0).all()
-    word = "faster" if timing.speedup >= 1 else "slower"  # which one depends on the machine's load
-    assert f"× {word} than exact" in timing.verdict()
 
 
 def _texts(fig) -> list[str]:
@@ -39,17 +18,17 @@ def _texts(fig) -> list[str]:
 def test_the_timing_figure_title_states_the_result_and_the_source_is_under_it():
     table = pd.DataFrame({"xtrim_ms": [1.0, 1.0], "removed": [9, 9], "capped_s": [0.3, 0.1]},
                          index=["exact", "~"])
-    fig = lessonplots.trim_timing_figure(lessonplots.TrimTiming(table, 10, 2_000, "measured now on X", True))
+    fig = figures.retention.trim_timing_figure(retention.TrimTiming(table, 10, 2_000, "measured now on X", True))
     assert _texts(fig)[-2:] == ["2,000 XADDs capped at 1,000: ~ 3.0× faster than exact", "measured now on X"]
-    slower = lessonplots.TrimTiming(table.iloc[::-1].set_axis(["exact", "~"]), 10, 2_000, "s", True)
-    assert _texts(lessonplots.trim_timing_figure(slower))[-2].endswith("~ 3.0× slower than exact")
+    slower = retention.TrimTiming(table.iloc[::-1].set_axis(["exact", "~"]), 10, 2_000, "s", True)
+    assert _texts(figures.retention.trim_timing_figure(slower))[-2].endswith("~ 3.0× slower than exact")
     png, meta = fig._repr_png_()
     assert png.startswith(b"\x89PNG") and meta == {"width": 800}  # drawn at 2x, shown at 800 px
 
 
 def test_memory_figure_measures_where_it_can_and_labels_the_borrowed_figures(backend_kind, r, prefix):
     memory = retention.sample_memory(r, prefix + "memory", [100, 1_000])
-    titles = " | ".join(_texts(lessonplots.memory_figure(memory, r)))
+    titles = " | ".join(_texts(figures.retention.memory_figure(memory, r)))
     if r.supports("memory-usage"):
         assert "KiB for 1,000 entries" in titles and "bytes per entry in a long stream" in titles
         assert "measured now on" in titles
@@ -61,7 +40,7 @@ def test_memory_figure_measures_where_it_can_and_labels_the_borrowed_figures(bac
 def test_inline_vs_scheduled_title_states_both_peaks():
     compare = pd.DataFrame({"t": [0, 1, 2], "inline": [500, 1_050, 1_080],
                             "scheduled": [600, 2_400, 1_300]})
-    fig = lessonplots.inline_vs_scheduled_figure(compare, cap=1000)
+    fig = figures.retention.inline_vs_scheduled_figure(compare, cap=1000)
     assert _texts(fig)[-2] == (
         "Inline cap: 1,080 at most; scheduled trim: up to 2,400")
 
@@ -75,21 +54,21 @@ def test_lesson_figures_pass_the_course_style_checks(r):
                          index=["exact", "~"])
     memory = pd.DataFrame({"length": [10, 1000, 50_000], "nodes": [1, 10, 500],
                            "bytes": [4752, 46_152, 2_272_824], "bytes_per_entry": [475.2, 46.2, 45.5]})
-    figures = [
-        ("timing", lessonplots.trim_timing_figure(lessonplots.TrimTiming(
+    pictures = [
+        ("timing", figures.retention.trim_timing_figure(retention.TrimTiming(
             table, 100_000, 20_000, "recorded on Redis 7.0.15: fakeredis would time Python, not Redis",
             False))),
-        ("memory", lessonplots.memory_figure(memory, r)),
+        ("memory", figures.retention.memory_figure(memory, r)),
         ("memory on fakeredis",
-         lessonplots.memory_figure(memory.assign(bytes=None, bytes_per_entry=None), r)),
-        ("inline", lessonplots.inline_vs_scheduled_figure(
+         figures.retention.memory_figure(memory.assign(bytes=None, bytes_per_entry=None), r)),
+        ("inline", figures.retention.inline_vs_scheduled_figure(
             pd.DataFrame({"t": [0, 1, 2], "inline": [1_000, 1_010, 1_004],
                           "scheduled": [1_000, 2_600, 3_100]}), cap=1000)),
     ]
-    test_style.test_every_figure_draws_only_palette_colours_that_stay_apart(figures)
-    test_style.test_every_figure_is_readable_on_a_projector(figures)
-    test_style.test_every_figure_states_a_result_with_a_number(figures)
-    test_style.test_every_headline_and_legend_fits_inside_its_figure(figures)
+    test_style.test_every_figure_draws_only_palette_colours_that_stay_apart(pictures)
+    test_style.test_every_figure_is_readable_on_a_projector(pictures)
+    test_style.test_every_figure_states_a_result_with_a_number(pictures)
+    test_style.test_every_headline_and_legend_fits_inside_its_figure(pictures)
 
 
 def test_trim_bars_and_lines_use_no_outcome_colour_or_pattern():
@@ -101,11 +80,11 @@ def test_trim_bars_and_lines_use_no_outcome_colour_or_pattern():
 
     table = pd.DataFrame({"xtrim_ms": [1.0, 1.0], "removed": [9, 9], "capped_s": [0.3, 0.1]},
                          index=["exact", "~"])
-    timing = lessonplots.trim_timing_figure(lessonplots.TrimTiming(table, 10, 2_000, "x", True))
+    timing = figures.retention.trim_timing_figure(retention.TrimTiming(table, 10, 2_000, "x", True))
     bars = timing.axes[0].patches
     assert [to_hex(b.get_facecolor()).upper() for b in bars] == [style.DARK_GREY, style.OKABE_ITO["blue"]]
     assert not any(b.get_hatch() for b in bars)
-    inline = lessonplots.inline_vs_scheduled_figure(
+    inline = figures.retention.inline_vs_scheduled_figure(
         pd.DataFrame({"t": [0, 1, 2], "inline": [500, 1_050, 1_080], "scheduled": [600, 2_400, 1_300]}),
         cap=1000)
     lines = {line.get_label(): line for line in inline.axes[0].get_lines()}

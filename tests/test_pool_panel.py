@@ -7,7 +7,7 @@ import threading
 import pandas as pd
 import pytest
 
-from streamlab.ui.figures import pool as plots
+from streamlab.ui.figures import pool
 from streamlab.ui import style
 from streamlab.ui.pool_panel import ConsumerPoolPanel
 
@@ -110,7 +110,7 @@ def _frames():
 
 def test_live_figure_redraws_only_what_changes_and_gives_pictures():
     stream, consumers, ordering = _frames()
-    fig = plots.PoolFigure()
+    fig = pool.PoolFigure()
     fig.update(stream, consumers, ordering)
     first = fig.png()
     background = fig._background
@@ -122,22 +122,22 @@ def test_live_figure_redraws_only_what_changes_and_gives_pictures():
 
 def test_static_figures_show_the_out_of_order_count():
     stream, consumers, ordering = _frames()
-    fig = plots.ordering_figure(ordering)
+    fig = pool.ordering_figure(ordering)
     assert style.headline_text(fig)[0] == "20 of 40 completions out of order"
-    dash = plots.dashboard_figure(stream, consumers, ordering, title="t")
+    dash = pool.dashboard_figure(stream, consumers, ordering, title="t")
     order_titles = [ax.get_title(loc="left") for ax in dash.axes
                     if "out of order" in ax.get_title(loc="left")]
     assert len(order_titles) == 1 and "20 of the last 40" in order_titles[0]
-    assert plots.to_png(dash).startswith(PNG)
+    assert pool.to_png(dash).startswith(PNG)
 
 
 def test_consumer_colours_are_stable_by_number():
     palette = style.CONSUMER_COLOURS
-    assert plots.consumer_colour("c1") == palette[0]
-    assert plots.consumer_colour("c2") == palette[1] != palette[0]
-    assert plots.consumer_colour(f"c{len(palette) + 2}") == palette[1]
-    assert plots.consumer_colour("worker") in palette
-    assert plots.consumer_colour("reaper") == style.ROLE["reaper"]
+    assert pool.consumer_colour("c1") == palette[0]
+    assert pool.consumer_colour("c2") == palette[1] != palette[0]
+    assert pool.consumer_colour(f"c{len(palette) + 2}") == palette[1]
+    assert pool.consumer_colour("worker") in palette
+    assert pool.consumer_colour("reaper") == style.ROLE["reaper"]
 
 
 def test_the_static_figure_gives_the_settings_under_the_headline_not_the_results(r, prefix):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlab.ui import style
 from streamlab import workshop
-from streamlab.ui.board_panel import COLOURS, board_figure, board_headline
+from streamlab.ui.figures.board import COLOURS, board_figure, board_headline
 
 
 def _progress() -> workshop.Progress:

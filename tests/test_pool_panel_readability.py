@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from streamlab.ui.figures import pool as plots
+from streamlab.ui.figures import pool
 from streamlab.ui.pool_panel import ConsumerPoolPanel
 
 
@@ -21,7 +21,7 @@ def _frames(consumers=("c1", "c2", "c3")):
 
 def test_group_pending_has_its_own_scale_so_it_is_not_flat_under_xlen():
     stream, per = _frames()
-    fig = plots.PoolFigure(live=False)
+    fig = pool.PoolFigure(live=False)
     fig.update(stream, per)
     assert fig.pel_line.axes is not fig.len_line.axes
     top = fig.pel_line.axes.get_ylim()[1]
@@ -31,7 +31,7 @@ def test_group_pending_has_its_own_scale_so_it_is_not_flat_under_xlen():
 
 def test_consumers_with_equal_numbers_draw_lines_that_all_stay_visible():
     stream, per = _frames()
-    fig = plots.PoolFigure(live=False)
+    fig = pool.PoolFigure(live=False)
     fig.update(stream, per)
     # Throughput lines share one plot; pending has a strip per consumer (tested below).
     for lines in (fig.rate_lines,):
@@ -41,7 +41,7 @@ def test_consumers_with_equal_numbers_draw_lines_that_all_stay_visible():
         order = sorted(lines, key=lambda n: lines[n].get_zorder())
         widths = [lines[n].get_linewidth() for n in order]
         assert order == ["c1", "c2", "c3"] and widths == sorted(widths, reverse=True)
-    live = plots.PoolFigure(live=True)
+    live = pool.PoolFigure(live=True)
     live.update(stream, per)
     dynamic = live._dynamic()
     assert dynamic.index(live.pending_lines["c1"]) < dynamic.index(live.pending_lines["c3"])
@@ -60,7 +60,7 @@ def test_counters_do_not_show_the_internal_redraw_rate(r, prefix):
 
 def test_pending_per_consumer_is_one_strip_per_consumer_on_one_scale():
     stream, per = _frames()
-    fig = plots.PoolFigure(live=False)
+    fig = pool.PoolFigure(live=False)
     fig.update(stream, per)
     axes = [fig.pending_lines[n].axes for n in ("c1", "c2", "c3")]
     assert len({id(ax) for ax in axes}) == 3, "consumers' pending lines share one plot"
@@ -70,7 +70,7 @@ def test_pending_per_consumer_is_one_strip_per_consumer_on_one_scale():
     tops = [ax.get_position().y0 for ax in axes]
     assert tops == sorted(tops, reverse=True)
     # A consumer leaves (live panel: Remove consumer): its strip goes, no empty axes stay.
-    live = plots.PoolFigure(live=True)
+    live = pool.PoolFigure(live=True)
     live.update(stream, per)
     before = len(live.fig.axes)
     live.update(stream, per[per["consumer"] != "c3"])

@@ -1,0 +1,39 @@
+"""validate: the one check for whole numbers and numbers in a range, in the caller's words."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from streamlab import validate
+
+WHOLE = "{what} must be a whole number from {low} to {high:,}; got {value!r}."
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "3", None, 0, 1_001])
+def test_whole_refuses_bools_floats_text_and_values_out_of_range(value):
+    with pytest.raises(ValueError) as err:
+        validate.whole(value, WHOLE, "count", 1, 1000)
+    assert str(err.value) == f"count must be a whole number from 1 to 1,000; got {value!r}."
+
+
+def test_whole_returns_the_value_and_open_bounds_take_anything_on_that_side():
+    assert validate.whole(1000, WHOLE, "count", 1, 1000) == 1000
+    assert validate.is_whole(10**12, low=0) and validate.is_whole(-5)
+    assert not validate.is_whole(-1, low=0) and not validate.is_whole(True)
+
+
+def test_number_says_not_a_number_and_out_of_range_apart():
+    kw = dict(what="share", low=0, high=0.9, outside="{what} must be from 0 to {high}; got {number!r}.")
+    with pytest.raises(ValueError, match=r"^share is not a number: 'lots'$"):
+        validate.number("lots", "{what} is not a number: {value!r}", **kw)
+    with pytest.raises(ValueError, match=r"^share must be from 0 to 0.9; got 1.0\.$"):
+        validate.number(1, "unused", **kw)
+    assert validate.number("0.5", "unused", **kw) == 0.5
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, "nan"])
+def test_number_refuses_what_is_not_finite_even_without_a_range(value):
+    with pytest.raises(ValueError, match="finite"):
+        validate.number(value, "not a number", outside="{value!r} is not finite")
