@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
@@ -161,6 +162,54 @@ def test_ex4_set_nx_then_incrby_loses_an_order_in_a_crash(ex):
     outcome = ex[4].evaluate(apply_once)
     assert outcome.status == "wrong"
     assert "loses the order" in outcome.message
+
+
+def test_ex4_a_crash_after_many_harmless_commands_is_still_tried(ex):
+    # Six reads before a SET NX and an INCRBY in two round trips: the crash that splits them
+    # comes at command 8, past any fixed number of crash points.
+    def apply_once(r, prefix, entry_id, amount):
+        for _ in range(6):
+            r.exists(prefix + "total")
+        if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
+            return False
+        r.incrby(prefix + "total", amount)
+        return True
+
+    outcome = ex[4].evaluate(apply_once)
+    assert outcome.status == "wrong"
+    assert "loses the order" in outcome.message
+
+
+def test_ex4_a_crash_between_a_command_and_a_pipeline_is_tried(ex):
+    # The INCRBY goes in a pipeline: the crash between the SET NX and that pipeline still
+    # happens (a pipeline counts as one command: it is sent whole or not at all).
+    def apply_once(r, prefix, entry_id, amount):
+        if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
+            return False
+        pipe = r.pipeline(transaction=False)
+        pipe.incrby(prefix + "total", amount)
+        pipe.execute()
+        return True
+
+    outcome = ex[4].evaluate(apply_once)
+    assert outcome.status == "wrong"
+    assert "loses the order" in outcome.message
+
+
+def test_ex4_the_lua_answer_passes_when_its_script_must_be_loaded_first(ex):
+    # redis-py runs EVALSHA, meets NOSCRIPT, sends SCRIPT LOAD, then EVALSHA again: the load is
+    # not a step a crash can split from the script (it changes no data).
+    # A script body no server has seen (a unique comment), so the first EVALSHA meets NOSCRIPT.
+    fresh = f"-- {uuid.uuid4().hex}\n"
+
+    def apply_once(r, prefix, entry_id, amount):
+        script = r.register_script(
+            fresh + "if redis.call('SET', KEYS[1], 1, 'NX') then redis.call('INCRBY', KEYS[2], ARGV[1]) "
+            "return 1 end return 0")
+        return bool(script(keys=[prefix + "processed:" + entry_id, prefix + "total"], args=[amount]))
+
+    outcome = ex[4].evaluate(apply_once)
+    assert outcome.status == "correct", outcome.message
 
 
 def test_ex4_incrby_then_set_nx_doubles_an_order_in_a_crash(ex):

@@ -351,22 +351,45 @@ class _Crash(redis.ConnectionError):
 def _crash_after(r, writes: int):
     """A copy of ``r`` that dies before its command number ``writes + 1``, as a process killed mid-way would.
 
-    ``SCRIPT`` commands (redis-py loading a Lua script) do not count.
+    ``SCRIPT`` commands (redis-py loading a Lua script: it sends ``SCRIPT LOAD`` as one
+    word) do not count. A pipeline's ``execute()`` counts as one command: its commands
+    leave in one write, so a process that dies sends all of them or none (and MULTI/EXEC
+    runs all or none anyway); what a crash can split is two round trips, not one.
     """
     crashy = copy.copy(r)
     done = []
     original = r.execute_command
+    original_pipeline = r.pipeline
+
+    def crash_if_due():
+        if len(done) >= writes:
+            raise _Crash("simulated crash: the process died before this command")
 
     def execute_command(*args, **options):
         name = _text(args[0]).upper() if args else ""
-        if name != "SCRIPT" and len(done) >= writes:
-            raise _Crash("simulated crash: the process died before this command")
+        loads_a_script = name.split()[:1] == ["SCRIPT"]
+        if not loads_a_script:
+            crash_if_due()
         result = original(*args, **options)
-        if name != "SCRIPT":
+        if not loads_a_script:
             done.append(name)
         return result
 
+    def pipeline(*args, **kwargs):
+        pipe = original_pipeline(*args, **kwargs)
+        send = pipe.execute
+
+        def execute(*a, **k):
+            crash_if_due()
+            result = send(*a, **k)
+            done.append("PIPELINE")
+            return result
+
+        pipe.execute = execute
+        return pipe
+
     crashy.execute_command = execute_command
+    crashy.pipeline = pipeline
     return crashy
 
 
@@ -401,7 +424,7 @@ def ex4(ex, apply_once):
 
     # Kill the process after its first command, then after its second, ...: the
     # redelivery that follows must add the amount exactly once every time.
-    for writes in range(1, 6):
+    for writes in range(1, 60):  # until a run finishes before its crash point, as in exercise 3
         _clean(r, prefix)
         try:
             apply_once(_crash_after(r, writes), prefix, "9-0", 3)
