@@ -86,7 +86,7 @@ def ex1(ex, stuck_ids):
     if sorted(got) == sorted(crashed):
         if got != sorted(got, key=stream_ids.parse):
             raise Wrong(f"{call} found the right entries but not in ID order; XPENDING lists them in order.")
-        return (f"The three entries 'crashed' has held for ten minutes are stuck; the two "
+        return ("The three entries 'crashed' has held for ten minutes are stuck; the two "
                 "'busy' holds were delivered just now, so they are not (yet).")
     if sorted(got) == sorted(crashed + busy[1:]):
         raise Wrong(f"{call} returned every pending entry, including the two 'busy' received "
