@@ -459,3 +459,23 @@ def test_catalogue_skips_lessons_without_checkers_but_not_a_checker_that_fails_t
     with pytest.raises(ModuleNotFoundError, match="missing_dependency"):
         workshop.catalogue()
 
+
+
+def test_the_rehearsals_quiet_block_silences_check_outcomes_and_restores_the_display():
+    """The scripted learners' checks print nothing into the instructor's notebook; afterwards a
+    learner's own check shows again (the hook is ``exercises.show``)."""
+    from streamlab import exercises
+    from streamlab.workshop import _Quiet
+
+    shown = []
+    before = exercises.show
+    exercises.show = shown.append
+    try:
+        with _Quiet():
+            exercises.show("a scripted learner's outcome")
+            print("also swallowed")
+        assert shown == []
+        exercises.show("the instructor's own")
+        assert shown == ["the instructor's own"]
+    finally:
+        exercises.show = before
