@@ -152,45 +152,36 @@ def test_ex4_no_guard_applies_duplicates(ex):
     assert "duplicates too" in outcome.message
 
 
-def test_ex4_set_nx_then_incrby_loses_an_order_in_a_crash(ex):
-    def apply_once(r, prefix, entry_id, amount):
-        if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
-            return False
-        r.incrby(prefix + "total", amount)
-        return True
-
-    outcome = ex[4].evaluate(apply_once)
-    assert outcome.status == "wrong"
-    assert "loses the order" in outcome.message
+def _set_nx_then_incrby(r, prefix, entry_id, amount):
+    if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
+        return False
+    r.incrby(prefix + "total", amount)
+    return True
 
 
-def test_ex4_a_crash_after_many_harmless_commands_is_still_tried(ex):
-    # Six reads before a SET NX and an INCRBY in two round trips: the crash that splits them
-    # comes at command 8, past any fixed number of crash points.
-    def apply_once(r, prefix, entry_id, amount):
-        for _ in range(6):
-            r.exists(prefix + "total")
-        if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
-            return False
-        r.incrby(prefix + "total", amount)
-        return True
-
-    outcome = ex[4].evaluate(apply_once)
-    assert outcome.status == "wrong"
-    assert "loses the order" in outcome.message
+def _six_reads_then_set_nx_then_incrby(r, prefix, entry_id, amount):
+    # The crash that splits SET NX from INCRBY comes at command 8, past any fixed number
+    # of crash points.
+    for _ in range(6):
+        r.exists(prefix + "total")
+    return _set_nx_then_incrby(r, prefix, entry_id, amount)
 
 
-def test_ex4_a_crash_between_a_command_and_a_pipeline_is_tried(ex):
-    # The INCRBY goes in a pipeline: the crash between the SET NX and that pipeline still
-    # happens (a pipeline counts as one command: it is sent whole or not at all).
-    def apply_once(r, prefix, entry_id, amount):
-        if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
-            return False
-        pipe = r.pipeline(transaction=False)
-        pipe.incrby(prefix + "total", amount)
-        pipe.execute()
-        return True
+def _set_nx_then_pipelined_incrby(r, prefix, entry_id, amount):
+    # A pipeline counts as one command (sent whole or not at all): the crash between the
+    # SET NX and the pipeline still happens.
+    if not r.set(prefix + "processed:" + entry_id, 1, nx=True):
+        return False
+    pipe = r.pipeline(transaction=False)
+    pipe.incrby(prefix + "total", amount)
+    pipe.execute()
+    return True
 
+
+@pytest.mark.parametrize("apply_once", [_set_nx_then_incrby, _six_reads_then_set_nx_then_incrby,
+                                        _set_nx_then_pipelined_incrby],
+                         ids=["two-round-trips", "after-six-reads", "incrby-in-a-pipeline"])
+def test_ex4_set_nx_then_incrby_loses_an_order_in_a_crash(ex, apply_once):
     outcome = ex[4].evaluate(apply_once)
     assert outcome.status == "wrong"
     assert "loses the order" in outcome.message
