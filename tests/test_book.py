@@ -318,7 +318,12 @@ def test_the_site_in_a_browser(site, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             failed: list[str] = []
-            page.on("requestfailed", lambda req: failed.append(req.url))
+            # A request the browser itself gave up on when the test moved to the next page
+            # (net::ERR_ABORTED: the search page fetching result summaries, say) says nothing
+            # about the site; it is fetched again at the end and counts if that fails.
+            aborted: list[str] = []
+            page.on("requestfailed", lambda req: (aborted if "ERR_ABORTED" in (req.failure or "")
+                                                  else failed).append(req.url))
             page.on("response", lambda resp: failed.append(resp.url) if resp.status >= 400 else None)
 
             page.goto(f"{base}/index.html")  # the redirect to book/index.html
@@ -332,6 +337,10 @@ def test_the_site_in_a_browser(site, tmp_path):
             page.goto(f"{base}/search.html?q=XAUTOCLAIM")
             page.wait_for_selector("#search-results li", timeout=30_000)
             assert page.locator("#search-results li").count() >= 1
+            # Sphinx fetches each result page for its summary; let those finish first.
+            page.wait_for_function("""() => (document.querySelector('#search-results .search-summary')
+                || {}).innerText?.startsWith('Search finished')""", timeout=30_000)
+            page.wait_for_load_state("networkidle")
 
             for lesson in LESSONS:
                 page.goto(f"{base}/notebooks/{lesson.stem}.html")  # returns after the load event
@@ -358,6 +367,7 @@ def test_the_site_in_a_browser(site, tmp_path):
                                                "{position: static !important}")
                     section = dashboard.locator("xpath=ancestor::section[1]")
                     section.screenshot(path=shots / "03-dashboard-section.png")
+            failed += [url for url in dict.fromkeys(aborted) if not page.request.get(url).ok]
             assert not failed, f"requests that failed: {failed}"
         finally:
             browser.close()
