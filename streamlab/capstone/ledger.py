@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import programs
+from .. import ids, programs
 from ..backend import Client
 from ..observe import lag_of
 from .members import Member
@@ -26,6 +26,8 @@ class Ledger:
     rows: list[tuple[str, object, str]] = field(default_factory=list)  # (what, value, verdict)
     ok: bool = True
     missing: list[str] = field(default_factory=list)
+    # Acked, but by a run killed (SIGKILL) between its XACK and its "processed" line.
+    unreported: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
@@ -66,6 +68,8 @@ def account(r: Client, *, stream: str, alerts: str, group: str, alert_group: str
     expected = count * len(producers) if count is not None else None
     led = Ledger()
     led.missing = [i for i in ids if i not in counted]
+    led.unreported = _acked_by_a_killed_run(r, stream, groups.get(group), led.missing, runs)
+    led.missing = [i for i in led.missing if i not in led.unreported]
     led.duplicates = sorted(i for i, n in counted.items() if n > 1)
 
     led.add("readings in the stream (XLEN)", len(ids), expected is None or len(ids) == expected,
@@ -76,8 +80,10 @@ def account(r: Client, *, stream: str, alerts: str, group: str, alert_group: str
         lag = lag_of(r, stream, g)[0] if g else None
         led.add(f"group {name}: pending / lag", f"{g.get('pending', '?')} / {lag}",
                 g.get("pending") == 0 and lag == 0, "read everything, acked everything")
-    led.add(f"processed by {group} (+ reaper)", len(counted), not led.missing,
-            "every reading" if not led.missing else f"{len(led.missing)} never processed")
+    led.add(f"processed by {group} (+ reaper)", len(counted) + len(led.unreported), not led.missing,
+            ("every reading" if not led.missing else f"{len(led.missing)} never processed")
+            + (f"; {len(led.unreported)} acked by a killed run before it printed 'processed'"
+               if led.unreported else ""))
     led.add("processed twice", len(led.duplicates), True,
             "at-least-once: a redelivery after a crash" if led.duplicates else "none")
     led.add(f"readings above {threshold:g} °C", len(hot), True, "counted from XRANGE")
@@ -89,3 +95,24 @@ def account(r: Client, *, stream: str, alerts: str, group: str, alert_group: str
     led.add(f"alerts in {alerts}", len(alert_sources), sorted(alert_sources) == sorted(hot),
             "; ".join(problems) or "exactly the hot readings, each once")
     return led
+
+
+def _acked_by_a_killed_run(r: Client, stream: str, group: dict | None, unseen: list[str],
+                           runs: list[Member]) -> list[str]:
+    """Of the readings no run reported, those a killed worker finished before it could say so.
+
+    ``streamlab consume`` prints "processed <id>" after the ``XACK`` (which comes after
+    the work, in the same script as the alert). A SIGKILL between the two leaves a reading
+    done and acked but never printed. Such a reading was delivered (at or before the
+    group's ``last-delivered-id``) and is no longer pending (``XPENDING``); one still
+    pending, or never delivered, was not processed. Without a killed worker run nothing is
+    excused: every other run prints each reading it acks.
+    """
+    killed = any(m.role == "worker" and m.status == "killed" for m in runs)
+    if not (unseen and killed and group):
+        return []
+    last = ids.try_parse(group.get("last-delivered-id"))
+    pending = {str(p["message_id"]) for p in r.xpending_range(stream, group["name"], "-", "+",
+                                                               max(int(group.get("pending") or 0), 1))}
+    return [i for i in unseen
+            if last is not None and ids.parse(i) <= last and i not in pending]
