@@ -134,6 +134,24 @@ def test_journey_shows_deliveries_claims_and_the_dead_letter(r, prefix):
         exp.journey(10_000)
 
 
+def test_a_consumer_replaying_its_own_pending_list_dead_letters_past_the_limit_and_says_who(r, prefix):
+    # No reaper: only a consumer restarted under its old name, replaying its own pending entries,
+    # can see a delivery count over the limit (1 here: every replayed entry is over it).
+    exp = ChaosExperiment(r, prefix, entries=100, consumers=2, crash_probability=0.3, poison_share=0,
+                          reaper=False, max_deliveries=1, processing_ms=0, restart="same", seed=6)
+    assert exp.run_until_done(timeout=30)
+    dead = [rec for rec in exp.journal.snapshot() if rec.dead]
+    assert dead, "crashes at 30 % must leave entries that a restarted consumer replays"
+    assert len(dead) == r.xlen(exp.dead_stream), "every dead-lettered entry is in its order's journey"
+    consumers = {c["name"] for c in r.xinfo_consumers(exp.stream, exp.group)}
+    for rec in dead:
+        ends = [e for e in rec.events if e[1] == "dead-lettered"]
+        assert len(ends) == 1, rec.events
+        _, _, who, detail = ends[0]
+        assert who in consumers and who != "reaper", rec.events
+        assert detail == "after 2 deliveries", rec.events
+
+
 def test_ledger_and_figure_are_ready_for_the_notebook(r, prefix):
     exp = ChaosExperiment(r, prefix, entries=150, consumers=3, crash_probability=0.1, poison_share=0.02,
                           min_idle_ms=30, processing_ms=0, seed=4)
