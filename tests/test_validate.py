@@ -37,3 +37,12 @@ def test_number_says_not_a_number_and_out_of_range_apart():
 def test_number_refuses_what_is_not_finite_even_without_a_range(value):
     with pytest.raises(ValueError, match="finite"):
         validate.number(value, "not a number", outside="{value!r} is not finite")
+
+
+def test_the_defaults_leave_the_name_empty_and_the_range_open():
+    # `what` defaults to "" and the bounds to open: a message that uses them says so.
+    with pytest.raises(ValueError, match=r"^\[\] 1\.5 None None$"):
+        validate.whole(1.5, "[{what}] {value} {low} {high}")
+    with pytest.raises(ValueError, match=r"^\[\] x -inf inf$"):
+        validate.number("x", "[{what}] {value} {low} {high}")
+    assert validate.number("-1e300", "unused") == -1e300 and validate.number(1e300, "unused") == 1e300

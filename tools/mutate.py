@@ -88,7 +88,7 @@ GROUPS = [
            "streamlab.chaos.xǁChaosExperimentǁdead_letter_over_limit__mutmut_*",
            "streamlab.validate.x_whole__mutmut_*", "streamlab.validate.x_is_whole__mutmut_*",
            "streamlab.validate.x_number__mutmut_*"],
-          ["tests/test_chaos.py", "tests/test_guards.py", "tests/test_robustness.py"],
+          ["tests/test_chaos.py", "tests/test_guards.py", "tests/test_robustness.py", "tests/test_validate.py"],
           "the chaos experiment's delivery limit and the checks on its settings"),
     Group("recovery", ["streamlab/recovery.py", "streamlab/pel.py"],
           ["streamlab.recovery.x_claim__mutmut_*", "streamlab.recovery.xǁReaperǁ__init____mutmut_*",
@@ -111,7 +111,7 @@ GROUPS = [
            "streamlab.validate.x_whole__mutmut_*", "streamlab.validate.x_is_whole__mutmut_*",
            "streamlab.validate.x_number__mutmut_*"],
           # test_terminal.py's other tests run the programs as processes, which mutmut cannot see.
-          ["tests/test_consume_paths.py", "tests/test_partitions_safety.py",
+          ["tests/test_consume_paths.py", "tests/test_partitions_safety.py", "tests/test_validate.py",
            "tests/test_terminal.py::test_a_reading_processed_by_two_consumers_after_a_claim_gives_one_alert"],
           "`streamlab consume`'s consume / alert / ack paths, its pending-then-new reads (shared with "
           "ConsumerPool) and the checks on the programs' options",
