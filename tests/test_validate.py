@@ -46,3 +46,24 @@ def test_the_defaults_leave_the_name_empty_and_the_range_open():
     with pytest.raises(ValueError, match=r"^\[\] x -inf inf$"):
         validate.number("x", "[{what}] {value} {low} {high}")
     assert validate.number("-1e300", "unused") == -1e300 and validate.number(1e300, "unused") == 1e300
+
+
+def test_every_placeholder_is_filled_in_each_message():
+    fields = "{what}|{value!r}|{low}|{high}"
+    with pytest.raises(ValueError) as err:
+        validate.whole(0, fields, "n", 1, 5)
+    assert str(err.value) == "n|0|1|5"
+    with pytest.raises(ValueError) as err:
+        validate.number("x", fields, "s", 0, 2)
+    assert str(err.value) == "s|'x'|0|2"
+    with pytest.raises(ValueError) as err:
+        validate.number(3, "unused", "s", 0, 2, outside=fields + "|{number!r}")
+    assert str(err.value) == "s|3|0|2|3.0"
+    with pytest.raises(ValueError) as err:
+        validate.number("inf", "unused", "s", outside=fields + "|{number!r}")
+    assert str(err.value) == "s|'inf'|-inf|inf|inf"
+
+
+def test_number_takes_both_ends_of_its_range():
+    assert validate.number(0, "unused", low=0, high=2) == 0.0
+    assert validate.number("2", "unused", low=0, high=2) == 2.0
