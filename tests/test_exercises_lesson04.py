@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+import redis
 
 from streamlab import exercises
 
@@ -878,3 +879,46 @@ def test_ex2_the_orders_amounts_go_1_to_9(ex, r, prefix):
     assert ex[2].evaluate(lambda *args: _autoclaim_all(*args)).correct
     assert [f for _, f in r.xrange(prefix + "ex2", count=11)][8:] == [
         {"order": "8", "amount": "9"}, {"order": "9", "amount": "1"}, {"order": "10", "amount": "2"}]
+
+
+@pytest.mark.parametrize("execute", [lambda pipe: pipe.execute(raise_on_error=False),
+                                     lambda pipe: pipe.execute(False)],
+                         ids=["by-keyword", "positional"])
+def test_ex3_a_pipeline_run_with_raise_on_error_false_keeps_its_arguments(ex, execute):
+    # The checker wraps pipelines (to crash before them, or to let a rival ack first); an answer
+    # that runs one with raise_on_error=False, keyword or positional, must get the error back as
+    # a reply, as redis-py does, not raised.
+    solution = _with_script(_dead_letter_script(ex))
+
+    def checks_first_then_moves(r, stream, group, dead_stream, max_deliveries):
+        pipe = r.pipeline(transaction=False)
+        pipe.xlen(stream)
+        pipe.incr(stream)  # WRONGTYPE: a stream is not a counter; nothing changes
+        length, refused = execute(pipe)
+        assert length > 0 and isinstance(refused, redis.ResponseError)
+        return solution(r, stream, group, dead_stream, max_deliveries)
+
+    outcome = ex[3].evaluate(checks_first_then_moves)
+    assert outcome.status == "correct", outcome.message
+
+
+def test_ex3_a_crash_message_counts_the_learners_commands_not_redis_pys_script_loads(ex, r, prefix):
+    # A script body new on every call (here a unique comment): redis-py sends EVALSHA, meets
+    # NOSCRIPT, sends SCRIPT LOAD and EVALSHA again. The learner sent one command; the crash
+    # message's numbering must say so (XPENDING, XRANGE, the script's XADD, then the XACK: 4).
+    key, dead = prefix + "ex3", prefix + "ex3:dead"
+
+    def scripted_xadd_then_xack(r, stream, group, dead_stream, max_deliveries):
+        moved = []
+        for p in _pending_over(r, stream, group, max_deliveries):
+            flat = [x for pair in _copy(r, stream, p).items() for x in pair]
+            add = r.register_script(f"-- {uuid.uuid4().hex}\nreturn redis.call('XADD', KEYS[1], '*', unpack(ARGV))")
+            add(keys=[dead_stream], args=flat)
+            r.xack(stream, group, p["message_id"])
+            moved.append(p["message_id"])
+        return moved
+
+    said = _said(ex[3], scripted_xadd_then_xack)
+    ids = [i for i, _ in r.xrange(key)]
+    assert said.startswith(f"{dead} holds {ids[4:5]} twice (after your function was killed before its "
+                           "command number 4 and run again"), said
