@@ -659,7 +659,6 @@ class _ConsumerRun:
         self.read_from = PendingFirst()
         self.retry_at: float | None = None
         self.last_activity = time.monotonic()
-        self.reported_deleted: set[str] = set()
         self.raw = _bytes_client(r)
         self.ledger_stream: str | None = None  # a record per processed entry (partitions' --ledger)
         self.report_each = True  # a line per processed entry (False: only the summary)
@@ -776,10 +775,9 @@ class _ConsumerRun:
     def _deleted(self, entry_id: str) -> None:
         self.r.xack(self.stream, self.group, entry_id)
         self.stats.deleted += 1
-        if entry_id not in self.reported_deleted:
-            self.reported_deleted.add(entry_id)
-            self.out(f"{self.consumer}: {entry_id} was deleted from the stream while pending: "
-                     "acked, nothing to process")
+        # Said once per entry: the XACK above takes it out of the pending list, so no later read returns it.
+        self.out(f"{self.consumer}: {entry_id} was deleted from the stream while pending: "
+                 "acked, nothing to process")
 
     def _dead_letter(self, entry_id: str, raw: dict, deliveries: int) -> None:
         reason = f"delivered {deliveries} times (limit {self.max_deliveries})"

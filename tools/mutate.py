@@ -67,12 +67,19 @@ class Group:
     undecorate: bool = False
     # Only the [fake] half of tests parametrised over both backends (`--fake-only`).
     fake_only: bool = False
+    # Functions of `source` left unmutated: those pytest calls while it collects the tests
+    # (a module-level skipif, the server matrix's parameters). mutmut's setup check makes
+    # every mutated function raise, and an error during collection stops pytest with a code
+    # mutmut does not accept, so no mutant of the group would ever run.
+    unmutated: tuple[str, ...] = ()
 
 
 GROUPS = [
     Group("server", ["streamlab/server.py", "streamlab/procs.py"], ["streamlab.server.*", "streamlab.procs.*"],
           ["tests/test_server.py", "tests/test_guards.py"],
-          "the private server: loopback only, nothing on disk, dies with its owner"),
+          "the private server: loopback only, nothing on disk, dies with its owner",
+          # Finding the binaries (not a guard): test_server.py's skipif and conftest's matrix.
+          unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version")),
     Group("redact", "streamlab/backend.py", ["streamlab.backend.x_redact__mutmut_*"],
           ["tests/test_backend.py", "tests/test_guards.py"],
           "passwords in Redis URLs never printed"),
@@ -184,9 +191,20 @@ def _copy_repo(dest: Path, group: Group) -> None:
     for name in ("streamlab", "tests", "tools", "binder", "notebooks/solutions"):
         shutil.copytree(ROOT / name, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    if group.undecorate:
-        for src in [group.source] if isinstance(group.source, str) else group.source:
-            (dest / src).write_text(_undecorate((ROOT / src).read_text()))
+    left = set(group.unmutated)
+    for src in [group.source] if isinstance(group.source, str) else group.source:
+        text = (dest / src).read_text()
+        if group.undecorate:
+            text = _undecorate(text)
+        for name in group.unmutated:
+            # mutmut's pragma on the `def` line: no mutant in the function, so no trampoline.
+            text, found = re.subn(rf"^(def {name}\(.*\).*:)$", r"\1  # pragma: no mutate block",
+                                  text, count=1, flags=re.M)
+            if found:
+                left.discard(name)
+        (dest / src).write_text(text)
+    if left:
+        sys.exit(f"mutate: no one-line `def NAME(...)` to leave unmutated for {sorted(left)} in {_sources(group)}")
     shutil.copy(ROOT / "README.md", dest / "README.md")
     text = (ROOT / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.S)
@@ -208,7 +226,10 @@ def run_group(group: Group, children: int, keep: bool) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STREAMLAB_BACKEND")}
         # Never a shared server: each pytest session starts its own private one. (Programs the
         # tests start as subprocesses import the mutated code too: see tests/conftest.py.)
-        env.update(TMPDIR=str(work / "tmp"), STREAMLAB_TEST_OUTPUT=str(work / "test-output"))
+        env.update(TMPDIR=str(work / "tmp"), STREAMLAB_TEST_OUTPUT=str(work / "test-output"),
+                   # A mutant that stops the private server from starting must fail the real-server
+                   # tests, not skip them (a skip passes, so the mutant would "survive").
+                   STREAMLAB_REQUIRE_SERVER="1")
         (work / "tmp").mkdir()
         log = work / "mutmut.log"
         with open(log, "w") as out:
