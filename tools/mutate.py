@@ -76,7 +76,7 @@ class Group:
 
 GROUPS = [
     Group("server", ["streamlab/server.py", "streamlab/procs.py"], ["streamlab.server.*", "streamlab.procs.*"],
-          ["tests/test_server.py", "tests/test_guards.py"],
+          ["tests/test_server.py", "tests/test_guards.py", "tests/test_server_start.py"],
           "the private server: loopback only, nothing on disk, dies with its owner",
           # Finding the binaries (not a guard): test_server.py's skipif and conftest's matrix.
           unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version")),
@@ -133,7 +133,10 @@ GROUPS = [
             [f"tests/test_exercises_lesson{n:02d}.py",
              "tests/test_checker_wrong_answers.py" if n <= 7 else "tests/test_checker_wrong_answers_08_09.py",
              *(["tests/test_checkers_01_03_messages.py"] if n <= 3 else [])],
-            f"lesson {n:02d}'s exercise checkers: the feedback for each mistake", undecorate=True)
+            f"lesson {n:02d}'s exercise checkers: the feedback for each mistake", undecorate=True,
+            # A checker test takes seconds; a mutant that hangs one (a learner's call never
+            # given up on) costs this much, not the default 300 s.
+            timeout=60)
       for n in range(1, 10)],
 ]
 
