@@ -172,7 +172,7 @@ class _PartitionRun(programs._ConsumerRun):
         self.first: float | None = None
         self.last: float | None = None
 
-    def _processed(self, entry_id: str, fields: dict, alerted: bool) -> None:
+    def _processed(self, fields: dict) -> None:
         key = fields.get("sensor_id", "?")
         try:
             seq = int(fields.get("seq", 0) or 0)

@@ -808,15 +808,15 @@ class _ConsumerRun:
         self.stats.processed += 1
         self.stats.alerts += alerted
         self.stats.ids.append(entry_id)
-        self._processed(entry_id, fields, alerted)
+        self._processed(fields)
         if not self.report_each:
             return
         note = " -> ALERT" if alerted else ""
         self.out(f"{self.consumer}: processed {entry_id} {shorten(fields.get('sensor_id', '?'))} "
                  f"temp={shorten(fields.get('temp', '?'))}{note}")
 
-    def _processed(self, entry_id: str, fields: dict, alerted: bool) -> None:
-        """Called once per entry processed and acked here (a subclass may keep its own records)."""
+    def _processed(self, fields: dict) -> None:
+        """Called with the fields of each entry processed and acked here (a subclass may keep its own records)."""
 
     def _failed(self, entry_id: str, deliveries: int, exc: BaseException) -> None:
         self.stats.failed += 1

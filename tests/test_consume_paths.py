@@ -294,3 +294,30 @@ def test_each_processed_entry_leaves_one_ledger_record_naming_it(r, prefix):
                                                  {"sensor_id": "?", "seq": "0", "source_id": bare}]
     assert r.xpending(stream, "workers")["pending"] == 0
     assert not r.exists(prefix + "alerts")
+
+
+def test_an_entry_another_consumer_finished_meanwhile_is_counted_as_a_duplicate_with_no_second_alert(
+        r, prefix, monkeypatch):
+    stream, alerts = prefix + "sensors", prefix + "alerts"
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "30"}) for _ in range(2)]
+    real = programs.process_entry
+
+    def rival_finishes_first(r, stream, group, entry_id, *args, **kwargs):
+        r.xack(stream, group, entry_id)  # another consumer (after a claim) acked it meanwhile
+        return real(r, stream, group, entry_id, *args, **kwargs)
+
+    monkeypatch.setattr(programs, "process_entry", rival_finishes_first)
+    stats, lines = run(r, stream, alert_above=25, alerts_stream=alerts)
+    assert stats.duplicates == 2 and stats.processed == 0 and stats.alerts == 0 and stats.ids == []
+    assert not r.exists(alerts), "the once-per-entry script wrote no alert for an entry no longer pending"
+    assert [line for line in lines if "finished by another consumer" in line] == [
+        f"w1: {i} was finished by another consumer meanwhile: no second alert" for i in ids]
+
+
+def test_each_processed_line_names_the_entry_its_sensor_and_its_temperature(r, prefix):
+    stream = prefix + "sensors"
+    plain = r.xadd(stream, {"sensor_id": "s7", "temp": "20"})
+    nameless = r.xadd(stream, {"temp": "21"})
+    _, lines = run(r, stream, alert_above=25, alerts_stream=prefix + "alerts")
+    assert [line for line in lines if ": processed " in line] == [
+        f"w1: processed {plain} s7 temp=20", f"w1: processed {nameless} ? temp=21"]
