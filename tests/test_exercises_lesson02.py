@@ -792,3 +792,19 @@ def test_ex4_a_right_answer_that_starts_after_the_producer_stopped_is_woken_and_
 
     outcome = ex[4].evaluate(late_start)
     assert outcome.correct, outcome.message
+
+
+def test_ex4_closes_the_reader_connection_it_made(ex, monkeypatch):
+    made, closed = [], []
+    make = ex[4].r.new_client
+
+    def recording(*args, **kwargs):
+        client = make(*args, **kwargs)
+        close = client.close
+        client.close = lambda: (closed.append(client), close())[1]
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(ex[4].r, "new_client", recording)
+    assert ex[4].evaluate(_wait_for_next).correct
+    assert made and closed == made, "every connection the check opened is closed"
