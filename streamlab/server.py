@@ -150,11 +150,6 @@ def _hello(port: int, timeout: float = 0.5) -> bytes:
         return b""
 
 
-def _listening(port: int) -> bool:
-    """True if a Redis server answers on ``port`` (a NOAUTH error counts)."""
-    return _hello(port).startswith((b"$", b"-NOAUTH"))
-
-
 def _answered_by(port: int, proc: subprocess.Popen) -> bool:
     """True if the server answering on ``port`` is ``proc``, not someone already there."""
     reply = _hello(port)

@@ -36,3 +36,9 @@ def output_dir():
     from pathlib import Path
 
     return Path(os.environ.get("STREAMLAB_TEST_OUTPUT") or Path(__file__).resolve().parents[1] / "test-output")
+
+
+def listening(port: int) -> bool:
+    """True if a Redis server answers on ``port`` (a NOAUTH error counts)."""
+    from streamlab import server
+    return server._hello(port).startswith((b"$", b"-NOAUTH"))

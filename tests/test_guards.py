@@ -25,7 +25,7 @@ from streamlab.chaos import ChaosExperiment
 from streamlab.ui.magics import register
 
 from conftest import _no_real_server
-from helpers import wait_until
+from helpers import listening, wait_until
 
 
 # --- the consumer's delivery limit (chaos.py) --------------------------------------------------------
@@ -148,7 +148,7 @@ def test_the_server_dies_even_when_its_supervisor_is_killed_outright():
         client.close()
         server_pid, port = srv.server_pid, srv.port
         os.kill(srv._supervisor.pid, signal.SIGKILL)
-        assert wait_until(lambda: not _pid_running(server_pid) and not sl_server._listening(port),
+        assert wait_until(lambda: not _pid_running(server_pid) and not listening(port),
                           timeout=60), f"redis-server {server_pid} outlived its killed supervisor"
     finally:
         srv.stop()
@@ -263,7 +263,7 @@ def test_the_server_process_is_ours_and_a_taken_port_is_reported(tmp_path):
     binary = sl_server.find_server_binary()
     proc, port = sl_server._start_server_process(binary, str(tmp_path), None, timeout=60)
     try:
-        assert sl_server._listening(port) and sl_server._answered_by(port, proc)
+        assert listening(port) and sl_server._answered_by(port, proc)
         client = redis.Redis(port=port, decode_responses=True)
         assert client.config_get("dir")["dir"] == str(tmp_path)
         assert client.info("server")["process_id"] == proc.pid
@@ -273,9 +273,9 @@ def test_the_server_process_is_ours_and_a_taken_port_is_reported(tmp_path):
         other.mkdir()
         with pytest.raises(sl_server.ServerError, match="did not start on 127.0.0.1"):
             sl_server._start_server_process(binary, str(other), port, timeout=5)
-        assert sl_server._listening(port), "the server already there is untouched"
+        assert listening(port), "the server already there is untouched"
     finally:
         proc.kill()
         proc.wait()
-    assert wait_until(lambda: not sl_server._listening(port), timeout=30)
+    assert wait_until(lambda: not listening(port), timeout=30)
     assert sl_server._hello(port) == b""

@@ -14,7 +14,7 @@ import redis
 
 from streamlab import server
 
-from helpers import wait_until
+from helpers import listening, wait_until
 
 pytestmark = pytest.mark.skipif(server.find_server_binary() is None,
                                 reason="no redis-server or valkey-server on PATH")
@@ -34,7 +34,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def wait_gone(pid: int, port: int, seconds: float = 30) -> bool:
-    return wait_until(lambda: not pid_alive(pid) and not server._listening(port), timeout=seconds)
+    return wait_until(lambda: not pid_alive(pid) and not listening(port), timeout=seconds)
 
 
 def test_private_server_listens_on_loopback_and_keeps_nothing_on_disk():
@@ -127,7 +127,7 @@ def test_cli_server_prints_redis_url_and_stops_on_ctrl_c():
         assert wait_until(lambda: _waiting_in_futex(proc.pid), timeout=30)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(15) == 0
-        assert not server._listening(port)
+        assert not listening(port)
     finally:
         if proc.poll() is None:
             proc.kill()

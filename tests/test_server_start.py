@@ -214,3 +214,35 @@ def test_hello_gives_up_on_a_listener_that_never_answers():
         assert server._hello(listener.getsockname()[1], timeout=0.5) == b""
     finally:
         listener.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_runs_but_never_answers_is_stopped_before_the_error(tmp_path):
+    # It writes its pid, then waits without listening: the start gives up after its timeout
+    # and must kill it (waiting for it to exit by itself would wait for ever).
+    binary = fake_binary(tmp_path, """\
+        with open(os.path.join(workdir, "pid"), "w") as fh:
+            fh.write(str(os.getpid()))
+        import time
+        time.sleep(3600)
+        """)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    with pytest.raises(server.ServerError):
+        server._start_server_process(binary, str(workdir), server.free_port(), 1)
+    pid = int((workdir / "pid").read_text())
+    try:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # gone, and reaped: not even a zombie is left
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_repr_says_which_binary_and_whether_it_runs():
+    srv = server.PrivateServer()
+    assert repr(srv) == f"<PrivateServer {os.path.basename(srv.binary)} stopped>"
+    srv.binary = None
+    assert repr(srv) == "<PrivateServer ? stopped>"
