@@ -321,3 +321,31 @@ def test_each_processed_line_names_the_entry_its_sensor_and_its_temperature(r, p
     _, lines = run(r, stream, alert_above=25, alerts_stream=prefix + "alerts")
     assert [line for line in lines if ": processed " in line] == [
         f"w1: processed {plain} s7 temp=20", f"w1: processed {nameless} ? temp=21"]
+
+
+def test_a_second_stop_signal_mid_batch_leaves_the_rest_of_the_batch_pending(r, prefix, monkeypatch):
+    stream = prefix + "sensors"
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(3)]
+    stop = programs.SignalStop()
+    real = programs.process_entry
+
+    def two_signals_during_the_first(*args, **kwargs):
+        if stop.count == 0:
+            stop.set()
+            stop.set()  # Ctrl-C twice while the first entry of the batch is worked on
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(programs, "process_entry", two_signals_during_the_first)
+    stats, lines = run(r, stream, count=3, stop=stop)
+    assert stats.ids == ids[:1] and pending(r, stream) == 2
+    assert ("w1: second stop signal: 2 entries of this batch stay pending for this name, taken back "
+            "first at its next start") in lines
+
+
+def test_an_entry_with_nothing_to_write_is_acked_and_done(r, prefix):
+    stream = prefix + "sensors"
+    entry = r.xadd(stream, {"sensor_id": "s1", "temp": "20"})
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"})
+    assert programs.process_entry(r, stream, "workers", entry, {"temp": "20"}, None, prefix + "alerts", 0) == "done"
+    assert pending(r, stream) == 0 and not r.exists(prefix + "alerts")
