@@ -323,9 +323,10 @@ def test_each_processed_line_names_the_entry_its_sensor_and_its_temperature(r, p
         f"w1: processed {plain} s7 temp=20", f"w1: processed {nameless} ? temp=21"]
 
 
-def test_a_second_stop_signal_mid_batch_leaves_the_rest_of_the_batch_pending(r, prefix, monkeypatch):
+@pytest.mark.parametrize("batch, left", [(3, "2 entries"), (2, "1 entry")])
+def test_a_second_stop_signal_mid_batch_leaves_the_rest_of_the_batch_pending(r, prefix, monkeypatch, batch, left):
     stream = prefix + "sensors"
-    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(3)]
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(batch)]
     stop = programs.SignalStop()
     real = programs.process_entry
 
@@ -336,9 +337,9 @@ def test_a_second_stop_signal_mid_batch_leaves_the_rest_of_the_batch_pending(r, 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(programs, "process_entry", two_signals_during_the_first)
-    stats, lines = run(r, stream, count=3, stop=stop)
-    assert stats.ids == ids[:1] and pending(r, stream) == 2
-    assert ("w1: second stop signal: 2 entries of this batch stay pending for this name, taken back "
+    stats, lines = run(r, stream, count=batch, stop=stop)
+    assert stats.ids == ids[:1] and pending(r, stream) == batch - 1
+    assert (f"w1: second stop signal: {left} of this batch stay pending for this name, taken back "
             "first at its next start") in lines
 
 

@@ -79,7 +79,9 @@ GROUPS = [
           ["tests/test_server.py", "tests/test_guards.py", "tests/test_server_start.py"],
           "the private server: loopback only, nothing on disk, dies with its owner",
           # Finding the binaries (not a guard): test_server.py's skipif and conftest's matrix.
-          unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version")),
+          unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version"),
+          # A server starts in seconds; a mutant that makes a start hang costs this much.
+          timeout=120),
     Group("redact", "streamlab/backend.py", ["streamlab.backend.x_redact__mutmut_*"],
           ["tests/test_backend.py", "tests/test_guards.py"],
           "passwords in Redis URLs never printed"),
