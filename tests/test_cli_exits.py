@@ -135,3 +135,84 @@ def test_a_consumer_name_a_live_process_uses_exits_2(capsys, real):
     assert code == 2, (out, err)
     assert err.startswith("streamlab consume: the consumer name 'w1' is in use in group 'workers'")
     assert r.xpending(stream, "workers")["pending"] == 1, "w1's entry left alone"
+
+
+def test_an_unreachable_url_with_a_password_prints_the_note_then_the_error_on_stderr(capsys):
+    from streamlab.backend import redact
+
+    closed = f"redis://:hunter2@127.0.0.1:{sl_server.free_port()}/0"
+    code, out, err = streamlab(capsys, "produce", "sensor1", "--count", "1", "--url", closed)
+    assert code == 1 and out == ""
+    note, error = err.splitlines()
+    assert note == (f"streamlab produce: note: the password in --url {redact(closed)} shows in the process "
+                    "list (ps) of everyone on this machine; next time export REDIS_URL=... and leave "
+                    "--url out.")
+    assert error.startswith(f"streamlab produce: connect(url=...): nothing answered at {redact(closed)} "), error
+
+
+def test_a_program_on_a_server_inside_this_process_says_other_terminals_cannot_see_it(capsys, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("STREAMLAB_BACKEND", "fake")
+    code, out, err = streamlab(capsys, "produce", "sensor1", "--count", "1", "--rate", "1000")
+    assert code == 0, err
+    assert err.startswith("streamlab produce: note: no REDIS_URL and no server on 127.0.0.1:6379, so this "
+                          "runs on fakeredis"), err
+
+
+def _handed_to_crashed(r, stream, times: int) -> list[str]:
+    """Three readings read by 'crashed' just now (idle ~0 ms), each delivered ``times`` times."""
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(3)]
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "crashed", {stream: ">"})
+    for _ in range(times - 1):
+        r.xreadgroup("workers", "crashed", {stream: "0"})
+    return ids
+
+
+def test_reap_passes_min_idle_and_name_on(capsys, real):
+    r, url, prefix = real
+    stream, dead = prefix + "sensors", prefix + "dead"
+    ids = _handed_to_crashed(r, stream, times=2)
+    # Idle for only milliseconds: the default --min-idle (60 s) would claim nothing.
+    code, out, err = streamlab(capsys, "reap", "workers", "--stream", stream, "--min-idle", "0",
+                               "--max-deliveries", "1", "--name", "rescuer", "--dead-letter-stream", dead,
+                               "--url", url)
+    assert code == 0, err
+    copies = [f for _, f in r.xrange(dead)]
+    assert [c["original_id"] for c in copies] == ids
+    assert {c["last_consumer"] for c in copies} == {"rescuer"}, "the claim was made under --name"
+
+
+def test_reap_dry_run_claims_nothing_and_says_what_it_would(capsys, real):
+    r, url, prefix = real
+    stream = prefix + "sensors"
+    ids = _handed_to_crashed(r, stream, times=1)
+    code, out, err = streamlab(capsys, "reap", "workers", "--stream", stream, "--min-idle", "0",
+                               "--dry-run", "--url", url)
+    assert code == 0, err
+    assert "reap: dry run: would claim 3 entries idle for 0 ms or more" in out
+    assert all(f"  {i} from crashed (delivered 1 times)" in out for i in ids), out
+    assert [p["consumer"] for p in r.xpending_range(stream, "workers", "-", "+", 10)] == ["crashed"] * 3
+
+
+@pytest.mark.timeout(60)
+def test_reap_every_runs_a_pass_each_period_until_stopped(capsys, real, monkeypatch):
+    from streamlab import programs
+
+    r, url, prefix = real
+    stop = programs.SignalStop()
+    passes = []
+    real_reap = programs.reap
+
+    def counting(*args, **kwargs):
+        passes.append(1)
+        if len(passes) == 2:
+            stop.set()  # as Ctrl-C would, during the second pass
+        return real_reap(*args, **kwargs)
+
+    monkeypatch.setattr(programs, "stop_on_signals", lambda: stop)
+    monkeypatch.setattr(programs, "reap", counting)
+    code, out, err = streamlab(capsys, "reap", "workers", "--stream", prefix + "none", "--every", "0.2",
+                               "--url", url)
+    assert code == 0, err
+    assert len(passes) == 2, "a second pass after --every seconds, then the stop"
