@@ -246,3 +246,50 @@ def test_repr_says_which_binary_and_whether_it_runs():
     assert repr(srv) == f"<PrivateServer {os.path.basename(srv.binary)} stopped>"
     srv.binary = None
     assert repr(srv) == "<PrivateServer ? stopped>"
+
+
+def test_free_port_is_one_the_system_chose():
+    assert all(1024 <= server.free_port() <= 65535 for _ in range(5))
+
+
+def _one_client_listener(reply_parts: list[bytes]):
+    """A loopback listener that accepts one client, sends ``reply_parts`` 0.2 s apart and
+    closes the connection; returns (port, thread, listening socket)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(100)
+            for part in reply_parts:
+                conn.sendall(part)
+                threading.Event().wait(0.2)  # separate pieces on the wire, as a slow server sends them
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread, listener
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("parts", [[], [b"$90\r\n# Server\r\nredis_version:7.0.15\r\nproce", b"ss_id:42\r\n"]],
+                         ids=["closes-at-once", "reply-in-two-pieces"])
+def test_hello_returns_every_byte_the_server_sent_before_closing(parts):
+    port, thread, listener = _one_client_listener(parts)
+    try:
+        assert server._hello(port, timeout=5) == b"".join(parts)
+    finally:
+        thread.join(10)
+        listener.close()
+
+
+@needs_real_server
+def test_stop_forgets_the_port_the_pid_and_the_folder():
+    srv = server.PrivateServer().start()
+    try:
+        assert srv.port and srv.server_pid and srv.workdir
+    finally:
+        srv.stop()
+    assert (srv.port, srv.server_pid, srv.workdir) == (None, None, None)
+    srv.stop()  # safe twice
