@@ -318,9 +318,11 @@ def test_each_processed_line_names_the_entry_its_sensor_and_its_temperature(r, p
     stream = prefix + "sensors"
     plain = r.xadd(stream, {"sensor_id": "s7", "temp": "20"})
     nameless = r.xadd(stream, {"temp": "21"})
+    no_temperature = r.xadd(stream, {"sensor_id": "s8"})
     _, lines = run(r, stream, alert_above=25, alerts_stream=prefix + "alerts")
     assert [line for line in lines if ": processed " in line] == [
-        f"w1: processed {plain} s7 temp=20", f"w1: processed {nameless} ? temp=21"]
+        f"w1: processed {plain} s7 temp=20", f"w1: processed {nameless} ? temp=21",
+        f"w1: processed {no_temperature} s8 temp=?"]
 
 
 @pytest.mark.parametrize("batch, left", [(3, "2 entries"), (2, "1 entry")])
@@ -350,3 +352,21 @@ def test_an_entry_with_nothing_to_write_is_acked_and_done(r, prefix):
     r.xreadgroup("workers", "w1", {stream: ">"})
     assert programs.process_entry(r, stream, "workers", entry, {"temp": "20"}, None, prefix + "alerts", 0) == "done"
     assert pending(r, stream) == 0 and not r.exists(prefix + "alerts")
+
+
+def test_an_own_entry_acked_meanwhile_is_skipped_and_the_rest_of_the_batch_is_still_taken_back(
+        r, prefix, monkeypatch):
+    stream = prefix + "sensors"
+    ids = [r.xadd(stream, {"sensor_id": "s1", "temp": "20"}) for _ in range(3)]
+    r.xgroup_create(stream, "workers", id="0")
+    r.xreadgroup("workers", "w1", {stream: ">"})  # w1's history: three entries it never acked
+    real = programs.delivery_counts
+
+    def rival_acks_the_first(r, stream, group, entry_ids):
+        r.xack(stream, group, entry_ids[0])  # another consumer finished it between read and count
+        return real(r, stream, group, entry_ids)
+
+    monkeypatch.setattr(programs, "delivery_counts", rival_acks_the_first)
+    stats, _ = run(r, stream, count=3)
+    assert stats.ids == ids[1:] and stats.recovered == 2
+    assert pending(r, stream) == 0
