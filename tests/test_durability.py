@@ -231,3 +231,38 @@ def test_failover_with_waitaof_misses_none_where_the_server_has_it(monkeypatch, 
     assert res.missing == []
     assert all((w["replicas"] or 0) >= 1 for w in res.ledger.writes if w["id"] in res.acknowledged)
     assert_all_gone(started)
+
+
+def test_a_restart_that_cannot_get_its_port_back_says_why():
+    import socket
+
+    with server.PrivateServer() as srv:
+        srv.crash()
+        squatter = socket.socket()
+        squatter.bind(("127.0.0.1", srv.port))  # someone took the port while the server was down
+        squatter.listen(1)
+        try:
+            with pytest.raises(server.ServerError) as info:
+                srv.restart()
+        finally:
+            squatter.close()
+    message = str(info.value)
+    assert message.startswith("Could not restart the private server: "), message
+    reason = message[len("Could not restart the private server: "):]
+    assert "did not start on 127.0.0.1" in reason and not reason.startswith("ERROR"), reason
+
+
+def test_files_lists_every_file_but_the_log_with_its_size():
+    with server.PrivateServer(appendonly=True, appendfsync="always") as srv:
+        c = durability._client(srv.port)
+        c.xadd("s", {"n": 1})
+        c.close()
+        own = {f"extra-{i:02d}.rdb": i for i in range(30)}  # listed in whatever order the disk keeps
+        for name, size in own.items():
+            Path(srv.workdir, name).write_bytes(b"x" * size)
+        files = srv.files()
+    assert "server.log" not in files
+    assert {k: v for k, v in files.items() if k in own} == own
+    aof = {k: v for k, v in files.items() if k.startswith("appendonlydir")}
+    assert aof and all(isinstance(v, int) for v in aof.values()) and sum(aof.values()) > 0
+    assert list(files) == sorted(files)
