@@ -293,3 +293,29 @@ def test_stop_forgets_the_port_the_pid_and_the_folder():
         srv.stop()
     assert (srv.port, srv.server_pid, srv.workdir) == (None, None, None)
     srv.stop()  # safe twice
+
+
+def test_persistence_and_replication_options_come_before_the_callers_own():
+    srv = server.PrivateServer(binary="redis-server", extra_args=["--maxmemory", "1mb"], save="60 1",
+                               appendonly=True, appendfsync="no", replicaof=("127.0.0.1", 7001))
+    assert srv.extra_args == ["--save", "60 1", "--appendonly", "yes", "--appendfsync", "no",
+                              "--replicaof", "127.0.0.1", "7001", "--maxmemory", "1mb"]
+    assert server.PrivateServer(binary="redis-server", appendfsync="everysec").extra_args == [
+        "--save", "", "--appendonly", "no", "--appendfsync", "everysec"]
+    assert server.PrivateServer(binary="redis-server", save="900 1").extra_args == [
+        "--save", "900 1", "--appendonly", "no"]
+    assert server.PrivateServer(binary="redis-server").extra_args == []
+    assert server.persistence_args() == ["--save", "", "--appendonly", "no"]
+    srv = server.PrivateServer(binary="redis-server")
+    assert (srv.port, srv.server_pid, srv.workdir) == (None, None, None)
+
+
+@needs_real_server
+def test_a_start_that_fails_says_why_in_the_supervisors_words(tmp_path):
+    # A binary that exits at once: the supervisor answers "ERROR <reason>", shown without "ERROR".
+    binary = fake_binary(tmp_path, "")
+    with pytest.raises(server.ServerError) as info:
+        server.PrivateServer(binary=binary).start(timeout=20)
+    message = str(info.value)
+    assert message.startswith("Could not start a private fake-server: "), message
+    assert "did not start on 127.0.0.1" in message and "ERROR" not in message, message
