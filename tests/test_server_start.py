@@ -319,3 +319,11 @@ def test_a_start_that_fails_says_why_in_the_supervisors_words(tmp_path):
     message = str(info.value)
     assert message.startswith("Could not start a private fake-server: "), message
     assert "did not start on 127.0.0.1" in message and "ERROR" not in message, message
+
+
+def test_crash_or_restart_before_start_says_to_start_first():
+    srv = server.PrivateServer(binary="redis-server")
+    for action in (srv.crash, srv.restart):
+        with pytest.raises(server.ServerError) as info:
+            action()
+        assert str(info.value) == "The private server is not running: call start() first."

@@ -86,7 +86,7 @@ GROUPS = [
           ["streamlab.server.x_persistence_args__mutmut_*", "streamlab.server.xǁPrivateServerǁ_ask__mutmut_*",
            "streamlab.server.xǁPrivateServerǁcrash__mutmut_*", "streamlab.server.xǁPrivateServerǁrestart__mutmut_*",
            "streamlab.server.xǁPrivateServerǁfiles__mutmut_*"],
-          ["tests/test_durability.py"],
+          ["tests/test_durability.py", "tests/test_server_start.py"],
           "the private server's persistence options, crash (SIGKILL) and restart from its files (lesson 08)",
           unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version"),
           timeout=180),
