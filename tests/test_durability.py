@@ -162,6 +162,7 @@ def test_crash_and_restart_keep_the_port_and_the_files():
         c.close()
         port, first_pid = srv.port, srv.server_pid
         srv.crash()
+        assert srv.server_pid is None, "no server process after a crash"
         assert not psutil.pid_exists(first_pid) or \
             psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE
         srv.restart()
