@@ -327,3 +327,17 @@ def test_crash_or_restart_before_start_says_to_start_first():
         with pytest.raises(server.ServerError) as info:
             action()
         assert str(info.value) == "The private server is not running: call start() first."
+
+
+@needs_real_server
+def test_a_server_folder_with_a_space_in_its_path_is_read_back_whole(tmp_path, monkeypatch):
+    # The supervisor answers "READY <port> <pid> <folder>"; the folder is the rest of the line.
+    spaced = tmp_path / "a folder with spaces"
+    spaced.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spaced))
+    srv = server.PrivateServer().start()
+    try:
+        assert srv.workdir.startswith(str(spaced)) and os.path.isdir(srv.workdir)
+        assert redis.Redis(port=srv.port).ping()
+    finally:
+        srv.stop()
