@@ -339,5 +339,10 @@ def test_a_server_folder_with_a_space_in_its_path_is_read_back_whole(tmp_path, m
     try:
         assert srv.workdir.startswith(str(spaced)) and os.path.isdir(srv.workdir)
         assert redis.Redis(port=srv.port).ping()
+        first = srv.server_pid
+        srv.crash()
+        srv.restart()  # its READY line carries the folder too
+        assert isinstance(srv.server_pid, int) and srv.server_pid != first
+        assert redis.Redis(port=srv.port).ping()
     finally:
         srv.stop()
