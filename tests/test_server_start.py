@@ -346,3 +346,23 @@ def test_a_server_folder_with_a_space_in_its_path_is_read_back_whole(tmp_path, m
         assert redis.Redis(port=srv.port).ping()
     finally:
         srv.stop()
+
+
+@needs_real_server
+@pytest.mark.timeout(60)
+def test_a_silent_supervisor_makes_crash_and_restart_give_up_after_their_timeout_and_say_so():
+    srv = server.PrivateServer().start()
+    supervisor = srv._supervisor
+    try:
+        os.kill(supervisor.pid, signal.SIGSTOP)  # it hears nothing and answers nothing
+        with pytest.raises(server.ServerError) as info:
+            srv.crash(timeout=1)
+        assert str(info.value) == "Could not kill the private server: no answer within 1 s"
+        assert srv.running, "crash() only asks: a silent supervisor is left alone"
+        with pytest.raises(server.ServerError) as info:
+            srv.restart(timeout=1)
+        assert str(info.value) == "Could not restart the private server: no answer within 1 s"
+    finally:
+        os.kill(supervisor.pid, signal.SIGCONT)
+        srv.stop()
+    assert supervisor.poll() is not None
