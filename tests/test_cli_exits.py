@@ -151,9 +151,12 @@ def test_an_unreachable_url_with_a_password_prints_the_note_then_the_error_on_st
 
 
 def test_a_program_on_a_server_inside_this_process_says_other_terminals_cannot_see_it(capsys, monkeypatch):
+    import uuid
+
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("STREAMLAB_BACKEND", "fake")
-    code, out, err = streamlab(capsys, "produce", "sensor1", "--count", "1", "--rate", "1000")
+    stream = f"streamlab:test:{uuid.uuid4().hex[:12]}:sensors"  # a key of its own on the shared fakeredis
+    code, out, err = streamlab(capsys, "produce", "sensor1", "--count", "1", "--rate", "1000", "--stream", stream)
     assert code == 0, err
     assert err.startswith("streamlab produce: note: no REDIS_URL and no server on 127.0.0.1:6379, so this "
                           "runs on fakeredis"), err

@@ -7,6 +7,7 @@ committed notebooks. Each run's time is written to test-output/notebook-times.js
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -69,13 +70,19 @@ class LearnerRuns:
 
     def start_all(self, backend_name: str) -> None:
         url = self._real_url() if backend_name == "real" else None
+        # The runs get a copy of the environment taken here, on the main thread. They start on
+        # worker threads while tests on the main thread run a lesson in this process, and
+        # tools/run_notebook.py swaps os.environ for that (clear, then update): a child started
+        # from the live environment meanwhile can fail to start (seen once in CI: OSError
+        # EFAULT, "Bad address"), and a copy taken then can miss variables.
+        env = dict(os.environ)
         for path in LESSONS:
             key = (path.stem, backend_name)
             if key not in self._runs:
-                self._runs[key] = self._pool.submit(self._run, path, backend_name, url)
+                self._runs[key] = self._pool.submit(self._run, path, backend_name, url, env)
 
     @staticmethod
-    def _run(path: Path, backend_name: str, url: str | None) -> tuple[object, list[str]]:
+    def _run(path: Path, backend_name: str, url: str | None, env: dict) -> tuple[object, list[str]]:
         out = ROOT / "test-output" / f"{path.stem}.{backend_name}.learner.ipynb"
         report = out.with_suffix(".json")
         out.parent.mkdir(exist_ok=True)
@@ -85,7 +92,8 @@ class LearnerRuns:
                "--timeout", str(TIME_LIMIT), "--out", str(out), "--problems", str(report)]
         if url:
             cmd += ["--url", url]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=PAUSE + 20 * TIME_LIMIT)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=PAUSE + 20 * TIME_LIMIT,
+                              env=env)
         if not report.exists():
             return None, [f"the run did not finish (exit {done.returncode}): {done.stderr[-2000:]}"]
         nb = run_notebook.nbformat.read(out, as_version=4)

@@ -101,12 +101,13 @@ def _acked_by_a_killed_run(r: Client, stream: str, group: dict | None, unseen: l
                            runs: list[Member]) -> list[str]:
     """Of the readings no run reported, those a killed worker finished before it could say so.
 
-    ``streamlab consume`` prints "processed <id>" after the ``XACK`` (which comes after
-    the work, in the same script as the alert). A SIGKILL between the two leaves a reading
-    done and acked but never printed. Such a reading was delivered (at or before the
-    group's ``last-delivered-id``) and is no longer pending (``XPENDING``); one still
-    pending, or never delivered, was not processed. Without a killed worker run nothing is
-    excused: every other run prints each reading it acks.
+    ``streamlab consume`` prints "processed <id>" right after its ``XACK``, which comes after
+    the work. A SIGKILL between the two leaves a reading done and acked but never printed.
+    Such a reading was delivered (at or before the group's ``last-delivered-id``) and is no
+    longer pending (``XPENDING``). A reading acked without the work looks the same to Redis:
+    a dead-lettered one (its copy in ``<stream>:dead`` names it as ``original_id``) is left
+    out; one still pending, or never delivered, was not processed. Without a killed worker
+    run nothing is excused.
     """
     killed = any(m.role == "worker" and m.status == "killed" for m in runs)
     if not (unseen and killed and group):
@@ -114,5 +115,6 @@ def _acked_by_a_killed_run(r: Client, stream: str, group: dict | None, unseen: l
     last = ids.try_parse(group.get("last-delivered-id"))
     pending = {str(p["message_id"]) for p in r.xpending_range(stream, group["name"], "-", "+",
                                                                max(int(group.get("pending") or 0), 1))}
+    dead = {f.get("original_id") for _, f in r.xrange(stream + ":dead")}
     return [i for i in unseen
-            if last is not None and ids.parse(i) <= last and i not in pending]
+            if last is not None and ids.parse(i) <= last and i not in pending and i not in dead]
