@@ -74,12 +74,15 @@ class Group:
     unmutated: tuple[str, ...] = ()
 
 
+# server.py's functions that find a server binary: pytest calls them while it collects the
+# tests (test_server.py's skipif, conftest's server matrix), so a server group leaves them be.
+BINARY_FINDERS = ("find_server_binary", "server_binaries", "packaged_binary", "binary_version")
+
 GROUPS = [
     Group("server", ["streamlab/server.py", "streamlab/procs.py"], ["streamlab.server.*", "streamlab.procs.*"],
           ["tests/test_server.py", "tests/test_guards.py", "tests/test_server_start.py"],
           "the private server: loopback only, nothing on disk, dies with its owner",
-          # Finding the binaries (not a guard): test_server.py's skipif and conftest's matrix.
-          unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version"),
+          unmutated=BINARY_FINDERS,
           # A server starts in seconds; a mutant that makes a start hang costs this much.
           timeout=120),
     Group("server-durability", "streamlab/server.py",
@@ -88,7 +91,7 @@ GROUPS = [
            "streamlab.server.xǁPrivateServerǁfiles__mutmut_*"],
           ["tests/test_durability.py", "tests/test_server_start.py"],
           "the private server's persistence options, crash (SIGKILL) and restart from its files (lesson 08)",
-          unmutated=("find_server_binary", "server_binaries", "packaged_binary", "binary_version"),
+          unmutated=BINARY_FINDERS,
           timeout=180),
     Group("redact", "streamlab/backend.py", ["streamlab.backend.x_redact__mutmut_*"],
           ["tests/test_backend.py", "tests/test_guards.py"],

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import ids, programs
+from .. import ids as stream_ids
+from .. import programs
 from ..backend import Client
 from ..observe import lag_of
 from .members import Member
@@ -112,9 +113,9 @@ def _acked_by_a_killed_run(r: Client, stream: str, group: dict | None, unseen: l
     killed = any(m.role == "worker" and m.status == "killed" for m in runs)
     if not (unseen and killed and group):
         return []
-    last = ids.try_parse(group.get("last-delivered-id"))
+    last = stream_ids.try_parse(group.get("last-delivered-id"))
     pending = {str(p["message_id"]) for p in r.xpending_range(stream, group["name"], "-", "+",
                                                                max(int(group.get("pending") or 0), 1))}
     dead = {f.get("original_id") for _, f in r.xrange(stream + ":dead")}
     return [i for i in unseen
-            if last is not None and ids.parse(i) <= last and i not in pending and i not in dead]
+            if last is not None and stream_ids.parse(i) <= last and i not in pending and i not in dead]
